@@ -1,0 +1,19 @@
+"""The sandbox tenant: a simulated Microsoft 365 organization served as Graph over loopback HTTP.
+
+What the demo, the tests and the benchmark run against (design.md §6). Nothing in the real
+code path may call its ``/_sandbox/…`` control endpoints.
+"""
+
+from __future__ import annotations
+
+from .config import SandboxConfig
+from .core import Sandbox
+from .faults import FaultRule
+
+
+def start_sandbox(config: SandboxConfig | None = None) -> Sandbox:
+    """Build a seeded tenant and serve it on loopback; call ``.stop()`` when done."""
+    return Sandbox(config).start()
+
+
+__all__ = ["FaultRule", "Sandbox", "SandboxConfig", "start_sandbox"]

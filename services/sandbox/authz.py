@@ -1,0 +1,80 @@
+"""Permission and role checks the sandbox applies to Graph calls (graph-api.md §10).
+
+Each route states the delegated scopes and application permissions that allow it, and for
+delegated calls the directory roles the signed-in user must hold, as Graph's docs list them.
+"""
+
+from __future__ import annotations
+
+from .http import GraphHttpError, Request
+from .tenant import Tenant
+
+FORBIDDEN_MESSAGE = "Insufficient privileges to complete the operation."
+
+READ_USERS = (
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+    "User.DeleteRestore.All",
+)
+READ_ORG = (
+    "Organization.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+    "User.Read",
+)
+READ_ROLES = (
+    "RoleManagement.Read.Directory",
+    "RoleManagement.ReadWrite.Directory",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+)
+READ_APPS = (
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+)
+WRITE_APPS = ("Application.ReadWrite.All", "Directory.AccessAsUser.All")
+READ_POLICY = (
+    "Policy.Read.All",
+    "Policy.ReadWrite.ConditionalAccess",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.ReadWrite.SecurityDefaults",
+)
+
+
+def forbidden() -> GraphHttpError:
+    return GraphHttpError(403, "Authorization_RequestDenied", FORBIDDEN_MESSAGE)
+
+
+def need(
+    req: Request,
+    tenant: Tenant,
+    *,
+    delegated: tuple[str, ...],
+    application: tuple[str, ...] = (),
+    roles: tuple[str, ...] = (),
+) -> None:
+    """Raise 403 unless the caller's token and (for delegated calls) roles allow this."""
+    p = req.principal
+    if p is None:
+        raise GraphHttpError(401, "InvalidAuthenticationToken", "Access token is empty.")
+    if p.is_app_only:
+        if not application or not p.has_permission(application):
+            raise forbidden()
+        return
+    if not p.has_permission(delegated):
+        raise forbidden()
+    if roles and not tenant.has_role(p.user_id or "", *roles):
+        raise forbidden()
+
+
+def caller_id(req: Request) -> str | None:
+    return req.principal.user_id if req.principal and not req.principal.is_app_only else None

@@ -1,0 +1,409 @@
+"""The sandbox tenant: state, clock, tokens, throttling, faults and request dispatch.
+
+``Sandbox.handle`` is the one entry for every request, top-level or inside a ``$batch``:
+control endpoints (``/_sandbox/…``), identity endpoints (OAuth, device code) and Graph
+(``/v1.0/…``, ``/beta/…``). Graph requests are authenticated, may meet an injected fault, are
+throttled as documented, then served under the tenant lock and recorded.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+import uuid
+from typing import Any
+
+from .clock import SimClock, http_date
+from .config import SandboxConfig
+from .faults import FaultRule, Faults
+from .http import GraphHttpError, Request, Response, Router
+from .recorder import Recorder
+from .seed import build_tenant
+from .tenant import GLOBAL_ADMIN, Tenant
+from .tokens import Principal, TokenRejected, TokenStore
+
+DROP = None  # handle() returns this when the connection must be dropped without an answer
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_DAY = 86400.0
+
+ALL_SCOPES = frozenset(
+    {
+        "User.Read",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "User.DeleteRestore.All",
+        "Directory.Read.All",
+        "Directory.AccessAsUser.All",
+        "Organization.Read.All",
+        "Organization.ReadWrite.All",
+        "RoleManagement.Read.Directory",
+        "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+        "Policy.ReadWrite.SecurityDefaults",
+        "Policy.ReadWrite.ConditionalAccess",
+        "Application.ReadWrite.All",
+    }
+)
+
+
+class Sandbox:
+    """A simulated Microsoft 365 tenant behind Graph-shaped HTTP endpoints."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.clock = SimClock(self.config.time_scale)
+        self.tenant: Tenant = build_tenant(self.config)
+        self.lock = threading.RLock()
+        self.tokens = TokenStore(tenant_id=self.tenant.org.id, lifetime=self.config.token_lifetime)
+        from .throttle import Throttle  # local: throttle imports config only
+
+        self.throttle = Throttle(self.config, self.clock, len(self.tenant.users))
+        self.faults = Faults(self.config.faults, self.config.seed)
+        self.recorder = Recorder()
+        self.rng = random.Random(self.config.seed + 7)
+        self.graph = Router()
+        self.identity = Router()
+        self.control = Router()
+        self.base_url = ""
+        self._server: Any = None
+        from . import batch, control, graph_routes, identity
+
+        graph_routes.register(self)
+        batch.register(self)
+        control.register(self)
+        identity.register(self)
+
+    # -- identity of the tenant -------------------------------------------------------------
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant.org.id
+
+    @property
+    def initial_domain(self) -> str:
+        return self.tenant.org.initial_domain
+
+    @property
+    def admin_id(self) -> str:
+        return self.tenant.admin_id
+
+    @property
+    def admin_upn(self) -> str:
+        admin = self.tenant.users.get(self.tenant.admin_id)
+        return admin.user_principal_name if admin else ""
+
+    @property
+    def authority(self) -> str:
+        """The sandbox's login authority for this tenant (served on the same loopback port)."""
+        return f"{self.base_url}/{self.tenant_id}"
+
+    def issue_token(
+        self,
+        scopes: set[str] | frozenset[str] | None = None,
+        lifetime: float | None = None,
+        upn: str | None = None,
+        app_id: str = "14d82eec-204b-4c2f-b7e8-296a70dab67e",
+    ) -> str:
+        """A ready delegated token (for tests and ``closeout sandbox serve``)."""
+        with self.lock:
+            user = self.tenant.find_user(upn) if upn else self.tenant.users.get(self.admin_id)
+            if user is None:
+                raise KeyError(f"no user {upn!r}")
+            return self.tokens.issue_user_token(
+                user_id=user.id,
+                upn=user.user_principal_name,
+                app_id=app_id,
+                scopes=frozenset(scopes) if scopes is not None else self.granted(ALL_SCOPES),
+                lifetime=lifetime,
+            )
+
+    def issue_app_token(self, roles: set[str] | None = None, app_id: str | None = None) -> str:
+        return self.tokens.issue_app_token(
+            app_id=app_id or "0c9d7d8e-1111-4222-8333-944455556666",
+            roles=frozenset(roles if roles is not None else ALL_SCOPES - {"User.Read"}),
+        )
+
+    def granted(self, requested: set[str] | frozenset[str]) -> frozenset[str]:
+        if self.config.granted_scopes is None:
+            return frozenset(requested)
+        return frozenset(requested) & self.config.granted_scopes
+
+    def revoke(self, token: str) -> None:
+        self.tokens.revoke(token)
+
+    def add_fault(self, **kw: Any) -> FaultRule:
+        return self.faults.add(FaultRule(**kw))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        from .server import SandboxServer
+
+        self._server = SandboxServer(self, self.config.host, self.config.port)
+        self.base_url = self._server.base_url
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def handle(self, req: Request, *, top_level: bool = True) -> Response | None:
+        req.request_id = str(uuid.uuid4())
+        req.client_request_id = req.header("client-request-id") or req.request_id
+        req.in_batch = not top_level
+        if top_level and self.config.latency_ms:
+            time.sleep(self.config.latency_ms / 1000.0)
+        try:
+            if req.path.startswith("/_sandbox/"):
+                route, req.params = self.control.match(req.method, req.path)
+                resp = route.handler(req)
+            elif req.path.startswith(("/v1.0/", "/beta/")):
+                resp = self._handle_graph(req, top_level)
+                if resp is DROP:
+                    return DROP
+            else:
+                route, req.params = self.identity.match(req.method, req.path)
+                resp = route.handler(req)
+        except GraphHttpError as err:
+            resp = err.to_response(
+                req.request_id,
+                req.client_request_id,
+                self.clock.now_dt().strftime("%Y-%m-%dT%H:%M:%S"),
+            )
+        resp.headers.setdefault("request-id", req.request_id)
+        resp.headers.setdefault("client-request-id", req.client_request_id)
+        resp.headers.setdefault("Date", self._date())
+        resp.headers.setdefault(
+            "x-ms-ags-diagnostic",
+            '{"ServerInfo":{"DataCenter":"Sandbox","Slice":"E","Ring":"0","ScaleUnit":"000"}}',
+        )
+        return resp
+
+    def _date(self) -> str:
+        return http_date(self.clock.now_dt())
+
+    def _authenticate(self, req: Request) -> Principal:
+        auth = req.header("Authorization") or ""
+        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+            raise GraphHttpError(401, "InvalidAuthenticationToken", "Access token is empty.")
+        try:
+            return self.tokens.validate(auth[7:].strip())
+        except TokenRejected as exc:
+            raise GraphHttpError(401, "InvalidAuthenticationToken", exc.message) from None
+
+    def _handle_graph(self, req: Request, top_level: bool) -> Response | None:
+        req.principal = self._authenticate(req)
+        route, req.params = self.graph.match(req.method, req.path)
+        if req.path.endswith("/$batch"):
+            return route.handler(req)
+        object_id = self._object_id(req.path)
+        fault = self.faults.decide(req.method, req.path, top_level=top_level)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.drop:
+                self._record(req, 0, object_id, counted=False)
+                return DROP
+            if fault.status is not None:
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = f"{fault.retry_after:.3f}"
+                self._record(req, fault.status, object_id, counted=False)
+                raise GraphHttpError(
+                    fault.status,
+                    fault.code,
+                    fault.message,
+                    headers=headers,
+                    inner_code=str(fault.status) if fault.status == 429 else None,
+                )
+        verdict = self.throttle.check(
+            req.method, req.path, req.query, req.principal.app_id, self.tenant_id
+        )
+        if not verdict.allowed:
+            self._record(req, 429, object_id, counted=False)
+            raise GraphHttpError(
+                429,
+                "TooManyRequests",
+                "Please retry again later.",
+                headers=verdict.headers,
+                inner_code="429",
+            )
+        status = 500
+        try:
+            with self.lock:
+                self.tick()
+                resp = route.handler(req)
+            status = resp.status
+        except GraphHttpError as err:
+            status = err.status
+            raise
+        finally:
+            self._record(req, status, object_id, counted=route.writes)
+        resp.headers.update(verdict.headers)
+        return resp
+
+    def _object_id(self, path: str) -> str | None:
+        m = _GUID.search(path)
+        return m.group(0) if m else None
+
+    def _record(self, req: Request, status: int, object_id: str | None, *, counted: bool) -> None:
+        self.recorder.record(
+            sim_time=self.clock.now(),
+            method=req.method,
+            path=req.path,
+            status=status,
+            object_id=object_id,
+            app_id=req.principal.app_id if req.principal else None,
+            in_batch=req.in_batch,
+            counted_write=counted and req.method != "GET",
+        )
+
+    # -- simulated time ----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Apply every time-driven change due by now. Call with the lock held."""
+        now = self.clock.now()
+        org = self.tenant.org
+        if org.sync_disabled_at is not None and org.sync_done_at is None:
+            pending = [
+                u.synced_until for u in self.tenant.users.values() if u.synced and u.synced_until
+            ]
+            last = max(pending, default=org.sync_disabled_at)
+            if now >= last:
+                org.sync_done_at = last
+                self.recorder.event(now, "sync-complete")
+        for sub in self.tenant.subscriptions.values():
+            for _ in range(6):
+                if sub.next_lifecycle is None or now < sub.next_lifecycle:
+                    break
+                self._advance_subscription(sub)
+
+    def _advance_subscription(self, sub: Any) -> None:
+        at = sub.next_lifecycle
+        if sub.marked_for_deletion or sub.status in ("Suspended", "LockedOut"):
+            sub.status, sub.next_lifecycle = "Deleted", None
+            self.recorder.event(at, "subscription-deprovisioned", id=sub.id)
+        elif sub.status == "Warning":
+            sub.status, sub.next_lifecycle = "Suspended", at + 90 * _DAY
+        elif sub.status == "Enabled" and sub.is_trial:
+            sub.status, sub.next_lifecycle = "Warning", at + 30 * _DAY
+        elif sub.status == "Enabled":
+            sub.next_lifecycle = at + 365 * _DAY  # renews
+        else:
+            sub.next_lifecycle = None
+
+    def sync_duration(self) -> float:
+        """Simulated seconds that turning directory sync off takes for this tenant."""
+        if self.config.dirsync_hours is not None:
+            return self.config.dirsync_hours * 3600.0
+        synced = sum(1 for u in self.tenant.users.values() if u.synced)
+        return min(72 * 3600.0, 2 * 3600.0 + synced * 36.0)
+
+    # -- the admin center's part (no API exists; sandbox-only) ------------------------------
+
+    def cancel_subscription(self, sub_id: str, *, as_partner: bool = False) -> dict[str, Any]:
+        with self.lock:
+            self.tick()
+            sub = self.tenant.subscriptions.get(sub_id)
+            if sub is None:
+                raise GraphHttpError(404, "NotFound", f"No subscription {sub_id}.")
+            if sub.status not in ("Enabled", "Warning"):
+                raise GraphHttpError(409, "Conflict", f"Subscription is {sub.status}, not active.")
+            if sub.owner_tenant_id and not as_partner:
+                raise GraphHttpError(
+                    409,
+                    "Conflict",
+                    "This subscription was bought through a partner. Contact your partner to cancel it.",
+                )
+            if sub.total_licenses > 25 and not sub.self_service:
+                raise GraphHttpError(
+                    409, "Conflict", "Reduce the licences to 25 or fewer before cancelling."
+                )
+            now = self.clock.now()
+            sub.status = "LockedOut"
+            sub.next_lifecycle = now + 90 * _DAY
+            self.recorder.event(now, "subscription-cancelled", id=sub_id, partner=as_partner)
+            return {"id": sub_id, "status": sub.status}
+
+    def delete_subscription(self, sub_id: str) -> dict[str, Any]:
+        with self.lock:
+            self.tick()
+            sub = self.tenant.subscriptions.get(sub_id)
+            if sub is None:
+                raise GraphHttpError(404, "NotFound", f"No subscription {sub_id}.")
+            if sub.status not in ("Suspended", "LockedOut"):
+                raise GraphHttpError(
+                    409,
+                    "Conflict",
+                    f"Only disabled subscriptions can be deleted; this one is {sub.status}.",
+                )
+            now = self.clock.now()
+            if not sub.marked_for_deletion:
+                sub.marked_for_deletion = True
+                sub.next_lifecycle = now + self.config.deprovision_hours * 3600.0
+                self.recorder.event(now, "subscription-deleted", id=sub_id)
+            return {"id": sub_id, "status": sub.status, "deprovisionAt": sub.next_lifecycle}
+
+    def resolve_manual(self, key: str) -> dict[str, Any]:
+        with self.lock:
+            blocker = self.tenant.manual_blockers.get(key)
+            if blocker is None:
+                raise GraphHttpError(404, "NotFound", f"No manual item {key!r}.")
+            blocker.resolved = True
+            self.recorder.event(self.clock.now(), "manual-resolved", key=key)
+            return {"key": key, "resolved": True}
+
+    def deletion_blockers(self, caller_id: str | None = None) -> list[str]:
+        """The portal's 'Delete tenant' checks (DELTEN, KB2967860 wording)."""
+        caller_id = caller_id or self.admin_id
+        t = self.tenant
+        blockers: list[str] = []
+        if not t.has_role(caller_id, GLOBAL_ADMIN):
+            blockers.append("Only a Global Administrator can delete the organization.")
+        if any(u.id != caller_id for u in t.users.values()):
+            blockers.append("Delete all users except yourself.")
+        if len(t.deleted_users):
+            blockers.append(
+                "Directory has one or more deleted users that are not permanently deleted."
+            )
+        if any(s.status != "Deleted" for s in t.subscriptions.values()):
+            blockers.append("Directory has one or more subscriptions to Microsoft Online Services.")
+        if len(t.applications):
+            blockers.append("Directory has one or more applications.")
+        if any(not sp.is_microsoft and sp.account_enabled for sp in t.service_principals.values()):
+            blockers.append(
+                "Directory contains one or more applications that were added by a user or administrator."
+            )
+        for blocker in t.manual_blockers.values():
+            if not blocker.resolved:
+                blockers.append(blocker.description)
+        return blockers
+
+    def delete_tenant(self, caller_id: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            self.tick()
+            blockers = self.deletion_blockers(caller_id)
+            if blockers:
+                raise GraphHttpError(409, "TenantDeletionBlocked", " ".join(blockers))
+            now = self.clock.now()
+            self.tenant.deleted = True
+            self.tenant.deleted_at = now
+            self.tokens.tenant_deleted = True
+            self.recorder.event(
+                now,
+                "tenant-deleted",
+                users=[u.id for u in self.tenant.users.values()],
+            )
+            return {"deleted": True}

@@ -1,0 +1,85 @@
+"""Serves a :class:`Sandbox` over real HTTP/1.1 on loopback, with keep-alive.
+
+Standard library only (``http.server.ThreadingHTTPServer``): one thread per connection, which
+is what a ``requests.Session`` with a few pooled connections needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+from .http import Request
+
+if TYPE_CHECKING:
+    from .core import Sandbox
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "closeout-sandbox"
+    sys_version = ""
+    sandbox: Sandbox
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        req = Request.from_target(self.command, self.path, dict(self.headers.items()), body)
+        resp = self.sandbox.handle(req)
+        if resp is None:
+            # Injected network failure: vanish without an answer.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        payload, content_type = resp.encoded()
+        # send_response_only: the sandbox sets Date itself (simulated time), not the wall clock.
+        self.send_response_only(resp.status)
+        self.send_header("Server", "closeout-sandbox")
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        if content_type and resp.status != 204:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent: the sandbox's recorder keeps what tests need, and tokens stay out of logs."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class SandboxServer:
+    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
+        handler = type("SandboxHandler", (_Handler,), {"sandbox": sandbox})
+        self._httpd = _Server((host, port), handler)
+        self.host, self.port = self._httpd.server_address[:2]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="closeout-sandbox",
+            daemon=True,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)

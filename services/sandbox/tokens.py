@@ -1,0 +1,192 @@
+"""Access and refresh tokens the sandbox issues and checks.
+
+Access tokens are JWTs shaped like Graph's (``aud``, ``tid``, ``oid``, ``upn``, ``scp`` for
+delegated, ``roles`` for app-only), signed with a per-sandbox HMAC key so that the sandbox can
+trust what it issued. Clients never verify them; they only read the claims, as with Graph.
+Token lifetimes are wall-clock, not simulated, because msal schedules refreshes in real time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+
+
+class TokenRejected(Exception):
+    """The token is missing, malformed, expired or revoked (Graph answers 401)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a validated token speaks for."""
+
+    kind: str  # "user" (delegated) or "app" (app-only)
+    app_id: str
+    tenant_id: str
+    user_id: str | None = None
+    upn: str | None = None
+    scopes: frozenset[str] = frozenset()
+    app_roles: frozenset[str] = frozenset()
+    token_id: str = ""
+
+    @property
+    def is_app_only(self) -> bool:
+        return self.kind == "app"
+
+    def has_permission(self, names: tuple[str, ...] | list[str] | set[str]) -> bool:
+        granted = self.app_roles if self.is_app_only else self.scopes
+        return any(n in granted for n in names)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class _Refresh:
+    user_id: str
+    upn: str
+    app_id: str
+    scopes: frozenset[str]
+
+
+@dataclass
+class TokenStore:
+    """Issues and validates the sandbox's tokens. Thread-safe."""
+
+    tenant_id: str
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    lifetime: float = 3600.0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._revoked: set[str] = set()
+        self._refresh: dict[str, _Refresh] = {}
+        self.tenant_deleted = False
+
+    # -- issuing -------------------------------------------------------------------------
+
+    def issue_user_token(
+        self,
+        *,
+        user_id: str,
+        upn: str,
+        app_id: str,
+        scopes: frozenset[str] | set[str],
+        lifetime: float | None = None,
+    ) -> str:
+        return self._sign(
+            {
+                "oid": user_id,
+                "upn": upn,
+                "unique_name": upn,
+                "scp": " ".join(sorted(scopes)),
+                "appid": app_id,
+                "idtyp": "user",
+            },
+            lifetime,
+        )
+
+    def issue_app_token(
+        self, *, app_id: str, roles: frozenset[str] | set[str], lifetime: float | None = None
+    ) -> str:
+        return self._sign(
+            {"roles": sorted(roles), "appid": app_id, "idtyp": "app", "oid": app_id}, lifetime
+        )
+
+    def issue_refresh_token(
+        self, *, user_id: str, upn: str, app_id: str, scopes: frozenset[str] | set[str]
+    ) -> str:
+        rt = "sbx-rt." + secrets.token_urlsafe(32)
+        with self._lock:
+            self._refresh[rt] = _Refresh(user_id, upn, app_id, frozenset(scopes))
+        return rt
+
+    def redeem_refresh_token(self, rt: str) -> _Refresh | None:
+        with self._lock:
+            return self._refresh.get(rt)
+
+    def _sign(self, claims: dict[str, object], lifetime: float | None) -> str:
+        now = int(time.time())
+        body = {
+            "aud": GRAPH_AUDIENCE,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "tid": self.tenant_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(self.lifetime if lifetime is None else lifetime),
+            "uti": uuid.uuid4().hex,
+            "ver": "1.0",
+            **claims,
+        }
+        header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
+        payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+        sig = hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{header}.{payload}.{_b64(sig)}"
+
+    # -- checking ------------------------------------------------------------------------
+
+    def validate(self, token: str) -> Principal:
+        try:
+            header, payload, sig = token.split(".")
+            expected = hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(expected, _unb64(sig)):
+                raise TokenRejected("Access token validation failure. Invalid audience.")
+            claims = json.loads(_unb64(payload))
+        except (ValueError, json.JSONDecodeError):
+            raise TokenRejected("Invalid JWT token. The token is not in a valid format.") from None
+        if claims.get("exp", 0) < time.time():
+            raise TokenRejected("Lifetime validation failed, the token is expired.")
+        with self._lock:
+            if claims.get("uti") in self._revoked:
+                raise TokenRejected("Continuous access evaluation resulted in challenge.")
+        if self.tenant_deleted or claims.get("tid") != self.tenant_id:
+            raise TokenRejected(f"The tenant for tenant guid '{claims.get('tid')}' does not exist.")
+        if claims.get("idtyp") == "app":
+            return Principal(
+                kind="app",
+                app_id=claims["appid"],
+                tenant_id=claims["tid"],
+                app_roles=frozenset(claims.get("roles", [])),
+                token_id=claims["uti"],
+            )
+        return Principal(
+            kind="user",
+            app_id=claims["appid"],
+            tenant_id=claims["tid"],
+            user_id=claims["oid"],
+            upn=claims.get("upn"),
+            scopes=frozenset(claims.get("scp", "").split()),
+            token_id=claims["uti"],
+        )
+
+    def revoke(self, token: str) -> None:
+        """Make a token fail validation (tests: '401, then refresh once')."""
+        try:
+            claims = json.loads(_unb64(token.split(".")[1]))
+        except (ValueError, IndexError):
+            return
+        with self._lock:
+            self._revoked.add(claims.get("uti", ""))
+
+    def revoke_all_for_user(self, user_id: str) -> None:
+        with self._lock:
+            for rt in [k for k, v in self._refresh.items() if v.user_id == user_id]:
+                del self._refresh[rt]
