@@ -43,6 +43,7 @@ ALL_SCOPES = frozenset(
         "Policy.ReadWrite.AuthenticationMethod",
         "Policy.ReadWrite.SecurityDefaults",
         "Policy.ReadWrite.ConditionalAccess",
+        "Application.Read.All",
         "Application.ReadWrite.All",
     }
 )
