@@ -1,0 +1,418 @@
+"""The evidence pack: one folder per run that proves what was deleted, when and by whom.
+
+Owns the pack's layout and formats: ``inventory-before.json`` (the backup taken before any
+change), ``outcomes.csv`` / ``outcomes.json`` (one row per object and action: result, time,
+HTTP status, Graph code and request id), ``summary.json`` / ``summary.md`` (tenant, signed-in
+user, tool version, counts, failures, kept accounts) and ``SHA256SUMS`` (so later changes to
+the files can be detected with ``sha256sum -c``).
+
+A pack is built in a hidden temporary folder beside the target and renamed into place, so a
+killed export never leaves half a pack under the final name. UPNs and display names are
+attacker-controllable, so CSV cells are escaped against formula injection and Markdown text
+against link and markup injection.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import secrets
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CloseoutError
+from .i18n import _
+from .journal import contains_token, format_time, validate_run_id
+from .models import TenantInfo
+from .paths import DIR_MODE, ensure_private_dir, fsync_dir, tenant_dir, write_private
+
+__all__ = [
+    "COLUMNS",
+    "PACK_FILES",
+    "PackExists",
+    "default_pack_dir",
+    "outcomes_from_journal",
+    "write_pack",
+]
+
+COLUMNS = (
+    "time",
+    "step",
+    "action",
+    "object_id",
+    "label",
+    "result",
+    "http_status",
+    "code",
+    "message",
+    "request_id",
+)
+INVENTORY_FILE = "inventory-before.json"
+CSV_FILE = "outcomes.csv"
+OUTCOMES_JSON_FILE = "outcomes.json"
+SUMMARY_JSON_FILE = "summary.json"
+SUMMARY_MD_FILE = "summary.md"
+CHECKSUM_FILE = "SHA256SUMS"
+PACK_FILES = (
+    INVENTORY_FILE,
+    CSV_FILE,
+    OUTCOMES_JSON_FILE,
+    SUMMARY_JSON_FILE,
+    SUMMARY_MD_FILE,
+    CHECKSUM_FILE,
+)
+
+# Spreadsheet apps evaluate cells starting with these as formulas (OWASP "CSV injection"),
+# including the full-width forms some of them normalise.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|"})
+# Beyond this the Markdown summary points to the CSV instead of listing every failure.
+_MAX_LISTED_FAILURES = 200
+
+
+class PackExists(CloseoutError):
+    """The target folder already exists and was not to be replaced (or is not a pack)."""
+
+
+def default_pack_dir(tenant_id: str, run_id: str, *, root: Path | None = None) -> Path:
+    """``<state>/tenants/<tenant>/evidence/<run id>`` (the parent is created 0700)."""
+    validate_run_id(run_id)
+    return ensure_private_dir(tenant_dir(tenant_id, root=root) / "evidence") / run_id
+
+
+def outcomes_from_journal(
+    records: Iterable[Mapping[str, Any]], *, run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Journal ``outcome`` records (of ``run_id``, if given) as evidence rows (:data:`COLUMNS`)."""
+    return [
+        _row(rec)
+        for rec in records
+        if rec.get("kind") == "outcome" and (run_id is None or rec.get("run") == run_id)
+    ]
+
+
+def write_pack(
+    out_dir: Path,
+    *,
+    tenant: TenantInfo,
+    inventory: Mapping[str, Any],
+    outcomes: Iterable[Mapping[str, Any]],
+    summary: Mapping[str, Any],
+    run_id: str,
+    replace: bool = False,
+) -> Path:
+    """Write the evidence pack of ``run_id`` to ``out_dir`` atomically; returns ``out_dir``.
+
+    ``outcomes`` are rows with the keys of :data:`COLUMNS` (journal outcome records are
+    accepted too). ``summary`` is kept as given in ``summary.json``; the Markdown summary
+    uses its ``started``, ``ended``, ``exit_code`` and ``kept`` (or ``keep``: UPNs, or mappings
+    with ``upn``/``display_name``/``id``/``reason``) when present; start and end default to the
+    first and last outcome times. Refuses an existing
+    ``out_dir`` unless ``replace`` is set, and even then only if it holds nothing but pack files.
+    Raises ValueError, writing nothing, if any content looks like an access token.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() or out_dir.is_symlink():
+        _check_replaceable(out_dir, replace)
+    rows = [_row(item) for item in outcomes]
+    files = _render(tenant, dict(inventory), rows, dict(summary), run_id)
+
+    parent = out_dir.parent
+    if not parent.exists():
+        ensure_private_dir(parent)
+    tmp = parent / f".{out_dir.name}.tmp-{secrets.token_hex(4)}"
+    tmp.mkdir(mode=DIR_MODE)
+    try:
+        tmp.chmod(DIR_MODE)  # mkdir's mode is filtered by the umask
+        for name, data in files.items():
+            write_private(tmp / name, data, sync_dir=False)
+        fsync_dir(tmp)
+        _move_into_place(tmp, out_dir, replace)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(parent)
+    return out_dir
+
+
+def _check_replaceable(out_dir: Path, replace: bool) -> None:
+    if not replace:
+        raise PackExists(
+            _("An evidence pack already exists at {path}").format(path=out_dir),
+            hint=_("choose another folder, or replace the existing pack explicitly"),
+        )
+    # Replacing must never delete anything but an earlier pack: a mistyped --out pointing at
+    # a home directory would otherwise be wiped.
+    if out_dir.is_symlink() or not out_dir.is_dir():
+        raise PackExists(
+            _("{path} exists and is not an evidence pack folder").format(path=out_dir),
+            hint=_("choose another folder"),
+        )
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in PACK_FILES)
+    if foreign:
+        raise PackExists(
+            _("{path} holds files that are not part of an evidence pack; not replacing it").format(
+                path=out_dir
+            ),
+            hint=_("choose another folder"),
+        )
+
+
+def _move_into_place(tmp: Path, out_dir: Path, replace: bool) -> None:
+    if out_dir.exists() or out_dir.is_symlink():
+        _check_replaceable(out_dir, replace)
+        old = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
+        out_dir.rename(old)
+        try:
+            tmp.rename(out_dir)
+        except BaseException:
+            old.rename(out_dir)  # put the previous pack back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    try:
+        tmp.rename(out_dir)
+    except OSError as exc:
+        # Someone created a non-empty folder under that name since we checked.
+        if out_dir.exists():
+            raise PackExists(
+                _("An evidence pack already exists at {path}").format(path=out_dir),
+                hint=_("choose another folder, or replace the existing pack explicitly"),
+            ) from exc
+        raise
+
+
+# -- rows --------------------------------------------------------------------------------------
+
+
+def _first(src: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = src.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def _row(src: Mapping[str, Any]) -> dict[str, Any]:
+    """One evidence row from a row dict or a journal outcome record."""
+    time = _first(src, "time", "at", "t")
+    if isinstance(time, datetime):
+        time = format_time(time if time.tzinfo else time.replace(tzinfo=UTC))
+    return {
+        "time": time,
+        "step": _first(src, "step"),
+        "action": _first(src, "action"),
+        "object_id": _first(src, "object_id", "object"),
+        "label": _first(src, "label"),
+        "result": _first(src, "result", "outcome"),
+        "http_status": _first(src, "http_status", "status"),
+        "code": _first(src, "code"),
+        "message": _first(src, "message"),
+        "request_id": _first(src, "request_id"),
+    }
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    # Leading spaces do not stop every spreadsheet from evaluating what follows.
+    if text.lstrip(" ").startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _md(value: Any) -> str:
+    """Untrusted text as inert Markdown on one line (no links, markup, table breaks)."""
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text.translate(_MD_SPECIAL) or "—"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value) if value.tzinfo is not None else value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _render(
+    tenant: TenantInfo,
+    inventory: dict[str, Any],
+    rows: list[dict[str, Any]],
+    summary: dict[str, Any],
+    run_id: str,
+) -> dict[str, str | bytes]:
+    generated = format_time(datetime.now(UTC))
+    counts = Counter(
+        (str(r["step"] if r["step"] is not None else ""), str(r["action"] or ""), str(r["result"]))
+        for r in rows
+    )
+    failures = [r for r in rows if r["result"] == "failed"]
+    summary_doc = {
+        "run_id": run_id,
+        "tool": "closeout",
+        "tool_version": __version__,
+        "generated_at": generated,
+        "tenant": dataclasses.asdict(tenant),
+        "objects": len(rows),
+        "counts": [
+            {"step": step, "action": action, "result": result, "count": n}
+            for (step, action, result), n in sorted(counts.items())
+        ],
+        "failures": failures,
+        "summary": summary,
+    }
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(row[col]) for col in COLUMNS])
+
+    files: dict[str, str | bytes] = {
+        INVENTORY_FILE: _json(inventory),
+        # With a BOM, Excel reads UTF-8 (Swedish names) correctly instead of as ANSI.
+        CSV_FILE: buf.getvalue().encode("utf-8-sig"),
+        OUTCOMES_JSON_FILE: _json(rows),
+        SUMMARY_JSON_FILE: _json(summary_doc),
+        SUMMARY_MD_FILE: _summary_md(tenant, rows, counts, failures, summary, run_id, generated),
+    }
+    for name, data in files.items():
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+        if contains_token(text):
+            raise ValueError(f"refusing to write the evidence pack: {name} contains a token")
+    sums = "".join(
+        f"{hashlib.sha256(_bytes(data)).hexdigest()}  {name}\n" for name, data in files.items()
+    )
+    files[CHECKSUM_FILE] = sums
+    return files
+
+
+def _bytes(data: str | bytes) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return format_time(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return _md(value)
+
+
+def _summary_md(
+    tenant: TenantInfo,
+    rows: list[dict[str, Any]],
+    counts: Counter[tuple[str, str, str]],
+    failures: list[dict[str, Any]],
+    summary: dict[str, Any],
+    run_id: str,
+    generated: str,
+) -> str:
+    times = sorted(str(r["time"]) for r in rows if r["time"])
+    started = summary.get("started") or (times[0] if times else None)
+    ended = summary.get("ended") or (times[-1] if times else None)
+    user = (
+        _md(tenant.signed_in_upn)
+        if tenant.signed_in_upn
+        else _("app-only sign-in (no signed-in user)")
+    )
+    lines = [
+        "# " + _("closeout evidence: {tenant}").format(tenant=_md(tenant.display_name)),
+        "",
+    ]
+    if tenant.sandbox:
+        lines += [_("**Sandbox tenant**: simulated, no real organization was changed."), ""]
+    facts = [
+        (_("Tenant"), _md(tenant.display_name)),
+        (_("Tenant id"), _md(tenant.id)),
+        (_("Initial domain"), _md(tenant.initial_domain)),
+        (_("Cloud"), _md(tenant.cloud)),
+        (_("Signed-in user"), user),
+        (_("Run"), _md(run_id)),
+        (_("Tool version"), _md(f"closeout {__version__}")),
+        (_("Started"), _when(started)),
+        (_("Ended"), _when(ended)),
+    ]
+    if summary.get("exit_code") is not None:
+        facts.append((_("Exit code"), _md(summary["exit_code"])))
+    facts.append((_("Pack written"), generated))
+    lines += ["| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in facts]
+
+    lines += ["", "## " + _("Results ({n} objects)").format(n=len(rows)), ""]
+    if counts:
+        lines += [
+            f"| {_('Step')} | {_('Action')} | {_('Result')} | {_('Count')} |",
+            "|---|---|---|---:|",
+        ]
+        lines += [
+            f"| {_md(step)} | {_md(action)} | {_md(result)} | {n} |"
+            for (step, action, result), n in sorted(counts.items())
+        ]
+    else:
+        lines.append(_("No changes were sent in this run."))
+
+    lines += ["", "## " + _("Failures ({n})").format(n=len(failures)), ""]
+    if failures:
+        for row in failures[:_MAX_LISTED_FAILURES]:
+            status = f"{row['http_status']} " if row["http_status"] is not None else ""
+            lines.append(
+                f"- {_md(row['label'])} ({_md(row['object_id'])}), {_md(row['action'])}: "
+                f"{_md(status + str(row['code'] or ''))}: {_md(row['message'])}"
+            )
+        if len(failures) > _MAX_LISTED_FAILURES:
+            more = len(failures) - _MAX_LISTED_FAILURES
+            lines.append("- " + _("… and {n} more (see {file})").format(n=more, file=CSV_FILE))
+    else:
+        lines.append(_("None."))
+
+    kept = summary.get("kept") or summary.get("keep") or []
+    lines += ["", "## " + _("Kept accounts"), ""]
+    if kept:
+        lines += [f"- {_kept_line(item)}" for item in kept]
+    else:
+        lines.append(_("None recorded."))
+
+    lines += [
+        "",
+        "## " + _("Files"),
+        "",
+        f"- {INVENTORY_FILE}: " + _("the inventory before any change"),
+        f"- {CSV_FILE}, {OUTCOMES_JSON_FILE}: " + _("one row per object and action"),
+        f"- {SUMMARY_JSON_FILE}: " + _("this summary, machine-readable"),
+        f"- {CHECKSUM_FILE}: " + _("checksums; verify with `sha256sum -c SHA256SUMS`"),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _kept_line(item: Any) -> str:
+    if not isinstance(item, Mapping):
+        return _md(item)
+    parts = [_md(item["display_name"])] if item.get("display_name") else []
+    if item.get("upn"):
+        parts.append(f"({_md(item['upn'])})" if parts else _md(item["upn"]))
+    if not parts and item.get("id"):
+        parts.append(_md(item["id"]))
+    text = " ".join(parts) or "—"
+    if item.get("reason"):
+        text += f": {_md(item['reason'])}"
+    return text

@@ -1,0 +1,721 @@
+"""The per-tenant journal: an append-only JSONL record of every write closeout sends.
+
+Owns ``<state>/tenants/<tenant>/journal.jsonl`` and its lock file. An ``intent`` line is on disk
+(written and fsynced) before a batch is sent, an ``outcome`` line after each answer, so that a
+killed process or a dropped SSH session can be resumed (:meth:`Journal.unfinished`) and the
+organization can later prove what was deleted, when and by whom. The journal is a record, not
+the truth: a resumed run reconciles with a fresh Graph read.
+
+One closeout process per tenant: :meth:`Journal.open` takes an exclusive, non-blocking advisory
+lock (released by the kernel when the process dies, so it can never go stale) and names the
+holder's pid when it is taken. Reading needs no lock, so ``closeout status`` works while a run
+is in progress.
+
+Every line is one JSON object with at least ``t`` (UTC, ISO-8601 with ms), ``run`` and ``kind``.
+Nothing that looks like an access token is ever written: such a record is refused whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import getpass
+import itertools
+import json
+import os
+import re
+import secrets
+import socket
+import stat
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path, PurePath
+from types import TracebackType
+from typing import Any
+
+from . import __version__
+from .errors import CloseoutError
+from .i18n import _
+from .models import ItemFinished
+from .paths import FILE_MODE, fsync_dir, normalize_tenant_id, tenant_dir
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
+__all__ = [
+    "JOURNAL_NAME",
+    "KINDS",
+    "LOCK_NAME",
+    "RESULTS",
+    "Journal",
+    "JournalLocked",
+    "UnfinishedRun",
+    "contains_token",
+    "format_time",
+    "new_run_id",
+    "parse_time",
+    "validate_run_id",
+]
+
+JOURNAL_NAME = "journal.jsonl"
+LOCK_NAME = "journal.lock"
+
+KINDS = frozenset({"run-start", "intent", "outcome", "step", "confirm", "tick", "note", "run-end"})
+RESULTS = frozenset({"done", "gone", "failed", "skipped"})
+_RESERVED = frozenset({"t", "kind"})
+
+# A JWT is three base64url segments and its header always starts with base64('{"') = "eyJ".
+# The minimum lengths keep ordinary text such as "eyJ.x." from tripping the guard.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# Opaque bearer credentials (not JWTs) pasted after the scheme name.
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Where the Windows byte-range lock sits: past the pid, so that others can still read it.
+_WIN_LOCK_OFFSET = 1 << 20
+
+
+def contains_token(text: str) -> bool:
+    """True if ``text`` contains something shaped like a JWT or a bearer credential."""
+    return bool(_JWT.search(text) or _BEARER.search(text))
+
+
+def format_time(moment: datetime) -> str:
+    """``2025-03-01T10:15:02.123Z``: UTC, milliseconds, the form every journal line uses."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: journal times must be timezone-aware")
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: object) -> datetime | None:
+    """The datetime of a journal ``t`` value, or None if it is missing or malformed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id that sorts by start time and is safe as a directory name.
+
+    ``20250301T101502.123Z-a1b2c3``: the random tail keeps two runs started in the same
+    millisecond (on different hosts sharing a home directory) apart.
+    """
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    stamp = moment.strftime("%Y%m%dT%H%M%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def validate_run_id(run_id: str) -> str:
+    """``run_id`` if it is safe as a single path component, else ValueError."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"invalid run id {ascii(run_id)[:80]}")
+    return run_id
+
+
+class JournalLocked(CloseoutError):
+    """Another closeout process holds this tenant's journal (and so acts on the tenant)."""
+
+    def __init__(self, tenant_id: str, pid: int | None, host: str | None = None) -> None:
+        self.tenant_id = tenant_id
+        self.pid = pid
+        self.host = host
+        if pid is None:
+            message = _("Another closeout process is already working on tenant {tenant}.")
+        elif host and host != socket.gethostname():
+            message = _(
+                "Another closeout process (pid {pid} on {host}) is already working on "
+                "tenant {tenant}."
+            )
+        else:
+            message = _(
+                "Another closeout process (pid {pid}) is already working on tenant {tenant}."
+            )
+        super().__init__(
+            message.format(pid=pid, host=host, tenant=tenant_id),
+            hint=_(
+                "only one closeout can act on a tenant at a time: finish or quit the other one "
+                "(check your other terminals and tmux windows), then try again"
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class UnfinishedRun:
+    """The latest run, when it has no ``run-end``: what a resume has to reconcile.
+
+    ``pending`` holds the intents that have no outcome after them, from this run and from any
+    earlier unfinished runs since the last run that ended (a run that ended cleanly has
+    already reconciled everything before it). ``counts`` and ``steps`` cover the same runs.
+    """
+
+    run_id: str
+    started_at: datetime | None
+    command: str
+    user: str | None
+    options: dict[str, Any]
+    pending: tuple[dict[str, Any], ...]
+    counts: dict[str, int]
+    """Outcome results (``done``, ``gone``, ``failed``, ``skipped``) and how many of each."""
+    steps: dict[Any, dict[str, Any]]
+    """Last ``step`` record per step id: ``{"status", "summary", "t"}``."""
+    last_at: datetime | None
+    """When the last line of these runs was written: about when the process stopped."""
+    runs: tuple[str, ...] = field(default=())
+    """The run ids covered, oldest first (the last one is ``run_id``)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, PurePath):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"journal cannot store a {type(value).__name__}")
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    # One record is one line: json escapes "\n" inside strings, so only our terminator splits.
+    text = json.dumps(
+        record,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+        default=_json_default,
+    )
+    if contains_token(text):
+        # Never echo the value: the error message could end up in a log.
+        raise ValueError(
+            f"refusing to write a {record.get('kind')!r} journal record: "
+            "a value looks like an access token"
+        )
+    return text.encode("utf-8") + b"\n"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _secure_fd(fd: int) -> None:
+    """Refuse anything but a regular file we own; tighten its mode to 0600."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and st.st_uid != getuid():
+        raise OSError(errno.EPERM, "file belongs to another user")
+    if hasattr(os, "fchmod") and stat.S_IMODE(st.st_mode) != FILE_MODE:
+        os.fchmod(fd, FILE_MODE)
+
+
+_OPEN_FLAGS = (
+    getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock without waiting; False if another process holds it."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # pragma: no cover - Windows
+            os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError as exc:
+        if fcntl is None or exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    else:  # pragma: no cover - Windows
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _read_holder(fd: int) -> tuple[int | None, str | None]:
+    os.lseek(fd, 0, os.SEEK_SET)
+    parts = os.read(fd, 512).decode("utf-8", "replace").split()
+    pid = int(parts[0]) if parts and parts[0].isdigit() else None
+    host = parts[1] if len(parts) > 1 else None
+    return pid, host
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a container
+        return None
+
+
+class Journal:
+    """The journal of one tenant. Write after :meth:`open`; read at any time.
+
+    Writes are thread-safe (the batch executor calls from several worker threads). ``root``
+    replaces the state directory (``<root>/tenants/<tenant>/journal.jsonl``); ``clock``
+    supplies the timestamps (tests).
+    """
+
+    def __init__(
+        self,
+        tenant_id: str,
+        *,
+        root: Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.tenant_id = normalize_tenant_id(tenant_id)
+        self.directory = tenant_dir(self.tenant_id, root=root)
+        self.path = self.directory / JOURNAL_NAME
+        self.lock_path = self.directory / LOCK_NAME
+        self.run_id: str | None = None
+        """The run started by :meth:`start_run` and not yet ended; records carry it."""
+        self.corrupt_lines = 0
+        """Unreadable lines skipped by the last read (a torn last line is not counted)."""
+        self.torn_tail = False
+        """The last read ended in a partial line (a process was killed mid-write)."""
+        self._clock = clock or _utcnow
+        self._fd: int | None = None
+        self._lock_fd: int | None = None
+        self._needs_newline = False
+        self._mutex = threading.Lock()
+        self._batches = itertools.count(1)
+        self._read_mutex = threading.Lock()
+        self._cache_id: tuple[int, int] | None = None
+        self._cache_offset = 0
+        self._cache_corrupt = 0
+        self._cache: list[dict[str, Any]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._fd is not None
+
+    def open(self) -> Journal:
+        """Lock the tenant and open the journal for appending. Raises :class:`JournalLocked`."""
+        if self._fd is not None:
+            return self
+        lock_fd = self._acquire_lock()
+        try:
+            created = not self.path.exists()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, FILE_MODE)
+            try:
+                _secure_fd(fd)
+                size = os.fstat(fd).st_size
+                # A process killed mid-write leaves a partial last line; our first record must
+                # not be glued onto it, or both would be lost to the reader.
+                needs_newline = size > 0 and self._last_byte(size) != b"\n"
+                if created:
+                    fsync_dir(self.directory)
+            except BaseException:
+                os.close(fd)
+                raise
+        except BaseException:
+            self._release_lock(lock_fd)
+            raise
+        self._needs_newline = needs_newline
+        self._fd = fd
+        self._lock_fd = lock_fd
+        return self
+
+    def close(self) -> None:
+        """Close the journal and release the tenant lock (safe to call twice)."""
+        with self._mutex:
+            fd, self._fd = self._fd, None
+            lock_fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+        if lock_fd is not None:
+            self._release_lock(lock_fd)
+
+    def __enter__(self) -> Journal:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _acquire_lock(self) -> int:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, FILE_MODE)
+        try:
+            _secure_fd(fd)
+            if not _try_lock(fd):
+                pid, host = _read_holder(fd)
+                raise JournalLocked(self.tenant_id, pid, host)
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            _write_all(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def _release_lock(fd: int) -> None:
+        try:
+            # Clear the pid first, so nobody ever reads a stale holder from an unlocked file.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                _unlock(fd)
+        finally:
+            os.close(fd)
+
+    def _last_byte(self, size: int) -> bytes:
+        with self.path.open("rb") as fh:
+            fh.seek(size - 1)
+            return fh.read(1)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _record(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+        if kind not in KINDS:
+            raise ValueError(f"unknown journal record kind {kind!r}")
+        clash = _RESERVED & fields.keys()
+        if clash:
+            raise ValueError(f"reserved journal field(s): {', '.join(sorted(clash))}")
+        run = fields.pop("run", self.run_id)
+        return {"t": format_time(self._clock()), "run": run, "kind": kind, **fields}
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        """Append ``records`` with one write and one fsync; on return they are on disk."""
+        payload = b"".join(_encode(record) for record in records)  # refuses before writing
+        with self._mutex:
+            if self._fd is None:
+                raise RuntimeError("the journal is not open: call open() or use it in a with block")
+            if self._needs_newline:
+                payload = b"\n" + payload
+            try:
+                _write_all(self._fd, payload)
+                os.fsync(self._fd)
+            except BaseException:
+                # Part of a line may have reached the file; start the next record on a new line.
+                self._needs_newline = True
+                raise
+            self._needs_newline = False
+
+    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Write one record of ``kind`` (fsynced). ``run`` defaults to the current run."""
+        record = self._record(kind, fields)
+        self._write([record])
+        return record
+
+    def start_run(
+        self,
+        command: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        plan_digest: str | None = None,
+        version: str = __version__,
+        run_id: str | None = None,
+    ) -> str:
+        """Record the start of a run and make it the current one; returns its id.
+
+        ``user`` is the signed-in UPN (None with app-only sign-in); the OS user, host and pid
+        are recorded beside it so the organization can tell who ran closeout, and where.
+        """
+        run = validate_run_id(run_id) if run_id is not None else new_run_id(self._clock())
+        self.append(
+            "run-start",
+            run=run,
+            command=command,
+            options=dict(options or {}),
+            user=user,
+            version=version,
+            plan_digest=plan_digest,
+            os_user=_os_user(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        self.run_id = run
+        return run
+
+    def end_run(
+        self, run_id: str, exit_code: int, summary: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record the end of ``run_id`` with its exit code and summary counts."""
+        self.append("run-end", run=run_id, exit_code=exit_code, summary=dict(summary or {}))
+        if run_id == self.run_id:
+            self.run_id = None
+
+    def write_intents(self, items: Iterable[Mapping[str, Any]], *, batch: str | None = None) -> str:
+        """Record a whole batch of intents with one write and one fsync, before it is sent.
+
+        Each item needs ``step``, ``action`` and ``object`` (the object id); ``label`` and any
+        other keys are kept. Returns the batch id written on each line. Raises if the intents
+        could not be made durable, in which case the batch must not be sent.
+        """
+        self._require_run()
+        batch_id = batch or f"b{next(self._batches):06d}"
+        records = []
+        for item in items:
+            fields = dict(item)
+            _require(fields, ("step", "action", "object"), "intent")
+            fields.setdefault("label", "")
+            fields["batch"] = batch_id
+            records.append(self._record("intent", fields))
+        if records:
+            self._write(records)
+        return batch_id
+
+    def write_outcomes(self, items: Iterable[Mapping[str, Any] | ItemFinished]) -> None:
+        """Record outcomes (one write and one fsync for all of them).
+
+        Each item is an :class:`~services.models.ItemFinished` or a mapping with ``step``,
+        ``action``, ``object``, ``result`` (done, gone, failed, skipped) and optionally
+        ``label``, ``status``, ``code``, ``message``, ``request_id``.
+        """
+        self._require_run()
+        records = []
+        for item in items:
+            fields = _outcome_fields(item)
+            _require(fields, ("step", "action", "object", "result"), "outcome")
+            if fields["result"] not in RESULTS:
+                raise ValueError(f"unknown outcome result {fields['result']!r}")
+            for key in ("label", "status", "code", "message", "request_id"):
+                fields.setdefault(key, "" if key == "label" else None)
+            records.append(self._record("outcome", fields))
+        if records:
+            self._write(records)
+
+    def step(self, step: int, status: str, summary: str = "", **fields: Any) -> None:
+        """Record a step's state change (``pending``, ``running``, ``done``, ...)."""
+        self.append("step", step=step, status=status, summary=summary, **fields)
+
+    def confirm(self, what: str, count: int, *, matched: bool, expected: str | None = None) -> None:
+        """Record a confirmation. Only the expected domain is kept, never what was typed."""
+        self.append("confirm", what=what, count=count, matched=matched, expected=expected)
+
+    def tick(self, key: str, by: str | None, *, done: bool = True) -> None:
+        """Record that a manual checklist item was ticked (or, ``done=False``, unticked)."""
+        self.append("tick", key=key, by=by, done=done)
+
+    def note(self, text: str, **fields: Any) -> None:
+        """Record an event worth proving later, e.g. "directory sync turned off"."""
+        self.append("note", text=text, **fields)
+
+    def _require_run(self) -> None:
+        if self.run_id is None:
+            raise RuntimeError("no run in progress: call start_run() first")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every readable record in file order; updates ``corrupt_lines`` and ``torn_tail``.
+
+        Parsed lines are cached and only the bytes appended since the last call are read, so
+        polling the journal of a 100,000-user run stays cheap. The returned dicts are shared
+        with that cache: treat them as read-only.
+        """
+        with self._read_mutex:
+            try:
+                fh = self.path.open("rb")
+            except FileNotFoundError:
+                self._reset_cache(None)
+                self.corrupt_lines = 0
+                self.torn_tail = False
+                return []
+            tail: dict[str, Any] | None = None
+            torn = False
+            with fh:
+                st = os.fstat(fh.fileno())
+                identity = (st.st_dev, st.st_ino)
+                if identity != self._cache_id or st.st_size < self._cache_offset:
+                    self._reset_cache(identity)  # replaced or truncated: start over
+                fh.seek(self._cache_offset)
+                for raw in fh:
+                    line = raw.strip()
+                    if not raw.endswith(b"\n"):
+                        # Only the last line can lack its newline: a write cut short by a kill,
+                        # or a complete record whose newline never made it. Not cached: our
+                        # next append completes the line, and then it is read again.
+                        if line:
+                            tail = _decode(line)
+                            torn = tail is None
+                        break
+                    self._cache_offset += len(raw)
+                    if not line:
+                        continue
+                    record = _decode(line)
+                    if record is None:
+                        self._cache_corrupt += 1
+                    else:
+                        self._cache.append(record)
+            self.corrupt_lines = self._cache_corrupt
+            self.torn_tail = torn
+            result = list(self._cache)
+            if tail is not None:
+                result.append(tail)
+            return result
+
+    def _reset_cache(self, identity: tuple[int, int] | None) -> None:
+        self._cache_id = identity
+        self._cache_offset = 0
+        self._cache_corrupt = 0
+        self._cache = []
+
+    def unfinished(self) -> UnfinishedRun | None:
+        """The latest run if it never recorded a ``run-end``, with what it left pending."""
+        records = self.records()
+        starts: dict[str, dict[str, Any]] = {}
+        ended: set[str] = set()
+        for rec in records:
+            run = rec.get("run")
+            if not isinstance(run, str):
+                continue
+            if rec["kind"] == "run-start":
+                starts.pop(run, None)  # re-insert: order is that of the latest start
+                starts[run] = rec
+            elif rec["kind"] == "run-end":
+                ended.add(run)
+        order = list(starts)
+        if not order or order[-1] in ended:
+            return None
+        chain: list[str] = []
+        for run in reversed(order):
+            if run in ended:
+                break
+            chain.append(run)
+        chain.reverse()
+        covered = set(chain)
+
+        pending: dict[tuple[Any, Any], dict[str, Any]] = {}
+        counts: Counter[str] = Counter()
+        steps: dict[Any, dict[str, Any]] = {}
+        last_at: datetime | None = None
+        for rec in records:
+            kind = rec["kind"]
+            key = (rec.get("action"), rec.get("object"))
+            if kind == "outcome":
+                # An outcome from any run settles an earlier intent on the same object.
+                pending.pop(key, None)
+            if rec.get("run") not in covered:
+                continue
+            last_at = parse_time(rec.get("t")) or last_at
+            if kind == "intent":
+                pending.pop(key, None)
+                pending[key] = {
+                    "step": rec.get("step"),
+                    "action": rec.get("action"),
+                    "object": rec.get("object"),
+                    "label": rec.get("label", ""),
+                    "run": rec.get("run"),
+                    "batch": rec.get("batch"),
+                }
+            elif kind == "outcome":
+                counts[str(rec.get("result"))] += 1
+            elif kind == "step":
+                steps[rec.get("step")] = {
+                    "status": rec.get("status"),
+                    "summary": rec.get("summary", ""),
+                    "t": rec.get("t"),
+                }
+        latest = starts[chain[-1]]
+        options = latest.get("options")
+        return UnfinishedRun(
+            run_id=chain[-1],
+            started_at=parse_time(latest.get("t")),
+            command=str(latest.get("command", "")),
+            user=latest.get("user"),
+            options=dict(options) if isinstance(options, dict) else {},
+            pending=tuple(pending.values()),
+            counts=dict(counts),
+            steps=steps,
+            last_at=last_at,
+            runs=tuple(chain),
+        )
+
+    def manual_ticks(self) -> set[str]:
+        """Keys of the manual checklist items currently ticked (the last tick of each wins)."""
+        state: dict[str, bool] = {}
+        for rec in self.records():
+            if rec["kind"] == "tick" and isinstance(rec.get("key"), str):
+                state[rec["key"]] = rec.get("done", True) is not False
+        return {key for key, done in state.items() if done}
+
+    def outcomes(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Outcome records of ``run_id`` in order; without one, the latest per (action, object).
+
+        The latest-per-object view is what the organization needs to prove the end state: a
+        user that failed in one run and was deleted in the next counts as deleted.
+        """
+        if run_id is not None:
+            return [
+                rec
+                for rec in self.records()
+                if rec["kind"] == "outcome" and rec.get("run") == run_id
+            ]
+        latest: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for rec in self.records():
+            if rec["kind"] == "outcome":
+                key = (rec.get("action"), rec.get("object"))
+                latest.pop(key, None)  # keep the order of the latest outcomes
+                latest[key] = rec
+        return list(latest.values())
+
+
+def _decode(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
+        return None
+    return value
+
+
+def _require(fields: Mapping[str, Any], keys: tuple[str, ...], kind: str) -> None:
+    missing = [key for key in keys if fields.get(key) in (None, "")]
+    if missing:
+        raise ValueError(f"{kind} record is missing {', '.join(missing)}")
+
+
+def _outcome_fields(item: Mapping[str, Any] | ItemFinished) -> dict[str, Any]:
+    if isinstance(item, ItemFinished):
+        fields: dict[str, Any] = {
+            "step": item.step,
+            "action": item.action,
+            "object": item.object_id,
+            "label": item.label,
+            "result": item.outcome,
+            "status": item.status,
+            "code": item.code,
+            "message": item.message,
+            "request_id": item.request_id,
+        }
+        if item.at is not None:
+            fields["at"] = item.at
+        return fields
+    return dict(item)
