@@ -1,0 +1,1 @@
+"""The closeout Textual app, its screens and the command line (``closeout``)."""

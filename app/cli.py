@@ -1,0 +1,561 @@
+"""The ``closeout`` command: argument parsing, the headless subcommands and exit codes.
+
+``closeout`` starts the TUI (``--demo``: on an in-process sandbox tenant); ``plan``, ``status``,
+``export`` and ``run --headless`` drive the same engine without it; ``sandbox serve`` runs the
+sandbox tenant alone. Errors a user can cause print a message and a hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from services import __version__
+from services.errors import AuthError, CloseoutError, GraphError, NetworkError
+from services.headless import (
+    EXIT_AUTH,
+    EXIT_DONE,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    EXIT_WAITING,
+    DriveOptions,
+    Reporter,
+    drive,
+    print_plan,
+    print_status,
+    status_exit_code,
+)
+from services.i18n import _, set_language
+
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_DONE}  done: the tenant's deletion is confirmed
+  {EXIT_USAGE}  usage or configuration error (bad option, config, or a --confirm-domain mismatch)
+  {EXIT_WAITING}  waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)
+  {EXIT_FAILED}  some actions failed permanently (they are listed)
+  {EXIT_AUTH}  sign-in, role or permission problem (named)
+
+environment:
+  CLOSEOUT_ACCESS_TOKEN  use this Graph access token instead of signing in
+                         (e.g. az account get-access-token --resource-type ms-graph)
+  NO_COLOR               monochrome TUI;  TEXTUAL_COLOR_SYSTEM=standard forces 16 colours
+  XDG_STATE_HOME         journals, evidence packs, logs ($XDG_STATE_HOME/closeout)
+  XDG_DATA_HOME          token cache ($XDG_DATA_HOME/closeout)
+"""
+
+log = logging.getLogger("closeout")
+
+
+class UsageError(CloseoutError):
+    """A bad combination of options."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse exits 2 on its own; keep that, but with one clear line and a hint.
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"closeout: error: {message}\n(see closeout --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def common_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("sign-in and tenant")
+    g.add_argument(
+        "--tenant", help="tenant id or domain to sign in to (default: the account's home tenant)"
+    )
+    g.add_argument("--client-id", help="app registration (public client) to sign in with")
+    g.add_argument("--cloud", default="global", help="global (default), usgov, usdod or china")
+    g.add_argument("--graph-url", help="Graph root to use instead of the cloud's (no /v1.0)")
+    g.add_argument("--authority", help="sign-in authority URL including the tenant")
+    g.add_argument(
+        "--certificate", metavar="PEM", help="app-only sign-in with this certificate (key + cert)"
+    )
+    g.add_argument("--thumbprint", help="certificate thumbprint (default: computed from the PEM)")
+    g.add_argument(
+        "--no-token-cache", action="store_true", help="do not read or write the token cache"
+    )
+    b = p.add_argument_group("behaviour")
+    b.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="UPN",
+        help="an account to keep (repeatable; required with app-only sign-in)",
+    )
+    b.add_argument(
+        "--read-only", action="store_true", help="read and plan only: no write request leaves"
+    )
+    b.add_argument(
+        "--disable-security-defaults",
+        action="store_true",
+        help="step 4 also turns security defaults off",
+    )
+    b.add_argument(
+        "--disable-ca-mfa",
+        action="store_true",
+        help="step 4 also turns off Conditional Access policies that require MFA",
+    )
+    b.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="seconds between reads while waiting (default 300; demo: scaled)",
+    )
+    b.add_argument(
+        "--state-dir", type=Path, help="where journals and evidence go (default: XDG state dir)"
+    )
+    b.add_argument("--lang", choices=("en", "sv"), help="language (default: from the locale)")
+    d = p.add_argument_group("demo")
+    d.add_argument(
+        "--demo",
+        action="store_true",
+        help="use an in-process sandbox tenant (no Microsoft contact)",
+    )
+    d.add_argument(
+        "--users", type=_positive_int, default=300, help="demo tenant size (default 300)"
+    )
+    d.add_argument("--seed", type=int, default=7, help="demo tenant seed (default 7)")
+    d.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=3600.0,
+        help="demo clock speed: simulated seconds per real second (default 3600)",
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = _Parser(
+        prog="closeout",
+        description=_("Close a Microsoft 365 organization, step by step, from one terminal."),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"closeout {__version__}")
+    parser.add_argument("--mouse", action="store_true", help="enable the mouse in the TUI")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    fmt = argparse.RawDescriptionHelpFormatter
+    p_plan = sub.add_parser(
+        "plan",
+        parents=[common],
+        help="show what closeout would do (read-only)",
+        epilog=EXIT_CODES,
+        formatter_class=fmt,
+    )
+    p_plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p_status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="where each step stands",
+        epilog=EXIT_CODES,
+        formatter_class=fmt,
+    )
+    p_status.add_argument("--json", action="store_true")
+    p_export = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write the evidence pack",
+        epilog=EXIT_CODES,
+        formatter_class=fmt,
+    )
+    p_export.add_argument("--out", type=Path, help="folder to write (default: in the state dir)")
+    p_run = sub.add_parser(
+        "run", parents=[common], help="run the close-out", epilog=EXIT_CODES, formatter_class=fmt
+    )
+    p_run.add_argument("--headless", action="store_true", help="no TUI: print progress (required)")
+    p_run.add_argument("--json", action="store_true", help="one JSON object per line")
+    p_run.add_argument(
+        "--yes", action="store_true", help="allow destructive steps (counts are printed)"
+    )
+    p_run.add_argument(
+        "--confirm-domain",
+        metavar="DOMAIN",
+        help="the tenant's initial *.onmicrosoft.com domain: allows step 5's cleanup",
+    )
+    p_run.add_argument(
+        "--confirm-manual",
+        action="append",
+        default=[],
+        metavar="ITEM",
+        help="tick a manual check: invoices, self-service, azure, or all (repeatable)",
+    )
+    p_run.add_argument("--no-wait", action="store_true", help="return at the first wait (exit 3)")
+    p_sandbox = sub.add_parser("sandbox", help="the sandbox tenant")
+    sb_sub = p_sandbox.add_subparsers(dest="sandbox_command", parser_class=_Parser, required=True)
+    serve = sb_sub.add_parser("serve", help="serve a sandbox tenant on loopback until Ctrl-C")
+    serve.add_argument("--users", type=_positive_int, default=300)
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    serve.add_argument("--time-scale", type=_positive_float, default=1.0)
+    serve.add_argument("--latency-ms", type=float, default=0.0)
+    serve.add_argument(
+        "--faults", default="", help='e.g. "5xx=0.02,429=0.01,drop=0.005,slow=0.01:1.5"'
+    )
+    return parser
+
+
+# -- shared plumbing ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP (a dropped SSH session) stop the run cleanly."""
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def setup_logging(state_dir: Path | None) -> Path | None:
+    """Everything (Graph calls included, tokens never) to a log file under the state dir."""
+    from services.paths import ensure_private_dir, log_dir
+
+    try:
+        directory = ensure_private_dir(state_dir / "logs") if state_dir else log_dir()
+    except OSError:
+        return None
+    path = directory / "closeout.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def session_options(args: argparse.Namespace) -> Any:
+    from services.auth import DEFAULT_CLIENT_ID
+    from services.session import SessionOptions
+
+    if args.graph_url and args.demo:
+        raise UsageError(_("--demo and --graph-url cannot be combined."))
+    return SessionOptions(
+        tenant=args.tenant,
+        client_id=args.client_id or DEFAULT_CLIENT_ID,
+        cloud=args.cloud,
+        graph_url=args.graph_url,
+        authority=args.authority,
+        certificate=args.certificate,
+        thumbprint=args.thumbprint,
+        read_only=args.read_only or args.command == "plan",
+        keep=tuple(args.keep),
+        disable_security_defaults=args.disable_security_defaults,
+        disable_ca_mfa=args.disable_ca_mfa,
+        demo=args.demo,
+        demo_users=args.users,
+        demo_seed=args.seed,
+        demo_time_scale=args.time_scale,
+        poll_interval=args.poll_interval,
+        state_root=args.state_dir,
+        use_token_cache=not args.no_token_cache,
+        environ=dict(os.environ),
+    )
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def connect_headless(
+    args: argparse.Namespace, stop: threading.Event, sink: Any = None, *, write: bool = False
+) -> Any:
+    from services.session import Session, sign_in_headless
+
+    session = Session(session_options(args))
+    if session.sandbox is not None:
+        _say(
+            _("Sandbox tenant {domain} at {url} (nothing here contacts Microsoft).").format(
+                domain=session.sandbox.initial_domain, url=session.sandbox.base_url
+            )
+        )
+    sign_in_headless(session, stop, _say)
+    session.connect(sink=sink, on_call=_log_call, write=write)
+    return session
+
+
+def _log_call(record: Any) -> None:
+    level = logging.WARNING if (record.status or 0) >= 400 or record.error else logging.INFO
+    log.log(
+        level,
+        "%s %s %s %s %.0fms%s",
+        record.method,
+        record.path,
+        record.status,
+        record.request_id or "-",
+        record.duration_ms,
+        f" {record.error}" if record.error else "",
+    )
+
+
+# -- subcommands ------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    with stop_on_signals(stop.set):
+        session = connect_headless(args, stop)
+        try:
+            engine = session.engine
+            engine.make_plan()
+            print_plan(engine, sys.stdout, json_mode=args.json)
+            missing = engine.missing()
+            for m in missing:
+                _say(m.text())
+            return EXIT_AUTH if missing else EXIT_DONE
+        finally:
+            session.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    with stop_on_signals(stop.set):
+        session = connect_headless(args, stop)
+        try:
+            engine = session.engine
+            if engine.load_plan() is None:
+                engine.make_plan(save=False)
+            states = engine.assess()
+            print_status(states, sys.stdout, json_mode=args.json)
+            return status_exit_code(states, engine.gone)
+        finally:
+            session.close()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    with stop_on_signals(stop.set):
+        session = connect_headless(args, stop)
+        try:
+            engine = session.engine
+            if engine.load_plan() is None:
+                engine.make_plan()
+            engine.assess()
+            path = engine.write_evidence(args.out, all_runs=True)
+            print(path)
+            return EXIT_DONE
+        finally:
+            session.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not args.headless:
+        raise UsageError(
+            _("closeout run needs --headless (for the TUI, run closeout without a command).")
+        )
+    from services.control import RunControl
+    from services.steps.directory import MANUAL_ITEMS
+
+    manual: list[str] = []
+    for item in args.confirm_manual:
+        for key in item.split(","):
+            key = key.strip()
+            if key == "all":
+                manual += list(MANUAL_ITEMS)
+            elif key in MANUAL_ITEMS:
+                manual.append(key)
+            elif key:
+                raise UsageError(
+                    _("Unknown manual check {key!r}; choose from: {keys}, all").format(
+                        key=key, keys=", ".join(MANUAL_ITEMS)
+                    )
+                )
+    control = RunControl()
+    report = Reporter(sys.stdout, json_mode=args.json)
+    with stop_on_signals(control.stop):
+        session = connect_headless(args, control.stop_event, sink=report, write=True)
+        engine = session.engine
+        code = EXIT_WAITING
+        try:
+            unfinished = session.journal.unfinished()
+            if unfinished is not None:
+                report.emit(
+                    {
+                        "event": "resume",
+                        "run": unfinished.run_id,
+                        "pending": len(unfinished.pending),
+                    },
+                    _(
+                        "Resuming after an unfinished run {run} ({n} actions were in flight); "
+                        "reconciling with a fresh read."
+                    ).format(run=unfinished.run_id, n=len(unfinished.pending)),
+                )
+            engine.refresh()
+            plan = engine.ensure_plan()
+            engine.begin(
+                "run",
+                {
+                    "yes": args.yes,
+                    "no_wait": args.no_wait,
+                    "keep": args.keep,
+                    "read_only": args.read_only,
+                    "resumed": unfinished.run_id if unfinished else None,
+                },
+            )
+            report.emit(
+                {"event": "plan", "digest": plan.digest(), "actions": len(plan.actions)},
+                _("Plan {digest}: {n} actions; keeping {keep}.").format(
+                    digest=plan.digest(),
+                    n=len(plan.actions),
+                    keep=", ".join(k.upn for k in plan.keep),
+                ),
+            )
+            if session.sandbox is not None:
+                from services.sandbox.portal import PortalPlayer
+
+                PortalPlayer(session.sandbox, engine, interval=engine.options.poll_interval).start(
+                    control.stop_event
+                )
+                manual = list(MANUAL_ITEMS)
+            outcome = drive(
+                engine,
+                DriveOptions(
+                    yes=args.yes,
+                    confirm_domain=args.confirm_domain,
+                    wait=not args.no_wait,
+                    manual=tuple(manual),
+                ),
+                report,
+                control,
+            )
+            code = outcome.code
+            report.emit({"event": "exit", "code": code}, _("exit {code}").format(code=code))
+            return code
+        finally:
+            with contextlib.suppress(Exception):
+                pack = engine.finish(code)
+                if pack is not None:
+                    _say(_("Evidence pack: {path}").format(path=pack))
+            session.close()
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from services.sandbox import SandboxConfig, start_sandbox
+
+    config = SandboxConfig(
+        users=args.users,
+        seed=args.seed,
+        port=args.port,
+        time_scale=args.time_scale,
+        latency_ms=args.latency_ms,
+        faults=args.faults,
+    )
+    sb = start_sandbox(config)
+    token = sb.issue_token(lifetime=12 * 3600)
+    print(f"closeout sandbox {sb.tenant.org.display_name}")
+    print(f"  Graph root      {sb.base_url}")
+    print(f"  authority       {sb.authority}")
+    print(f"  tenant id       {sb.tenant_id}")
+    print(f"  initial domain  {sb.initial_domain}")
+    print(f"  admin           {sb.admin_upn}")
+    print(f"  device login    {sb.base_url}/devicelogin")
+    print(f"  state           {sb.base_url}/_sandbox/state")
+    print("\nA ready token for the admin (12 h):")
+    print(f"  export CLOSEOUT_ACCESS_TOKEN={token}")
+    print(f"\nThen: closeout plan --graph-url {sb.base_url} --authority {sb.authority}")
+    print("Ctrl-C stops the sandbox.", flush=True)
+    done = threading.Event()
+    with stop_on_signals(done.set):
+        done.wait()
+    sb.stop()
+    return EXIT_DONE
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from app.main import run_tui
+
+    return run_tui(args, session_options(args))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "plan":
+        return cmd_plan(args)
+    if args.command == "status":
+        return cmd_status(args)
+    if args.command == "export":
+        return cmd_export(args)
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "sandbox":
+        return cmd_sandbox_serve(args)
+    return cmd_tui(args)
+
+
+def error_exit_code(exc: CloseoutError) -> int:
+    if isinstance(exc, AuthError):
+        return EXIT_AUTH
+    if isinstance(exc, GraphError):
+        return EXIT_AUTH if exc.status in (401, 403) else EXIT_FAILED
+    if isinstance(exc, NetworkError):
+        return EXIT_FAILED
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        set_language(getattr(args, "lang", None))
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.command != "sandbox":
+        setup_logging(getattr(args, "state_dir", None))
+    try:
+        return dispatch(args)
+    except CloseoutError as exc:
+        _say(f"closeout: {exc.message}")
+        if exc.hint:
+            _say(f"  {exc.hint}")
+        return error_exit_code(exc)
+    except KeyboardInterrupt:
+        _say(_("closeout: interrupted"))
+        return EXIT_WAITING
+    except OSError as exc:
+        _say(f"closeout: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,427 @@
+"""The closure engine: reads the tenant, keeps the plan, assesses steps 0–5 from fresh Graph
+reads and runs the ones an API allows. The headless CLI and the TUI both drive it.
+
+A step is never "done" from its own actions: :meth:`Engine.assess` re-reads Graph. Steps whose
+prerequisites hold may proceed while an earlier one waits on time or a person (step 4 while
+subscriptions deprovision); step 5's cleanup needs steps 1–4 done, its checks green and the
+typed initial domain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .auth import token_claims
+from .caller import Caller
+from .control import RunControl
+from .errors import AuthError, CloseoutError, GraphError
+from .evidence import default_pack_dir, outcomes_from_journal, write_pack
+from .graph import GraphClient
+from .i18n import _
+from .inventory import Inventory, take_inventory
+from .journal import Journal
+from .models import (
+    Event,
+    Handoff,
+    HandoffUpdated,
+    InventoryRefreshed,
+    Noted,
+    StepChanged,
+    StepId,
+    StepState,
+    StepStatus,
+)
+from .pacing import WritePacer
+from .paths import tenant_dir, write_private
+from .plan import Plan, PlanOptions, build_plan
+from .requirements import Missing, missing_for
+from .steps import directory, mfa, prepare, subscriptions, users
+from .steps.base import EngineOptions, StepContext
+
+log = logging.getLogger("closeout.engine")
+
+DESTRUCTIVE = {
+    StepId.DELETE_USERS: "delete-user",
+    StepId.DISABLE_MFA: "disable-mfa",
+    StepId.DELETE_DIRECTORY: "purge-user",
+}
+
+
+class ConfirmationMismatch(CloseoutError):
+    """The typed domain is not the tenant's initial domain: nothing was changed."""
+
+
+class Engine:
+    def __init__(
+        self,
+        client: GraphClient,
+        caller: Caller,
+        *,
+        options: EngineOptions,
+        authority_base: str,
+        journal: Journal | None = None,
+        sink: Callable[[Event], None] | None = None,
+        state_root: Path | None = None,
+    ) -> None:
+        self.client = client
+        self.caller = caller
+        self.options = options
+        self.authority_base = authority_base
+        self.journal = journal
+        self._sink = sink or (lambda event: None)
+        self.state_root = state_root
+        self.dir = tenant_dir(caller.tenant.id, root=state_root)
+        self.pacer = WritePacer(options.write_quota, options.write_window)
+        self.control = RunControl()
+        self.plan: Plan | None = None
+        self.inventory: Inventory | None = None
+        self.states: dict[StepId, StepState] = {s: StepState(s) for s in StepId}
+        self.handoffs: dict[StepId, Handoff] = {}
+        self.gone = False
+        self.run_id = ""
+        self._lock = threading.RLock()
+
+    # -- events --------------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        try:
+            self._sink(event)
+        except Exception:  # a display problem must never stop a deletion half-way
+            log.exception("event sink failed")
+
+    def _set_state(self, new: StepState) -> None:
+        with self._lock:
+            old = self.states.get(new.step)
+            self.states[new.step] = new
+        if old != new:
+            self.emit(StepChanged(new))
+            if self._journal_open and (old is None or old.status != new.status):
+                self.journal.step(int(new.step), str(new.status), new.summary)
+
+    @property
+    def _journal_open(self) -> bool:
+        # Read-only commands (status, plan) read the journal without taking its lock.
+        return self.journal is not None and self.journal.is_open
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def begin(self, command: str, options: dict[str, Any]) -> str:
+        if self._journal_open:
+            self.run_id = self.journal.start_run(
+                command,
+                options=options,
+                user=self.caller.tenant.signed_in_upn or "app-only",
+                version=__version__,
+                plan_digest=self.plan.digest() if self.plan else None,
+            )
+        return self.run_id
+
+    def finish(self, exit_code: int) -> Path | None:
+        """End the run in the journal and write its evidence pack; returns the pack's folder."""
+        pack = None
+        try:
+            pack = self.write_evidence()
+        except (OSError, CloseoutError) as exc:
+            self.emit(
+                Noted("error", _("Could not write the evidence pack: {error}").format(error=exc))
+            )
+        if self._journal_open and self.run_id:
+            counts: dict[str, int] = {}
+            for rec in self.journal.outcomes(self.run_id):
+                counts[str(rec.get("result"))] = counts.get(str(rec.get("result")), 0) + 1
+            self.journal.end_run(self.run_id, exit_code, counts)
+        return pack
+
+    # -- requirements and reading ---------------------------------------------------------------
+
+    def missing(self) -> list[Missing]:
+        return missing_for(
+            self.caller,
+            read_only=self.options.read_only,
+            disable_security_defaults=self.options.disable_security_defaults,
+            disable_ca=self.options.disable_ca_mfa,
+        )
+
+    def refresh(self) -> Inventory | None:
+        """A fresh inventory; None (and ``gone``) once the tenant no longer exists."""
+        if self.gone:
+            return None
+        try:
+            inv = take_inventory(self.client, self.caller.tenant)
+        except (GraphError, AuthError) as exc:
+            if isinstance(exc, GraphError) and exc.status not in (400, 401, 404):
+                raise
+            if directory.tenant_gone(self.authority_base, self.caller.tenant.id):
+                self.gone = True
+                self.emit(Noted("info", _("The tenant no longer exists.")))
+                return None
+            raise
+        with self._lock:
+            self.inventory = inv
+        self.emit(
+            InventoryRefreshed(
+                users=tuple(inv.users),
+                subscriptions=tuple(inv.subscriptions),
+                apps=tuple(inv.applications) + tuple(inv.service_principals),
+                policies=tuple(inv.policies),
+                deleted_users=len(inv.deleted_users),
+            )
+        )
+        return inv
+
+    # -- the plan ------------------------------------------------------------------------------
+
+    @property
+    def plan_path(self) -> Path:
+        return self.dir / "plan.json"
+
+    def load_plan(self) -> Plan | None:
+        try:
+            data = json.loads(self.plan_path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise CloseoutError(
+                _("The saved plan {path} is unreadable: {error}").format(
+                    path=self.plan_path, error=exc
+                ),
+                _("Make a new one with: closeout plan"),
+            ) from None
+        plan = Plan.from_dict(data)
+        if plan.tenant.id != self.caller.tenant.id:
+            return None
+        self.plan = plan
+        return plan
+
+    def make_plan(self, *, save: bool = True) -> Plan:
+        """A fresh plan from a fresh inventory (read-only towards Graph)."""
+        inv = self.inventory or self.refresh()
+        if inv is None:
+            raise CloseoutError(_("The tenant no longer exists; there is nothing to plan."))
+        plan = build_plan(
+            inv,
+            self.caller,
+            PlanOptions(
+                keep_upns=self.options.keep_upns,
+                disable_security_defaults=self.options.disable_security_defaults,
+                disable_ca_mfa=self.options.disable_ca_mfa,
+            ),
+        )
+        self.plan = plan
+        if save:
+            write_private(self.plan_path, json.dumps(plan.to_dict(), indent=2))
+            before = self.dir / "inventory-before.json"
+            if not before.exists():
+                write_private(before, json.dumps(inv.to_json(), indent=2))
+            if self._journal_open:
+                self.journal.note("plan made", digest=plan.digest(), actions=len(plan.actions))
+        return plan
+
+    def ensure_plan(self) -> Plan:
+        """The saved plan, re-checked against the current ``--keep``; else a new one."""
+        plan = self.plan or self.load_plan()
+        wanted = {u.lower() for u in self.options.keep_upns}
+        if plan is not None and wanted <= {k.upn.lower() for k in plan.keep}:
+            return plan
+        return self.make_plan()
+
+    # -- assessing -----------------------------------------------------------------------------
+
+    def context(self, control: RunControl | None = None) -> StepContext:
+        if self.plan is None or self.inventory is None:
+            raise CloseoutError(_("Read the tenant and make a plan first."))
+        return StepContext(
+            client=self.client,
+            caller=self.caller,
+            plan=self.plan,
+            inventory=self.inventory,
+            options=self.options,
+            control=control or self.control,
+            journal=self.journal,
+            sink=self.emit,
+            pacer=self.pacer,
+            run_id=self.run_id,
+        )
+
+    def ticks(self) -> set[str]:
+        return self.journal.manual_ticks() if self.journal is not None else set()
+
+    def tick(self, key: str) -> None:
+        if key not in directory.MANUAL_ITEMS:
+            raise CloseoutError(
+                _("Unknown manual check {key!r}; choose from: {keys}").format(
+                    key=key, keys=", ".join(directory.MANUAL_ITEMS)
+                )
+            )
+        if self._journal_open and key not in self.ticks():
+            self.journal.tick(key, self.caller.tenant.signed_in_upn)
+
+    def assess(self, *, refresh: bool = True) -> dict[StepId, StepState]:
+        """Every step's state from a fresh read (``refresh``) or the last inventory."""
+        inv = self.refresh() if refresh or self.inventory is None else self.inventory
+        if self.gone:
+            for step in StepId:
+                self._set_state(StepState(step, StepStatus.DONE, _("The tenant is deleted.")))
+            return dict(self.states)
+        if inv is None:
+            return dict(self.states)
+        missing = self.missing()
+        exported = (self.dir / "inventory-before.json").exists()
+        self._set_state(prepare.assess(missing, inv, exported))
+        if self.plan is None:
+            return dict(self.states)
+        ctx = self.context()
+        sync_on = self.caller.sync_enabled if inv is not None else None
+        org_sync = _org_sync(self.client) if inv.synced_users else sync_on
+        s1 = users.assess(ctx, inv.users, org_sync)
+        self._set_state(s1)
+        link = self.options.portal_links.get("products", "")
+        now = self.client.server_time() or datetime.now(UTC)
+        self._set_state(subscriptions.assess_cancel(inv.subscriptions, link))
+        self._set_state(subscriptions.assess_delete(inv.subscriptions, link, now))
+        self._publish_handoff(subscriptions.cancel_handoff(inv.subscriptions, link))
+        self._publish_handoff(subscriptions.delete_handoff(inv.subscriptions, link, now))
+        self._set_state(
+            mfa.assess(ctx, s1.status == StepStatus.DONE, {u.id for u in inv.users}, inv.policies)
+        )
+        ticks = self.ticks()
+        s5 = directory.assess(ctx, inv, ticks, self.states)
+        if s5.status == StepStatus.WAITING_PERSON and not s5.blockers:
+            self._publish_handoff(
+                directory.delete_tenant_handoff(ctx, directory.readiness(ctx, inv, ticks))
+            )
+        self._set_state(s5)
+        return dict(self.states)
+
+    def _publish_handoff(self, handoff: Handoff) -> None:
+        if self.handoffs.get(handoff.step) != handoff:
+            self.handoffs[handoff.step] = handoff
+            self.emit(HandoffUpdated(handoff))
+
+    # -- acting --------------------------------------------------------------------------------
+
+    def check_domain(self, typed: str | None) -> None:
+        expected = self.caller.tenant.initial_domain
+        if (typed or "").strip() != expected:
+            if self._journal_open:
+                self.journal.confirm("delete-directory", 0, matched=False, expected=expected)
+            raise ConfirmationMismatch(
+                _(
+                    "The domain you typed does not match the initial domain {domain}; nothing was changed."
+                ).format(domain=expected),
+                _("Type the initial domain exactly as shown."),
+            )
+
+    def run_step(
+        self, step: StepId, *, confirm_domain: str | None = None, control: RunControl | None = None
+    ) -> StepState:
+        """Do what ``step`` can do now through the API, then re-assess it from Graph."""
+        if self.plan is None:
+            self.ensure_plan()
+        if step == StepId.DELETE_DIRECTORY:
+            self.check_domain(confirm_domain)  # before anything is sent
+        ctx = self.context(control)
+        before = self.states[step]
+        self._set_state(
+            StepState(
+                step, StepStatus.RUNNING, before.summary, before.done, before.total, before.failed
+            )
+        )
+        failures: list[str] = []
+        try:
+            if step == StepId.DELETE_USERS:
+                result = users.run(ctx)
+                self._set_state(result)
+                self.assess(refresh=True)
+                return (
+                    self.states[step] if result.status != StepStatus.FAILED else self._keep(result)
+                )
+            if step == StepId.DISABLE_MFA:
+                failures = mfa.run(
+                    ctx, {u.id for u in (self.inventory.users if self.inventory else [])}
+                )
+            elif step == StepId.DELETE_DIRECTORY:
+                if self._journal_open:
+                    self.journal.confirm(
+                        "delete-directory",
+                        len(ctx.plan.for_step(step)),
+                        matched=True,
+                        expected=self.caller.tenant.initial_domain,
+                    )
+                inv = self.refresh()
+                if inv is not None:
+                    failures = directory.cleanup(ctx, inv)
+            elif step == StepId.PREPARE:
+                self.make_plan()
+        except CloseoutError:
+            self._set_state(before)
+            raise
+        self.assess(refresh=True)
+        after = self.states[step]
+        if failures and after.status != StepStatus.DONE:
+            return self._keep(
+                StepState(
+                    step,
+                    StepStatus.FAILED,
+                    _("{n} actions failed.").format(n=len(failures)),
+                    after.done,
+                    after.total,
+                    len(failures),
+                    blockers=tuple(failures) + after.blockers,
+                )
+            )
+        return after
+
+    def _keep(self, state: StepState) -> StepState:
+        self._set_state(state)
+        return state
+
+    # -- evidence ------------------------------------------------------------------------------
+
+    def write_evidence(self, out_dir: Path | None = None, *, all_runs: bool = False) -> Path:
+        before_path = self.dir / "inventory-before.json"
+        try:
+            before = json.loads(before_path.read_text())
+        except (OSError, ValueError):
+            before = self.inventory.to_json() if self.inventory else {}
+        records = self.journal.records() if self.journal is not None else []
+        run_id = self.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        rows = outcomes_from_journal(
+            [r for r in records if all_runs or not self.run_id or r.get("run") == self.run_id]
+        )
+        summary = {
+            "states": {
+                str(int(s)): {"status": str(v.status), "summary": v.summary}
+                for s, v in self.states.items()
+            },
+            "keep": [k.upn for k in self.plan.keep] if self.plan else [],
+            "tenantDeleted": self.gone,
+        }
+        target = out_dir or default_pack_dir(self.caller.tenant.id, run_id, root=self.state_root)
+        return write_pack(
+            target,
+            tenant=self.caller.tenant,
+            inventory=before,
+            outcomes=rows,
+            summary=summary,
+            run_id=run_id,
+            replace=True,
+        )
+
+
+def _org_sync(client: GraphClient) -> bool | None:
+    orgs = client.get("/organization", params={"$select": "id,onPremisesSyncEnabled"}).get(
+        "value", []
+    )
+    return orgs[0].get("onPremisesSyncEnabled") if orgs else None
+
+
+def claims_of(tokens: Any) -> dict[str, Any]:
+    return token_claims(tokens.token())

@@ -1,0 +1,422 @@
+"""The headless close-out: the contract scripts and tests rely on (``closeout run --headless``).
+
+Runs every step the API allows, prints each state change (or one JSON object per line), hands
+off what needs a person, waits and watches (unless ``--no-wait``), and ends with a documented
+exit code. Without ``--yes`` nothing destructive runs; step 5's irreversible cleanup also needs
+``--confirm-domain`` equal to the initial domain.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from .control import RunControl
+from .engine import Engine
+from .errors import CloseoutError
+from .i18n import _
+from .models import (
+    Event,
+    Handoff,
+    HandoffUpdated,
+    ItemFinished,
+    Noted,
+    ProgressUpdated,
+    StepChanged,
+    StepId,
+    StepState,
+    StepStatus,
+)
+
+EXIT_DONE = 0
+EXIT_USAGE = 2
+EXIT_WAITING = 3
+EXIT_FAILED = 4
+EXIT_AUTH = 5
+
+STEP_NAMES = {
+    StepId.PREPARE: "Before you begin",
+    StepId.DELETE_USERS: "Delete users",
+    StepId.CANCEL_SUBSCRIPTIONS: "Cancel active subscriptions",
+    StepId.DELETE_SUBSCRIPTIONS: "Delete disabled subscriptions",
+    StepId.DISABLE_MFA: "Disable multifactor authentication",
+    StepId.DELETE_DIRECTORY: "Delete the directory",
+}
+STATUS_WORDS = {
+    StepStatus.PENDING: "pending",
+    StepStatus.RUNNING: "running",
+    StepStatus.WAITING_TIME: "waiting on time",
+    StepStatus.WAITING_PERSON: "waiting on you",
+    StepStatus.DONE: "done",
+    StepStatus.FAILED: "failed",
+    StepStatus.BLOCKED: "blocked",
+}
+
+
+def step_name(step: StepId) -> str:
+    return _(STEP_NAMES[step])
+
+
+def status_word(status: StepStatus) -> str:
+    return _(STATUS_WORDS[status])
+
+
+class Reporter:
+    """Turns engine events into lines (or JSON lines) on ``out``. Thread-safe."""
+
+    def __init__(self, out: TextIO, *, json_mode: bool, progress_every: float = 5.0) -> None:
+        self.out = out
+        self.json_mode = json_mode
+        self.progress_every = progress_every
+        self._lock = threading.Lock()
+        self._last_progress: dict[StepId, tuple[float, tuple[int, int, int] | None]] = {}
+        self._handoffs: dict[StepId, Handoff] = {}
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None:
+        with self._lock:
+            if self.json_mode:
+                obj = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **obj}
+                self.out.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+            elif text is not None:
+                self.out.write(f"[{datetime.now():%H:%M:%S}] {text}\n")
+            self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepChanged):
+            self.step_changed(event.state)
+        elif isinstance(event, ItemFinished):
+            ok = event.outcome in ("done", "gone")
+            self.emit(
+                {
+                    "step": int(event.step),
+                    "event": "item",
+                    "action": event.action,
+                    "object": event.object_id,
+                    "label": event.label,
+                    "outcome": event.outcome,
+                    "status": event.status,
+                    "code": event.code,
+                    "message": event.message,
+                    "request_id": event.request_id,
+                },
+                None
+                if ok
+                else f"  {event.action} {event.label}: {event.outcome} "
+                f"{event.status or ''} {event.code or ''} {event.message or ''}".rstrip(),
+            )
+        elif isinstance(event, ProgressUpdated):
+            self.progress(event)
+        elif isinstance(event, HandoffUpdated):
+            self.handoff(event.handoff)
+        elif isinstance(event, Noted):
+            self.emit(
+                {
+                    "step": None if event.step is None else int(event.step),
+                    "event": "note",
+                    "level": event.level,
+                    "message": event.text,
+                },
+                f"{event.level}: {event.text}",
+            )
+
+    def progress(self, event: ProgressUpdated) -> None:
+        now = datetime.now(UTC).timestamp()
+        key = (event.done, event.failed, event.total)
+        finished = event.done + event.failed >= event.total
+        last_at, last_key = self._last_progress.get(event.step, (0.0, None))
+        if key == last_key or (not finished and now - last_at < self.progress_every):
+            return
+        self._last_progress[event.step] = (now, key)
+        eta = (
+            f", ETA {format_duration(event.eta_seconds)}"
+            if event.eta_seconds and not finished
+            else ""
+        )
+        self.emit(
+            {
+                "step": int(event.step),
+                "event": "progress",
+                "done": event.done,
+                "total": event.total,
+                "failed": event.failed,
+                "eta_seconds": event.eta_seconds,
+                "writes_in_window": event.writes_in_window,
+                "write_quota": event.write_quota,
+            },
+            _("step {step}: {done:,}/{total:,} done, {failed:,} failed{eta}").format(
+                step=int(event.step),
+                done=event.done,
+                total=event.total,
+                failed=event.failed,
+                eta=eta,
+            ),
+        )
+
+    def step_changed(self, st: StepState) -> None:
+        until = f" — {_('until')} {st.waiting_until:%Y-%m-%d %H:%M} UTC" if st.waiting_until else ""
+        counts = f" ({st.done}/{st.total})" if st.total else ""
+        self.emit(
+            {
+                "step": int(st.step),
+                "event": "step",
+                "status": str(st.status),
+                "summary": st.summary,
+                "done": st.done,
+                "total": st.total,
+                "failed": st.failed,
+                "waiting_for": st.waiting_for,
+                "waiting_until": st.waiting_until,
+                "link": st.link,
+                "blockers": list(st.blockers),
+            },
+            f"{_('step')} {int(st.step)} {step_name(st.step)}: {status_word(st.status)}{counts}"
+            f" — {st.summary}{until}",
+        )
+
+    def handoff(self, h: Handoff) -> None:
+        old = self._handoffs.get(h.step)
+        self._handoffs[h.step] = h
+        if h.done or (old is not None and old.items == h.items):
+            return
+        lines = [f"  {h.title}: {h.link}"] if old is None else []
+        if old is None:
+            lines += [f"    {i}. {p}" for i, p in enumerate(h.click_path, 1)]
+        for item in h.items:
+            until = f" ({_('until')} {item.until:%Y-%m-%d %H:%M} UTC)" if item.until else ""
+            lines.append(f"    - {item.label}: {item.state}{until} {item.note}".rstrip())
+        self.emit(
+            {
+                "step": int(h.step),
+                "event": "handoff",
+                "title": h.title,
+                "link": h.link,
+                "click_path": list(h.click_path),
+                "items": [
+                    {
+                        "object": i.object_id,
+                        "label": i.label,
+                        "state": i.state,
+                        "until": i.until,
+                        "note": i.note,
+                    }
+                    for i in h.items
+                ],
+            },
+            "\n".join(lines),
+        )
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    if seconds >= 86400:
+        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60}s"
+    return f"{seconds}s"
+
+
+@dataclass
+class DriveOptions:
+    yes: bool = False
+    confirm_domain: str | None = None
+    wait: bool = True
+    manual: tuple[str, ...] = ()
+    max_stuck: int = 2
+
+
+@dataclass
+class Outcome:
+    code: int
+    waiting: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _count_text(engine: Engine, step: StepId) -> str:
+    plan = engine.plan
+    if plan is None:
+        return ""
+    if step == StepId.DELETE_USERS:
+        n = len(plan.user_delete_ids())
+        return _("Delete {n:,} users? They can be restored for 30 days.").format(n=n)
+    if step == StepId.DISABLE_MFA:
+        return _("Turn off MFA for {n:,} accounts and the policies you named?").format(
+            n=len(plan.ids("disable-mfa"))
+        )
+    return _(
+        "Permanently delete {p:,} deleted users, {a:,} applications and {s:,} service principals? "
+        "This cannot be undone."
+    ).format(
+        p=len(plan.ids("purge-user")),
+        a=len(plan.ids("delete-application")),
+        s=len(plan.ids("delete-service-principal")),
+    )
+
+
+def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunControl) -> Outcome:
+    """Run the close-out as far as it can go now (and, with ``wait``, until it is done)."""
+    missing = engine.missing()
+    if missing:
+        for m in missing:
+            report.emit(
+                {"event": "missing", "kind": m.kind, "name": m.name, "step": int(m.step)}, m.text()
+            )
+        return Outcome(EXIT_AUTH, failures=[m.text() for m in missing])
+    if opts.confirm_domain is not None:
+        engine.check_domain(opts.confirm_domain)
+    for key in opts.manual:
+        engine.tick(key)
+    stuck: dict[StepId, int] = {}
+    failures: dict[StepId, tuple[str, ...]] = {}
+    while not control.stopped:
+        states = engine.assess()
+        if engine.gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
+            return Outcome(EXIT_DONE)
+        acted, needs = _act(engine, states, opts, report, control, stuck, failures)
+        if acted:
+            continue
+        if failures:
+            lines = [f"step {int(s)}: {b}" for s, bs in failures.items() for b in bs]
+            for line in lines:
+                report.emit({"event": "failed", "message": line}, f"FAILED {line}")
+            return Outcome(EXIT_FAILED, failures=lines)
+        waiting = needs + [
+            f"step {int(s.step)}: {s.waiting_for or s.summary}" + (f" — {s.link}" if s.link else "")
+            for s in states.values()
+            if s.status.waiting or s.status == StepStatus.BLOCKED
+        ]
+        if not opts.wait or engine.options.read_only:
+            for line in waiting:
+                report.emit({"event": "waiting", "message": line}, f"{_('waiting')}: {line}")
+            return Outcome(EXIT_WAITING, waiting=waiting)
+        if control.wait(engine.options.poll_interval):
+            break
+    return Outcome(EXIT_WAITING, waiting=[_("stopped")])
+
+
+def _act(
+    engine: Engine,
+    states: dict[StepId, StepState],
+    opts: DriveOptions,
+    report: Reporter,
+    control: RunControl,
+    stuck: dict[StepId, int],
+    failures: dict[StepId, tuple[str, ...]],
+) -> tuple[bool, list[str]]:
+    """Run the first step that can act now. Returns (acted, reasons it could not)."""
+    needs: list[str] = []
+    if engine.options.read_only:
+        return False, [_("read-only: nothing was changed")]
+    for step in (StepId.DELETE_USERS, StepId.DISABLE_MFA, StepId.DELETE_DIRECTORY):
+        st = states[step]
+        if st.status != StepStatus.PENDING or step in failures:
+            continue
+        if not opts.yes:
+            needs.append(
+                _("step {step}: {question} Pass --yes to do it.").format(
+                    step=int(step), question=_count_text(engine, step)
+                )
+            )
+            continue
+        if step == StepId.DELETE_DIRECTORY and opts.confirm_domain is None:
+            needs.append(
+                _("step 5: pass --confirm-domain {domain} to run the irreversible cleanup.").format(
+                    domain=engine.caller.tenant.initial_domain
+                )
+            )
+            continue
+        report.emit(
+            {"step": int(step), "event": "confirmed", "message": _count_text(engine, step)},
+            f"{_('step')} {int(step)}: {_count_text(engine, step)} --yes",
+        )
+        try:
+            result = engine.run_step(step, confirm_domain=opts.confirm_domain, control=control)
+        except CloseoutError as exc:
+            failures[step] = (str(exc),)
+            return False, needs
+        if result.status == StepStatus.FAILED:
+            failures[step] = result.blockers
+            return False, needs
+        if result.status == st.status and result.done == st.done:
+            stuck[step] = stuck.get(step, 0) + 1
+            if stuck[step] >= opts.max_stuck:
+                failures[step] = (result.summary, *result.blockers)
+                return False, needs
+        return True, needs
+    return False, needs
+
+
+def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = False) -> None:
+    plan = engine.plan
+    if plan is None:
+        raise CloseoutError(_("No plan."))
+    if json_mode:
+        out.write(json.dumps(plan.to_dict(), indent=2, default=str, ensure_ascii=False) + "\n")
+        return
+    t = plan.tenant
+    out.write(f"{_('Plan for')} {t.display_name} ({t.initial_domain}, {t.id})\n")
+    out.write(f"{_('Kept')}: " + ", ".join(f"{k.upn} ({k.reason})" for k in plan.keep) + "\n")
+    for w in plan.warnings:
+        out.write(f"! {w}\n")
+    for step in StepId:
+        actions = plan.for_step(step)
+        out.write(f"\n{_('Step')} {int(step)} — {step_name(step)}: {len(actions)} {_('actions')}\n")
+        by_action: dict[str, list[Any]] = {}
+        for a in actions:
+            by_action.setdefault(a.action, []).append(a)
+        for action, items in by_action.items():
+            out.write(f"  {action} × {len(items):,}\n")
+            for a in items[:10]:
+                detail = f" ({a.detail})" if a.detail else ""
+                out.write(f"    {a.label}{detail}\n")
+            if len(items) > 10:
+                out.write(f"    … {_('and')} {len(items) - 10:,} {_('more')}\n")
+
+
+def print_status(states: dict[StepId, StepState], out: TextIO, *, json_mode: bool = False) -> None:
+    if json_mode:
+        out.write(
+            json.dumps(
+                {
+                    str(int(s)): {
+                        "status": str(v.status),
+                        "summary": v.summary,
+                        "done": v.done,
+                        "total": v.total,
+                        "waiting_for": v.waiting_for,
+                        "waiting_until": v.waiting_until,
+                        "link": v.link,
+                        "blockers": list(v.blockers),
+                    }
+                    for s, v in states.items()
+                },
+                default=str,
+                indent=2,
+            )
+            + "\n"
+        )
+        return
+    for s, v in states.items():
+        until = f" ({_('until')} {v.waiting_until:%Y-%m-%d %H:%M} UTC)" if v.waiting_until else ""
+        out.write(f"{int(s)} {step_name(s):<36} {status_word(v.status):<16} {v.summary}{until}\n")
+        for b in v.blockers:
+            out.write(f"    - {b}\n")
+
+
+def status_exit_code(states: dict[StepId, StepState], gone: bool) -> int:
+    if gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
+        return EXIT_DONE
+    if any(s.status == StepStatus.FAILED for s in states.values()):
+        return EXIT_FAILED
+    return EXIT_WAITING
+
+
+Printer = Callable[[str], None]

@@ -1,0 +1,295 @@
+"""A fresh read of everything the close-out touches: the 'backup' the article asks for.
+
+Users with roles and licences, the recycle bin, subscriptions and SKUs, applications and
+service principals, security defaults and Conditional Access. Each part is one or a few paged
+Graph reads (``$select`` to keep them at 1 resource unit per page); a part that cannot be read
+is recorded with the reason instead of failing the whole inventory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import GraphError
+from .graph import GraphClient
+from .models import AppRow, PolicyRow, SubscriptionRow, TenantInfo, UserRow
+
+USER_SELECT = "id,userPrincipalName,displayName,userType,accountEnabled,onPremisesSyncEnabled,assignedLicenses"
+# Service plans whose data outlives the account: mailboxes and OneDrive/SharePoint.
+DATA_PLAN_PREFIXES = ("EXCHANGE_S_", "SHAREPOINT", "ONEDRIVE")
+PARTS = ("users", "roles", "deleted", "subscriptions", "skus", "apps", "policies")
+
+
+@dataclass
+class Inventory:
+    tenant: TenantInfo
+    taken_at: datetime
+    users: list[UserRow] = field(default_factory=list)
+    deleted_users: list[dict[str, Any]] = field(default_factory=list)
+    subscriptions: list[SubscriptionRow] = field(default_factory=list)
+    skus: list[dict[str, Any]] = field(default_factory=list)
+    applications: list[AppRow] = field(default_factory=list)
+    deleted_applications: list[dict[str, Any]] = field(default_factory=list)
+    service_principals: list[AppRow] = field(default_factory=list)
+    policies: list[PolicyRow] = field(default_factory=list)
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    """Role template id → member user ids."""
+    role_names: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    """Parts that could not be read, with the reason."""
+
+    @property
+    def synced_users(self) -> list[UserRow]:
+        return [u for u in self.users if u.synced]
+
+    @property
+    def data_holders(self) -> list[UserRow]:
+        """Users whose licences carry mailbox or OneDrive data (back it up first)."""
+        return [u for u in self.users if u.has_mailbox_data]
+
+    def user(self, user_id: str) -> UserRow | None:
+        return next((u for u in self.users if u.id == user_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        def rows(items: Iterable[Any]) -> list[dict[str, Any]]:
+            out = []
+            for item in items:
+                data = asdict(item)
+                for key, value in data.items():
+                    if isinstance(value, datetime):
+                        data[key] = value.isoformat()
+                out.append(data)
+            return out
+
+        return {
+            "tenant": asdict(self.tenant),
+            "takenAt": self.taken_at.isoformat(),
+            "users": rows(self.users),
+            "deletedUsers": self.deleted_users,
+            "subscriptions": rows(self.subscriptions),
+            "subscribedSkus": self.skus,
+            "applications": rows(self.applications),
+            "deletedApplications": self.deleted_applications,
+            "servicePrincipals": rows(self.service_principals),
+            "policies": rows(self.policies),
+            "roles": {self.role_names.get(k, k): v for k, v in self.roles.items()},
+            "errors": self.errors,
+        }
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def read_roles(client: GraphClient) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Activated directory roles and their members (DRM: no paging on directoryRoles)."""
+    members: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for role in client.get("/directoryRoles").get("value", []):
+        template = str(role.get("roleTemplateId"))
+        names[template] = str(role.get("displayName"))
+        ids = [
+            str(m["id"])
+            for m in client.get_all(
+                f"/directoryRoles/{role['id']}/members", params={"$select": "id"}
+            )
+            if m.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
+        ]
+        if ids:
+            members[template] = ids
+    return members, names
+
+
+def read_skus(client: GraphClient) -> list[dict[str, Any]]:
+    return client.get("/subscribedSkus").get("value", [])
+
+
+def read_users(
+    client: GraphClient,
+    *,
+    roles: dict[str, list[str]] | None = None,
+    role_names: dict[str, str] | None = None,
+    skus: list[dict[str, Any]] | None = None,
+) -> list[UserRow]:
+    roles_by_user: dict[str, list[str]] = {}
+    for template, ids in (roles or {}).items():
+        for uid in ids:
+            roles_by_user.setdefault(uid, []).append(template)
+    sku_names: dict[str, str] = {}
+    data_skus: set[str] = set()
+    for sku in skus or []:
+        sku_names[str(sku.get("skuId"))] = str(sku.get("skuPartNumber"))
+        plans = [str(p.get("servicePlanName", "")) for p in sku.get("servicePlans") or []]
+        if any(p.startswith(DATA_PLAN_PREFIXES) for p in plans):
+            data_skus.add(str(sku.get("skuId")))
+    users = []
+    for page in client.iter_pages("/users", params={"$select": USER_SELECT, "$top": "999"}):
+        for u in page:
+            lic = [str(a.get("skuId")) for a in u.get("assignedLicenses") or []]
+            held = roles_by_user.get(str(u["id"]), [])
+            users.append(
+                UserRow(
+                    id=str(u["id"]),
+                    upn=str(u.get("userPrincipalName") or ""),
+                    display_name=str(u.get("displayName") or ""),
+                    user_type=str(u.get("userType") or "Member"),
+                    account_enabled=bool(u.get("accountEnabled", True)),
+                    synced=u.get("onPremisesSyncEnabled") is True,
+                    licenses=tuple(sku_names.get(s, s) for s in lic),
+                    roles=tuple((role_names or {}).get(t, t) for t in held),
+                    role_ids=tuple(held),
+                    has_mailbox_data=any(s in data_skus for s in lic),
+                )
+            )
+    return users
+
+
+def read_deleted_users(client: GraphClient) -> list[dict[str, Any]]:
+    return client.get_all(
+        "/directory/deletedItems/microsoft.graph.user",
+        params={"$select": "id,userPrincipalName,displayName,deletedDateTime", "$top": "999"},
+    )
+
+
+def read_subscriptions(client: GraphClient) -> list[SubscriptionRow]:
+    return [
+        SubscriptionRow(
+            id=str(s["id"]),
+            sku_part_number=str(s.get("skuPartNumber") or s.get("skuId") or ""),
+            status=str(s.get("status") or ""),
+            is_trial=bool(s.get("isTrial")),
+            total_licenses=int(s.get("totalLicenses") or 0),
+            next_lifecycle=parse_time(s.get("nextLifecycleDateTime")),
+            partner_tenant_id=s.get("ownerTenantId"),
+        )
+        for s in client.get_all("/directory/subscriptions")
+    ]
+
+
+def read_applications(client: GraphClient) -> list[AppRow]:
+    return [
+        AppRow(
+            id=str(a["id"]),
+            app_id=str(a.get("appId")),
+            display_name=str(a.get("displayName") or ""),
+            kind="application",
+        )
+        for a in client.get_all(
+            "/applications", params={"$select": "id,appId,displayName", "$top": "999"}
+        )
+    ]
+
+
+def read_deleted_applications(client: GraphClient) -> list[dict[str, Any]]:
+    return client.get_all(
+        "/directory/deletedItems/microsoft.graph.application",
+        params={"$select": "id,appId,displayName,deletedDateTime", "$top": "999"},
+    )
+
+
+def read_service_principals(client: GraphClient) -> list[AppRow]:
+    return [
+        AppRow(
+            id=str(s["id"]),
+            app_id=str(s.get("appId")),
+            display_name=str(s.get("displayName") or ""),
+            kind="servicePrincipal",
+            owner_tenant_id=s.get("appOwnerOrganizationId"),
+            enabled=bool(s.get("accountEnabled", True)),
+        )
+        for s in client.get_all(
+            "/servicePrincipals",
+            params={
+                "$select": "id,appId,displayName,appOwnerOrganizationId,accountEnabled",
+                "$top": "999",
+            },
+        )
+    ]
+
+
+def requires_mfa(policy: dict[str, Any]) -> bool:
+    grant = policy.get("grantControls") or {}
+    return "mfa" in (grant.get("builtInControls") or []) or bool(
+        grant.get("authenticationStrength")
+    )
+
+
+def read_policies(client: GraphClient) -> list[PolicyRow]:
+    """Security defaults and Conditional Access (one CA read: that service allows 1 request/s)."""
+    sd = client.get("/policies/identitySecurityDefaultsEnforcementPolicy")
+    rows = [
+        PolicyRow(
+            id=str(sd.get("id", "securityDefaults")),
+            display_name=str(sd.get("displayName") or "Security defaults"),
+            kind="securityDefaults",
+            state="enabled" if sd.get("isEnabled") else "disabled",
+            requires_mfa=bool(sd.get("isEnabled")),
+        )
+    ]
+    for p in client.get_all("/identity/conditionalAccess/policies"):
+        rows.append(
+            PolicyRow(
+                id=str(p["id"]),
+                display_name=str(p.get("displayName") or ""),
+                kind="conditionalAccess",
+                state=str(p.get("state") or ""),
+                requires_mfa=requires_mfa(p),
+            )
+        )
+    return rows
+
+
+def take_inventory(
+    client: GraphClient, tenant: TenantInfo, parts: Iterable[str] = PARTS
+) -> Inventory:
+    """Read the requested parts; a 403 on a part is recorded in ``errors`` and skipped."""
+    wanted = set(parts)
+    inv = Inventory(tenant=tenant, taken_at=client.server_time() or datetime.now(UTC))
+
+    def attempt(part: str, fn: Any) -> None:
+        try:
+            fn()
+        except GraphError as exc:
+            if exc.status not in (400, 403, 404):
+                raise
+            inv.errors[part] = f"{exc.status} {exc.code}: {exc.message}"
+
+    def users() -> None:
+        inv.users = read_users(client, roles=inv.roles, role_names=inv.role_names, skus=inv.skus)
+
+    if "roles" in wanted or "users" in wanted:
+        attempt("roles", lambda: _set_roles(inv, client))
+    if "skus" in wanted or "users" in wanted:
+        attempt("skus", lambda: setattr(inv, "skus", read_skus(client)))
+    if "users" in wanted:
+        users()  # essential: a failure here propagates
+    if "deleted" in wanted:
+        attempt("deleted", lambda: setattr(inv, "deleted_users", read_deleted_users(client)))
+    if "subscriptions" in wanted:
+        attempt("subscriptions", lambda: setattr(inv, "subscriptions", read_subscriptions(client)))
+    if "apps" in wanted:
+        attempt("apps", lambda: setattr(inv, "applications", read_applications(client)))
+        attempt(
+            "deletedApps",
+            lambda: setattr(inv, "deleted_applications", read_deleted_applications(client)),
+        )
+        attempt(
+            "servicePrincipals",
+            lambda: setattr(inv, "service_principals", read_service_principals(client)),
+        )
+    if "policies" in wanted:
+        attempt("policies", lambda: setattr(inv, "policies", read_policies(client)))
+    inv.taken_at = client.server_time() or inv.taken_at
+    return inv
+
+
+def _set_roles(inv: Inventory, client: GraphClient) -> None:
+    inv.roles, inv.role_names = read_roles(client)

@@ -1,0 +1,305 @@
+"""Plan, then apply: per step, the exact objects closeout will act on and what it will do.
+
+A plan is built from a fresh inventory and is read-only to make. The accounts to keep (the
+signed-in admin, or with app-only sign-in the ``--keep`` accounts) are never in its delete set,
+and at least one kept account must be a Global Administrator, so the last one is never deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .caller import Caller
+from .errors import CloseoutError
+from .i18n import _
+from .inventory import Inventory
+from .models import MICROSOFT_TENANT_IDS, StepId, SubscriptionPhase, TenantInfo, UserRow
+
+
+class PlanError(CloseoutError):
+    """The plan cannot be made safely (e.g. app-only without ``--keep``)."""
+
+
+@dataclass(frozen=True)
+class KeptAccount:
+    id: str
+    upn: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    step: StepId
+    action: str
+    object_id: str
+    label: str
+    detail: str = ""
+    kind: str = "api"
+    """``api`` (closeout does it), ``handoff`` (a person does it in a portal), ``report``."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    tenant: TenantInfo
+    created_at: datetime
+    keep: tuple[KeptAccount, ...]
+    actions: tuple[PlannedAction, ...]
+    warnings: tuple[str, ...] = ()
+    data_holders: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def for_step(self, step: StepId) -> list[PlannedAction]:
+        return [a for a in self.actions if a.step == step]
+
+    def ids(self, action: str) -> list[str]:
+        return [a.object_id for a in self.actions if a.action == action]
+
+    @property
+    def kept_ids(self) -> frozenset[str]:
+        return frozenset(k.id for k in self.keep)
+
+    def user_delete_ids(self) -> list[str]:
+        return self.ids("delete-user")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": asdict(self.tenant),
+            "createdAt": self.created_at.isoformat(),
+            "keep": [asdict(k) for k in self.keep],
+            "warnings": list(self.warnings),
+            "dataHolders": self.data_holders,
+            "steps": {
+                str(int(step)): [
+                    {k: v for k, v in asdict(a).items() if k != "step"} for a in self.for_step(step)
+                ]
+                for step in StepId
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """Read back what :meth:`to_dict` wrote (a saved plan survives restarts)."""
+        try:
+            tenant = TenantInfo(**data["tenant"])
+            actions = tuple(
+                PlannedAction(step=StepId(int(step)), **fields)
+                for step, items in data["steps"].items()
+                for fields in items
+            )
+            return cls(
+                tenant=tenant,
+                created_at=datetime.fromisoformat(data["createdAt"]),
+                keep=tuple(KeptAccount(**k) for k in data["keep"]),
+                actions=actions,
+                warnings=tuple(data.get("warnings", ())),
+                data_holders=int(data.get("dataHolders", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(
+                _("The saved plan is unreadable ({error}).").format(error=exc),
+                _("Make a new one with: closeout plan"),
+            ) from None
+
+    def digest(self) -> str:
+        canonical = json.dumps([asdict(a) for a in self.actions], sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    keep_upns: tuple[str, ...] = ()
+    disable_security_defaults: bool = False
+    disable_ca_mfa: bool = False
+
+
+def kept_accounts(
+    inv: Inventory, caller: Caller, keep_upns: tuple[str, ...]
+) -> tuple[KeptAccount, ...]:
+    by_upn = {u.upn.lower(): u for u in inv.users}
+    kept: list[KeptAccount] = []
+    if not caller.app_only and caller.tenant.signed_in_id:
+        kept.append(
+            KeptAccount(
+                caller.tenant.signed_in_id, caller.tenant.signed_in_upn or "", "signed-in admin"
+            )
+        )
+    for upn in keep_upns:
+        user = by_upn.get(upn.lower())
+        if user is None:
+            raise PlanError(
+                _("--keep {upn}: no such user in this tenant.").format(upn=upn),
+                _("Check the spelling; --keep takes a userPrincipalName."),
+            )
+        if user.id not in {k.id for k in kept}:
+            kept.append(KeptAccount(user.id, user.upn, "--keep"))
+    if caller.app_only and not kept:
+        raise PlanError(
+            _("App-only sign-in has no signed-in user, so closeout cannot tell whom to keep."),
+            _("Name the Global Administrator who will delete the tenant with --keep UPN."),
+        )
+    return tuple(kept)
+
+
+def _ordered_deletes(users: list[UserRow]) -> list[UserRow]:
+    # Ordinary users first, guests next, role holders last: should anything stop the run, the
+    # admins who can finish it are still there.
+    return sorted(users, key=lambda u: (bool(u.role_ids), u.is_guest, u.upn.lower()))
+
+
+def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
+    kept = kept_accounts(inv, caller, options.keep_upns)
+    kept_ids = {k.id for k in kept}
+    ga_members = set(inv.roles.get("62e90394-69f5-4237-9190-012177145e10", []))
+    if ga_members and not (kept_ids & ga_members):
+        raise PlanError(
+            _(
+                "None of the accounts to keep is a Global Administrator; the last one would be deleted."
+            ),
+            _("Keep a Global Administrator: sign in as one, or name one with --keep."),
+        )
+    actions: list[PlannedAction] = []
+    warnings: list[str] = []
+    org_id = inv.tenant.id
+
+    # Step 1: directory sync, then users.
+    if inv.synced_users:
+        actions.append(
+            PlannedAction(
+                StepId.DELETE_USERS,
+                "disable-directory-sync",
+                org_id,
+                inv.tenant.display_name,
+                _(
+                    "{n} users are synchronized from on-premises AD; turning sync off takes up to 72 hours."
+                ).format(n=len(inv.synced_users)),
+            )
+        )
+    deletes = _ordered_deletes([u for u in inv.users if u.id not in kept_ids])
+    for u in deletes:
+        detail = ", ".join(
+            filter(
+                None,
+                ["guest" if u.is_guest else "", ", ".join(u.roles), "synced" if u.synced else ""],
+            )
+        )
+        actions.append(PlannedAction(StepId.DELETE_USERS, "delete-user", u.id, u.upn, detail))
+
+    # Steps 2 and 3: subscriptions (no API: handoffs).
+    for s in inv.subscriptions:
+        label = f"{s.sku_part_number}" + (" (trial)" if s.is_trial else "")
+        if s.phase == SubscriptionPhase.ACTIVE:
+            action = "contact-partner" if s.partner else "cancel-subscription"
+            actions.append(
+                PlannedAction(StepId.CANCEL_SUBSCRIPTIONS, action, s.id, label, kind="handoff")
+            )
+        elif s.phase == SubscriptionPhase.EXPIRED:
+            actions.append(
+                PlannedAction(
+                    StepId.CANCEL_SUBSCRIPTIONS,
+                    "wait-expired",
+                    s.id,
+                    label,
+                    _("expired; becomes disabled by itself"),
+                    kind="handoff",
+                )
+            )
+        if s.phase != SubscriptionPhase.DELETED:
+            actions.append(
+                PlannedAction(
+                    StepId.DELETE_SUBSCRIPTIONS, "delete-subscription", s.id, label, kind="handoff"
+                )
+            )
+
+    # Step 4: per-user MFA for the accounts that remain, except whoever does the work.
+    mfa_exempt = {caller.tenant.signed_in_id} if not caller.app_only else kept_ids
+    for k in kept:
+        if k.id not in mfa_exempt:
+            actions.append(PlannedAction(StepId.DISABLE_MFA, "disable-mfa", k.id, k.upn))
+    for p in inv.policies:
+        if p.kind == "securityDefaults" and p.state == "enabled":
+            act = (
+                "disable-security-defaults"
+                if options.disable_security_defaults
+                else "report-security-defaults"
+            )
+            actions.append(
+                PlannedAction(
+                    StepId.DISABLE_MFA,
+                    act,
+                    p.id,
+                    p.display_name,
+                    kind="api" if options.disable_security_defaults else "report",
+                )
+            )
+        elif p.kind == "conditionalAccess" and p.requires_mfa and p.state != "disabled":
+            act = "disable-ca-policy" if options.disable_ca_mfa else "report-ca-policy"
+            actions.append(
+                PlannedAction(
+                    StepId.DISABLE_MFA,
+                    act,
+                    p.id,
+                    p.display_name,
+                    p.state,
+                    kind="api" if options.disable_ca_mfa else "report",
+                )
+            )
+
+    # Step 5: irreversible cleanup, then the portal's 'Delete tenant'.
+    for d in inv.deleted_users:
+        actions.append(
+            PlannedAction(
+                StepId.DELETE_DIRECTORY,
+                "purge-user",
+                str(d["id"]),
+                str(d.get("userPrincipalName") or ""),
+            )
+        )
+    for u in deletes:
+        actions.append(
+            PlannedAction(StepId.DELETE_DIRECTORY, "purge-user", u.id, u.upn, _("after step 1"))
+        )
+    for a in inv.applications:
+        actions.append(
+            PlannedAction(StepId.DELETE_DIRECTORY, "delete-application", a.id, a.display_name)
+        )
+    for sp in inv.service_principals:
+        # Our own apps' principals usually go with their application (then: 404 = gone).
+        if sp.owner_tenant_id not in MICROSOFT_TENANT_IDS:
+            actions.append(
+                PlannedAction(
+                    StepId.DELETE_DIRECTORY, "delete-service-principal", sp.id, sp.display_name
+                )
+            )
+    actions.append(
+        PlannedAction(
+            StepId.DELETE_DIRECTORY,
+            "delete-tenant",
+            org_id,
+            inv.tenant.initial_domain,
+            kind="handoff",
+        )
+    )
+
+    if inv.data_holders:
+        warnings.append(
+            _("{n} users have mailbox or OneDrive data; back it up before step 1.").format(
+                n=len(inv.data_holders)
+            )
+        )
+    for part, reason in inv.errors.items():
+        warnings.append(_("Could not read {part}: {reason}").format(part=part, reason=reason))
+    plan = Plan(
+        tenant=inv.tenant,
+        created_at=inv.taken_at,
+        keep=kept,
+        actions=tuple(actions),
+        warnings=tuple(warnings),
+        data_holders=len(inv.data_holders),
+    )
+    if set(plan.user_delete_ids()) & plan.kept_ids:  # defence in depth; see kept_accounts
+        raise PlanError(_("Internal error: a kept account ended up in the delete set."))
+    return plan

@@ -1,0 +1,151 @@
+"""What each step needs: directory roles and Graph permissions (graph-api.md §1, §9, §10).
+
+A missing role or permission stops closeout before anything is changed, naming exactly what is
+missing and for which step, so the admin can fix consent or roles and run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .caller import ROLE_NAMES, Caller
+from .i18n import _
+from .models import BILLING_ADMIN, GLOBAL_ADMIN, StepId
+
+
+@dataclass(frozen=True)
+class Need:
+    """One requirement: any of ``names`` satisfies it."""
+
+    names: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Missing:
+    kind: str  # "role" or "permission"
+    name: str
+    step: StepId
+    why: str
+
+    def text(self) -> str:
+        if self.kind == "role":
+            return _("Step {step} needs the {name} role: {why}").format(
+                step=int(self.step), name=self.name, why=self.why
+            )
+        return _("Step {step} needs the Graph permission {name}: {why}").format(
+            step=int(self.step), name=self.name, why=self.why
+        )
+
+
+READ_NEEDS = (
+    Need(
+        ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+        "read users, their sync state and licences",
+    ),
+    Need(
+        ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"),
+        "read the organization and its subscriptions",
+    ),
+    Need(("Policy.Read.All",), "read security defaults, Conditional Access and per-user MFA"),
+    Need(
+        ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
+        "read applications and service principals",
+    ),
+    Need(
+        (
+            "RoleManagement.Read.Directory",
+            "Directory.Read.All",
+            "RoleManagement.ReadWrite.Directory",
+        ),
+        "read who holds which admin role",
+    ),
+)
+
+
+def permission_needs(
+    step: StepId,
+    *,
+    app_only: bool,
+    sync_on: bool,
+    disable_security_defaults: bool,
+    disable_ca: bool,
+) -> tuple[Need, ...]:
+    if step == StepId.PREPARE:
+        return READ_NEEDS
+    if step == StepId.DELETE_USERS:
+        needs = [Need(("User.ReadWrite.All", "User.DeleteRestore.All"), "delete users")]
+        if not app_only:
+            needs.append(Need(("Directory.AccessAsUser.All",), "delete users who hold admin roles"))
+        if sync_on:
+            needs.append(
+                Need(("Organization.ReadWrite.All",), "turn directory synchronization off")
+            )
+        return tuple(needs)
+    if step == StepId.DISABLE_MFA:
+        needs = [Need(("Policy.ReadWrite.AuthenticationMethod",), "turn per-user MFA off")]
+        if disable_security_defaults:
+            needs.append(Need(("Policy.ReadWrite.SecurityDefaults",), "turn security defaults off"))
+        if disable_ca:
+            needs.append(
+                Need(
+                    ("Policy.ReadWrite.ConditionalAccess",), "turn Conditional Access policies off"
+                )
+            )
+        return tuple(needs)
+    if step == StepId.DELETE_DIRECTORY:
+        purge = (
+            ("User.DeleteRestore.All",)
+            if app_only
+            else ("User.ReadWrite.All", "User.DeleteRestore.All")
+        )
+        return (
+            Need(purge, "permanently delete users in the recycle bin"),
+            Need(("Application.ReadWrite.All",), "delete applications and service principals"),
+        )
+    return ()
+
+
+def role_needs(step: StepId) -> tuple[str, ...]:
+    """Role template ids, any of which allows the step (delegated sign-in only)."""
+    if step in (StepId.DELETE_USERS, StepId.DISABLE_MFA, StepId.DELETE_DIRECTORY):
+        return (GLOBAL_ADMIN,)
+    if step in (StepId.CANCEL_SUBSCRIPTIONS, StepId.DELETE_SUBSCRIPTIONS):
+        return (GLOBAL_ADMIN, BILLING_ADMIN)
+    return ()
+
+
+def missing_for(
+    caller: Caller,
+    steps: tuple[StepId, ...] = tuple(StepId),
+    *,
+    read_only: bool = False,
+    disable_security_defaults: bool = False,
+    disable_ca: bool = False,
+) -> list[Missing]:
+    """Everything missing for ``steps`` (only reading, when ``read_only``)."""
+    missing: list[Missing] = []
+    for step in steps:
+        if read_only and step != StepId.PREPARE:
+            continue
+        if not caller.app_only:
+            roles = role_needs(step)
+            if roles and not any(r in caller.role_ids for r in roles):
+                missing.append(
+                    Missing(
+                        "role",
+                        " or ".join(ROLE_NAMES[r] for r in roles),
+                        step,
+                        _("the article requires it for this step"),
+                    )
+                )
+        for need in permission_needs(
+            step,
+            app_only=caller.app_only,
+            sync_on=bool(caller.sync_enabled),
+            disable_security_defaults=disable_security_defaults,
+            disable_ca=disable_ca,
+        ):
+            if not caller.has_any(*need.names):
+                missing.append(Missing("permission", " or ".join(need.names), step, need.why))
+    return missing

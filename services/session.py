@@ -1,0 +1,245 @@
+"""From command-line options to a connected engine: cloud, sign-in, Graph client, caller,
+journal. Shared by the headless CLI and the TUI so both sign in and connect the same way.
+
+With ``demo`` an in-process sandbox tenant is started on loopback and everything — sign-in
+included — runs against it over real HTTP; nothing contacts Microsoft.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .auth import (
+    DEFAULT_CLIENT_ID,
+    GRAPH_SCOPES,
+    READ_ONLY_SCOPES,
+    CertificateAuth,
+    DeviceCodeAuth,
+    DeviceCodePrompt,
+    StaticTokenAuth,
+    TokenCacheFile,
+    scoped,
+    token_claims,
+)
+from .caller import Caller, identify
+from .clouds import Cloud, resolve_cloud
+from .engine import Engine
+from .errors import AuthError, CloseoutError
+from .graph import CallRecord, GraphClient
+from .i18n import _
+from .journal import Journal
+from .models import Event
+from .steps.base import EngineOptions
+from .steps.subscriptions import products_link
+
+DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    tenant: str | None = None
+    client_id: str = DEFAULT_CLIENT_ID
+    cloud: str = "global"
+    graph_url: str | None = None
+    authority: str | None = None
+    certificate: str | None = None
+    thumbprint: str | None = None
+    read_only: bool = False
+    keep: tuple[str, ...] = ()
+    disable_security_defaults: bool = False
+    disable_ca_mfa: bool = False
+    demo: bool = False
+    demo_users: int = 300
+    demo_seed: int = 7
+    demo_time_scale: float = DEMO_TIME_SCALE
+    demo_auto_approve: float | None = 2.0
+    """Real seconds after which the demo's stand-in browser approves the device code."""
+    poll_interval: float | None = None
+    write_window: float | None = None
+    state_root: Path | None = None
+    token_cache: Path | None = None
+    use_token_cache: bool = True
+    environ: dict[str, str] = field(default_factory=dict)
+
+
+class Session:
+    """One sign-in to one tenant, and the engine that works on it."""
+
+    def __init__(self, options: SessionOptions) -> None:
+        self.options = options
+        self.sandbox: Any = None
+        self.state_root = options.state_root
+        if options.demo:
+            self._start_demo()
+        self.cloud: Cloud = resolve_cloud(
+            options.cloud, graph_url=self._graph_url(), authority=self._authority()
+        )
+        self.auth: Any = self._make_auth()
+        self.client: GraphClient | None = None
+        self.caller: Caller | None = None
+        self.journal: Journal | None = None
+        self.engine: Engine | None = None
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def _start_demo(self) -> None:
+        from .sandbox import SandboxConfig, start_sandbox  # only the demo loads the sandbox
+
+        opts = self.options
+        self.sandbox = start_sandbox(
+            SandboxConfig(
+                users=opts.demo_users,
+                seed=opts.demo_seed,
+                time_scale=opts.demo_time_scale,
+                device_code_auto_approve=opts.demo_auto_approve,
+            )
+        )
+        if self.state_root is None:
+            # A demo tenant is new every time: keep its journal away from real tenants'.
+            self.state_root = Path(tempfile.mkdtemp(prefix="closeout-demo-"))
+
+    def _graph_url(self) -> str | None:
+        return self.sandbox.base_url if self.sandbox is not None else self.options.graph_url
+
+    def _authority(self) -> str | None:
+        if self.sandbox is not None:
+            return self.sandbox.authority
+        if self.options.authority:
+            return self.options.authority
+        return None
+
+    @property
+    def is_sandbox(self) -> bool:
+        host = urlsplit(self.cloud.graph_url).hostname or ""
+        return self.sandbox is not None or host in ("127.0.0.1", "localhost", "::1")
+
+    def _make_auth(self) -> Any:
+        opts = self.options
+        env_token = StaticTokenAuth.from_environment(opts.environ or None)
+        if env_token is not None and not opts.demo:
+            return env_token
+        authority = self.cloud.authority_for(opts.tenant or "organizations")
+        cache = None
+        if opts.use_token_cache and not opts.demo:
+            cache = TokenCacheFile(opts.token_cache)
+        if opts.certificate:
+            if not opts.tenant and not opts.authority:
+                raise CloseoutError(
+                    _("App-only sign-in needs the tenant: pass --tenant with its id or domain."),
+                    _("Certificate sign-in cannot use the 'organizations' authority."),
+                )
+            return CertificateAuth(
+                opts.client_id,
+                authority,
+                opts.certificate,
+                thumbprint=opts.thumbprint,
+                cache=cache,
+                graph_resource=self.cloud.graph_resource or self.cloud.graph_url,
+            )
+        names = READ_ONLY_SCOPES if opts.read_only else GRAPH_SCOPES
+        resource = None if self.is_sandbox else self.cloud.graph_resource
+        return DeviceCodeAuth(opts.client_id, authority, scoped(resource, names), cache=cache)
+
+    # -- sign-in -----------------------------------------------------------------------------
+
+    @property
+    def needs_device_code(self) -> bool:
+        """True when a device code sign-in is needed (no usable token in the cache)."""
+        if not isinstance(self.auth, DeviceCodeAuth):
+            return False
+        return not self.auth.try_silent()
+
+    def start_device_code(self) -> DeviceCodePrompt:
+        return self.auth.start()
+
+    def wait_device_code(self, prompt: DeviceCodePrompt, stop: threading.Event) -> None:
+        self.auth.wait(prompt, stop)
+
+    # -- connecting ----------------------------------------------------------------------------
+
+    def engine_options(self) -> EngineOptions:
+        opts = self.options
+        scale = self.sandbox.clock.time_scale if self.sandbox is not None else 1.0
+        return EngineOptions(
+            keep_upns=opts.keep,
+            read_only=opts.read_only,
+            disable_security_defaults=opts.disable_security_defaults,
+            disable_ca_mfa=opts.disable_ca_mfa,
+            poll_interval=opts.poll_interval or (max(0.5, 300.0 / scale) if scale > 1 else 300.0),
+            write_window=opts.write_window or 150.0 / scale,
+            verify_delay=2.0 / scale if scale > 1 else 2.0,
+            portal_links={
+                "products": products_link(self.cloud.admin_center_url),
+                "entra": self.cloud.entra_admin_center_url,
+                "mfa": "https://go.microsoft.com/fwlink/p/?linkid=834822",
+            },
+        )
+
+    def authority_base(self) -> str:
+        """Scheme and host of the sign-in authority, for the 'tenant is gone' probe."""
+        if self.sandbox is not None:
+            return self.sandbox.base_url
+        if self.options.authority:
+            parts = urlsplit(self.options.authority)
+            return f"{parts.scheme}://{parts.netloc}"
+        return self.cloud.authority_host
+
+    def connect(
+        self,
+        *,
+        on_call: Callable[[CallRecord], None] | None = None,
+        sink: Callable[[Event], None] | None = None,
+        write: bool = True,
+    ) -> Engine:
+        """Identify the caller, open the tenant's journal and build the engine.
+
+        ``write=False`` (status, plan, export) reads the journal without taking its lock, so
+        it works while a run is going on.
+        """
+        token = self.auth.token()
+        self.client = GraphClient(
+            self.cloud.graph_url, self.auth, read_only=self.options.read_only, on_call=on_call
+        )
+        self.caller = identify(
+            self.client, token_claims(token), cloud=self.cloud.name, sandbox=self.is_sandbox
+        )
+        self.journal = Journal(self.caller.tenant.id, root=self.state_root)
+        if write:
+            self.journal.open()
+        self.engine = Engine(
+            self.client,
+            self.caller,
+            options=self.engine_options(),
+            authority_base=self.authority_base(),
+            journal=self.journal,
+            sink=sink,
+            state_root=self.state_root,
+        )
+        return self.engine
+
+    def close(self) -> None:
+        if self.journal is not None and self.journal.is_open:
+            self.journal.close()
+        if self.client is not None:
+            self.client.close()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+
+def sign_in_headless(session: Session, stop: threading.Event, show: Callable[[str], None]) -> None:
+    """Device code sign-in for the headless CLI: print the prompt, wait for the admin."""
+    if not session.needs_device_code:
+        return
+    prompt = session.start_device_code()
+    show(prompt.message)
+    session.wait_device_code(prompt, stop)
+    if not session.auth.signed_in:
+        raise AuthError(
+            _("Sign-in did not complete."), _("Run the command again to get a new code.")
+        )

@@ -1,0 +1,244 @@
+"""What every step works with: the client, the caller, the plan, the journal and the event sink.
+
+Also the one way a step sends writes: :meth:`StepContext.execute` runs batch items through the
+executor with the write pacer, writes the journal's intent lines (fsynced) before each batch is
+sent and its outcome lines after, and reports progress and per-item outcomes to the sink.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.batch import BatchExecutor, BatchItem, ItemResult, Outcome
+from services.caller import Caller
+from services.control import RunControl
+from services.errors import CloseoutError
+from services.graph import GraphClient
+from services.i18n import _
+from services.inventory import Inventory
+from services.journal import Journal
+from services.models import (
+    Event,
+    ItemFinished,
+    Noted,
+    ProgressUpdated,
+    StepId,
+    StepState,
+    StepStatus,
+)
+from services.pacing import WritePacer
+from services.plan import Plan
+
+Sink = Callable[[Event], None]
+
+
+class ReadOnlyRefusal(CloseoutError):
+    """A step would have to write, but this session is read-only."""
+
+
+@dataclass
+class EngineOptions:
+    keep_upns: tuple[str, ...] = ()
+    read_only: bool = False
+    disable_security_defaults: bool = False
+    disable_ca_mfa: bool = False
+    poll_interval: float = 300.0
+    """Real seconds between two reads while waiting on time or a person."""
+    write_quota: int = 3000
+    write_window: float = 150.0
+    """Real seconds (the sandbox's fast clock shortens Graph's 150 s)."""
+    concurrency: int = 4
+    verify_attempts: int = 5
+    """Re-reads after a bulk delete before a leftover counts (Graph lists with replication delay)."""
+    verify_delay: float = 2.0
+    portal_links: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StepContext:
+    client: GraphClient
+    caller: Caller
+    plan: Plan
+    inventory: Inventory
+    options: EngineOptions
+    control: RunControl
+    journal: Journal | None
+    sink: Sink
+    pacer: WritePacer
+    run_id: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def kept_ids(self) -> frozenset[str]:
+        return self.plan.kept_ids
+
+    @property
+    def mfa_exempt_ids(self) -> frozenset[str]:
+        """Who keeps MFA: the signed-in admin, or with app-only sign-in the kept accounts."""
+        if self.caller.app_only:
+            return self.kept_ids
+        return frozenset({self.caller.tenant.signed_in_id or ""})
+
+    def _refuse_protected(self, items: list[BatchItem]) -> None:
+        # The plan already leaves these out; this is the last line of defence before the wire.
+        for item in items:
+            protected = (
+                item.action in ("delete-user", "purge-user") and item.key in self.kept_ids
+            ) or (item.action == "disable-mfa" and item.key in self.mfa_exempt_ids)
+            if protected:
+                raise CloseoutError(
+                    _("Refusing to {action} {label}: it is an account closeout keeps.").format(
+                        action=item.action, label=item.label
+                    )
+                )
+
+    def emit(self, event: Event) -> None:
+        self.sink(event)
+
+    def note(
+        self, text: str, *, level: str = "info", step: StepId | None = None, **fields: Any
+    ) -> None:
+        self.sink(Noted(level, text, step))
+        if self.journal is not None:
+            self.journal.note(text, level=level, step=None if step is None else int(step), **fields)
+
+    def server_now(self) -> datetime:
+        return self.client.server_time() or datetime.now(UTC)
+
+    def require_writable(self, what: str) -> None:
+        if self.options.read_only:
+            raise ReadOnlyRefusal(
+                _("Read-only mode: {what} was not done.").format(what=what),
+                _("Run again without --read-only to make changes."),
+            )
+
+    # -- bulk writes -----------------------------------------------------------------------
+
+    def execute(self, step: StepId, items: list[BatchItem]) -> list[ItemResult]:
+        """Send ``items`` (all writes) through ``$batch``; journal and report every outcome."""
+        if not items:
+            return []
+        self.require_writable(items[0].action or "a change")
+        self._refuse_protected(items)
+        total = len(items)
+        progress = _Progress(total)
+
+        def before_send(batch: list[BatchItem]) -> None:
+            if self.journal is not None:
+                self.journal.write_intents(
+                    [
+                        {"step": int(step), "action": i.action, "object": i.key, "label": i.label}
+                        for i in batch
+                    ]
+                )
+
+        def on_result(result: ItemResult) -> None:
+            item = result.item
+            if self.journal is not None:
+                self.journal.write_outcomes(
+                    [
+                        {
+                            "step": int(step),
+                            "action": item.action,
+                            "object": item.key,
+                            "label": item.label,
+                            "result": str(result.outcome),
+                            "status": result.status,
+                            "code": result.code,
+                            "message": result.message,
+                            "request_id": result.request_id,
+                        }
+                    ]
+                )
+            self.sink(
+                ItemFinished(
+                    step,
+                    item.action,
+                    item.key,
+                    item.label,
+                    str(result.outcome),
+                    result.status,
+                    result.code,
+                    result.message,
+                    result.request_id,
+                    result.finished_at,
+                )
+            )
+            done, failed, eta = progress.add(result.outcome)
+            if progress.should_report():
+                status = self.pacer.status()
+                self.sink(
+                    ProgressUpdated(step, done, total, failed, eta, status.in_window, status.quota)
+                )
+
+        executor = BatchExecutor(
+            self.client,
+            control=self.control,
+            pacer=self.pacer,
+            concurrency=self.options.concurrency,
+            on_result=on_result,
+            on_before_send=before_send,
+        )
+        results = executor.run(items)
+        status = self.pacer.status()
+        done, failed, _eta = progress.snapshot()
+        self.sink(ProgressUpdated(step, done, total, failed, 0.0, status.in_window, status.quota))
+        return results
+
+
+class _Progress:
+    """Counts and an ETA from the observed rate; reports at most ~10 times a second."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.started = time.monotonic()
+        self._last_report = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, outcome: Outcome) -> tuple[int, int, float | None]:
+        with self._lock:
+            if outcome in (Outcome.done, Outcome.gone):
+                self.done += 1
+            elif outcome == Outcome.failed:
+                self.failed += 1
+            return self._snapshot()
+
+    def snapshot(self) -> tuple[int, int, float | None]:
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> tuple[int, int, float | None]:
+        finished = self.done + self.failed
+        elapsed = time.monotonic() - self.started
+        eta = None
+        if finished and elapsed > 0:
+            eta = (self.total - finished) * elapsed / finished
+        return self.done, self.failed, eta
+
+    def should_report(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            finished = self.done + self.failed
+            if finished >= self.total or now - self._last_report >= 0.1:
+                self._last_report = now
+                return True
+            return False
+
+
+def state(step: StepId, status: StepStatus, summary: str = "", **kw: Any) -> StepState:
+    return StepState(step=step, status=status, summary=summary, **kw)
+
+
+def horizon(start: datetime | None, hours: float) -> datetime | None:
+    return None if start is None else start + timedelta(hours=hours)
+
+
+def failed_results(results: Iterable[ItemResult]) -> list[ItemResult]:
+    return [r for r in results if r.outcome == Outcome.failed]

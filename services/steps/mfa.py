@@ -1,0 +1,159 @@
+"""Step 4 — turn multifactor authentication off for every remaining account except the admin
+doing the work (per-user MFA: beta API only, graph-api.md §5), and report security defaults and
+MFA-requiring Conditional Access policies, turning them off only when asked.
+"""
+
+from __future__ import annotations
+
+from services.batch import BatchItem
+from services.errors import GraphError
+from services.i18n import _
+from services.inventory import read_policies
+from services.models import PolicyRow, StepId, StepState, StepStatus
+
+from .base import StepContext, failed_results, state
+
+STEP = StepId.DISABLE_MFA
+CA_SPACING = 1.1  # seconds: Conditional Access allows one request per second per tenant
+
+
+def targets(ctx: StepContext, existing: set[str]) -> list[tuple[str, str]]:
+    return [
+        (a.object_id, a.label)
+        for a in ctx.plan.for_step(STEP)
+        if a.action == "disable-mfa"
+        and a.object_id in existing
+        and a.object_id not in ctx.mfa_exempt_ids
+    ]
+
+
+def read_mfa(ctx: StepContext, user_ids: list[str]) -> dict[str, str]:
+    states: dict[str, str] = {}
+    for uid in user_ids:
+        try:
+            body = ctx.client.get(f"/users/{uid}/authentication/requirements", version="beta")
+            states[uid] = str(body.get("perUserMfaState") or "unknown")
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+    return states
+
+
+def warnings(policies: list[PolicyRow]) -> list[str]:
+    out = []
+    for p in policies:
+        if p.kind == "securityDefaults" and p.state == "enabled":
+            out.append(
+                _(
+                    "Security defaults are on. Turning them off (--disable-security-defaults) also stops "
+                    "requiring MFA for you, the remaining admin."
+                )
+            )
+        elif p.kind == "conditionalAccess" and p.requires_mfa and p.state != "disabled":
+            out.append(
+                _(
+                    "Conditional Access policy '{name}' ({state}) requires MFA. Turning it off "
+                    "(--disable-ca-mfa) means it no longer asks you for MFA either."
+                ).format(name=p.display_name, state=p.state)
+            )
+    return out
+
+
+def assess(
+    ctx: StepContext, step1_done: bool, users: set[str], policies: list[PolicyRow]
+) -> StepState:
+    if not step1_done:
+        return state(
+            STEP,
+            StepStatus.BLOCKED,
+            _("Waits for step 1 (users deleted)."),
+            blockers=(_("Step 1 is not done."),),
+        )
+    todo = targets(ctx, users)
+    mfa = read_mfa(ctx, [uid for uid, _label in todo])
+    pending_users = [uid for uid, _label in todo if mfa.get(uid) not in (None, "disabled")]
+    pending_policies = [
+        p
+        for p in policies
+        if p.state != "disabled"
+        and (
+            (p.kind == "securityDefaults" and ctx.options.disable_security_defaults)
+            or (p.kind == "conditionalAccess" and p.requires_mfa and ctx.options.disable_ca_mfa)
+        )
+    ]
+    notes = tuple(warnings(policies))
+    total = len(todo) + len(pending_policies)
+    if pending_users or pending_policies:
+        return state(
+            STEP,
+            StepStatus.PENDING,
+            _("{n} accounts still have per-user MFA; {p} policies to turn off.").format(
+                n=len(pending_users), p=len(pending_policies)
+            ),
+            done=total - len(pending_users) - len(pending_policies),
+            total=total,
+            blockers=notes,
+        )
+    return state(
+        STEP,
+        StepStatus.DONE,
+        _("Per-user MFA is off for every account except yours."),
+        done=total,
+        total=total,
+        blockers=notes,
+    )
+
+
+def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
+    """Turn per-user MFA off (batched, beta) and, if asked, the policies. Returns failures."""
+    failures: list[str] = []
+    todo = targets(ctx, existing_users)
+    mfa = read_mfa(ctx, [uid for uid, _label in todo])
+    items = [
+        BatchItem(
+            key=uid,
+            method="PATCH",
+            url=f"/users/{uid}/authentication/requirements",
+            body={"perUserMfaState": "disabled"},
+            headers={"Content-Type": "application/json"},
+            version="beta",
+            action="disable-mfa",
+            label=label,
+        )
+        for uid, label in todo
+        if mfa.get(uid) not in (None, "disabled")
+    ]
+    for r in failed_results(ctx.execute(STEP, items)):
+        failures.append(f"{r.item.label}: {r.code} {r.message}")
+    policies = read_policies(ctx.client)
+    for p in policies:
+        if p.state == "disabled":
+            continue
+        if p.kind == "securityDefaults" and ctx.options.disable_security_defaults:
+            item = BatchItem(
+                key=p.id,
+                method="PATCH",
+                url="/policies/identitySecurityDefaultsEnforcementPolicy",
+                body={"isEnabled": False},
+                headers={"Content-Type": "application/json"},
+                action="disable-security-defaults",
+                label=p.display_name,
+            )
+        elif p.kind == "conditionalAccess" and p.requires_mfa and ctx.options.disable_ca_mfa:
+            # One at a time and spaced: Conditional Access throttles at 1 request/s, no Retry-After.
+            if ctx.control.wait(CA_SPACING):
+                break
+            item = BatchItem(
+                key=p.id,
+                method="PATCH",
+                url=f"/identity/conditionalAccess/policies/{p.id}",
+                body={"state": "disabled"},
+                headers={"Content-Type": "application/json"},
+                action="disable-ca-policy",
+                label=p.display_name,
+            )
+        else:
+            continue
+        for r in failed_results(ctx.execute(STEP, [item])):
+            failures.append(f"{r.item.label}: {r.code} {r.message}")
+    return failures

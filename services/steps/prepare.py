@@ -1,0 +1,52 @@
+"""Step 0 — before you begin: who is signed in, with which roles and permissions, and the
+inventory exported as the backup the article asks for (the evidence pack's "before")."""
+
+from __future__ import annotations
+
+from services.i18n import _
+from services.inventory import Inventory
+from services.models import StepId, StepState, StepStatus
+from services.requirements import Missing
+
+from .base import state
+
+STEP = StepId.PREPARE
+
+
+def assess(missing: list[Missing], inv: Inventory | None, exported: bool) -> StepState:
+    if missing:
+        return state(
+            STEP,
+            StepStatus.FAILED,
+            _("A role or permission is missing."),
+            blockers=tuple(m.text() for m in missing),
+        )
+    if inv is None:
+        return state(STEP, StepStatus.PENDING, _("Read the tenant and export the inventory."))
+    notes = (
+        [
+            _("{n} users hold mailbox or OneDrive data: back it up before step 1.").format(
+                n=len(inv.data_holders)
+            )
+        ]
+        if inv.data_holders
+        else []
+    )
+    notes += [
+        _("Could not read {part}: {reason}").format(part=k, reason=v) for k, v in inv.errors.items()
+    ]
+    summary = (
+        _("{users} users, {subs} subscriptions, {apps} applications; inventory exported.").format(
+            users=len(inv.users), subs=len(inv.subscriptions), apps=len(inv.applications)
+        )
+        if exported
+        else _("Inventory read; not yet exported.")
+    )
+    return state(
+        STEP,
+        StepStatus.DONE if exported else StepStatus.PENDING,
+        summary,
+        done=1 if exported else 0,
+        total=1,
+        blockers=tuple(notes),
+    )

@@ -1,0 +1,238 @@
+"""Steps 2 and 3 — cancel active subscriptions, delete disabled ones. No API can do either
+(graph-api.md §3.2, §4, §11), so closeout hands the admin the exact link and click path from
+the article and watches ``/directory/subscriptions`` until the change is really there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.i18n import _
+from services.inventory import read_subscriptions
+from services.models import (
+    Handoff,
+    HandoffItem,
+    StepId,
+    StepState,
+    StepStatus,
+    SubscriptionPhase,
+    SubscriptionRow,
+)
+
+from .base import StepContext, state
+
+ARTICLE_PRODUCTS_LINK = "https://go.microsoft.com/fwlink/p/?linkid=842054"
+DEPROVISION_HOURS = 72
+
+
+def products_link(admin_center_url: str) -> str:
+    if admin_center_url.rstrip("/") == "https://admin.microsoft.com":
+        return ARTICLE_PRODUCTS_LINK  # the article's own link to Billing > Your products
+    return f"{admin_center_url.rstrip('/')}/Adminportal/Home#/subscriptions"
+
+
+def read(ctx: StepContext) -> list[SubscriptionRow]:
+    return read_subscriptions(ctx.client)
+
+
+def _label(s: SubscriptionRow) -> str:
+    return s.sku_part_number + (_(" (trial)") if s.is_trial else "")
+
+
+def cancel_handoff(subs: list[SubscriptionRow], link: str) -> Handoff:
+    items = []
+    for s in subs:
+        if s.phase == SubscriptionPhase.ACTIVE:
+            note = (
+                _("Bought through a partner: contact your partner to cancel it.")
+                if s.partner
+                else _("More than 25 licences: reduce to 25 or fewer first.")
+                if s.total_licenses > 25
+                else ""
+            )
+            items.append(HandoffItem(s.id, _label(s), _("active"), None, note))
+        elif s.phase == SubscriptionPhase.EXPIRED:
+            items.append(
+                HandoffItem(
+                    s.id,
+                    _label(s),
+                    _("expired"),
+                    s.next_lifecycle,
+                    _("Becomes disabled by itself at the date shown."),
+                )
+            )
+        else:
+            items.append(
+                HandoffItem(
+                    s.id,
+                    _label(s),
+                    _("disabled") if s.phase == SubscriptionPhase.DISABLED else _("deleted"),
+                    None,
+                    _("Done for this step."),
+                )
+            )
+    pending = [s for s in subs if s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED)]
+    return Handoff(
+        step=StepId.CANCEL_SUBSCRIPTIONS,
+        title=_("Cancel all active subscriptions"),
+        link=link,
+        click_path=(
+            _("In the Microsoft 365 admin center, go to Billing > Your products."),
+            _(
+                "On the Products tab, find an active subscription. Select the three dots "
+                "(More actions), then Cancel subscription."
+            ),
+            _(
+                "In the Cancel subscription pane, choose a reason for cancelling; optionally give feedback."
+            ),
+            _("Select Save."),
+            _("Repeat for every active subscription."),
+        ),
+        items=tuple(items),
+        notes=(
+            _("If you added your own domain, remove it before you cancel."),
+            _(
+                "Under a Microsoft Customer Agreement you may only be able to turn off recurring "
+                "billing; the subscription then ends at the end of its term."
+            ),
+        ),
+        done=not pending,
+    )
+
+
+def deprovisioning(s: SubscriptionRow, now: datetime) -> bool:
+    """A disabled subscription due to go within 72 h: deleted in the portal (or lapsing anyway).
+
+    Graph shows no "marked for deletion" flag; the lifecycle date is the only sign of it.
+    """
+    return (
+        s.phase == SubscriptionPhase.DISABLED
+        and s.next_lifecycle is not None
+        and s.next_lifecycle - now <= timedelta(hours=DEPROVISION_HOURS + 1)
+    )
+
+
+def delete_handoff(subs: list[SubscriptionRow], link: str, now: datetime) -> Handoff:
+    items = []
+    for s in subs:
+        if s.phase == SubscriptionPhase.DISABLED:
+            items.append(
+                HandoffItem(
+                    s.id,
+                    _label(s),
+                    _("disabled"),
+                    s.next_lifecycle,
+                    _("Being deprovisioned: data is deleted when the countdown ends.")
+                    if deprovisioning(s, now)
+                    else _("Delete it in the admin center."),
+                )
+            )
+        elif s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED):
+            items.append(
+                HandoffItem(s.id, _label(s), _("active"), None, _("Cancel it first (step 2)."))
+            )
+        else:
+            items.append(HandoffItem(s.id, _label(s), _("deleted"), None, ""))
+    remaining = [s for s in subs if s.phase != SubscriptionPhase.DELETED]
+    return Handoff(
+        step=StepId.DELETE_SUBSCRIPTIONS,
+        title=_("Delete all disabled subscriptions"),
+        link=link,
+        click_path=(
+            _("In the Microsoft 365 admin center, go to Billing > Your products."),
+            _("On the Products tab, select a disabled subscription."),
+            _(
+                "On the subscription details page, in Subscription and payment settings, select Delete subscription."
+            ),
+            _("In the Delete subscription pane, select Delete subscription."),
+            _("Select Yes in the Delete subscription dialog."),
+            _("Repeat for every disabled subscription."),
+        ),
+        items=tuple(items),
+        notes=(
+            _(
+                "A deleted subscription is deprovisioned 72 hours later; until then it can be reactivated."
+            ),
+            _("If you can't delete a disabled subscription, contact support."),
+        ),
+        done=not remaining,
+    )
+
+
+def assess_cancel(subs: list[SubscriptionRow], link: str) -> StepState:
+    step = StepId.CANCEL_SUBSCRIPTIONS
+    active = [s for s in subs if s.phase == SubscriptionPhase.ACTIVE]
+    expired = [s for s in subs if s.phase == SubscriptionPhase.EXPIRED]
+    total = len(subs)
+    done = total - len(active) - len(expired)
+    if active:
+        partner = sum(1 for s in active if s.partner)
+        summary = _("{n} active subscriptions to cancel in the admin center.").format(n=len(active))
+        if partner:
+            summary += " " + _("{n} bought through a partner.").format(n=partner)
+        return state(
+            step,
+            StepStatus.WAITING_PERSON,
+            summary,
+            done=done,
+            total=total,
+            waiting_for=_("you to cancel them in the admin center"),
+            link=link,
+        )
+    if expired:
+        until = max((s.next_lifecycle for s in expired if s.next_lifecycle), default=None)
+        return state(
+            step,
+            StepStatus.WAITING_TIME,
+            _("{n} expired subscriptions become disabled by themselves.").format(n=len(expired)),
+            done=done,
+            total=total,
+            waiting_for=_("expired subscriptions to become disabled"),
+            waiting_until=until,
+            link=link,
+        )
+    return state(step, StepStatus.DONE, _("No active subscription."), done=total, total=total)
+
+
+def assess_delete(subs: list[SubscriptionRow], link: str, now: datetime) -> StepState:
+    step = StepId.DELETE_SUBSCRIPTIONS
+    left = [s for s in subs if s.phase != SubscriptionPhase.DELETED]
+    total = len(subs)
+    done = total - len(left)
+    if not left:
+        return state(
+            step, StepStatus.DONE, _("Every subscription is deleted."), done=total, total=total
+        )
+    active = [s for s in left if s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED)]
+    disabled = [s for s in left if s.phase == SubscriptionPhase.DISABLED]
+    to_delete = [s for s in disabled if not deprovisioning(s, now)]
+    if to_delete:
+        return state(
+            step,
+            StepStatus.WAITING_PERSON,
+            _("{n} disabled subscriptions to delete in the admin center.").format(n=len(to_delete)),
+            done=done,
+            total=total,
+            waiting_for=_("you to delete them in the admin center"),
+            link=link,
+        )
+    if disabled:
+        until = max((s.next_lifecycle for s in disabled if s.next_lifecycle), default=None)
+        return state(
+            step,
+            StepStatus.WAITING_TIME,
+            _("{n} subscriptions are being deprovisioned.").format(n=len(disabled)),
+            done=done,
+            total=total,
+            waiting_for=_("subscriptions to be deprovisioned"),
+            waiting_until=until,
+            link=link,
+        )
+    return state(
+        step,
+        StepStatus.BLOCKED,
+        _("{n} subscriptions must be cancelled first (step 2).").format(n=len(active)),
+        done=done,
+        total=total,
+        blockers=(_("Step 2 is not done."),),
+    )
