@@ -1,0 +1,345 @@
+"""The "where am I" pane: the six closing steps, each with its state, counts and deadline.
+
+Owns the step names (long and short), the status glyphs and words, and how a ``StepState`` reads
+on one or two lines. The highlighted step is the selected one; the app learns of it from
+``StepChecklist.StepSelected``. Status is shown as a glyph *and* a word, so it survives 16
+colours and ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events, on
+from textual.dom import NoScreen
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from services.i18n import _
+from services.models import StepId, StepState, StepStatus
+
+# Glyphs from the DOS/WGL4 repertoire, which Linux console fonts carry (a ✓ often is missing).
+GLYPHS: dict[StepStatus, str] = {
+    StepStatus.PENDING: "○",
+    StepStatus.RUNNING: "►",
+    StepStatus.WAITING_TIME: "…",
+    StepStatus.WAITING_PERSON: "!",
+    StepStatus.DONE: "√",
+    StepStatus.FAILED: "×",
+    StepStatus.BLOCKED: "■",
+}
+
+_INDENT = 5
+"""Cells before a step's name in the wide layout (glyph, number); details line up under it."""
+_NARROW_INDENT = 4
+_MIN_WRAP = 8
+
+_STATUS_CLASS: dict[StepStatus, str] = {
+    StepStatus.PENDING: "step-checklist--pending",
+    StepStatus.RUNNING: "step-checklist--running",
+    StepStatus.WAITING_TIME: "step-checklist--waiting",
+    StepStatus.WAITING_PERSON: "step-checklist--waiting",
+    StepStatus.DONE: "step-checklist--done",
+    StepStatus.FAILED: "step-checklist--failed",
+    StepStatus.BLOCKED: "step-checklist--blocked",
+}
+
+
+def step_name(step: StepId) -> str:
+    """The article's name for a step."""
+    return {
+        StepId.PREPARE: _("Before you begin"),
+        StepId.DELETE_USERS: _("Delete users"),
+        StepId.CANCEL_SUBSCRIPTIONS: _("Cancel active subscriptions"),
+        StepId.DELETE_SUBSCRIPTIONS: _("Delete disabled subscriptions"),
+        StepId.DISABLE_MFA: _("Disable multifactor authentication"),
+        StepId.DELETE_DIRECTORY: _("Delete the directory"),
+    }[step]
+
+
+def step_short_name(step: StepId) -> str:
+    """A name of at most 11 cells for the narrow layout."""
+    return {
+        StepId.PREPARE: _("Prepare"),
+        StepId.DELETE_USERS: _("Users"),
+        StepId.CANCEL_SUBSCRIPTIONS: _("Cancel subs"),
+        StepId.DELETE_SUBSCRIPTIONS: _("Delete subs"),
+        StepId.DISABLE_MFA: _("MFA off"),
+        StepId.DELETE_DIRECTORY: _("Directory"),
+    }[step]
+
+
+def status_word(status: StepStatus) -> str:
+    return {
+        StepStatus.PENDING: _("pending"),
+        StepStatus.RUNNING: _("running"),
+        StepStatus.WAITING_TIME: _("waiting on time"),
+        StepStatus.WAITING_PERSON: _("waiting on you"),
+        StepStatus.DONE: _("done"),
+        StepStatus.FAILED: _("failed"),
+        StepStatus.BLOCKED: _("blocked"),
+    }[status]
+
+
+def format_until(when: datetime, now: datetime | None = None) -> str:
+    """``14:32`` if ``when`` is today (local time), else ``2025-03-14 14:32``. Naive = UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    local = when.astimezone()
+    today = (now or datetime.now(UTC)).astimezone().date()
+    return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+
+
+def compact_count(n: int) -> str:
+    """At most four cells: 950, 4.8k, 48k, 1.2M."""
+    if n < 1000:
+        return str(n)
+    if n < 10_000:
+        return f"{n / 1000:.1f}k"
+    if n < 1_000_000:
+        return f"{n // 1000}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def _flow(phrases: list[Text], separator: Text, room: int) -> list[Text]:
+    """Lay phrases out greedily, breaking lines only between phrases ("until 14:32" stays whole)."""
+    lines: list[Text] = []
+    line = Text()
+    for phrase in phrases:
+        if line and line.cell_len + separator.cell_len + phrase.cell_len > room:
+            lines.append(line)
+            line = Text()
+        if line:
+            line.append_text(separator)
+        line.append_text(phrase)
+    if line:
+        lines.append(line)
+    return lines
+
+
+class StepChecklist(OptionList):
+    """Steps 0–5 with glyph, status word, counts and "until …"; highlight = selection.
+
+    Two lines per step normally; one line (short name, glyph, counts) while the screen has the
+    ``-narrow`` class.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = OptionList.COMPONENT_CLASSES | {
+        "step-checklist--pending",
+        "step-checklist--running",
+        "step-checklist--waiting",
+        "step-checklist--done",
+        "step-checklist--failed",
+        "step-checklist--blocked",
+        "step-checklist--detail",
+    }
+
+    DEFAULT_CSS = """
+    StepChecklist {
+        & > .step-checklist--pending { text-style: dim; }
+        & > .step-checklist--running { color: $accent; text-style: bold; }
+        & > .step-checklist--waiting { color: $warning; text-style: bold; }
+        & > .step-checklist--done { color: $success; }
+        & > .step-checklist--failed { color: $error; text-style: bold; }
+        & > .step-checklist--blocked { color: $error; }
+        & > .step-checklist--detail { text-style: dim; }
+    }
+    """
+
+    class StepSelected(Message):
+        """The highlighted step changed (also sent once when the list first shows)."""
+
+        def __init__(self, checklist: StepChecklist, step: StepId) -> None:
+            super().__init__()
+            self.checklist = checklist
+            self.step = step
+
+        @property
+        def control(self) -> StepChecklist:
+            return self.checklist
+
+    class StepActivated(Message):
+        """Enter was pressed on a step."""
+
+        def __init__(self, checklist: StepChecklist, step: StepId) -> None:
+            super().__init__()
+            self.checklist = checklist
+            self.step = step
+
+        @property
+        def control(self) -> StepChecklist:
+            return self.checklist
+
+    steps: reactive[tuple[StepState, ...]] = reactive(())
+    """Current state of each step; replace it whole (see ``update_steps``)."""
+
+    def __init__(
+        self,
+        steps: Iterable[StepState] = (),
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(
+            *(Option(step_name(step), id=f"step-{int(step)}") for step in StepId),
+            name=name,
+            id=id,
+            classes=classes,
+            disabled=disabled,
+            markup=False,
+        )
+        self._signature: object = None
+        self._prompt_lines = len(StepId)
+        self.set_reactive(StepChecklist.steps, tuple(steps))
+
+    @property
+    def selected(self) -> StepId | None:
+        return None if self.highlighted is None else StepId(self.highlighted)
+
+    def select(self, step: StepId) -> None:
+        self.highlighted = int(step)
+
+    def update_steps(self, states: Iterable[StepState]) -> None:
+        self.steps = tuple(states)
+
+    @property
+    def narrow(self) -> bool:
+        """True while the screen carries ``-narrow`` (the app's breakpoint class)."""
+        try:
+            return self.screen.has_class("-narrow")
+        except NoScreen:
+            return False
+
+    def state_of(self, step: StepId) -> StepState:
+        for state in self.steps:
+            if state.step == step:
+                return state
+        return StepState(step)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def watch_steps(self) -> None:
+        self._render_prompts(force=True)
+
+    def on_mount(self) -> None:
+        self._render_prompts(force=True)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._render_prompts()
+
+    def notify_style_update(self) -> None:
+        # Called after a theme change and after the screen gains or loses -narrow; component
+        # styles are settled only once this pass is over, hence call_later.
+        super().notify_style_update()
+        self.call_later(self._render_prompts)
+
+    def _render_prompts(self, *, force: bool = False) -> None:
+        width = self.scrollable_content_region.width
+        if not width:
+            return
+        styles = {
+            name: self.get_component_rich_style(name, partial=True)
+            for name in (*set(_STATUS_CLASS.values()), "step-checklist--detail")
+        }
+        signature = (self.narrow, width, tuple(sorted(styles.items())))
+        if not force and signature == self._signature:
+            return
+        self._signature = signature
+        now = datetime.now(UTC)
+        narrow = self.narrow
+        for step in StepId:
+            state = self.state_of(step)
+            if narrow:
+                prompt = self._narrow_prompt(state, styles, width)
+            else:
+                prompt = self._wide_prompt(state, styles, width, now)
+            self.replace_option_prompt_at_index(int(step), prompt)
+        lines = sum(option.prompt.plain.count("\n") + 1 for option in self.options)
+        if lines != self._prompt_lines:
+            # The height is "auto", so a new line count needs a layout. Requested from inside a
+            # Resize handler, a layout refresh is dropped (textual 8.2.8), hence after refresh.
+            self._prompt_lines = lines
+            self.call_after_refresh(self.refresh, layout=True)
+
+    def _wide_prompt(
+        self, state: StepState, styles: dict[str, Style], width: int, now: datetime
+    ) -> Text:
+        status_style = styles[_STATUS_CLASS[state.status]]
+        detail = styles["step-checklist--detail"]
+        head = Text.assemble((GLYPHS[state.status], status_style), f" {int(state.step)}  ")
+        text = self._hang([(head, Text(step_name(state.step)))], width)
+
+        phrases = [Text(status_word(state.status), status_style)]
+        if state.status.waiting and state.waiting_until is not None:
+            when = format_until(state.waiting_until, now)
+            phrases.append(Text(_("until {when}").format(when=when), status_style))
+        if state.total:
+            done, total = f"{state.done:,}", f"{state.total:,}"
+            phrases.append(Text(_("{done}/{total}").format(done=done, total=total), detail))
+        if state.failed:
+            failed = _("{count} failed").format(count=f"{state.failed:,}")
+            phrases.append(Text(failed, styles["step-checklist--failed"]))
+        indent = Text(" " * _INDENT)
+        for line in _flow(phrases, Text(" · ", detail), width - _INDENT):
+            text.append("\n")
+            text.append_text(self._hang([(indent, line)], width))
+        return text
+
+    def _narrow_prompt(self, state: StepState, styles: dict[str, Style], width: int) -> Text:
+        status_style = styles[_STATUS_CLASS[state.status]]
+        head = Text.assemble((GLYPHS[state.status], status_style), f" {int(state.step)} ")
+        name = Text(step_short_name(state.step))
+        counts = Text()
+        if state.total:
+            counts.append(f"{compact_count(state.done)}/{compact_count(state.total)}")
+        if state.failed:
+            if counts:
+                counts.append(" ")
+            counts.append(f"×{compact_count(state.failed)}", styles["step-checklist--failed"])
+        # Counts go flush right when they fit beside the name, else on a line of their own;
+        # the name is never cut to make room for them.
+        gap = width - head.cell_len - name.cell_len - counts.cell_len
+        if not counts:
+            return self._hang([(head, name)], width)
+        if gap >= 1:
+            return self._hang([(head, Text.assemble(name, " " * gap, counts))], width)
+        pad = max(_NARROW_INDENT, width - counts.cell_len)
+        return self._hang([(head, name), (Text(" " * pad), counts)], width)
+
+    def _hang(self, lines: list[tuple[Text, Text]], width: int) -> Text:
+        """Join ``(head, body)`` lines, wrapping each body under itself (a hanging indent)."""
+        out = Text(no_wrap=True, overflow="ellipsis")
+        console = self.app.console
+        for number, (head, body) in enumerate(lines):
+            if number:
+                out.append("\n")
+            room = width - head.cell_len
+            wrapped = body.wrap(console, room) if room >= _MIN_WRAP else [body]
+            for row, part in enumerate(wrapped):
+                if row:
+                    out.append("\n" + " " * head.cell_len)
+                else:
+                    out.append_text(head)
+                part.rstrip()
+                out.append_text(part)
+        return out
+
+    # -- messages ----------------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self.post_message(self.StepSelected(self, StepId(event.option_index)))
+
+    @on(OptionList.OptionSelected)
+    def _activated(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.post_message(self.StepActivated(self, StepId(event.option_index)))

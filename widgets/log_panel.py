@@ -1,0 +1,194 @@
+"""The "what just happened" pane: one timestamped line per Graph call, batch or event.
+
+Owns the level filter and a bounded buffer of every line written, so that changing the level
+re-renders what is already known. The app formats each line's text (method, path, status,
+request id, duration); this widget adds the time and a level tag, so that a warning or an error
+reads as one without colour. Lines are never merged or skipped: ``write_many`` only renders a
+batch in one pass.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import RichLog
+
+from services.i18n import _
+
+LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+
+
+def level_tag(level: str) -> str:
+    """Fixed-width tag shown before each line (the level in words, not only in colour)."""
+    return {
+        "debug": _("DEBUG"),
+        "info": _("INFO"),
+        "warning": _("WARN"),
+        "error": _("ERROR"),
+    }[level]
+
+
+class LogPanel(RichLog):
+    """A log of one-line events with a level filter (``min_level``, ``cycle_level``).
+
+    The view holds at most ``max_lines`` lines; the buffer behind it keeps ``buffer_lines``
+    entries of every level, so raising the level to "error" still shows older errors.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "log-panel--time",
+        "log-panel--debug",
+        "log-panel--info",
+        "log-panel--warning",
+        "log-panel--error",
+    }
+
+    DEFAULT_CSS = """
+    LogPanel {
+        & > .log-panel--time { text-style: dim; }
+        & > .log-panel--debug { text-style: dim; }
+        & > .log-panel--warning { color: $warning; }
+        & > .log-panel--error { color: $error; text-style: bold; }
+    }
+    """
+
+    min_level: reactive[str] = reactive("info")
+    """Lowest level shown: one of ``LEVELS``."""
+
+    def __init__(
+        self,
+        *,
+        max_lines: int = 5000,
+        buffer_lines: int = 20_000,
+        min_level: str = "info",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(
+            max_lines=max_lines,
+            min_width=1,
+            wrap=False,
+            highlight=False,
+            markup=False,
+            auto_scroll=True,
+            name=name,
+            id=id,
+            classes=classes,
+            disabled=disabled,
+        )
+        self._entries: deque[tuple[str, int, str]] = deque(maxlen=max(buffer_lines, max_lines))
+        self._styles: tuple[Style, ...] = ()
+        self._follow = True
+        self._ready = False
+        self.set_reactive(LogPanel.min_level, self.validate_min_level(min_level))
+
+    @property
+    def entry_count(self) -> int:
+        """Entries in the buffer, every level."""
+        return len(self._entries)
+
+    @property
+    def shown_count(self) -> int:
+        """Lines in the view now (entries at or above ``min_level``, up to ``max_lines``)."""
+        return len(self.lines)
+
+    def write_line(self, level: str, text: str, *, at: datetime | None = None) -> None:
+        """Add one line. ``level`` is debug, info, warning or error; ``at`` defaults to now."""
+        self.write_many([(level, text)], at=at)
+
+    def write_many(self, lines: Iterable[tuple[str, str]], *, at: datetime | None = None) -> None:
+        """Add ``(level, text)`` lines in order, rendered in one pass.
+
+        An unknown level raises ``ValueError`` before anything is added, so a batch is never
+        half written.
+        """
+        stamp = (at.astimezone() if at else datetime.now()).strftime("%H:%M:%S")
+        batch = [(stamp, LEVELS.index(level), text) for level, text in lines]
+        self._entries.extend(batch)
+        threshold = LEVELS.index(self.min_level)
+        self._render_entries([entry for entry in batch if entry[1] >= threshold])
+
+    def cycle_level(self) -> str:
+        """debug → info → warning → error → debug. Returns the new level."""
+        self.min_level = LEVELS[(LEVELS.index(self.min_level) + 1) % len(LEVELS)]
+        return self.min_level
+
+    # -- internals -------------------------------------------------------------------------
+
+    def validate_min_level(self, level: str) -> str:
+        if level not in LEVELS:
+            raise ValueError(f"min_level must be one of {LEVELS}, not {level!r}")
+        return level
+
+    def watch_min_level(self) -> None:
+        self._rerender()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Follow new lines only while the reader is at the end; scrolling up to read pauses it.
+        self._follow = new_value >= self.max_scroll_y
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # Colours are baked into rendered lines; re-render only if the theme really changed them.
+        self.call_later(self._check_styles)
+
+    def _check_styles(self) -> None:
+        styles = self._current_styles()
+        if styles != self._styles:
+            self._styles = styles
+            self._rerender()
+
+    def _current_styles(self) -> tuple[Style, ...]:
+        return tuple(
+            # Before CSS is applied there is nothing to resolve yet: plain, then re-rendered.
+            self.get_component_rich_style(f"log-panel--{name}", partial=True, default=Style())
+            for name in ("time", *LEVELS)
+        )
+
+    def on_mount(self) -> None:
+        self._ready = True
+        # Lines written before mounting were styled without CSS; restyle them if need be.
+        self.call_later(self._check_styles)
+
+    def _rerender(self) -> None:
+        if not self._ready:
+            return
+        threshold = LEVELS.index(self.min_level)
+        shown = [entry for entry in self._entries if entry[1] >= threshold]
+        limit = self.max_lines or len(shown)
+        self.clear()
+        self._follow = True
+        self._render_entries(shown[-limit:])
+
+    def _render_entries(self, entries: list[tuple[str, int, str]]) -> None:
+        if not entries:
+            return
+        if not self._styles:
+            # Component styles are not cheap to resolve (~0.8 ms for five): once, then only
+            # after a style update.
+            self._styles = self._current_styles()
+        time_style, *level_styles = self._styles
+        tags = [level_tag(level) for level in LEVELS]
+        width = max(len(tag) for tag in tags)
+        indent = "\n" + " " * (len("00:00:00 ") + width + 1)
+        text = Text(no_wrap=True, end="")
+        for number, (stamp, level, message) in enumerate(entries):
+            if number:
+                text.append("\n")
+            style = level_styles[level]
+            text.append(stamp, time_style)
+            text.append(" ")
+            text.append(tags[level].ljust(width), style)
+            text.append(" ")
+            # A multi-line message stays one entry, its continuation lines under its text.
+            text.append(message.replace("\n", indent), style if level >= 2 else None)
+        self.write(text, scroll_end=self._follow)

@@ -1,0 +1,187 @@
+"""Progress of the running step: what runs, a bar, counts with ETA, and the write-quota gauge.
+
+Owns the formatting of counts and durations ("1,234 / 4,812 · 12 failed · ETA 3m 10s") and the
+thresholds at which the throttle gauge turns to warning (above 80 %) and error (above 95 %).
+The gauge also says "near limit" / "at limit" in words, so it reads without colour. Hidden
+(class ``-idle``) while no step runs.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Label, ProgressBar
+
+from services.i18n import _
+
+WARN_ABOVE = 0.80
+ERROR_ABOVE = 0.95
+
+
+def format_duration(seconds: float) -> str:
+    """45s, 3m 10s, 2h 05m, 1d 3h."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02}m"
+    if minutes:
+        return f"{minutes}m {secs:02}s"
+    return f"{secs}s"
+
+
+def throttle_level(writes: int, quota: int) -> str:
+    """``ok``, ``warning`` (above 80 % of the quota) or ``error`` (above 95 %)."""
+    if quota <= 0:
+        return "ok"
+    ratio = writes / quota
+    if ratio > ERROR_ABOVE:
+        return "error"
+    if ratio > WARN_ABOVE:
+        return "warning"
+    return "ok"
+
+
+class RunProgress(Widget):
+    """The running step's progress. Set ``running`` False to hide it."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"run-progress--failed"}
+
+    DEFAULT_CSS = """
+    RunProgress {
+        height: auto;
+        &.-idle { display: none; }
+        & > Horizontal { height: 1; }
+        & > .run-progress--failed { color: $error; text-style: bold; }
+        #run-label { width: 1fr; text-style: bold; }
+        #run-paused { display: none; padding: 0 1; color: $warning; text-style: bold reverse; }
+        &.-paused #run-paused { display: block; }
+        #run-bar { width: 1fr; }
+        #run-bar Bar { width: 1fr; min-width: 8; }
+        #run-counts { padding-left: 1; }
+        #run-throttle-text { padding-right: 1; }
+        #run-throttle-bar Bar { width: 12; }
+        #run-throttle-note { padding-left: 1; }
+        &.-throttle-warning #run-throttle-bar Bar > .bar--bar,
+        &.-throttle-warning #run-throttle-bar Bar > .bar--complete { color: $warning; }
+        &.-throttle-warning #run-throttle-note { color: $warning; text-style: bold; }
+        &.-throttle-error #run-throttle-bar Bar > .bar--bar,
+        &.-throttle-error #run-throttle-bar Bar > .bar--complete { color: $error; }
+        &.-throttle-error #run-throttle-note { color: $error; text-style: bold; }
+    }
+    """
+
+    label: reactive[str] = reactive("")
+    """What runs, e.g. "Deleting users"."""
+
+    paused: reactive[bool] = reactive(False, toggle_class="-paused")
+    """Shows the PAUSED marker."""
+
+    running: reactive[bool] = reactive(False)
+    """False hides the whole widget (class ``-idle``)."""
+
+    def __init__(
+        self,
+        label: str = "",
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.set_reactive(RunProgress.label, label)
+        self.add_class("-idle")
+        self._counts = Text()
+        self._throttle = ""
+        self._throttle_level = "ok"
+        self._progress: tuple[int, int, int, float | None] = (0, 0, 0, None)
+        self._quota = (0, 0)
+        self._ready = False
+        """Set on mount, once the children exist (``is_mounted`` turns True only after
+        ``on_mount`` has returned)."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(self.label, id="run-label", markup=False)
+            yield Label(_("PAUSED"), id="run-paused")
+        with Horizontal():
+            yield ProgressBar(total=1, show_eta=False, id="run-bar")
+            yield Label(id="run-counts")
+        with Horizontal(id="run-throttle"):
+            yield Label(id="run-throttle-text")
+            yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="run-throttle-bar")
+            yield Label(id="run-throttle-note")
+
+    @property
+    def counts_text(self) -> str:
+        return self._counts.plain
+
+    @property
+    def throttle_text(self) -> str:
+        return self._throttle
+
+    @property
+    def throttle_level(self) -> str:
+        return self._throttle_level
+
+    def update_progress(
+        self, done: int, total: int, failed: int, eta_seconds: float | None
+    ) -> None:
+        self._progress = (done, total, failed, eta_seconds)
+        counts = Text(f"{done:,} / {total:,}")
+        if failed:
+            counts.append(" · ")
+            failed_text = _("{count} failed").format(count=f"{failed:,}")
+            style = self.get_component_rich_style(
+                "run-progress--failed", partial=True, default=Style()
+            )
+            counts.append(failed_text, style)
+        eta = "--" if eta_seconds is None else format_duration(eta_seconds)
+        counts.append(" · " + _("ETA {eta}").format(eta=eta))
+        self._counts = counts
+        if self._ready:
+            # A known total keeps the bar determinate: an unknown one would animate at 60 fps.
+            bar = self.query_one("#run-bar", ProgressBar)
+            bar.update(total=max(total, 1), progress=min(done, max(total, 1)))
+            self.query_one("#run-counts", Label).update(counts)
+
+    def update_throttle(self, writes_in_window: int, quota: int) -> None:
+        self._quota = (writes_in_window, quota)
+        level = throttle_level(writes_in_window, quota)
+        self._throttle_level = level
+        self._throttle = _("writes {writes}/{quota} in window").format(
+            writes=f"{writes_in_window:,}", quota=f"{quota:,}"
+        )
+        self.set_class(level == "warning", "-throttle-warning")
+        self.set_class(level == "error", "-throttle-error")
+        if self._ready:
+            # No quota known (yet): no gauge rather than a meaningless "0/0".
+            self.query_one("#run-throttle").display = quota > 0
+            note = {"ok": "", "warning": _("near limit"), "error": _("at limit")}[level]
+            bar = self.query_one("#run-throttle-bar", ProgressBar)
+            bar.update(total=max(quota, 1), progress=min(writes_in_window, max(quota, 1)))
+            self.query_one("#run-throttle-text", Label).update(self._throttle)
+            self.query_one("#run-throttle-note", Label).update(note)
+
+    def on_mount(self) -> None:
+        self._ready = True
+        # Values given before mounting are shown now.
+        self.update_progress(*self._progress)
+        self.update_throttle(*self._quota)
+
+    def watch_label(self, label: str) -> None:
+        if self._ready:
+            self.query_one("#run-label", Label).update(Text(label))
+
+    def watch_running(self, running: bool) -> None:
+        self.set_class(not running, "-idle")
