@@ -1,0 +1,608 @@
+"""The batch executor: runs many Graph requests as ``$batch`` POSTs and judges every item.
+
+Given a list of :class:`BatchItem` (one object, one request each), :class:`BatchExecutor`
+packs up to 20 of the same API version into one ``POST /{version}/$batch``, keeps several
+batches in flight, paces writes to the tenant's write quota, and decides each item's fate from
+its own sub-response: done, already gone (404 on a DELETE), retried later (429 after its own
+``Retry-After``; 5xx, 424 and network errors with jittered backoff), or failed with Graph's code
+and message. Pause and stop act between batches; a stop never leaves a sent request
+unrecorded: in-flight POSTs are judged, and everything unfinished is reported ``skipped``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from .control import RunControl
+from .errors import GraphError, NetworkError, parse_retry_after
+from .graph import MAX_BATCH, GraphClient, GraphResponse, parse_throttle_percentage
+from .pacing import WritePacer
+
+__all__ = ["BatchExecutor", "BatchItem", "ItemResult", "Outcome"]
+
+log = logging.getLogger("closeout.batch")
+
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One request on one object. ``url`` is relative to the version root (``/users/{id}``)."""
+
+    key: str
+    method: str
+    url: str
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+    version: str = "v1.0"
+    action: str = ""
+    label: str = ""
+
+    @property
+    def is_write(self) -> bool:
+        return self.method.upper() not in _SAFE_METHODS
+
+
+class Outcome(StrEnum):
+    """What finally happened to an item."""
+
+    done = "done"  # 2xx
+    gone = "gone"  # 404 on a DELETE: already deleted, counts as success
+    failed = "failed"  # permanent 4xx, or retries exhausted
+    skipped = "skipped"  # not finished because the run stopped; safe to run again
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The final outcome of one item. ``body`` is the sub-response body of a 2xx (GETs)."""
+
+    item: BatchItem
+    outcome: Outcome
+    status: int | None
+    code: str | None
+    message: str | None
+    request_id: str | None
+    attempts: int
+    finished_at: datetime
+    body: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.done, Outcome.gone)
+
+
+@dataclass(eq=False)
+class _Work:
+    """Mutable bookkeeping for one item while the run is going."""
+
+    index: int
+    item: BatchItem
+    attempts: int = 0
+    throttled: int = 0
+    ready_at: float = 0.0
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+
+    @property
+    def faults(self) -> int:
+        return self.attempts - self.throttled
+
+
+@dataclass(eq=False)
+class _Run:
+    """State of one :meth:`BatchExecutor.run`, guarded by ``cond``."""
+
+    works: list[_Work]
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    heap: list[tuple[float, int]] = field(default_factory=list)
+    results: dict[int, ItemResult] = field(default_factory=dict)
+    in_flight: int = 0
+    error: BaseException | None = None
+
+    @property
+    def aborted(self) -> bool:
+        return self.error is not None
+
+
+class BatchExecutor:
+    """Runs :class:`BatchItem` lists through ``$batch`` with pacing, retries and stop.
+
+    ``on_before_send(items)`` is called right before each POST with the items in it (the
+    journal writes and fsyncs its intent lines there; if it raises, nothing is sent and the
+    run aborts). ``on_result(result)`` is called exactly once per item when its outcome is
+    final. Both are called from worker threads, possibly concurrently: they must be
+    thread-safe. An exception from either, or an unexpected error, aborts the run: in-flight
+    batches are still judged, the rest is reported skipped, then :meth:`run` re-raises it.
+    """
+
+    def __init__(
+        self,
+        client: GraphClient,
+        *,
+        control: RunControl,
+        pacer: WritePacer | None = None,
+        concurrency: int = 4,
+        max_attempts: int = 8,
+        on_result: Callable[[ItemResult], None] | None = None,
+        on_before_send: Callable[[list[BatchItem]], None] | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        rng: random.Random | None = None,
+        max_throttle_retries: int = 50,
+        batch_size: int = MAX_BATCH,
+    ) -> None:
+        if concurrency < 1 or max_attempts < 1:
+            raise ValueError("concurrency and max_attempts must be >= 1")
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
+        self.client = client
+        self.control = control
+        self.pacer = pacer
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.max_throttle_retries = max_throttle_retries
+        self.batch_size = batch_size
+        self.on_result = on_result
+        self.on_before_send = on_before_send
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+
+    # -- public ----------------------------------------------------------------------------
+
+    def run(self, items: Iterable[BatchItem]) -> list[ItemResult]:
+        """Run every item to a final outcome; one result per input item, in input order."""
+        works = [_Work(i, item) for i, item in enumerate(items)]
+        for work in works:
+            if work.item.version not in ("v1.0", "beta"):
+                raise ValueError(f"item {work.item.key}: unknown version {work.item.version!r}")
+        st = _Run(works)
+        if not works:
+            return []
+        st.heap = [(0.0, w.index) for w in works]
+        heapq.heapify(st.heap)
+
+        def wake() -> None:
+            with st.cond:
+                st.cond.notify_all()
+
+        remove_listener = self.control.add_listener(wake)
+        threads = [
+            threading.Thread(
+                target=self._worker, args=(st,), name=f"closeout-batch-{n}", daemon=True
+            )
+            for n in range(min(self.concurrency, max(1, len(works) // self.batch_size + 1)))
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            try:
+                for thread in threads:
+                    thread.join()
+            except BaseException as exc:
+                # Interrupted (Ctrl+C): let in-flight POSTs finish and be judged, so that
+                # no request that went out is left unrecorded, then re-raise.
+                self._abort(st, exc)
+                for thread in threads:
+                    thread.join()
+        finally:
+            remove_listener()
+        for work in works:
+            if work.index not in st.results:
+                self._finish(st, work)
+        if st.error is not None:
+            raise st.error
+        return [st.results[w.index] for w in works]
+
+    # -- the worker loop -------------------------------------------------------------------
+
+    def _worker(self, st: _Run) -> None:
+        try:
+            while True:
+                if not self.control.checkpoint():
+                    return
+                batch = self._take(st)
+                if batch is None:
+                    return
+                if batch:
+                    self._process(st, batch)
+        except BaseException as exc:  # recorded, then re-raised by run()
+            log.exception("batch worker failed")
+            self._abort(st, exc)
+
+    def _take(self, st: _Run) -> list[_Work] | None:
+        """The next batch; ``[]`` to re-checkpoint (paused); None when this worker is done."""
+        with st.cond:
+            while True:
+                if st.aborted or self.control.stopped:
+                    return None
+                if self.control.paused:
+                    return []
+                if not st.heap and st.in_flight == 0:
+                    return None
+                now = time.monotonic()
+                if st.heap and st.heap[0][0] <= now:
+                    batch = self._pop_ready(st, now)
+                    st.in_flight += len(batch)
+                    return batch
+                timeout = min(1.0, st.heap[0][0] - now) if st.heap else 1.0
+                st.cond.wait(timeout)
+
+    def _pop_ready(self, st: _Run, now: float) -> list[_Work]:
+        """Up to ``batch_size`` ready items of one API version (that of the earliest ready)."""
+        version = st.works[st.heap[0][1]].item.version
+        batch: list[_Work] = []
+        other: list[tuple[float, int]] = []
+        while st.heap and st.heap[0][0] <= now and len(batch) < self.batch_size:
+            entry = heapq.heappop(st.heap)
+            work = st.works[entry[1]]
+            if work.item.version == version:
+                batch.append(work)
+            else:
+                other.append(entry)
+        for entry in other:
+            heapq.heappush(st.heap, entry)
+        return batch
+
+    def _release(self, st: _Run, batch: list[_Work]) -> None:
+        """Put unsent items back (they become ``skipped`` if the run is ending)."""
+        with st.cond:
+            for work in batch:
+                heapq.heappush(st.heap, (work.ready_at, work.index))
+            st.in_flight -= len(batch)
+            st.cond.notify_all()
+
+    def _process(self, st: _Run, batch: list[_Work]) -> None:
+        """Pace, journal, send and judge one batch; every item ends settled or released."""
+        owned = batch
+        try:
+            writes = sum(1 for w in batch if w.item.is_write)
+            if self.pacer is not None and writes:
+                granted = self.pacer.acquire_up_to(writes, self.control)
+                if granted < writes:
+                    # Send what fits now and give the rest back, rather than holding 20
+                    # items until 20 slots are free while other workers could fill the gaps.
+                    batch, rest = _split_writes(batch, granted)
+                    self._release(st, rest)
+                    owned, writes = batch, granted
+            # Acquiring may have taken a while: honour a pause or stop that came meanwhile
+            # (a stop is also how the pacer grants nothing). After a pause the slots we got
+            # are stale, so the batch goes back and is paced again on resume.
+            if not batch or self.control.paused or self.control.stopped or st.aborted:
+                return
+            items = [w.item for w in batch]
+            if self.on_before_send is not None:
+                try:
+                    self.on_before_send(items)
+                except BaseException as exc:
+                    # The journal could not record the intent: sending now would be an
+                    # action nobody could prove afterwards.
+                    self._abort(st, exc)
+                    return
+            for work in batch:
+                work.attempts += 1
+            subs = [self._sub_request(n, item) for n, item in enumerate(items, 1)]
+            try:
+                resp = self.client.post_batch(subs, version=items[0].version)
+            except NetworkError as exc:
+                # The POST may or may not have reached Graph; resending is safe (a repeated
+                # DELETE answers 404 = gone, PATCH is idempotent).
+                log.warning("batch of %d: %s", len(batch), exc.message)
+                judge = _Judgement(self, self._jitter())
+                for work in batch:
+                    judge.retry(work, status=None, code=exc.kind, message=exc.message)
+            else:
+                if self.pacer is not None and writes:
+                    self.pacer.note_latency(resp.duration_ms / 1000)
+                judge = self._judge(st, batch, resp)
+            owned = []
+            self._settle(st, batch, judge.finals(batch))
+        finally:
+            # Unsent (or, after an unexpected error, unjudged) items go back to the queue;
+            # the final sweep reports them skipped if the run is ending.
+            if owned:
+                self._release(st, owned)
+
+    @staticmethod
+    def _sub_request(n: int, item: BatchItem) -> dict[str, Any]:
+        sub: dict[str, Any] = {"id": str(n), "method": item.method.upper(), "url": item.url}
+        headers = dict(item.headers or {})
+        if item.body is not None:
+            sub["body"] = item.body
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+        if headers:
+            sub["headers"] = headers
+        return sub
+
+    # -- judging ---------------------------------------------------------------------------
+
+    def _judge(self, st: _Run, batch: list[_Work], resp: GraphResponse) -> _Judgement:
+        """Decide every item of a POST that got an HTTP answer."""
+        judge = _Judgement(self, self._jitter(), request_id=resp.request_id)
+        responses = _responses(resp)
+        pressures = [resp.throttle_percentage]
+        if responses is not None:
+            # Per-item answers exist (a 200, or a 424 as THR describes): judge each on its own.
+            by_id = {str(r.get("id")): r for r in responses if isinstance(r, dict)}
+            for n, work in enumerate(batch, 1):
+                sub = by_id.get(str(n))
+                if sub is None:
+                    judge.retry(
+                        work,
+                        status=None,
+                        code="MissingSubResponse",
+                        message="the batch response had no answer for this request",
+                    )
+                    continue
+                headers = _lower_headers(sub.get("headers"))
+                pressures.append(
+                    parse_throttle_percentage(headers.get("x-ms-throttle-limit-percentage"))
+                )
+                self._judge_one(judge, work, sub, headers)
+            if judge.holds and self.pacer is not None:
+                self.pacer.hold(max(judge.holds))
+            self._observe(pressures)
+            return judge
+        self._observe(pressures)
+        status = resp.status
+        error = resp.error()
+        if status == 429:
+            ra = resp.retry_after
+            if self.pacer is not None and ra is not None:
+                self.pacer.hold(ra)
+            for work in batch:
+                judge.retry(
+                    work,
+                    status=status,
+                    code=error.code,
+                    message=error.message,
+                    throttled=True,
+                    delay=ra,
+                )
+        elif status >= 500 or status == 424 or resp.ok:
+            # A 2xx without a readable body is as unknown as a 5xx: send the items again.
+            for work in batch:
+                judge.retry(work, status=status, code=error.code, message=error.message)
+        else:
+            if status == 401:
+                # Sign-in is gone (the client already refreshed once): every further batch
+                # would fail the same way, so stop here and let the admin sign in again.
+                self._abort(st, error)
+            for work in batch:
+                judge.final(work, Outcome.failed, status, error.code, error.message)
+        return judge
+
+    def _judge_one(
+        self, judge: _Judgement, work: _Work, sub: dict[str, Any], headers: dict[str, str]
+    ) -> None:
+        item = work.item
+        try:
+            status = int(sub.get("status", 0))
+        except (TypeError, ValueError):
+            status = 0
+        request_id = headers.get("request-id")
+        body = sub.get("body")
+        if 200 <= status < 300:
+            judge.final(work, Outcome.done, status, None, None, request_id, body)
+            return
+        error = GraphError.from_parts(
+            status,
+            body if body is not None else b"",
+            headers,
+            method=item.method,
+            path=f"/{item.version}{item.url}",
+        )
+        if status == 404 and item.method.upper() == "DELETE":
+            judge.final(work, Outcome.gone, status, error.code, error.message, request_id)
+        elif status == 429:
+            ra = parse_retry_after(headers.get("retry-after"))
+            if ra is not None:
+                judge.holds.append(ra)
+            judge.retry(
+                work,
+                status=status,
+                code=error.code,
+                message=error.message,
+                throttled=True,
+                delay=ra,
+                request_id=request_id,
+            )
+        elif status >= 500 or status == 424 or status == 0:
+            judge.retry(
+                work,
+                status=status or None,
+                code=error.code,
+                message=error.message,
+                request_id=request_id,
+            )
+        else:
+            judge.final(work, Outcome.failed, status, error.code, error.message, request_id)
+
+    def _observe(self, pressures: list[float | None]) -> None:
+        if self.pacer is None:
+            return
+        present = [p for p in pressures if p is not None]
+        self.pacer.observe(max(present) if present else None)
+
+    # -- outcomes --------------------------------------------------------------------------
+
+    def _jitter(self) -> float:
+        with self._rng_lock:
+            return self._rng.random()
+
+    def _backoff(self, faults: int, jitter: float) -> float:
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** max(0, faults - 1))
+        # "Equal jitter": at least half the exponential delay, so retries really back off.
+        return delay * (0.5 + 0.5 * jitter)
+
+    def _settle(self, st: _Run, batch: list[_Work], finals: list[ItemResult | None]) -> None:
+        """Record final results, requeue the rest, then report outside the lock."""
+        done: list[ItemResult] = []
+        with st.cond:
+            for work, final in zip(batch, finals, strict=True):
+                if final is None:
+                    heapq.heappush(st.heap, (work.ready_at, work.index))
+                else:
+                    st.results[work.index] = final
+                    done.append(final)
+            st.in_flight -= len(batch)
+            st.cond.notify_all()
+        self._report(st, done)
+
+    def _finish(self, st: _Run, work: _Work) -> None:
+        """Final sweep after the workers ended: whatever is unfinished is skipped."""
+        if work.attempts:
+            message = f"not finished: the run stopped before a retry (last: {work.message})"
+        else:
+            message = "not sent: the run stopped first"
+        result = ItemResult(
+            item=work.item,
+            outcome=Outcome.skipped,
+            status=work.status,
+            code=work.code or "Stopped",
+            message=message,
+            request_id=work.request_id,
+            attempts=work.attempts,
+            finished_at=datetime.now(UTC),
+        )
+        with st.cond:
+            st.results[work.index] = result
+        self._report(st, [result])
+
+    def _report(self, st: _Run, results: list[ItemResult]) -> None:
+        if self.on_result is None:
+            return
+        for result in results:
+            try:
+                self.on_result(result)
+            except BaseException as exc:
+                # Log the first failure in full; after that the run is aborting anyway.
+                if st.error is None:
+                    log.exception("on_result callback failed")
+                else:
+                    log.debug("on_result callback failed again: %s", exc)
+                self._abort(st, exc)
+
+    def _abort(self, st: _Run, exc: BaseException) -> None:
+        with st.cond:
+            if st.error is None:
+                st.error = exc
+            st.cond.notify_all()
+
+
+class _Judgement:
+    """The verdicts for one POST's items: final results, or a retry time per item.
+
+    One jitter draw per POST keeps items that failed together together, so that they are
+    resent in one batch rather than scattered over many.
+    """
+
+    def __init__(self, ex: BatchExecutor, jitter: float, request_id: str | None = None) -> None:
+        self.ex = ex
+        self.jitter = jitter
+        self.request_id = request_id
+        self.holds: list[float] = []
+        self._finals: dict[int, ItemResult] = {}
+
+    def final(
+        self,
+        work: _Work,
+        outcome: Outcome,
+        status: int | None,
+        code: str | None,
+        message: str | None,
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self._finals[work.index] = ItemResult(
+            item=work.item,
+            outcome=outcome,
+            status=status,
+            code=code,
+            message=message,
+            request_id=request_id or self.request_id,
+            attempts=work.attempts,
+            finished_at=datetime.now(UTC),
+            body=body,
+        )
+
+    def retry(
+        self,
+        work: _Work,
+        *,
+        status: int | None,
+        code: str | None,
+        message: str | None,
+        throttled: bool = False,
+        delay: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Schedule ``work`` again, or make it final if its retries are used up."""
+        ex = self.ex
+        work.status, work.code, work.message = status, code, message
+        work.request_id = request_id or self.request_id
+        if throttled:
+            work.throttled += 1
+            exhausted = work.throttled > ex.max_throttle_retries
+            wait = delay if delay is not None else ex._backoff(work.throttled, self.jitter)
+        else:
+            exhausted = work.faults >= ex.max_attempts
+            wait = ex._backoff(work.faults, self.jitter)
+        if exhausted:
+            self.final(work, Outcome.failed, status, code, message, request_id)
+            return
+        work.ready_at = time.monotonic() + wait
+        log.debug(
+            "%s %s: %s %s, retry in %.2f s",
+            work.item.action or work.item.method,
+            work.item.key,
+            status,
+            code,
+            wait,
+        )
+
+    def finals(self, batch: list[_Work]) -> list[ItemResult | None]:
+        return [self._finals.get(w.index) for w in batch]
+
+
+def _split_writes(batch: list[_Work], writes: int) -> tuple[list[_Work], list[_Work]]:
+    """``batch`` cut to its reads plus its first ``writes`` writes, and the remainder."""
+    keep: list[_Work] = []
+    rest: list[_Work] = []
+    for work in batch:
+        if work.item.is_write:
+            (keep if writes > 0 else rest).append(work)
+            writes -= 1
+        else:
+            keep.append(work)
+    return keep, rest
+
+
+def _responses(resp: GraphResponse) -> list[Any] | None:
+    """The ``responses`` array of a batch answer, or None if the body has none."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("responses"), list):
+        return data["responses"]
+    return None
+
+
+def _lower_headers(headers: Any) -> dict[str, str]:
+    if not isinstance(headers, dict):
+        return {}
+    return {str(k).lower(): str(v) for k, v in headers.items()}

@@ -1,0 +1,306 @@
+"""The user-facing error types of closeout and the parsing of Graph's error responses.
+
+Every failure that reaches the admin is a :class:`CloseoutError` with a one-line ``message`` and
+an optional ``hint`` (what to do about it). :class:`GraphError` carries everything needed to
+report a Graph failure to Microsoft support (status, code, both request ids) plus plain-language
+guidance. Nothing here may ever render an access token: :func:`redact` is applied to every text
+that comes from outside (exception strings, response bodies).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from .guidance import guidance_for
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "AuthError",
+    "CloseoutError",
+    "GraphError",
+    "NetworkError",
+    "ReadOnlyViolation",
+    "Stopped",
+    "parse_retry_after",
+    "redact",
+]
+
+# Bearer credentials and anything shaped like a JWT (three base64url segments, the first one
+# starting with the base64 of '{"'): the patterns cover tokens that slip into exception text,
+# e.g. a proxy echoing request headers.
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_AUTH_HEADER = re.compile(
+    r"(?i)(['\"]?authorization['\"]?\s*[:=]\s*['\"]?)(?:[A-Za-z]+\s+)?[^\s'\",}]+"
+)
+_MAX_SNIPPET = 300
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with bearer tokens, JWTs, Authorization header values and ``secrets`` removed."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    text = _AUTH_HEADER.sub(r"\1[redacted]", text)
+    text = _BEARER.sub(r"\1 [redacted]", text)
+    return _JWT.sub("[redacted-jwt]", text)
+
+
+class CloseoutError(Exception):
+    """An error meant for the admin: a plain ``message`` and, when we know one, a ``hint``."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class AuthError(CloseoutError):
+    """Sign-in failed or no usable token could be obtained (raised by ``services.auth``)."""
+
+
+class ReadOnlyViolation(CloseoutError):
+    """A write was attempted while closeout runs with ``--read-only``; nothing was sent."""
+
+    def __init__(self, method: str, path: str, detail: str | None = None) -> None:
+        what = f"{method.upper()} {path}"
+        super().__init__(
+            f"Read-only mode: refused to send {what}" + (f" ({detail})" if detail else ""),
+            hint="restart without --read-only to make changes",
+        )
+        self.method = method.upper()
+        self.path = path
+
+
+class Stopped(CloseoutError):
+    """The run was stopped by the admin while waiting; the pending request was not sent."""
+
+    def __init__(self, message: str = "Stopped on request", hint: str | None = None) -> None:
+        super().__init__(message, hint)
+
+
+class NetworkError(CloseoutError):
+    """Graph could not be reached or the connection broke (DNS, TLS, refused, reset, timeout)."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        cause: BaseException,
+        *,
+        attempts: int = 1,
+        secrets: tuple[str | None, ...] = (),
+    ) -> None:
+        self.method = method.upper()
+        self.path = path
+        self.attempts = attempts
+        self.kind = type(cause).__name__
+        self.detail = redact(_short_reason(cause), *secrets)
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(
+            f"Network error on {self.method} {path}{tries}: {self.kind}: {self.detail}",
+            hint="check the connection (proxy, VPN, DNS); it is safe to run the step again",
+        )
+
+
+def _short_reason(exc: BaseException) -> str:
+    """The innermost useful line of a requests/urllib3 exception, without the pool preamble."""
+    text = str(exc) or type(exc).__name__
+    # urllib3 nests reasons as "...(Caused by NewConnectionError('...: Failed to establish ...'))";
+    # the last "Caused by" part is the one an admin can act on.
+    if "Caused by" in text:
+        text = text.rsplit("Caused by", 1)[1].strip(" ()")
+    text = " ".join(text.split())
+    return text[:_MAX_SNIPPET]
+
+
+class GraphError(CloseoutError):
+    """Graph answered with an error status. ``guidance`` says in plain words what to do."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+        inner_code: str | None = None,
+        retry_after: float | None = None,
+        guidance: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.method = method.upper()
+        self.path = path
+        self.request_id = request_id
+        self.client_request_id = client_request_id
+        self.inner_code = inner_code
+        self.retry_after = retry_after
+        self.guidance = (
+            guidance
+            if guidance is not None
+            else guidance_for(self.method, path, status, code, message)
+        )
+        super().__init__(message, hint=self.guidance or None)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        text = f"{where}{self.status} {self.code}: {self.message}"
+        if self.request_id:
+            text += f" [request-id {self.request_id}]"
+        if self.guidance:
+            text += f" — {self.guidance}"
+        return text
+
+    @property
+    def is_throttled(self) -> bool:
+        return self.status == 429
+
+    @property
+    def is_transient(self) -> bool:
+        """Worth retrying later unchanged: throttling, server faults and failed dependencies."""
+        return self.status in (429, 424) or self.status >= 500
+
+    @classmethod
+    def from_response(
+        cls,
+        response: requests.Response,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        client_request_id: str | None = None,
+    ) -> GraphError:
+        """Parse a requests response; ``path`` defaults to the request URL's path."""
+        req = response.request
+        return cls.from_parts(
+            response.status_code,
+            response.content,
+            response.headers,
+            method=method or (req.method if req is not None else "") or "",
+            path=path or (response.url or ""),
+            client_request_id=client_request_id,
+        )
+
+    @classmethod
+    def from_parts(
+        cls,
+        status: int,
+        body: bytes | str | Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        method: str = "",
+        path: str = "",
+        client_request_id: str | None = None,
+    ) -> GraphError:
+        """Build from a status, a body (raw or already decoded) and headers.
+
+        Works for top-level responses and for ``$batch`` sub-responses (whose body is already a
+        dict and whose header names may be in any case). Non-JSON bodies (an HTML page from a
+        proxy, a plain-text 502) become the message, shortened and redacted.
+        """
+        hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+        payload = _decode(body)
+        error = payload.get("error") if isinstance(payload, dict) else None
+        inner: dict[str, Any] = {}
+        if isinstance(error, dict):
+            code = str(error.get("code") or "") or _status_code_name(status)
+            message = str(error.get("message") or "") or _status_phrase(status)
+            raw_inner = error.get("innerError") or error.get("innererror") or {}
+            inner = raw_inner if isinstance(raw_inner, dict) else {}
+        else:
+            code = _status_code_name(status)
+            message = _snippet(body) or _status_phrase(status)
+        inner_code = inner.get("code")
+        return cls(
+            status,
+            code,
+            redact(message),
+            method=method,
+            path=path,
+            request_id=inner.get("request-id") or hdrs.get("request-id"),
+            client_request_id=(
+                inner.get("client-request-id") or hdrs.get("client-request-id") or client_request_id
+            ),
+            inner_code=str(inner_code) if inner_code is not None else None,
+            retry_after=parse_retry_after(hdrs.get("retry-after")),
+        )
+
+
+def _decode(body: bytes | str | Mapping[str, Any] | None) -> Any:
+    if body is None:
+        return None
+    if isinstance(body, Mapping):
+        return dict(body)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _snippet(body: bytes | str | Mapping[str, Any] | None) -> str:
+    if body is None or isinstance(body, Mapping):
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    # An HTML error page is noise in a log line: keep its visible words only.
+    text = re.sub(r"(?s)<(script|style).*?</\1>", " ", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(text.split())
+    if len(text) > _MAX_SNIPPET:
+        text = text[: _MAX_SNIPPET - 1] + "…"
+    return text
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _status_code_name(status: int) -> str:
+    """A Graph-style code for bodies without one: 503 → ``ServiceUnavailable``."""
+    try:
+        return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
+    except ValueError:
+        return f"Http{status}"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value.
+
+    Graph sends delta-seconds, sometimes fractional (``2.128``); RFC 9110 also allows an
+    HTTP-date, which we honour relative to ``now``. Negative or unparseable values give None.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        return max(0.0, seconds)
+    if seconds != seconds or seconds < 0 or seconds == float("inf"):  # NaN, negative, inf
+        return None
+    return seconds

@@ -1,0 +1,755 @@
+"""The Microsoft Graph HTTP client: one ``requests.Session``, retries, paging, batching, records.
+
+:class:`GraphClient` owns everything about a single Graph exchange: the bearer token (refreshed
+once on a 401), a fresh ``client-request-id`` per request, the response ``request-id``,
+timeouts, retries on throttling (honouring fractional ``Retry-After``), server faults and
+network errors, interruptible waits, paging through opaque ``@odata.nextLink`` URLs, ``$count``,
+raw ``$batch`` POSTs, read-only enforcement, and a :class:`CallRecord` per exchange for the log
+panel. Judging the items of a batch is the batch executor's job (``services.batch``).
+
+Tokens never leave this module except in the ``Authorization`` header: they are not logged,
+not put in records and not put in error messages.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json as jsonlib
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .control import RunControl
+from .errors import (
+    CloseoutError,
+    GraphError,
+    NetworkError,
+    ReadOnlyViolation,
+    Stopped,
+    parse_retry_after,
+    redact,
+)
+
+__all__ = [
+    "MAX_BATCH",
+    "CallRecord",
+    "GraphClient",
+    "GraphResponse",
+    "TokenProvider",
+    "parse_throttle_percentage",
+]
+
+log = logging.getLogger("closeout.graph")
+
+MAX_BATCH = 20
+_VERSIONS = ("v1.0", "beta")
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Retry these unchanged: throttled, server faults, and 424 (THR: a throttled batch may come
+# back as 424 instead of 200).
+_RETRY_STATUSES = frozenset({429, 424, 500, 502, 503, 504})
+# Query values that are opaque cursors or credentials: shortened in records and logs.
+_HIDDEN_QUERY = frozenset(
+    {"$skiptoken", "$deltatoken", "access_token", "code", "client_secret", "token", "sig"}
+)
+# Connection-level failures worth retrying: refused, reset, dropped mid-body, timed out.
+_NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+class TokenProvider(Protocol):
+    """Supplies bearer tokens (``services.auth`` implements it)."""
+
+    def token(self, *, force_refresh: bool = False) -> str: ...
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP exchange with Graph (every attempt, every batch POST), for the log panel.
+
+    ``path`` is version-relative with its query, paging cursors shortened; never a token.
+    ``status`` is None when no response arrived (then ``error`` says why).
+    """
+
+    method: str
+    path: str
+    version: str | None
+    status: int | None
+    request_id: str | None
+    client_request_id: str
+    duration_ms: float
+    attempt: int
+    error: str | None = None
+    batch_size: int | None = None
+    sub_statuses: dict[int, int] | None = None
+    retry_after: float | None = None
+    throttle_percentage: float | None = None
+
+
+@dataclass(frozen=True)
+class GraphResponse:
+    """A response as the caller sees it; ``headers`` is case-insensitive."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    method: str
+    path: str
+    version: str | None
+    request_id: str | None
+    client_request_id: str
+    duration_ms: float
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The decoded JSON body, or None for an empty body (204)."""
+        if not self.content.strip():
+            return None
+        return jsonlib.loads(self.content)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+    @property
+    def throttle_percentage(self) -> float | None:
+        return parse_throttle_percentage(self.headers.get("x-ms-throttle-limit-percentage"))
+
+    @property
+    def date(self) -> datetime | None:
+        return _parse_http_date(self.headers.get("Date"))
+
+    def error(self) -> GraphError:
+        """This (non-2xx) response as a :class:`GraphError`."""
+        return GraphError.from_parts(
+            self.status,
+            self.content,
+            self.headers,
+            method=self.method,
+            path=_versioned(self.version, self.path),
+            client_request_id=self.client_request_id,
+        )
+
+
+def parse_throttle_percentage(value: str | None) -> float | None:
+    """``x-ms-throttle-limit-percentage`` as a float (``"0.95"`` → 0.95); None if absent/bad."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip().rstrip("%"))
+    except ValueError:
+        return None
+    if number != number or number < 0:
+        return None
+    # Tolerate a percent form ("95") although Graph documents the 0.8–1.8 ratio form.
+    return number / 100 if number > 10 else number
+
+
+def _parse_http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _versioned(version: str | None, path: str) -> str:
+    return f"/{version}{path}" if version else path
+
+
+def _display_query(query: str) -> str:
+    pairs = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        shown = "…" if key.lower() in _HIDDEN_QUERY else value
+        pairs.append(f"{key}={shown}")
+    return "&".join(pairs)
+
+
+def _encode_params(params: Mapping[str, Any]) -> str:
+    # Graph wants %20 for spaces (not '+') and reads $, quotes and parentheses literally.
+    return urlencode(
+        {k: str(v) for k, v in params.items() if v is not None},
+        quote_via=quote,
+        safe="$,'()/:@*",
+    )
+
+
+class GraphClient:
+    """A synchronous Graph client; safe to share between threads (one session, pooled)."""
+
+    def __init__(
+        self,
+        graph_url: str,
+        tokens: TokenProvider,
+        *,
+        timeout: tuple[float, float] = (5.0, 60.0),
+        read_only: bool = False,
+        on_call: Callable[[CallRecord], None] | None = None,
+        control: RunControl | None = None,
+        max_retries: int = 5,
+        user_agent: str = f"closeout/{__version__}",
+        session: requests.Session | None = None,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        parts = urlsplit(graph_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"graph_url must be an absolute http(s) URL, got {graph_url!r}")
+        if parts.path.rsplit("/", 1)[-1].lower() in _VERSIONS:
+            raise ValueError("graph_url is the Graph root, without /v1.0 or /beta")
+        self.graph_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        self._root = (parts.scheme.lower(), parts.netloc.lower(), parts.path)
+        self.tokens = tokens
+        self.timeout = timeout
+        self.read_only = read_only
+        self.on_call = on_call
+        self.control = control
+        self.max_retries = max_retries
+        self.user_agent = user_agent
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._rng = rng or random.Random()
+        self._own_session = session is None
+        self.session = session or self._new_session()
+        # Waits when no RunControl is given: never set except by close(), so it is just an
+        # interruptible sleep.
+        self._closed = threading.Event()
+        self._state_lock = threading.Lock()
+        self._last_date: datetime | None = None
+        self._last_throttle: float | None = None
+        self._last_token: str | None = None
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        # We retry ourselves (with Retry-After and records), so urllib3 must not; the pool is
+        # sized for the batch executor's concurrent workers.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- state for the UI ------------------------------------------------------------------
+
+    def server_time(self) -> datetime | None:
+        """The ``Date`` of the latest response: Graph's clock (the sandbox may run fast)."""
+        with self._state_lock:
+            return self._last_date
+
+    @property
+    def last_throttle_percentage(self) -> float | None:
+        """``x-ms-throttle-limit-percentage`` of the latest response (None: absent, < 0.8)."""
+        with self._state_lock:
+            return self._last_throttle
+
+    # -- requests --------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        version: str = "v1.0",
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> GraphResponse:
+        """Send one request with retries; a non-2xx final answer raises :class:`GraphError`.
+
+        GET, PUT, PATCH and DELETE are retried on 429, 5xx, 424 and network errors. A POST is
+        retried only when Graph certainly did not act on it (429, or no connection at all);
+        ``$batch`` POSTs go through :meth:`post_batch`, whose items the executor retries.
+
+        ``path`` is version-relative (``/users/x``) or an absolute ``@odata.nextLink`` under
+        ``graph_url`` (sent unchanged; its version comes from the link).
+        """
+        return self._send(
+            method,
+            path,
+            version=version,
+            params=params,
+            json=json,
+            headers=headers,
+            retry=True,
+            raise_for_status=True,
+        )
+
+    def get(
+        self,
+        path: str,
+        *,
+        version: str = "v1.0",
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """GET a JSON object (``{}`` for an empty body)."""
+        resp = self.request("GET", path, version=version, params=params, headers=headers)
+        data = _json_or_error(resp)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise CloseoutError(f"Unexpected response from GET {resp.path}: not a JSON object")
+        return data
+
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        version: str = "v1.0",
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's ``value`` list, following ``@odata.nextLink`` as given.
+
+        ``headers`` (e.g. ``ConsistencyLevel: eventual``) go with every page, because Graph
+        does not carry them into next links. A stop between pages raises :class:`Stopped`.
+        """
+        resp = self.request("GET", path, version=version, params=params, headers=headers)
+        seen: set[str] = set()
+        while True:
+            data = _json_or_error(resp)
+            if not isinstance(data, dict):
+                raise CloseoutError(f"Unexpected response from GET {resp.path}: not a JSON object")
+            value = data.get("value")
+            yield list(value) if isinstance(value, list) else []
+            next_link = data.get("@odata.nextLink")
+            if not next_link:
+                return
+            if next_link in seen:
+                raise CloseoutError(
+                    f"Graph returned the same next link twice while paging {path}",
+                    hint="this looks like a Graph fault; try again later",
+                )
+            seen.add(next_link)
+            if self.control is not None and self.control.stopped:
+                raise Stopped()
+            resp = self.request("GET", str(next_link), headers=headers)
+
+    def get_all(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        version: str = "v1.0",
+    ) -> list[dict[str, Any]]:
+        """Every item of every page."""
+        items: list[dict[str, Any]] = []
+        for page in self.iter_pages(path, params=params, headers=headers, version=version):
+            items.extend(page)
+        return items
+
+    def count(self, path: str, *, filter: str | None = None, version: str = "v1.0") -> int:
+        """``GET {path}/$count`` with ``ConsistencyLevel: eventual`` (a text/plain integer)."""
+        resp = self.request(
+            "GET",
+            f"{path.rstrip('/')}/$count",
+            version=version,
+            params={"$filter": filter} if filter else None,
+            headers={"ConsistencyLevel": "eventual", "Accept": "text/plain, application/json"},
+        )
+        text = resp.text.strip().lstrip("\ufeff")
+        try:
+            return int(text)
+        except ValueError:
+            raise CloseoutError(
+                f"Unexpected $count response from {resp.path}: {text[:40]!r}"
+            ) from None
+
+    def post_batch(self, requests: list[dict[str, Any]], *, version: str = "v1.0") -> GraphResponse:
+        """One raw ``POST /{version}/$batch``; returned whatever its status (no retries).
+
+        Sub-requests are ``{"id", "method", "url", ["headers"], ["body"]}`` with ``url``
+        relative to the version root. Judging the sub-responses (and retrying) is the
+        caller's job. A network failure raises :class:`NetworkError`.
+        """
+        if not 1 <= len(requests) <= MAX_BATCH:
+            raise ValueError(f"a $batch holds 1 to {MAX_BATCH} requests, got {len(requests)}")
+        ids: set[str] = set()
+        for sub in requests:
+            sub_id, url, method = sub.get("id"), sub.get("url"), sub.get("method")
+            if not isinstance(sub_id, str) or not sub_id or sub_id in ids:
+                raise ValueError(f"batch request ids must be unique non-empty strings: {sub_id!r}")
+            ids.add(sub_id)
+            if not isinstance(method, str) or not isinstance(url, str):
+                raise ValueError(f"batch request {sub_id} needs a method and a url")
+            if "://" in url or not url.startswith("/"):
+                raise ValueError(
+                    f"batch request {sub_id}: url must be version-relative, got {url!r}"
+                )
+            self._refuse_sandbox(url)
+        return self._send(
+            "POST",
+            "/$batch",
+            version=version,
+            params=None,
+            json={"requests": requests},
+            headers=None,
+            retry=False,
+            raise_for_status=False,
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _refuse_sandbox(self, rel_path: str) -> None:
+        # The sandbox's "admin center" endpoints play the human's part in the demo; the real
+        # code path must never reach them, even by a crafted next link.
+        if rel_path.lower().lstrip("/").startswith("_sandbox"):
+            raise ValueError(f"refusing to call a sandbox control endpoint: {rel_path}")
+
+    def _resolve(
+        self, path: str, version: str, params: Mapping[str, Any] | None
+    ) -> tuple[str, str | None, str]:
+        """``(url, version, display path)``; the display path is version-relative with query."""
+        if path.lower().startswith(("http://", "https://")):
+            if params:
+                raise ValueError("params cannot be combined with an absolute next link")
+            parts = urlsplit(path)
+            root_scheme, root_netloc, root_path = self._root
+            if (
+                parts.scheme.lower() != root_scheme
+                or parts.netloc.lower() != root_netloc
+                or not parts.path.startswith(root_path + "/")
+            ):
+                raise ValueError(
+                    f"refusing to send the Graph token outside {self.graph_url}: "
+                    f"{parts.scheme}://{parts.netloc}"
+                )
+            rel = parts.path[len(root_path) :]
+            self._refuse_sandbox(rel)
+            head, _, tail = rel.lstrip("/").partition("/")
+            link_version = head if head in _VERSIONS else None
+            shown = "/" + tail if link_version else rel
+            self._refuse_sandbox(shown)
+            if parts.query:
+                shown += "?" + _display_query(parts.query)
+            return path, link_version, shown
+        if version not in _VERSIONS:
+            raise ValueError(f"unknown Graph version {version!r} (use 'v1.0' or 'beta')")
+        if not path.startswith("/"):
+            path = "/" + path
+        self._refuse_sandbox(path)
+        first = path.lstrip("/").split("/", 1)[0].split("?", 1)[0].lower()
+        if first in _VERSIONS:
+            raise ValueError(f"path must be version-relative (pass version=...), got {path!r}")
+        url = f"{self.graph_url}/{version}{path}"
+        if params:
+            url += ("&" if "?" in path else "?") + _encode_params(params)
+        base, _, query = url.partition("?")
+        shown = base[len(self.graph_url) + len(version) + 1 :]
+        if query:
+            shown += "?" + _display_query(query)
+        return url, version, shown
+
+    def _check_read_only(self, method: str, shown: str, body: Any) -> None:
+        if not self.read_only or method in _SAFE_METHODS:
+            return
+        if method == "POST" and shown.split("?", 1)[0] == "/$batch":
+            subs = body.get("requests") if isinstance(body, dict) else None
+            if (
+                isinstance(subs, list)
+                and subs
+                and all(
+                    isinstance(s, dict) and str(s.get("method", "")).upper() in _SAFE_METHODS
+                    for s in subs
+                )
+            ):
+                return
+            raise ReadOnlyViolation(method, shown, "the batch contains writes")
+        raise ReadOnlyViolation(method, shown)
+
+    def _backoff(self, retry: int) -> float:
+        # Exponential from backoff_base, jittered upward so that parallel clients spread out
+        # and the wait is never shorter than the documented minimum (1 s for Conditional Access).
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (retry - 1))
+        return min(self.backoff_cap, delay * (1.0 + 0.5 * self._rng.random()))
+
+    def _wait(self, seconds: float) -> None:
+        stopped = (
+            self.control.wait(seconds) if self.control is not None else self._closed.wait(seconds)
+        )
+        if stopped:
+            raise Stopped(hint="the request was not retried")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        version: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        retry: bool,
+        raise_for_status: bool,
+    ) -> GraphResponse:
+        method = method.upper()
+        url, ver, shown = self._resolve(path, version, params)
+        self._check_read_only(method, shown, json)
+        batch_size = (
+            len(json["requests"]) if shown == "/$batch" and isinstance(json, dict) else None
+        )
+        safe_to_repeat = method != "POST"
+        attempt = 0
+        retries = 0
+        force_refresh = False
+        refreshed = False
+        while True:
+            attempt += 1
+            try:
+                resp = self._exchange(
+                    method, url, ver, shown, json, headers, attempt, force_refresh, batch_size
+                )
+            except _NETWORK_ERRORS as exc:
+                err = NetworkError(
+                    method,
+                    _versioned(ver, shown),
+                    exc,
+                    attempts=attempt,
+                    secrets=(self._last_token,),
+                )
+                # A POST that may have reached Graph is not resent blindly (it could create
+                # something twice); one that never got a connection is safe to resend.
+                unsent = isinstance(exc, requests.ConnectTimeout)
+                if not retry or retries >= self.max_retries or not (safe_to_repeat or unsent):
+                    raise err from None
+                retries += 1
+                delay = self._backoff(retries)
+                log.warning(
+                    "%s; retrying in %.1f s (%d/%d)", err.message, delay, retries, self.max_retries
+                )
+                self._wait(delay)
+                continue
+            force_refresh = False
+            status = resp.status
+            if status == 401 and not refreshed:
+                # Tokens can expire or be revoked between our check and Graph's; one forced
+                # refresh distinguishes that from a real loss of access.
+                refreshed = force_refresh = True
+                log.info("%s %s -> 401; refreshing the token and retrying once", method, shown)
+                continue
+            if resp.ok:
+                return resp
+            # 429 means Graph did not act on the request, so even a POST may be resent.
+            if (
+                retry
+                and status in _RETRY_STATUSES
+                and (safe_to_repeat or status == 429)
+                and retries < self.max_retries
+            ):
+                retries += 1
+                ra = resp.retry_after
+                delay = ra if ra is not None else self._backoff(retries)
+                log.warning(
+                    "%s %s -> %d; retrying in %.2f s (%d/%d)%s",
+                    method,
+                    shown,
+                    status,
+                    delay,
+                    retries,
+                    self.max_retries,
+                    " as asked by Retry-After" if ra is not None else "",
+                )
+                self._wait(delay)
+                continue
+            if raise_for_status:
+                raise resp.error()
+            return resp
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        version: str | None,
+        shown: str,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        attempt: int,
+        force_refresh: bool,
+        batch_size: int | None,
+    ) -> GraphResponse:
+        """Exactly one HTTP exchange, recorded whatever happens."""
+        token = self.tokens.token(force_refresh=force_refresh)
+        with self._state_lock:
+            self._last_token = token
+        client_request_id = str(uuid.uuid4())
+        send_headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "application/json",
+            "client-request-id": client_request_id,
+            "return-client-request-id": "true",
+        }
+        for key, value in (headers or {}).items():
+            if key.lower() != "authorization":
+                send_headers[key] = value
+        send_headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        try:
+            raw = self.session.request(
+                method,
+                url,
+                headers=send_headers,
+                json=body,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            content = raw.content  # read inside the try: a drop mid-body is a network error
+        except _NETWORK_ERRORS as exc:
+            self._emit(
+                CallRecord(
+                    method=method,
+                    path=shown,
+                    version=version,
+                    status=None,
+                    request_id=None,
+                    client_request_id=client_request_id,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    attempt=attempt,
+                    error=redact(f"{type(exc).__name__}: {exc}", token),
+                    batch_size=batch_size,
+                )
+            )
+            raise
+        duration_ms = (time.perf_counter() - started) * 1000
+        resp = GraphResponse(
+            status=raw.status_code,
+            headers=raw.headers,
+            content=content,
+            method=method,
+            path=shown,
+            version=version,
+            request_id=raw.headers.get("request-id"),
+            client_request_id=raw.headers.get("client-request-id") or client_request_id,
+            duration_ms=duration_ms,
+            attempts=attempt,
+        )
+        throttle = resp.throttle_percentage
+        with self._state_lock:
+            date = resp.date
+            if date is not None:
+                self._last_date = date
+            self._last_throttle = throttle
+        error = None if resp.ok else _error_code(resp)
+        sub_statuses = _sub_statuses(resp) if batch_size is not None else None
+        log.debug(
+            "%s %s%s -> %d in %.0f ms (request-id %s, client-request-id %s, attempt %d)%s",
+            method,
+            f"/{version}" if version else "",
+            shown,
+            resp.status,
+            duration_ms,
+            resp.request_id,
+            client_request_id,
+            attempt,
+            f" {error}" if error else "",
+        )
+        self._emit(
+            CallRecord(
+                method=method,
+                path=shown,
+                version=version,
+                status=resp.status,
+                request_id=resp.request_id,
+                client_request_id=client_request_id,
+                duration_ms=duration_ms,
+                attempt=attempt,
+                error=error,
+                batch_size=batch_size,
+                sub_statuses=sub_statuses,
+                retry_after=resp.retry_after,
+                throttle_percentage=throttle,
+            )
+        )
+        return resp
+
+    def _emit(self, record: CallRecord) -> None:
+        if record.status is None:
+            log.debug(
+                "%s %s failed after %.0f ms: %s",
+                record.method,
+                record.path,
+                record.duration_ms,
+                record.error,
+            )
+        if self.on_call is None:
+            return
+        try:
+            self.on_call(record)
+        except Exception:
+            # A broken log panel must not break a deletion run mid-batch.
+            log.exception("on_call callback failed")
+
+
+def _json_or_error(resp: GraphResponse) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        raise CloseoutError(
+            f"Graph sent a body that is not JSON for {resp.method} {resp.path}",
+            hint=f"request-id {resp.request_id}" if resp.request_id else None,
+        ) from None
+
+
+def _error_code(resp: GraphResponse) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        code = data["error"].get("code")
+        if code:
+            return str(code)
+    return f"HTTP {resp.status}"
+
+
+def _sub_statuses(resp: GraphResponse) -> dict[int, int] | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("responses"), list):
+        return None
+    counts: Counter[int] = Counter()
+    for item in data["responses"]:
+        if isinstance(item, dict) and isinstance(item.get("status"), int):
+            counts[item["status"]] += 1
+    return dict(sorted(counts.items()))

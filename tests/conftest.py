@@ -1,0 +1,78 @@
+"""Suite-wide fixtures: no network beyond loopback, private XDG dirs, sandbox tenants.
+
+Every test runs with ``XDG_STATE_HOME``/``XDG_DATA_HOME``/``XDG_CONFIG_HOME`` in its own temp
+dir (nothing touches the real home) and with outgoing connections to anything but loopback
+refused, so no test can ever reach a real Microsoft endpoint.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from services.sandbox import Sandbox, SandboxConfig, start_sandbox
+
+_real_connect = socket.socket.connect
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_loopback(host: Any) -> bool:
+    if not isinstance(host, str):
+        return False
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        raise OSError(f"test network guard: refused connection to {address[0]!r} (loopback only)")
+    return _real_connect(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _is_loopback(host if isinstance(host, str) else str(host)):
+        raise socket.gaierror(f"test network guard: refused to resolve {host!r} (loopback only)")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+
+
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path_factory.mktemp("xdg")
+    for var in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(base / var.lower()))
+    monkeypatch.delenv("CLOSEOUT_ACCESS_TOKEN", raising=False)
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
+    """``make_sandbox(users=50, seed=3, ...)`` starts a sandbox that is stopped after the test."""
+    started: list[Sandbox] = []
+
+    def make(**kw: Any) -> Sandbox:
+        sb = start_sandbox(SandboxConfig(**kw))
+        started.append(sb)
+        return sb
+
+    yield make
+    for sb in started:
+        sb.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    """A small default tenant (60 users, seed 3) on the real clock."""
+    return make_sandbox(users=60, seed=3)
