@@ -34,6 +34,8 @@ from services.headless import (
     status_exit_code,
 )
 from services.i18n import _, set_language
+from services.plan import PlanError
+from services.session import TenantGone
 
 EXIT_CODES = f"""\
 exit codes:
@@ -52,6 +54,7 @@ environment:
 """
 
 log = logging.getLogger("closeout")
+_log_handler: logging.Handler | None = None
 
 
 class UsageError(CloseoutError):
@@ -147,8 +150,9 @@ def common_options() -> argparse.ArgumentParser:
     d.add_argument(
         "--time-scale",
         type=_positive_float,
-        default=3600.0,
-        help="demo clock speed: simulated seconds per real second (default 3600)",
+        help="sandbox clock speed, simulated seconds per real second: the demo's (default "
+        "3600), or that of a sandbox reached with a loopback --graph-url (closeout's waits "
+        "shrink by it)",
     )
     return p
 
@@ -260,6 +264,13 @@ def setup_logging(state_dir: Path | None) -> Path | None:
         path.chmod(0o600)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
+    # main() may run more than once in a process (tests, the TUI's re-runs): replace our
+    # handler instead of stacking one more open file per call.
+    global _log_handler
+    if _log_handler is not None:
+        root.removeHandler(_log_handler)
+        _log_handler.close()
+    _log_handler = handler
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     return path
@@ -267,7 +278,7 @@ def setup_logging(state_dir: Path | None) -> Path | None:
 
 def session_options(args: argparse.Namespace) -> Any:
     from services.auth import DEFAULT_CLIENT_ID
-    from services.session import SessionOptions
+    from services.session import DEMO_TIME_SCALE, SessionOptions
 
     if args.graph_url and args.demo:
         raise UsageError(_("--demo and --graph-url cannot be combined."))
@@ -286,7 +297,8 @@ def session_options(args: argparse.Namespace) -> Any:
         demo=args.demo,
         demo_users=args.users,
         demo_seed=args.seed,
-        demo_time_scale=args.time_scale,
+        demo_time_scale=args.time_scale or DEMO_TIME_SCALE,
+        sandbox_time_scale=None if args.demo else args.time_scale,
         poll_interval=args.poll_interval,
         state_root=args.state_dir,
         use_token_cache=not args.no_token_cache,
@@ -339,12 +351,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         session = connect_headless(args, stop)
         try:
             engine = session.engine
+            if _report_missing(engine, reading=True):
+                return EXIT_AUTH
             engine.make_plan()
             print_plan(engine, sys.stdout, json_mode=args.json)
-            missing = engine.missing()
-            for m in missing:
-                _say(m.text())
-            return EXIT_AUTH if missing else EXIT_DONE
+            return EXIT_DONE
         finally:
             session.close()
 
@@ -355,10 +366,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         session = connect_headless(args, stop)
         try:
             engine = session.engine
+            if _report_missing(engine, reading=True):
+                return EXIT_AUTH
             if engine.load_plan() is None:
-                engine.make_plan(save=False)
+                try:
+                    engine.make_plan(save=False)
+                except PlanError:
+                    # Without the Global Administrator role no plan is safe; step 0 names
+                    # the missing role below, which is the cause worth showing.
+                    if not engine.missing():
+                        raise
             states = engine.assess()
             print_status(states, sys.stdout, json_mode=args.json)
+            if not engine.gone and engine.missing():
+                return EXIT_AUTH  # step 0 lists what is missing; a run could not proceed
             return status_exit_code(states, engine.gone)
         finally:
             session.close()
@@ -370,6 +391,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         session = connect_headless(args, stop)
         try:
             engine = session.engine
+            if _report_missing(engine, reading=True):
+                return EXIT_AUTH
             if engine.load_plan() is None:
                 engine.make_plan()
             engine.assess()
@@ -405,10 +428,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     control = RunControl()
     report = Reporter(sys.stdout, json_mode=args.json)
     with stop_on_signals(control.stop):
-        session = connect_headless(args, control.stop_event, sink=report, write=True)
+        try:
+            session = connect_headless(args, control.stop_event, sink=report, write=True)
+        except TenantGone as exc:
+            report.emit({"event": "note", "level": "info", "message": exc.message}, None)
+            report.emit({"event": "exit", "code": EXIT_DONE}, None)
+            raise
         engine = session.engine
         code = EXIT_WAITING
         try:
+            # Before reading or planning: a missing role or permission would otherwise surface
+            # as a bare 403 from the inventory, or as a plan refusal that hides the cause.
+            if _report_missing(engine, report):
+                code = EXIT_AUTH
+                report.emit({"event": "exit", "code": code}, _("exit {code}").format(code=code))
+                return code
             unfinished = session.journal.unfinished()
             if unfinished is not None:
                 report.emit(
@@ -463,12 +497,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             code = outcome.code
             report.emit({"event": "exit", "code": code}, _("exit {code}").format(code=code))
             return code
+        except CloseoutError as exc:
+            # main() prints the message and hint; JSON readers get them as a line too, and the
+            # journal's run-end records the exit code the process really ends with.
+            code = error_exit_code(exc)
+            report.emit(
+                {"event": "error", "message": exc.message, "hint": exc.hint, "code": code}, None
+            )
+            report.emit({"event": "exit", "code": code}, None)
+            raise
         finally:
-            with contextlib.suppress(Exception):
-                pack = engine.finish(code)
-                if pack is not None:
-                    _say(_("Evidence pack: {path}").format(path=pack))
+            if engine.run_id:
+                with contextlib.suppress(Exception):
+                    pack = engine.finish(code)
+                    if pack is not None:
+                        _say(_("Evidence pack: {path}").format(path=pack))
             session.close()
+
+
+def _report_missing(engine: Any, report: Reporter | None = None, *, reading: bool = False) -> bool:
+    """Name every missing role or permission (stderr, or a JSON line); True if any.
+
+    ``reading``: only what reading the tenant needs (plan, status, export change nothing).
+    """
+    from services.requirements import missing_for
+
+    missing = missing_for(engine.caller, read_only=True) if reading else engine.missing()
+    for m in missing:
+        if report is not None:
+            report.emit(
+                {"event": "missing", "kind": m.kind, "name": m.name, "step": int(m.step)},
+                m.text(),
+            )
+        else:
+            _say(m.text())
+    return bool(missing)
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
@@ -544,6 +607,12 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(getattr(args, "state_dir", None))
     try:
         return dispatch(args)
+    except TenantGone as exc:
+        # Not an error: the close-out's last step happened (perhaps in an earlier run).
+        _say(f"closeout: {exc.message}")
+        if exc.hint:
+            _say(f"  {exc.hint}")
+        return EXIT_DONE
     except CloseoutError as exc:
         _say(f"closeout: {exc.message}")
         if exc.hint:

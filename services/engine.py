@@ -31,7 +31,6 @@ from .models import (
     Event,
     Handoff,
     HandoffUpdated,
-    InventoryRefreshed,
     Noted,
     StepChanged,
     StepId,
@@ -40,7 +39,7 @@ from .models import (
 )
 from .pacing import WritePacer
 from .paths import tenant_dir, write_private
-from .plan import Plan, PlanOptions, build_plan
+from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, missing_for
 from .steps import directory, mfa, prepare, subscriptions, users
 from .steps.base import EngineOptions, StepContext
@@ -113,7 +112,9 @@ class Engine:
     # -- runs ----------------------------------------------------------------------------------
 
     def begin(self, command: str, options: dict[str, Any]) -> str:
+        """Start a run in the journal; settle what an interrupted earlier run left in flight."""
         if self._journal_open:
+            unfinished = self.journal.unfinished()
             self.run_id = self.journal.start_run(
                 command,
                 options=options,
@@ -121,7 +122,53 @@ class Engine:
                 version=__version__,
                 plan_digest=self.plan.digest() if self.plan else None,
             )
+            if unfinished is not None and unfinished.pending:
+                self._reconcile(unfinished.pending)
         return self.run_id
+
+    def _reconcile(self, pending: tuple[dict[str, Any], ...]) -> None:
+        """Record an outcome for each write in flight when a run stopped, from a fresh read.
+
+        A killed process leaves intents without outcomes. Where Graph now shows the object
+        gone, the evidence gets a ``gone`` outcome for it (the request's own answer was lost);
+        what is still there is left to its step, which sends it again and records that.
+        """
+        inv = self.inventory or self.refresh()
+        if inv is None:
+            return
+        present: dict[str, set[str]] = {
+            "delete-user": {u.id for u in inv.users},
+            "purge-user": {str(d.get("id")) for d in inv.deleted_users},
+            "delete-application": {a.id for a in inv.applications},
+            "purge-application": {str(d.get("id")) for d in inv.deleted_applications},
+            "delete-service-principal": {sp.id for sp in inv.service_principals},
+        }
+        settled = [
+            {
+                "step": intent.get("step"),
+                "action": intent.get("action"),
+                "object": intent.get("object"),
+                "label": intent.get("label", ""),
+                "result": "gone",
+                "message": _(
+                    "In flight when run {run} stopped; a fresh read shows it is gone."
+                ).format(run=intent.get("run")),
+            }
+            for intent in pending
+            if intent.get("action") in present
+            and str(intent.get("object")) not in present[str(intent.get("action"))]
+        ]
+        if settled:
+            self.journal.write_outcomes(settled)
+        self.emit(
+            Noted(
+                "info",
+                _(
+                    "{n} actions were in flight when the last run stopped: a fresh read confirms "
+                    "{gone} of them; their steps redo the others as needed."
+                ).format(n=len(pending), gone=len(settled)),
+            )
+        )
 
     def finish(self, exit_code: int) -> Path | None:
         """End the run in the journal and write its evidence pack; returns the pack's folder."""
@@ -137,6 +184,7 @@ class Engine:
             for rec in self.journal.outcomes(self.run_id):
                 counts[str(rec.get("result"))] = counts.get(str(rec.get("result")), 0) + 1
             self.journal.end_run(self.run_id, exit_code, counts)
+            self.run_id = ""  # finishing twice must not end the run twice
         return pack
 
     # -- requirements and reading ---------------------------------------------------------------
@@ -165,15 +213,7 @@ class Engine:
             raise
         with self._lock:
             self.inventory = inv
-        self.emit(
-            InventoryRefreshed(
-                users=tuple(inv.users),
-                subscriptions=tuple(inv.subscriptions),
-                apps=tuple(inv.applications) + tuple(inv.service_principals),
-                policies=tuple(inv.policies),
-                deleted_users=len(inv.deleted_users),
-            )
-        )
+        self.emit(inv.as_event())
         return inv
 
     # -- the plan ------------------------------------------------------------------------------
@@ -197,6 +237,8 @@ class Engine:
         plan = Plan.from_dict(data)
         if plan.tenant.id != self.caller.tenant.id:
             return None
+        # The file may have been edited by hand: hold it to the rules a new plan follows.
+        check_plan(plan, self.caller, self.inventory)
         self.plan = plan
         return plan
 
@@ -225,12 +267,35 @@ class Engine:
         return plan
 
     def ensure_plan(self) -> Plan:
-        """The saved plan, re-checked against the current ``--keep``; else a new one."""
+        """The saved plan, re-checked against the current options; else a new one.
+
+        A plan records what step 4 does to security defaults and Conditional Access; when
+        ``--disable-security-defaults``/``--disable-ca-mfa`` now say otherwise, the plan is
+        made again so that what is applied is what the plan shows.
+        """
         plan = self.plan or self.load_plan()
         wanted = {u.lower() for u in self.options.keep_upns}
-        if plan is not None and wanted <= {k.upn.lower() for k in plan.keep}:
+        if (
+            plan is not None
+            and wanted <= {k.upn.lower() for k in plan.keep}
+            and self._policy_choices_match(plan)
+        ):
             return plan
         return self.make_plan()
+
+    def _policy_choices_match(self, plan: Plan) -> bool:
+        actions = {a.action for a in plan.for_step(StepId.DISABLE_MFA)}
+        for turn_off, report, wanted in (
+            (
+                "disable-security-defaults",
+                "report-security-defaults",
+                self.options.disable_security_defaults,
+            ),
+            ("disable-ca-policy", "report-ca-policy", self.options.disable_ca_mfa),
+        ):
+            if (wanted and report in actions) or (not wanted and turn_off in actions):
+                return False
+        return True
 
     # -- assessing -----------------------------------------------------------------------------
 
@@ -254,14 +319,23 @@ class Engine:
         return self.journal.manual_ticks() if self.journal is not None else set()
 
     def tick(self, key: str) -> None:
+        """Record the admin's own confirmation of a check no API can make."""
+        self._check_manual_key(key)
+        if self._journal_open and key not in self.ticks():
+            self.journal.tick(key, self.caller.tenant.signed_in_upn)
+
+    def untick(self, key: str) -> None:
+        self._check_manual_key(key)
+        if self._journal_open and key in self.ticks():
+            self.journal.tick(key, self.caller.tenant.signed_in_upn, done=False)
+
+    def _check_manual_key(self, key: str) -> None:
         if key not in directory.MANUAL_ITEMS:
             raise CloseoutError(
                 _("Unknown manual check {key!r}; choose from: {keys}").format(
                     key=key, keys=", ".join(directory.MANUAL_ITEMS)
                 )
             )
-        if self._journal_open and key not in self.ticks():
-            self.journal.tick(key, self.caller.tenant.signed_in_upn)
 
     def assess(self, *, refresh: bool = True) -> dict[StepId, StepState]:
         """Every step's state from a fresh read (``refresh``) or the last inventory."""

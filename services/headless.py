@@ -4,6 +4,11 @@ Runs every step the API allows, prints each state change (or one JSON object per
 off what needs a person, waits and watches (unless ``--no-wait``), and ends with a documented
 exit code. Without ``--yes`` nothing destructive runs; step 5's irreversible cleanup also needs
 ``--confirm-domain`` equal to the initial domain.
+
+With ``--json`` every line is one object with ``time`` (UTC, ISO 8601), ``step`` (0–5, or null)
+and ``event``: ``plan``, ``resume``, ``step``, ``confirmed``, ``item``, ``progress``,
+``handoff``, ``note``, ``missing``, ``waiting``, ``failed``, ``stopped``, ``error``, and last
+``exit`` with the exit code.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from .models import (
     StepState,
     StepStatus,
 )
+from .steps.directory import MANUAL_ITEMS
 
 EXIT_DONE = 0
 EXIT_USAGE = 2
@@ -80,7 +86,13 @@ class Reporter:
     def emit(self, obj: dict[str, Any], text: str | None) -> None:
         with self._lock:
             if self.json_mode:
-                obj = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **obj}
+                # Every line carries time, step (null when it concerns no one step) and event,
+                # so that a script can route lines without knowing each event's shape.
+                obj = {
+                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "step": None,
+                    **obj,
+                }
                 self.out.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
             elif text is not None:
                 self.out.write(f"[{datetime.now():%H:%M:%S}] {text}\n")
@@ -288,18 +300,69 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
             for line in lines:
                 report.emit({"event": "failed", "message": line}, f"FAILED {line}")
             return Outcome(EXIT_FAILED, failures=lines)
-        waiting = needs + [
-            f"step {int(s.step)}: {s.waiting_for or s.summary}" + (f" — {s.link}" if s.link else "")
-            for s in states.values()
-            if s.status.waiting or s.status == StepStatus.BLOCKED
-        ]
-        if not opts.wait or engine.options.read_only:
+        waiting = needs + [_waiting_line(s) for s in states.values() if s.status.waiting]
+        waiting += [_waiting_line(s) for s in states.values() if s.status == StepStatus.BLOCKED]
+        # Waiting only helps while something outside this process is under way (a 72-hour
+        # wait, a handoff to a person) and the run can still end. If an option is missing
+        # (--yes, --confirm-domain, no --read-only), nothing is under way, or a step is blocked
+        # for good (users appeared after planning, a check only a person can fix), no poll will
+        # ever change that: say so now instead of hanging.
+        external = any(s.status.waiting for s in states.values())
+        if (
+            needs
+            or not external
+            or stuck_for_good(states)
+            or not opts.wait
+            or engine.options.read_only
+        ):
             for line in waiting:
                 report.emit({"event": "waiting", "message": line}, f"{_('waiting')}: {line}")
             return Outcome(EXIT_WAITING, waiting=waiting)
         if control.wait(engine.options.poll_interval):
             break
-    return Outcome(EXIT_WAITING, waiting=[_("stopped")])
+    # A stop (Ctrl-C, SIGTERM, a dropped SSH session) lands between batches: say so, so that a
+    # bare exit 3 is not mistaken for a wait.
+    line = _(
+        "Stopped: every request sent has its outcome recorded. Run the same command again to "
+        "continue."
+    )
+    report.emit({"event": "stopped", "message": line}, line)
+    return Outcome(EXIT_WAITING, waiting=[line])
+
+
+# What each step waits for before it can move (design.md §2).
+DEPENDS_ON: dict[StepId, tuple[StepId, ...]] = {
+    StepId.PREPARE: (),
+    StepId.DELETE_USERS: (),
+    StepId.CANCEL_SUBSCRIPTIONS: (),
+    StepId.DELETE_SUBSCRIPTIONS: (StepId.CANCEL_SUBSCRIPTIONS,),
+    StepId.DISABLE_MFA: (StepId.DELETE_USERS,),
+    StepId.DELETE_DIRECTORY: (
+        StepId.DELETE_USERS,
+        StepId.CANCEL_SUBSCRIPTIONS,
+        StepId.DELETE_SUBSCRIPTIONS,
+        StepId.DISABLE_MFA,
+    ),
+}
+
+
+def stuck_for_good(states: dict[StepId, StepState]) -> list[StepId]:
+    """Blocked steps that no wait unblocks: every step they wait for is done or itself stuck."""
+    stuck: list[StepId] = []
+    for step in sorted(states):
+        st = states[step]
+        if st.status != StepStatus.BLOCKED:
+            continue
+        if all(states[d].status == StepStatus.DONE or d in stuck for d in DEPENDS_ON.get(step, ())):
+            stuck.append(step)
+    return stuck
+
+
+def _waiting_line(s: StepState) -> str:
+    line = f"step {int(s.step)}: {s.waiting_for or s.summary}"
+    if s.status == StepStatus.BLOCKED and s.blockers:
+        line += " (" + "; ".join(s.blockers) + ")"
+    return line + (f" — {s.link}" if s.link else "")
 
 
 def _act(
@@ -315,6 +378,17 @@ def _act(
     needs: list[str] = []
     if engine.options.read_only:
         return False, [_("read-only: nothing was changed")]
+    s5 = states[StepId.DELETE_DIRECTORY]
+    unticked = [k for k in MANUAL_ITEMS if k not in engine.ticks()]
+    if s5.status == StepStatus.WAITING_PERSON and unticked:
+        # Only this process could record the ticks (it holds the journal), and it takes them
+        # from its command line: waiting would never see them.
+        needs.append(
+            _(
+                "step 5: once they are true, confirm the checks no API can make with "
+                "--confirm-manual {keys} (or all)."
+            ).format(keys=",".join(unticked))
+        )
     for step in (StepId.DELETE_USERS, StepId.DISABLE_MFA, StepId.DELETE_DIRECTORY):
         st = states[step]
         if st.status != StepStatus.PENDING or step in failures:

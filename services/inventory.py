@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import GraphError
 from .graph import GraphClient
-from .models import AppRow, PolicyRow, SubscriptionRow, TenantInfo, UserRow
+from .models import AppRow, InventoryRefreshed, PolicyRow, SubscriptionRow, TenantInfo, UserRow
 
 USER_SELECT = "id,userPrincipalName,displayName,userType,accountEnabled,onPremisesSyncEnabled,assignedLicenses"
 # Service plans whose data outlives the account: mailboxes and OneDrive/SharePoint.
@@ -52,6 +52,16 @@ class Inventory:
 
     def user(self, user_id: str) -> UserRow | None:
         return next((u for u in self.users if u.id == user_id), None)
+
+    def as_event(self) -> InventoryRefreshed:
+        """The inventory as the engine announces it to the UI."""
+        return InventoryRefreshed(
+            users=tuple(self.users),
+            subscriptions=tuple(self.subscriptions),
+            apps=tuple(self.applications) + tuple(self.service_principals),
+            policies=tuple(self.policies),
+            deleted_users=len(self.deleted_users),
+        )
 
     def to_json(self) -> dict[str, Any]:
         def rows(items: Iterable[Any]) -> list[dict[str, Any]]:

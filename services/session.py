@@ -30,12 +30,14 @@ from .auth import (
 from .caller import Caller, identify
 from .clouds import Cloud, resolve_cloud
 from .engine import Engine
-from .errors import AuthError, CloseoutError
+from .errors import AuthError, CloseoutError, GraphError
 from .graph import CallRecord, GraphClient
 from .i18n import _
 from .journal import Journal
 from .models import Event
+from .paths import tenant_dir
 from .steps.base import EngineOptions
+from .steps.directory import tenant_gone
 from .steps.subscriptions import products_link
 
 DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
@@ -58,6 +60,10 @@ class SessionOptions:
     demo_users: int = 300
     demo_seed: int = 7
     demo_time_scale: float = DEMO_TIME_SCALE
+    sandbox_time_scale: float | None = None
+    """The clock speed of a sandbox tenant reached through a loopback ``graph_url`` (tests,
+    ``closeout sandbox serve``): closeout's own waits and pacing window shrink by it. Ignored
+    for any other Graph."""
     demo_auto_approve: float | None = 2.0
     """Real seconds after which the demo's stand-in browser approves the device code."""
     poll_interval: float | None = None
@@ -66,6 +72,25 @@ class SessionOptions:
     token_cache: Path | None = None
     use_token_cache: bool = True
     environ: dict[str, str] = field(default_factory=dict)
+
+
+class TenantGone(CloseoutError):
+    """The tenant no longer exists: its deletion is confirmed (the close-out is complete)."""
+
+    def __init__(self, tenant_id: str, *, root: Path | None = None) -> None:
+        self.tenant_id = tenant_id
+        try:
+            where = str(tenant_dir(tenant_id, root=root))
+        except (OSError, ValueError):
+            where = _("closeout's state directory")
+        super().__init__(
+            _("Tenant {tenant} no longer exists: its deletion is confirmed.").format(
+                tenant=tenant_id
+            ),
+            _("The journal and the evidence packs of its runs are kept in {path}").format(
+                path=where
+            ),
+        )
 
 
 class Session:
@@ -80,6 +105,14 @@ class Session:
         self.cloud: Cloud = resolve_cloud(
             options.cloud, graph_url=self._graph_url(), authority=self._authority()
         )
+        if options.sandbox_time_scale and not self.is_sandbox:
+            # A real tenant's clock cannot be sped up; shortening waits there would only
+            # poll Graph harder and pace writes past the documented quota.
+            raise CloseoutError(
+                _(
+                    "--time-scale applies only to a sandbox tenant (--demo or a loopback --graph-url)."
+                )
+            )
         self.auth: Any = self._make_auth()
         self.client: GraphClient | None = None
         self.caller: Caller | None = None
@@ -163,9 +196,18 @@ class Session:
 
     # -- connecting ----------------------------------------------------------------------------
 
+    @property
+    def time_scale(self) -> float:
+        """Simulated seconds per real second of the tenant's clock: 1 except for a sandbox."""
+        if self.sandbox is not None:
+            return float(self.sandbox.clock.time_scale)
+        if self.options.sandbox_time_scale and self.is_sandbox:
+            return float(self.options.sandbox_time_scale)
+        return 1.0
+
     def engine_options(self) -> EngineOptions:
         opts = self.options
-        scale = self.sandbox.clock.time_scale if self.sandbox is not None else 1.0
+        scale = self.time_scale
         return EngineOptions(
             keep_upns=opts.keep,
             read_only=opts.read_only,
@@ -174,6 +216,7 @@ class Session:
             poll_interval=opts.poll_interval or (max(0.5, 300.0 / scale) if scale > 1 else 300.0),
             write_window=opts.write_window or 150.0 / scale,
             verify_delay=2.0 / scale if scale > 1 else 2.0,
+            ca_spacing=1.1 / scale,
             portal_links={
                 "products": products_link(self.cloud.admin_center_url),
                 "entra": self.cloud.entra_admin_center_url,
@@ -206,9 +249,23 @@ class Session:
         self.client = GraphClient(
             self.cloud.graph_url, self.auth, read_only=self.options.read_only, on_call=on_call
         )
-        self.caller = identify(
-            self.client, token_claims(token), cloud=self.cloud.name, sandbox=self.is_sandbox
-        )
+        claims = token_claims(token)
+        try:
+            self.caller = identify(
+                self.client, claims, cloud=self.cloud.name, sandbox=self.is_sandbox
+            )
+        except (AuthError, GraphError) as exc:
+            # After the portal's "Delete tenant" every token is refused: say what happened
+            # rather than "sign-in problem" (the public OpenID endpoint still answers).
+            tid = str(claims.get("tid") or "")
+            status = exc.status if isinstance(exc, GraphError) else 401
+            if (
+                tid
+                and status in (400, 401, 403, 404)
+                and tenant_gone(self.authority_base(), tid) is True
+            ):
+                raise TenantGone(tid, root=self.state_root) from None
+            raise
         self.journal = Journal(self.caller.tenant.id, root=self.state_root)
         if write:
             self.journal.open()

@@ -19,7 +19,8 @@ class FaultRule:
     method: str | None = None
     path: str | None = None
     """Regex searched in the full path (``/v1.0/users/…``)."""
-    status: int = 503
+    status: int | None = 503
+    """The answer instead of the real one; None serves the request normally (after ``delay``)."""
     code: str | None = None
     message: str | None = None
     times: int = 1

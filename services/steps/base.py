@@ -56,6 +56,9 @@ class EngineOptions:
     verify_attempts: int = 5
     """Re-reads after a bulk delete before a leftover counts (Graph lists with replication delay)."""
     verify_delay: float = 2.0
+    ca_spacing: float = 1.1
+    """Real seconds between Conditional Access writes: that service allows one request per
+    second per tenant and sends no Retry-After (a fast sandbox clock shortens it)."""
     portal_links: dict[str, str] = field(default_factory=dict)
 
 
@@ -84,12 +87,20 @@ class StepContext:
             return self.kept_ids
         return frozenset({self.caller.tenant.signed_in_id or ""})
 
+    @property
+    def never_delete_ids(self) -> frozenset[str]:
+        """The kept accounts and, whatever the plan says, the signed-in admin."""
+        me = None if self.caller.app_only else self.caller.tenant.signed_in_id
+        return self.kept_ids | ({me} if me else frozenset())
+
     def _refuse_protected(self, items: list[BatchItem]) -> None:
         # The plan already leaves these out; this is the last line of defence before the wire.
+        # It does not trust the plan's own keep list alone: that comes from an editable file.
+        never = self.never_delete_ids
         for item in items:
-            protected = (
-                item.action in ("delete-user", "purge-user") and item.key in self.kept_ids
-            ) or (item.action == "disable-mfa" and item.key in self.mfa_exempt_ids)
+            protected = (item.action in ("delete-user", "purge-user") and item.key in never) or (
+                item.action == "disable-mfa" and item.key in self.mfa_exempt_ids
+            )
             if protected:
                 raise CloseoutError(
                     _("Refusing to {action} {label}: it is an account closeout keeps.").format(

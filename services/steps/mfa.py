@@ -14,7 +14,6 @@ from services.models import PolicyRow, StepId, StepState, StepStatus
 from .base import StepContext, failed_results, state
 
 STEP = StepId.DISABLE_MFA
-CA_SPACING = 1.1  # seconds: Conditional Access allows one request per second per tenant
 
 
 def targets(ctx: StepContext, existing: set[str]) -> list[tuple[str, str]]:
@@ -82,7 +81,13 @@ def assess(
         )
     ]
     notes = tuple(warnings(policies))
-    total = len(todo) + len(pending_policies)
+    # Count what the plan turns off, so that "done" keeps its total once policies are off.
+    planned_policies = sum(
+        1
+        for a in ctx.plan.for_step(STEP)
+        if a.action in ("disable-security-defaults", "disable-ca-policy")
+    )
+    total = len(todo) + max(planned_policies, len(pending_policies))
     if pending_users or pending_policies:
         return state(
             STEP,
@@ -141,7 +146,7 @@ def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
             )
         elif p.kind == "conditionalAccess" and p.requires_mfa and ctx.options.disable_ca_mfa:
             # One at a time and spaced: Conditional Access throttles at 1 request/s, no Retry-After.
-            if ctx.control.wait(CA_SPACING):
+            if ctx.control.wait(ctx.options.ca_spacing):
                 break
             item = BatchItem(
                 key=p.id,

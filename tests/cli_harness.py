@@ -1,0 +1,229 @@
+"""Shared helpers for the engine and CLI tests: run ``closeout`` against a sandbox tenant over
+real HTTP (in-process or as a subprocess) and play the human's part in the portals through
+the sandbox's ``/_sandbox/`` control endpoints.
+
+Not a test module itself; the ``test_engine_*`` and ``test_cli_*`` modules import it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app.cli import main
+from services.sandbox import Sandbox
+
+# Fast enough that a 72-hour wait passes in about a second and a half of real time.
+FAST = 150_000.0
+POLL = "0.05"
+
+
+class LineTap(io.TextIOBase):
+    """A thread-safe stdout stand-in whose complete lines another thread may watch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._parts.append(text)
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def getvalue(self) -> str:
+        with self._lock:
+            return "".join(self._parts)
+
+    def lines(self) -> list[str]:
+        text = self.getvalue()
+        return text.split("\n")[:-1]  # the last piece is an unfinished line (or empty)
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """Every complete line as JSON (the caller asked for ``--json``); bad lines raise."""
+        return [json.loads(line) for line in self.lines() if line.strip()]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+    tap: LineTap = field(repr=False)
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return self.tap.json_lines()
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def target_args(sb: Sandbox, state_dir: Path) -> list[str]:
+    scale = sb.clock.time_scale
+    return [
+        *(["--time-scale", str(scale)] if scale != 1 else []),
+        "--graph-url",
+        sb.base_url,
+        "--authority",
+        sb.authority,
+        "--state-dir",
+        str(state_dir),
+        "--poll-interval",
+        POLL,
+        "--no-token-cache",
+    ]
+
+
+def run_cli(
+    argv: Sequence[str],
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    tap: LineTap | None = None,
+) -> Result:
+    """``closeout argv`` in this process with ``token`` as CLOSEOUT_ACCESS_TOKEN."""
+    monkeypatch.setenv("CLOSEOUT_ACCESS_TOKEN", token)
+    out = tap or LineTap()
+    err = LineTap()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return Result(code, out.getvalue(), err.getvalue(), out)
+
+
+def sandbox_state(sb: Sandbox) -> dict[str, Any]:
+    resp = requests.get(f"{sb.base_url}/_sandbox/state", timeout=10)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def graph_writes(sb: Sandbox) -> list[Any]:
+    """Write requests that reached Graph routes (``$batch`` envelopes and control calls aside)."""
+    return [w for w in sb.recorder.writes() if w.path.startswith(("/v1.0/", "/beta/"))]
+
+
+class PortalHuman:
+    """The admin at the admin centers, as a background thread driven by what closeout says.
+
+    It only acts on a part once closeout has handed it over (a ``handoff`` line for that step
+    in the JSON output), always through the sandbox's HTTP control endpoints: cancels active
+    subscriptions (asking the partner for partner-bought ones), deletes disabled ones, clears
+    the checks no API can make, and selects "Delete tenant" once closeout reports step 5 ready.
+    """
+
+    def __init__(self, sb: Sandbox, tap: LineTap, *, interval: float = 0.03) -> None:
+        self.sb = sb
+        self.tap = tap
+        self.interval = interval
+        self.stop = threading.Event()
+        self.actions: list[str] = []
+        self.errors: list[str] = []
+        self.delete_requested_after: dict[str, Any] | None = None
+        self._thread = threading.Thread(target=self._loop, name="portal-human", daemon=True)
+        self._http = requests.Session()
+
+    def __enter__(self) -> PortalHuman:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._thread.join(timeout=10)
+        self._http.close()
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+        return self._http.post(f"{self.sb.base_url}/_sandbox/{path}", json=body or {}, timeout=10)
+
+    def _said(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.tap.lines():
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+        return out
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                if self._once():
+                    return
+            except Exception as exc:  # recorded, asserted on by the test
+                self.errors.append(repr(exc))
+                return
+
+    def _once(self) -> bool:
+        state = self._http.get(f"{self.sb.base_url}/_sandbox/state", timeout=10).json()
+        if state["tenantDeleted"]:
+            return True
+        said = self._said()
+        handed = {obj.get("step") for obj in said if obj.get("event") == "handoff"}
+        if 2 in handed:
+            for sub in state["subscriptions"]:
+                if sub["status"] in ("Enabled", "Warning"):
+                    resp = self._post(
+                        f"subscriptions/{sub['id']}/cancel", {"asPartner": sub["partner"]}
+                    )
+                    self._note(f"cancel {sub['sku']}", resp)
+        if 3 in handed:
+            for sub in state["subscriptions"]:
+                if sub["status"] in ("Suspended", "LockedOut") and not sub["markedForDeletion"]:
+                    self._note(
+                        f"delete {sub['sku']}", self._post(f"subscriptions/{sub['id']}/delete")
+                    )
+        for key, resolved in state["manual"].items():
+            if not resolved:
+                self._note(f"resolve {key}", self._post(f"manual/{key}/resolve"))
+        ready = [obj for obj in said if obj.get("event") == "handoff" and obj.get("step") == 5]
+        if ready and self.delete_requested_after is None:
+            resp = self._post("tenant/delete")
+            self._note("delete tenant", resp)
+            if resp.status_code == 200:
+                self.delete_requested_after = ready[0]
+                return True
+        return False
+
+    def _note(self, what: str, resp: requests.Response) -> None:
+        self.actions.append(f"{what}: {resp.status_code}")
+        if resp.status_code >= 400:
+            self.errors.append(f"{what}: {resp.status_code} {resp.text[:200]}")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def journal_records(sb: Sandbox, state_dir: Path) -> list[dict[str, Any]]:
+    from services.journal import Journal
+
+    return Journal(sb.tenant_id, root=state_dir).records()
+
+
+def pack_path(result: Result) -> Path:
+    """The per-run evidence pack the run reported on stderr."""
+    for line in result.err.splitlines():
+        if line.startswith("Evidence pack: "):
+            return Path(line.removeprefix("Evidence pack: ").strip())
+    raise AssertionError(f"no evidence pack reported:\n{result.err}")
+
+
+def read_outcomes_csv(pack: Path) -> list[dict[str, str]]:
+    import csv
+
+    with (pack / "outcomes.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

@@ -1,0 +1,260 @@
+"""The engine itself (the API the TUI drives), against a sandbox tenant over real HTTP.
+
+Step 1 on a synced tenant turns sync off, waits for it (the 72-hour horizon), and only then
+deletes; the last-line guard refuses a forged plan before anything is sent; step 5 needs the
+typed initial domain and the ticked manual checks; events reach the sink; state is only ever
+"done" after a fresh read says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.batch import BatchItem
+from services.engine import ConfirmationMismatch, Engine
+from services.errors import CloseoutError
+from services.models import (
+    HandoffUpdated,
+    InventoryRefreshed,
+    ItemFinished,
+    ProgressUpdated,
+    StepChanged,
+    StepId,
+    StepStatus,
+)
+from services.plan import KeptAccount, PlannedAction
+from services.sandbox import Sandbox
+from services.session import Session, SessionOptions
+from services.steps import mfa
+
+
+@dataclasses.dataclass
+class Rig:
+    sb: Sandbox
+    session: Session
+    engine: Engine
+    events: list
+
+
+@pytest.fixture
+def rig_for(tmp_path: Path) -> Iterator:
+    sessions: list[Session] = []
+
+    def make(sb: Sandbox, **options) -> Rig:
+        events: list = []
+        session = Session(
+            SessionOptions(
+                graph_url=sb.base_url,
+                authority=sb.authority,
+                state_root=tmp_path / "state",
+                use_token_cache=False,
+                environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
+                sandbox_time_scale=sb.clock.time_scale if sb.clock.time_scale != 1 else None,
+                poll_interval=0.05,
+                **options,
+            )
+        )
+        sessions.append(session)
+        engine = session.connect(sink=events.append)
+        return Rig(sb, session, engine, events)
+
+    yield make
+    for s in sessions:
+        s.close()
+
+
+def advance(sb: Sandbox, hours: float) -> None:
+    requests.post(f"{sb.base_url}/_sandbox/clock/advance", json={"hours": hours}, timeout=10)
+
+
+def writes(sb: Sandbox) -> list:
+    return [w for w in sb.recorder.writes() if w.path.startswith(("/v1.0/", "/beta/"))]
+
+
+def test_step1_turns_sync_off_waits_then_deletes(make_sandbox, rig_for) -> None:
+    # A real-time clock that only moves when the test says so: the wait is under control.
+    sb = make_sandbox(users=40, seed=4, dirsync_hours=60, ca_requests_per_second=1000)
+    rig = rig_for(sb)
+    eng = rig.engine
+    eng.refresh()
+    eng.ensure_plan()
+    eng.begin("test", {})
+    synced = [u.id for u in sb.tenant.users.values() if u.synced]
+    assert synced
+
+    first = eng.run_step(StepId.DELETE_USERS)
+    assert first.status == StepStatus.WAITING_TIME
+    assert "72 hours" in (first.waiting_for or "")
+    (patch,) = writes(sb)
+    assert patch.method == "PATCH" and patch.path == f"/v1.0/organization/{sb.tenant_id}"
+    assert sb.recorder.events("user-deleted") == []
+    # The horizon is 72 h after sync was turned off, on Graph's (the sandbox's) clock.
+    sync_off = sb.clock.now_dt()
+    assert first.waiting_until is not None
+    assert abs(first.waiting_until - (sync_off + timedelta(hours=72))) < timedelta(minutes=5)
+
+    # Still synced an hour later: running the step again sends nothing and keeps waiting.
+    advance(sb, 1)
+    again = eng.run_step(StepId.DELETE_USERS)
+    assert again.status == StepStatus.WAITING_TIME
+    assert len(writes(sb)) == 1
+
+    advance(sb, 61)
+    ready = eng.assess()[StepId.DELETE_USERS]
+    assert ready.status == StepStatus.PENDING
+    done = eng.run_step(StepId.DELETE_USERS)
+    assert done.status == StepStatus.DONE, done
+    assert [u.id for u in sb.tenant.users.values()] == [sb.admin_id]
+    deleted = sb.recorder.events("user-deleted")
+    assert len(deleted) == 39
+    assert all(e.detail["sync_disabled_at"] is not None for e in deleted)
+    assert {e.detail["id"] for e in deleted if e.detail["was_synced"]} == set(synced)
+    assert sb.recorder.events("synced-delete-refused") == []
+    assert len(sb.recorder.events("sync-disabled")) == 1  # turned off once, not per attempt
+
+
+def test_last_line_guard_refuses_a_forged_plan_before_anything_is_sent(
+    make_sandbox, rig_for
+) -> None:
+    sb = make_sandbox(users=20, seed=6, synced_fraction=0, time_scale=100_000)
+    eng = rig_for(sb).engine
+    eng.refresh()
+    plan = eng.ensure_plan()
+    eng.begin("test", {})
+    # Bypass every check a saved plan gets: the plan object itself keeps no one and deletes
+    # the admin. Only the guard in front of the wire stands between it and Graph.
+    forged = dataclasses.replace(
+        plan,
+        keep=(),
+        actions=(
+            PlannedAction(StepId.DELETE_USERS, "delete-user", sb.admin_id, sb.admin_upn),
+            *plan.actions,
+        ),
+    )
+    eng.plan = forged
+    with pytest.raises(CloseoutError, match="keeps"):
+        eng.run_step(StepId.DELETE_USERS)
+    assert writes(sb) == []
+    assert len(sb.tenant.users) == 20
+
+    # Per-user MFA: step 4 leaves the signed-in admin out even when the plan names them, and
+    # the guard refuses a batch that would reach the wire anyway.
+    eng.plan = dataclasses.replace(
+        plan,
+        actions=(PlannedAction(StepId.DISABLE_MFA, "disable-mfa", sb.admin_id, sb.admin_upn),),
+    )
+    ctx = eng.context()
+    assert mfa.run(ctx, {sb.admin_id}) == []
+    item = BatchItem(
+        key=sb.admin_id,
+        method="PATCH",
+        url=f"/users/{sb.admin_id}/authentication/requirements",
+        body={"perUserMfaState": "disabled"},
+        headers={"Content-Type": "application/json"},
+        version="beta",
+        action="disable-mfa",
+        label=sb.admin_upn,
+    )
+    with pytest.raises(CloseoutError, match="keeps"):
+        ctx.execute(StepId.DISABLE_MFA, [item])
+    assert writes(sb) == []
+    assert sb.recorder.events("mfa-changed") == []
+
+
+def test_a_saved_plan_that_keeps_someone_else_only_is_refused(make_sandbox, rig_for) -> None:
+    sb = make_sandbox(users=20, seed=6, synced_fraction=0, time_scale=100_000)
+    eng = rig_for(sb).engine
+    eng.refresh()
+    plan = eng.make_plan()
+    other = next(u for u in sb.tenant.users.values() if u.id != sb.admin_id)
+    forged = dataclasses.replace(
+        plan, keep=(KeptAccount(other.id, other.user_principal_name, "x"),)
+    )
+    eng.plan_path.write_text(json.dumps(forged.to_dict()))
+    eng.plan = None
+    with pytest.raises(CloseoutError, match="does not keep"):
+        eng.ensure_plan()
+
+
+def test_step5_needs_the_typed_domain_and_the_manual_checks(make_sandbox, rig_for) -> None:
+    sb = make_sandbox(users=12, seed=8, synced_fraction=0, subscriptions="none", time_scale=100_000)
+    rig = rig_for(sb)
+    eng = rig.engine
+    eng.refresh()
+    eng.ensure_plan()
+    eng.begin("test", {})
+    assert eng.run_step(StepId.DELETE_USERS).status == StepStatus.DONE
+    # Nothing for step 4 to do: only the admin is left and no policy is to be turned off.
+    assert eng.assess()[StepId.DISABLE_MFA].status == StepStatus.DONE
+    s5 = eng.assess()[StepId.DELETE_DIRECTORY]
+    assert s5.status == StepStatus.WAITING_PERSON and "manual" in s5.summary
+
+    for key in ("invoices", "self-service", "azure"):
+        eng.tick(key)
+    assert eng.ticks() == {"invoices", "self-service", "azure"}
+    eng.untick("azure")
+    assert eng.ticks() == {"invoices", "self-service"}
+    eng.tick("azure")
+    with pytest.raises(CloseoutError):
+        eng.tick("no-such-check")
+    s5 = eng.assess()[StepId.DELETE_DIRECTORY]
+    assert s5.status == StepStatus.PENDING  # ready for the cleanup, which needs the domain
+
+    before = len(writes(sb))
+    for typed in (None, "", "fabrikam.onmicrosoft.com", sb.initial_domain.upper()):
+        with pytest.raises(ConfirmationMismatch) as info:
+            eng.run_step(StepId.DELETE_DIRECTORY, confirm_domain=typed)
+        assert sb.initial_domain in info.value.message
+    assert len(writes(sb)) == before
+    assert eng.states[StepId.DELETE_DIRECTORY].status == StepStatus.PENDING
+
+    done = eng.run_step(StepId.DELETE_DIRECTORY, confirm_domain=sb.initial_domain)
+    assert done.status == StepStatus.WAITING_PERSON, done
+    assert "Delete the tenant" in eng.handoffs[StepId.DELETE_DIRECTORY].title
+    assert len(sb.tenant.deleted_users) == 0 and len(sb.tenant.applications) == 0
+    # Nothing the sandbox's portal checks is left but the manual items only a person clears.
+    blockers = sb.deletion_blockers()
+    assert blockers and all(
+        b in [m.description for m in sb.tenant.manual_blockers.values()] for b in blockers
+    )
+
+    for key in list(sb.tenant.manual_blockers):
+        sb.resolve_manual(key)
+    sb.delete_tenant()
+    final = eng.assess()
+    assert eng.gone
+    assert all(s.status == StepStatus.DONE for s in final.values())
+    pack = eng.finish(0)
+    assert pack is not None and (pack / "outcomes.csv").exists()
+
+    kinds = {type(e) for e in rig.events}
+    assert {StepChanged, InventoryRefreshed, HandoffUpdated, ItemFinished, ProgressUpdated} <= kinds
+    finished = [e for e in rig.events if isinstance(e, ItemFinished)]
+    assert {e.object_id for e in finished if e.action == "delete-user"} == {
+        e.detail["id"] for e in sb.recorder.events("user-deleted")
+    }
+
+
+def test_done_only_after_a_fresh_read(make_sandbox, rig_for) -> None:
+    """Graph lists with replication delay: a 204 alone does not make step 1 done."""
+    sb = make_sandbox(users=15, seed=2, synced_fraction=0, time_scale=100_000)
+    eng = rig_for(sb).engine
+    eng.refresh()
+    eng.ensure_plan()
+    eng.begin("test", {})
+    victim = next(
+        u for u in sb.tenant.users.values() if u.id != sb.admin_id and not sb.tenant.roles_of(u.id)
+    )
+    # Graph accepts the delete of one user (204) but the user is still listed afterwards.
+    sb.add_fault(method="DELETE", path=f"/users/{victim.id}$", status=204, times=-1)
+    state = eng.run_step(StepId.DELETE_USERS)
+    assert state.status != StepStatus.DONE
+    assert sb.tenant.users.get(victim.id) is not None
+    assert eng.assess()[StepId.DELETE_USERS].status != StepStatus.DONE
