@@ -1,0 +1,123 @@
+"""Between the engine's worker threads and the UI: the event sink and the Graph call log.
+
+Step states, handoffs and inventories become posted messages (few, and thread-safe to post).
+Per-object outcomes and log lines are buffered under a lock and taken by the UI's flush timer
+in one batch, so deleting 50,000 users costs the UI a few hundred updates, not 50,000, and no
+log line is ever dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from services.graph import CallRecord
+from services.models import (
+    Event,
+    HandoffUpdated,
+    InventoryRefreshed,
+    ItemFinished,
+    Noted,
+    ProgressUpdated,
+    StepChanged,
+)
+
+from .messages import HandoffChanged, InventoryLoaded, ProgressChanged, StepStateChanged
+
+log = logging.getLogger("closeout.graph.calls")
+
+# Which table an action's object lives in, and what a success is called there.
+# Status values are the table's keys (it translates them); "deleted"/"done" are final.
+ACTION_TABLE = {
+    "delete-user": ("users", "deleted"),
+    "purge-user": ("users", "deleted"),
+    "disable-mfa": ("users", "done"),
+    "delete-application": ("apps", "deleted"),
+    "purge-application": ("apps", "deleted"),
+    "delete-service-principal": ("apps", "deleted"),
+    "disable-service-principal": ("apps", "disabled"),
+    "disable-security-defaults": ("policies", "done"),
+    "disable-ca-policy": ("policies", "done"),
+    "disable-directory-sync": ("", ""),
+}
+
+
+def format_call(record: CallRecord) -> tuple[str, str]:
+    """(level, line) for one Graph exchange: method, path, status, request id, duration."""
+    status = str(record.status) if record.status is not None else "---"
+    extra = ""
+    if record.batch_size:
+        subs = " ".join(f"{code}×{n}" for code, n in sorted((record.sub_statuses or {}).items()))
+        extra = f" ({record.batch_size}: {subs})" if subs else f" ({record.batch_size})"
+    if record.retry_after is not None:
+        extra += f" retry-after {record.retry_after:g}s"
+    if record.error:
+        extra += f" {record.error}"
+    rid = (record.request_id or "-")[:8]
+    line = f"{record.method} {record.path} {status}{extra} {rid} {record.duration_ms:.0f} ms"
+    failed = record.error is not None or (record.status or 0) >= 400
+    sub_failed = any(code >= 400 and code not in (404, 429) for code in (record.sub_statuses or {}))
+    if failed or sub_failed:
+        return ("warning" if record.status == 429 else "error"), line
+    return "debug" if record.method == "GET" else "info", line
+
+
+@dataclass
+class Pending:
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    marks: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class EngineBridge:
+    """Called from worker threads; the UI drains it with :meth:`take` on a timer."""
+
+    def __init__(self, post: Callable[[Message], object]) -> None:
+        self._post = post
+        self._lock = threading.Lock()
+        self._pending = Pending()
+
+    def sink(self, event: Event) -> None:
+        if isinstance(event, ItemFinished):
+            table, word = ACTION_TABLE.get(event.action, ("", ""))
+            ok = event.outcome in ("done", "gone")
+            status = word if ok else event.outcome
+            line = None
+            if not ok:
+                line = (
+                    "error" if event.outcome == "failed" else "warning",
+                    f"{event.action} {event.label}: {event.outcome} {event.status or ''} "
+                    f"{event.code or ''} {event.message or ''}".rstrip(),
+                )
+            with self._lock:
+                if table:
+                    self._pending.marks.setdefault(table, {})[event.object_id] = status
+                if line:
+                    self._pending.lines.append(line)
+        elif isinstance(event, StepChanged):
+            self._post(StepStateChanged(event.state))
+        elif isinstance(event, ProgressUpdated):
+            self._post(ProgressChanged(event))
+        elif isinstance(event, HandoffUpdated):
+            self._post(HandoffChanged(event.handoff))
+        elif isinstance(event, InventoryRefreshed):
+            self._post(InventoryLoaded(event))
+        elif isinstance(event, Noted):
+            self.line(event.level, event.text)
+
+    def on_call(self, record: CallRecord) -> None:
+        level, line = format_call(record)
+        log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, "%s", line)
+        self.line(level, line)
+
+    def line(self, level: str, text: str) -> None:
+        with self._lock:
+            self._pending.lines.append((level, text))
+
+    def take(self) -> Pending:
+        with self._lock:
+            pending, self._pending = self._pending, Pending()
+        return pending

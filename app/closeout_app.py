@@ -1,0 +1,684 @@
+"""The closeout Textual app: wiring only. Workers drive the engine; messages and a flush timer
+bring the results to the widgets; screens decide nothing on their own.
+
+Workers (one group each, ``exit_on_error=False``, errors routed to the log and a notification):
+``auth`` signs in and connects, ``step`` runs one step (stoppable between batches), ``watch``
+re-reads Graph while nothing runs, ``misc`` exports and plays the sandbox portal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from services.control import RunControl
+from services.engine import Engine
+from services.errors import CloseoutError
+from services.headless import status_word, step_name
+from services.i18n import _, ngettext
+from services.models import Handoff, InventoryRefreshed, StepId, StepState, StepStatus
+from services.session import Session, SessionOptions
+from services.steps.directory import MANUAL_ITEMS
+from widgets import (
+    LogPanel,
+    RemainingTable,
+    RunProgress,
+    StepChecklist,
+    StepDetail,
+    TenantHeader,
+)
+
+from .bridge import EngineBridge
+from .messages import (
+    Connected,
+    ConnectFailed,
+    DeviceCodeShown,
+    HandoffChanged,
+    InventoryLoaded,
+    ProgressChanged,
+    SignedIn,
+    SignInFailed,
+    StepFinished,
+    StepResult,
+    StepStateChanged,
+)
+from .screens.dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
+from .screens.handoff import HandoffScreen
+from .screens.help import HelpScreen
+from .screens.main_screen import MainScreen
+from .screens.sign_in import SignInScreen
+from .tables import app_rows, policy_rows, subscription_rows, user_rows
+
+log = logging.getLogger("closeout.app")
+
+FLUSH_SECONDS = 0.1
+
+
+class CloseoutApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "closeout"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", _("Quit"), show=False, priority=True, id="app-quit"),
+    ]
+
+    def __init__(
+        self,
+        options: SessionOptions,
+        *,
+        session_factory: Callable[[SessionOptions], Session] = Session,
+        watch: bool = True,
+    ) -> None:
+        super().__init__()
+        self.options = options
+        self._session_factory = session_factory
+        self.watch_enabled = watch
+        self.session: Session | None = None
+        self.engine: Engine | None = None
+        self.portal: Any = None
+        self.bridge = EngineBridge(self.post_message)
+        self.step_states: dict[StepId, StepState] = {s: StepState(s) for s in StepId}
+        self.handoffs: dict[StepId, Handoff] = {}
+        self.step_running: StepId | None = None
+        self.control: RunControl | None = None
+        self.unfinished: str | None = None
+        self.closeout_code = 3
+        self._hangup = False
+        self._quitting = False
+        self._users_signature: object = None
+
+    # -- start --------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen())
+        self.push_screen(SignInScreen())
+        self.set_interval(FLUSH_SECONDS, self._flush)
+        self.set_interval(0.5, self._check_hangup)
+        self.start_sign_in()
+
+    def start_sign_in(self) -> None:
+        self._sign_in()
+
+    @work(
+        thread=True,
+        group="auth",
+        exclusive=True,
+        exit_on_error=False,
+        name="sign-in",
+        description="Sign in and connect",
+    )
+    def _sign_in(self) -> None:
+        worker = get_current_worker()
+        try:
+            if self.session is None:
+                self.session = self._session_factory(self.options)
+            session = self.session
+            if session.needs_device_code:
+                prompt = session.start_device_code()
+                self.post_message(DeviceCodeShown(prompt))
+                session.wait_device_code(prompt, worker.cancelled_event)
+                if worker.is_cancelled:
+                    return
+                if not session.auth.signed_in:
+                    self.post_message(
+                        SignInFailed(_("The code expired before sign-in finished."), None)
+                    )
+                    return
+            self.post_message(SignedIn())
+        except CloseoutError as exc:
+            self.post_message(SignInFailed(exc.message, exc.hint))
+            return
+        try:
+            engine = session.connect(sink=self.bridge.sink, on_call=self.bridge.on_call)
+            unfinished = engine.journal.unfinished() if engine.journal else None
+            engine.refresh()
+            engine.ensure_plan()
+            engine.assess(refresh=False)
+            if session.sandbox is not None:
+                from services.sandbox.portal import PortalPlayer
+
+                self.portal = PortalPlayer(session.sandbox, engine)
+            self.engine = engine
+            self.post_message(
+                Connected(
+                    unfinished.run_id if unfinished else None,
+                    len(unfinished.pending) if unfinished else 0,
+                )
+            )
+        except CloseoutError as exc:
+            self.post_message(ConnectFailed(exc.message, exc.hint))
+
+    def on_device_code_shown(self, message: DeviceCodeShown) -> None:
+        screen = self._sign_in_screen()
+        if screen is not None:
+            screen.show_prompt(message.prompt)
+
+    def on_sign_in_failed(self, message: SignInFailed) -> None:
+        screen = self._sign_in_screen()
+        if screen is not None:
+            screen.show_error(message.message, message.hint)
+
+    def on_signed_in(self, message: SignedIn) -> None:
+        screen = self._sign_in_screen()
+        if screen is not None:
+            screen.query_one("#sign-in-status").update(_("Signed in. Reading the tenant…"))  # type: ignore[attr-defined]
+
+    def on_connect_failed(self, message: ConnectFailed) -> None:
+        screen = self._sign_in_screen()
+        if screen is not None:
+            screen.show_error(message.message, message.hint)
+        else:
+            self.notify(message.message, severity="error")
+
+    def on_connected(self, message: Connected) -> None:
+        if isinstance(self.screen, SignInScreen):
+            self.pop_screen()
+        assert self.engine is not None
+        self.main.query_one(TenantHeader).set_tenant(self.engine.caller.tenant)
+        if self.engine.inventory is not None:
+            self._load_tables(self.engine.inventory.as_event(), force=True)
+        self.unfinished = message.unfinished_run
+        if self.watch_enabled:
+            self.set_interval(self.engine.options.poll_interval, self._tick_watch)
+        if message.unfinished_run:
+            body = _(
+                "The journal shows a run that did not finish ({run}); {n} actions were in flight. "
+                "closeout has re-read the tenant, so nothing will be done twice. Resume it?"
+            ).format(run=message.unfinished_run, n=message.pending)
+            self.push_screen(
+                ConfirmModal(
+                    _("Resume the unfinished run?"),
+                    body,
+                    confirm_label=_("Resume"),
+                    danger=False,
+                    id="resume",
+                ),
+                self._on_resume_answer,
+            )
+        else:
+            self._begin(None)
+        self.show_step_detail(self.main.query_one(StepChecklist).selected or StepId.PREPARE)
+
+    def _on_resume_answer(self, resume: bool | None) -> None:
+        self._begin(self.unfinished if resume else None)
+        if resume and self.engine is not None:
+            running = [
+                s
+                for s in (StepId.DELETE_USERS, StepId.DISABLE_MFA)
+                if self.step_states[s].status == StepStatus.PENDING
+            ]
+            if running:
+                self.main.query_one(StepChecklist).select(running[0])
+                self.request_run(running[0])
+
+    def _begin(self, resumed: str | None) -> None:
+        if self.engine is not None and not self.engine.run_id:
+            self.engine.begin(
+                "tui",
+                {
+                    "resumed": resumed,
+                    "read_only": self.options.read_only,
+                    "keep": list(self.options.keep),
+                },
+            )
+
+    # -- properties for screens ----------------------------------------------------------------
+
+    @property
+    def main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise RuntimeError("main screen not installed")
+
+    def _sign_in_screen(self) -> SignInScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, SignInScreen)), None)
+
+    def server_now(self) -> datetime | None:
+        return self.engine.client.server_time() if self.engine else None
+
+    def can_run(self, step: StepId) -> bool:
+        if self.engine is None or self.options.read_only:
+            return step == StepId.PREPARE and self.engine is not None
+        st = self.step_states[step]
+        if step == StepId.PREPARE:
+            return True
+        return (
+            st.status in (StepStatus.PENDING, StepStatus.FAILED)
+            and self.step_states[StepId.PREPARE].status == StepStatus.DONE
+        )
+
+    def can_delete_directory(self) -> bool:
+        if self.engine is None or self.options.read_only:
+            return False
+        earlier_done = all(
+            self.step_states[s].status == StepStatus.DONE
+            for s in (
+                StepId.DELETE_USERS,
+                StepId.CANCEL_SUBSCRIPTIONS,
+                StepId.DELETE_SUBSCRIPTIONS,
+                StepId.DISABLE_MFA,
+            )
+        )
+        return earlier_done and self.step_states[StepId.DELETE_DIRECTORY].status in (
+            StepStatus.PENDING,
+            StepStatus.FAILED,
+        )
+
+    # -- engine → UI ---------------------------------------------------------------------------
+
+    def on_step_state_changed(self, message: StepStateChanged) -> None:
+        st = message.state
+        self.step_states[st.step] = st
+        checklist = self.main.query_one(StepChecklist)
+        checklist.update_steps(self.step_states[s] for s in StepId)
+        if checklist.selected == st.step:
+            self.show_step_detail(st.step)
+        self.main.refresh_bindings()
+        if (
+            st.step == StepId.DELETE_DIRECTORY
+            and st.status == StepStatus.DONE
+            and self.engine
+            and self.engine.gone
+        ):
+            self.closeout_code = 0
+            self.notify(_("The tenant is deleted. The close-out is complete."), timeout=10)
+
+    def on_progress_changed(self, message: ProgressChanged) -> None:
+        p = message.progress
+        bar = self.main.query_one(RunProgress)
+        bar.update_progress(p.done, p.total, p.failed, p.eta_seconds)
+        bar.update_throttle(p.writes_in_window, p.write_quota)
+
+    def on_handoff_changed(self, message: HandoffChanged) -> None:
+        self.handoffs[message.handoff.step] = message.handoff
+        if isinstance(self.screen, HandoffScreen) and self.screen.step == message.handoff.step:
+            self.screen.update(message.handoff)
+        self.main.refresh_bindings()
+
+    def on_inventory_loaded(self, message: InventoryLoaded) -> None:
+        self._load_tables(message.inventory)
+
+    def _load_tables(self, inv: InventoryRefreshed, *, force: bool = False) -> None:
+        kept = self.engine.plan.kept_ids if self.engine and self.engine.plan else frozenset()
+        main = self.main
+        # The user table can hold 50,000 rows: rebuilt only when more than disappearance
+        # changed (new users, sync turned off, the plan's kept set); small tables always are.
+        signature = (kept, frozenset(u.id for u in inv.users if u.synced))
+        users = main.query_one("#table-users", RemainingTable)
+        rows = user_rows(inv.users, kept)
+        if force or signature != self._users_signature:
+            self._users_signature = signature
+            users.load(rows)
+        else:
+            _reload_or_mark(users, rows)
+        main.query_one("#table-subscriptions", RemainingTable).load(
+            subscription_rows(inv.subscriptions, self.server_now())
+        )
+        main.query_one("#table-apps", RemainingTable).load(app_rows(inv.apps))
+        main.query_one("#table-policies", RemainingTable).load(policy_rows(inv.policies))
+
+    def _flush(self) -> None:
+        pending = self.bridge.take()
+        if not pending.lines and not pending.marks:
+            return
+        main = self.main
+        with self.batch_update():
+            for table_name, marks in pending.marks.items():
+                main.query_one(f"#table-{table_name}", RemainingTable).mark(marks)
+            if pending.lines:
+                main.query_one(LogPanel).write_many(pending.lines)
+
+    def show_step_detail(self, step: StepId) -> None:
+        st = self.step_states.get(step) or StepState(step)
+        plan = self.engine.plan if self.engine else None
+        will_do: list[str] = []
+        if plan is not None:
+            groups: dict[str, list[str]] = {}
+            for a in plan.for_step(step):
+                groups.setdefault(a.action, []).append(a.label)
+            for action, labels in groups.items():
+                sample = ", ".join(labels[:3]) + (
+                    f" … (+{len(labels) - 3:,})" if len(labels) > 3 else ""
+                )
+                will_do.append(f"{action} × {len(labels):,}: {sample}")
+        did = [st.summary] if st.summary else []
+        if st.total:
+            did.append(
+                _("{done:,} of {total:,} done, {failed:,} failed").format(
+                    done=st.done, total=st.total, failed=st.failed
+                )
+            )
+        if st.waiting_until:
+            did.append(_("Waiting until {when:%Y-%m-%d %H:%M} UTC").format(when=st.waiting_until))
+        if st.link:
+            did.append(st.link)
+        title = f"{int(step)} {step_name(step)} — {status_word(st.status)}"
+        blockers = list(st.blockers)
+        if st.status == StepStatus.DONE:
+            did += blockers  # a done step's remarks are notes, not blockers
+            blockers = []
+        self.main.query_one(StepDetail).show(title, will_do, did, blockers)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def request_run(self, step: StepId) -> None:
+        if self.engine is None or not self.can_run(step):
+            return
+        if step == StepId.PREPARE:
+            self._run_step(step, None)
+            return
+        st = self.step_states[step]
+        remaining = max(st.total - st.done, 0)
+        if step == StepId.DELETE_USERS:
+            synced = "synchroniz" in st.summary
+            if synced:
+                title = _("Turn directory synchronization off?")
+                body = _(
+                    "Users are synchronized from on-premises AD. Turning sync off takes up to 72 hours and "
+                    "cannot be undone during that time. After it, {n} users will be deleted."
+                ).format(n=remaining)
+            else:
+                title = ngettext("Delete {n:,} user?", "Delete {n:,} users?", remaining).format(
+                    n=remaining
+                )
+                body = _(
+                    "{n:,} users will be deleted, guests and other admins included; you are kept. "
+                    "They can be restored for 30 days."
+                ).format(n=remaining)
+        else:
+            title = _("Turn multifactor authentication off?")
+            body = _("Per-user MFA will be turned off for {n:,} accounts; yours stays on.").format(
+                n=remaining
+            )
+        self.push_screen(
+            ConfirmModal(
+                title,
+                body,
+                confirm_label=_("Delete")
+                if step == StepId.DELETE_USERS and "synchroniz" not in st.summary
+                else _("Continue"),
+                id="confirm",
+            ),
+            lambda ok: self._run_step(step, None) if ok else None,
+        )
+
+    def request_delete_directory(self) -> None:
+        if self.engine is None or not self.can_delete_directory():
+            return
+        plan = self.engine.plan
+        counts = [
+            _(
+                "Permanently delete {n:,} users from the recycle bin (no restore after this)."
+            ).format(n=len(plan.ids("purge-user")) if plan else 0),
+            _("Delete {n:,} applications and {s:,} service principals.").format(
+                n=len(plan.ids("delete-application")) if plan else 0,
+                s=len(plan.ids("delete-service-principal")) if plan else 0,
+            ),
+            _("Then you delete the tenant in the Microsoft Entra admin center."),
+        ]
+        domain = self.engine.caller.tenant.initial_domain
+        self.push_screen(
+            TypedConfirmModal(domain, counts),
+            lambda ok: self._run_step(StepId.DELETE_DIRECTORY, domain) if ok else None,
+        )
+
+    def _run_step(self, step: StepId, confirm_domain: str | None) -> None:
+        if self.step_running is not None or self.engine is None:
+            return
+        self.control = RunControl()
+        self.step_running = step
+        bar = self.main.query_one(RunProgress)
+        bar.running = True
+        bar.paused = False
+        self.main.refresh_bindings()
+        self._step_worker(step, confirm_domain, self.control)
+
+    @work(
+        thread=True,
+        group="step",
+        exclusive=True,
+        exit_on_error=False,
+        name="step",
+        description="Run one step",
+    )
+    def _step_worker(self, step: StepId, confirm_domain: str | None, control: RunControl) -> None:
+        assert self.engine is not None
+        try:
+            if step == StepId.PREPARE:
+                self.engine.refresh()
+                self.engine.make_plan()
+                state = self.engine.assess(refresh=False)[step]
+            else:
+                state = self.engine.run_step(step, confirm_domain=confirm_domain, control=control)
+            self.post_message(StepFinished(StepResult(step, state)))
+        except CloseoutError as exc:
+            self.post_message(StepFinished(StepResult(step, None, exc.message, exc.hint)))
+
+    def on_step_finished(self, message: StepFinished) -> None:
+        result = message.result
+        self.step_running = None
+        self.control = None
+        self._flush()
+        main = self.main
+        main.query_one(RunProgress).running = False
+        for table in main.query(RemainingTable):
+            table.compact()
+        if result.error:
+            main.query_one(LogPanel).write_line(
+                "error", f"{result.error} {result.hint or ''}".strip()
+            )
+            self.notify(result.error, severity="error", timeout=8)
+        elif result.state is not None and result.state.status == StepStatus.FAILED:
+            self.notify(result.state.summary, severity="error", timeout=8)
+        main.refresh_bindings()
+
+    def toggle_pause(self) -> None:
+        if self.control is None:
+            return
+        bar = self.main.query_one(RunProgress)
+        if self.control.paused:
+            self.control.resume()
+            bar.paused = False
+        else:
+            self.control.pause()
+            bar.paused = True
+
+    def stop_step(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.main.query_one(LogPanel).write_line(
+                "warning", _("Stopping after the batches in flight…")
+            )
+
+    def start_refresh(self) -> None:
+        if self.engine is not None and self.step_running is None:
+            self._refresh_worker()
+
+    def _tick_watch(self) -> None:
+        if self.step_running is None and self.engine is not None and not self.engine.gone:
+            self._refresh_worker()
+
+    @work(
+        thread=True,
+        group="watch",
+        exclusive=True,
+        exit_on_error=False,
+        name="watch",
+        description="Re-read the tenant",
+    )
+    def _refresh_worker(self) -> None:
+        if self.engine is not None:
+            self.engine.assess(refresh=True)
+
+    def replan(self) -> None:
+        if self.engine is not None and self.step_running is None:
+            self._run_step(StepId.PREPARE, None)
+
+    def show_handoff(self, step: StepId) -> None:
+        handoff = self.handoffs.get(step)
+        if handoff is not None:
+            self.push_screen(HandoffScreen(handoff))
+
+    def show_manual_checks(self) -> None:
+        if self.engine is None:
+            return
+        self.push_screen(
+            ManualChecksModal(MANUAL_ITEMS, self.engine.ticks()), self._on_manual_checks
+        )
+
+    def _on_manual_checks(self, ticked: set[str] | None) -> None:
+        if ticked is None or self.engine is None:
+            return
+        for key in MANUAL_ITEMS:
+            if key in ticked:
+                self.engine.tick(key)
+            else:
+                self.engine.untick(key)
+        self.start_refresh()
+
+    def show_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def play_portal(self, step: StepId | None) -> None:
+        if self.portal is None:
+            return
+        self._portal_worker(int(step) if step is not None else 0)
+
+    @work(
+        thread=True, group="misc", exit_on_error=False, name="portal", description="Sandbox portal"
+    )
+    def _portal_worker(self, step: int) -> None:
+        lines = self.portal.play(step) if step in (2, 3, 5) else self.portal.play_all()
+        for line in lines or [_("Nothing to do in the admin center for this step.")]:
+            self.bridge.line("info", f"[sandbox admin center] {line}")
+        if self.engine is not None:
+            self.engine.assess(refresh=True)
+
+    def export_evidence(self) -> None:
+        if self.engine is not None:
+            self._export_worker()
+
+    @work(
+        thread=True, group="misc", exit_on_error=False, name="export", description="Export evidence"
+    )
+    def _export_worker(self) -> None:
+        assert self.engine is not None
+        path = self.engine.write_evidence(all_runs=True)
+        self.bridge.line("info", _("Evidence pack written to {path}").format(path=path))
+        self.notify(_("Evidence pack: {path}").format(path=path), timeout=8)
+
+    # -- errors, quitting, lost terminals ----------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def _on_worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = f"{event.worker.name}: {type(error).__name__}: {error}"
+        log.error("worker failed", exc_info=error)
+        if event.worker.group == "step":
+            self.post_message(
+                StepFinished(
+                    StepResult(
+                        self.step_running or StepId.PREPARE,
+                        None,
+                        _("The step stopped on an unexpected error."),
+                        text,
+                    )
+                )
+            )
+        try:
+            self.main.query_one(LogPanel).write_line("error", text)
+        except Exception:  # the main screen may not be up yet (sign-in)
+            log.debug("no log panel yet")
+        self.notify(text, severity="error", timeout=10)
+
+    async def action_quit(self) -> None:
+        if self.step_running is not None:
+            self.push_screen(
+                ConfirmModal(
+                    _("A step is running"),
+                    _(
+                        "Stop it after the batches in flight and quit? Everything sent is recorded; the journal "
+                        "lets you resume later."
+                    ),
+                    confirm_label=_("Stop and quit"),
+                    id="quit-guard",
+                ),
+                self._on_quit_answer,
+            )
+            return
+        await self._shutdown()
+
+    def _on_quit_answer(self, ok: bool | None) -> None:
+        if ok:
+            self.stop_step()
+            self.run_worker(self._shutdown_after_step(), group="shutdown", exit_on_error=False)
+
+    async def _shutdown_after_step(self) -> None:
+        await self.workers.wait_for_complete([w for w in self.workers if w.group == "step"])
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        for worker in self.workers:
+            if worker.group in ("watch", "auth"):
+                worker.cancel()
+        if self.engine is not None and self.engine.run_id:
+            try:
+                self.engine.finish(self.closeout_code)
+            except Exception:  # leaving must not fail; the journal stays readable
+                log.exception("finishing the run failed")
+        self.exit(self.closeout_code)
+
+    def hang_up(self) -> None:
+        """SIGHUP (the SSH session dropped): stop cleanly at the next timer tick."""
+        self._hangup = True
+        if self.control is not None:
+            self.control.stop()
+
+    def _check_hangup(self) -> None:
+        if self._hangup and self.step_running is None:
+            self._hangup = False
+            self.run_worker(self._shutdown(), group="shutdown", exit_on_error=False)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # No "quit as soon as possible": quitting goes through the guard.
+        for command in super().get_system_commands(screen):
+            if command.title.lower().startswith("quit"):
+                continue
+            yield command
+        yield SystemCommand(
+            _("Quit"), _("Quit closeout (asks first while a step runs)"), self.action_quit
+        )
+        yield SystemCommand(_("Help"), _("Keys and what each step does"), self.show_help)
+        yield SystemCommand(
+            _("Export evidence"), _("Write the evidence pack"), self.export_evidence
+        )
+        yield SystemCommand(_("Refresh"), _("Re-read the tenant from Graph"), self.start_refresh)
+
+
+def _reload_or_mark(table: RemainingTable, rows: list[tuple[str, list[str | Text]]]) -> None:
+    """Objects only disappear during a close-out: mark them instead of rebuilding 50,000 rows."""
+    keys = {key for key, _cells in rows}
+    if table.total and not keys - table.keys():
+        gone = {
+            key: "gone"
+            for key in table.keys() - keys
+            if table.status_of(key) not in ("deleted", "done", "gone")
+        }
+        if gone:
+            table.mark(gone)
+        return
+    table.load(rows)

@@ -1,0 +1,165 @@
+"""Small modal screens with a typed result; the caller decides what to do with it.
+
+``ConfirmModal`` names the count and the consequence ("Delete 4,812 users? They can be restored
+for 30 days."), Cancel focused first. ``TypedConfirmModal`` guards the irreversible step 5: the
+Delete button stays disabled until the initial domain is typed exactly. ``ManualChecksModal``
+lets the admin tick the checks no API can make. Escape always cancels; nothing destructive is
+ever bound to it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
+
+from services.i18n import _
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Yes/no with the consequence spelled out; ``y`` confirms, ``n``/Esc cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", _("Cancel"), id="cancel"),
+        Binding("n", "cancel", _("No"), show=False),
+        Binding("y", "confirm", _("Yes"), id="confirm"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        body: str,
+        *,
+        confirm_label: str | None = None,
+        danger: bool = True,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._title = title
+        self._body = body
+        self._confirm_label = confirm_label or _("Confirm")
+        self._danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._body, classes="dialog-body", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(_("Cancel (Esc)"), id="cancel")
+                yield Button(
+                    f"{self._confirm_label} (y)",
+                    id="confirm",
+                    variant="error" if self._danger else "primary",
+                )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+
+class TypedConfirmModal(ModalScreen[bool]):
+    """Type the initial domain to allow step 5's irreversible cleanup."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", _("Cancel"), id="cancel")]
+
+    def __init__(self, domain: str, consequences: list[str]) -> None:
+        super().__init__(id="typed-confirm")
+        self.domain = domain
+        self.consequences = consequences
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog danger"):
+            yield Label(_("Delete the directory: this cannot be undone"), classes="dialog-title")
+            yield Static(
+                "\n".join(f"• {c}" for c in self.consequences), classes="dialog-body", markup=False
+            )
+            yield Static(
+                _("Type the initial domain {domain} to confirm:").format(domain=self.domain),
+                markup=False,
+            )
+            yield Input(placeholder=self.domain, id="domain")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(_("Cancel (Esc)"), id="cancel")
+                yield Button(_("Delete"), id="delete", variant="error", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#domain", Input).focus()
+
+    @property
+    def matches(self) -> bool:
+        return self.query_one("#domain", Input).value == self.domain
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#delete", Button).disabled = not self.matches
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.matches:
+            self.dismiss(True)
+        else:
+            self.notify(_("That is not the initial domain."), severity="warning", timeout=3)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "delete" and self.matches:
+            self.dismiss(True)
+        elif event.button.id == "cancel":
+            self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ManualChecksModal(ModalScreen[set[str] | None]):
+    """The admin's own confirmation of what no API can check (journalled by the caller)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", _("Cancel"), id="cancel"),
+        Binding("ctrl+s", "save", _("Save"), id="save"),
+    ]
+
+    def __init__(self, items: dict[str, tuple[str, str]], ticked: set[str]) -> None:
+        super().__init__(id="manual-checks")
+        self.items = items
+        self.ticked = ticked
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(_("Checks no API can make"), classes="dialog-title")
+            yield Static(
+                _("Tick each one only after you have checked it yourself."), classes="dialog-body"
+            )
+            for key, (label, where) in self.items.items():
+                yield Checkbox(_(label), value=key in self.ticked, id=f"check-{key}")
+                yield Static(f"   {_(where)}", classes="dim", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(_("Cancel (Esc)"), id="cancel")
+                yield Button(_("Save (Ctrl+S)"), id="save", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query(Checkbox).first().focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)
+
+    def action_save(self) -> None:
+        self.dismiss({key for key in self.items if self.query_one(f"#check-{key}", Checkbox).value})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,68 @@
+"""The handoff screen: a part no API can do. The link and click path from the article, the live
+watch of what must change (each subscription's state and countdown) and, only in the sandbox,
+a key that plays the admin center's part so the demo can finish."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer
+
+from services.i18n import _
+from services.models import Handoff, StepId
+from widgets import HandoffView
+
+if TYPE_CHECKING:
+    from app.closeout_app import CloseoutApp
+
+
+class HandoffScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", _("Close"), id="close"),
+        Binding("c", "copy_link", _("Copy link"), id="copy-link"),
+        Binding("A", "play_portal", _("Play admin center (sandbox)"), id="play-portal"),
+    ]
+
+    def __init__(self, handoff: Handoff) -> None:
+        super().__init__(id="handoff")
+        self.handoff = handoff
+
+    @property
+    def step(self) -> StepId:
+        return self.handoff.step
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield HandoffView(id="handoff-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.update(self.handoff)
+
+    def update(self, handoff: Handoff) -> None:
+        self.handoff = handoff
+        view = self.query_one(HandoffView)
+        app: CloseoutApp = self.app  # type: ignore[assignment]
+        server_now = app.server_now()
+        if server_now is not None:
+            view.set_now(server_now)
+        view.set_handoff(handoff)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "play_portal":
+            return self.app.portal is not None  # type: ignore[attr-defined]
+        return True
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_copy_link(self) -> None:
+        self.app.copy_to_clipboard(self.handoff.link)
+        self.notify(_("Link copied (if your terminal allows OSC 52)."), timeout=3)
+
+    def action_play_portal(self) -> None:
+        self.app.play_portal(self.step)  # type: ignore[attr-defined]

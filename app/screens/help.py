@@ -1,0 +1,87 @@
+"""Help (``?``): every key, and what each step does."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from services.i18n import _
+
+KEYS = [
+    ("↑/↓, Enter", "choose a step; Enter opens its handoff when it waits on you"),
+    ("r", "run the selected step (0: re-read and plan, 1: delete users, 4: turn MFA off)"),
+    ("D", "step 5: delete the directory (needs steps 1–4 done and the typed initial domain)"),
+    ("h", "show the selected step's handoff: link, click path, live watch"),
+    ("m", "tick the checks no API can make (invoices, self-service products, Azure)"),
+    ("p / s", "pause or resume / stop the running step (between batches; nothing is lost)"),
+    ("/", "filter the table; Esc clears"),
+    ("t", "next table tab (users, subscriptions, apps, policies)"),
+    ("g", "re-read everything from Graph"),
+    ("n", "make a new plan (includes objects that appeared since)"),
+    ("e", "export the evidence pack"),
+    ("l", "change the log level"),
+    ("A", "sandbox only: play the admin center's part of a handoff"),
+    ("?", "this help"),
+    ("q", "quit (asks first while a step runs; the journal lets you resume later)"),
+]
+
+STEPS = [
+    (
+        "0 Before you begin",
+        "Signs you in, checks your roles and the permissions granted, reads everything and saves the inventory "
+        "as the backup the article asks for. Users with mailbox or OneDrive data are listed: back them up first.",
+    ),
+    (
+        "1 Delete users",
+        "If users are synchronized from on-premises AD, turns directory sync off and waits (up to 72 hours) until "
+        "none is. Then deletes every user except you, in batches of 20; they can be restored for 30 days.",
+    ),
+    (
+        "2 Cancel active subscriptions",
+        "No API can do this: closeout shows the link and the clicks, and watches until none is active. "
+        "Partner-bought subscriptions: contact your partner.",
+    ),
+    (
+        "3 Delete disabled subscriptions",
+        "Also in the admin center. A deleted subscription is deprovisioned after 72 hours; closeout counts down.",
+    ),
+    (
+        "4 Disable multifactor authentication",
+        "Turns per-user MFA off for every remaining account except yours; reports security defaults and "
+        "Conditional Access policies that require MFA (turned off only with the command-line flags).",
+    ),
+    (
+        "5 Delete the directory",
+        "Checks what the portal checks. After you type the initial domain: purges deleted users, deletes "
+        "applications and service principals. Then you select Delete in the Entra admin center; closeout watches "
+        "until the tenant is gone.",
+    ),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", _("Close"), id="close"),
+        Binding("question_mark", "close", _("Close"), show=False),
+        Binding("q", "close", _("Close"), show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog wide", id="help-body"):
+            yield Static(_("Keys"), classes="dialog-title")
+            for key, what in KEYS:
+                yield Static(f"{key:<12} {_(what)}", markup=False)
+            yield Static("")
+            yield Static(_("The steps (Microsoft's 'Close your account')"), classes="dialog-title")
+            for name, what in STEPS:
+                yield Static(_(name), classes="help-step", markup=False)
+                yield Static(_(what), classes="dialog-body", markup=False)
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
