@@ -207,9 +207,9 @@ class Sandbox:
     def _handle_graph(self, req: Request, top_level: bool) -> Response | None:
         req.principal = self._authenticate(req)
         route, req.params = self.graph.match(req.method, req.path)
-        if req.path.endswith("/$batch"):
-            return route.handler(req)
-        object_id = self._object_id(req.path)
+        is_batch = req.path.endswith("/$batch")
+        object_id = None if is_batch else self._object_id(req.path)
+        # Faults reach the $batch envelope too: a whole batch can be throttled, fail or drop.
         fault = self.faults.decide(req.method, req.path, top_level=top_level)
         if fault is not None:
             if fault.delay:
@@ -229,6 +229,8 @@ class Sandbox:
                     headers=headers,
                     inner_code=str(fault.status) if fault.status == 429 else None,
                 )
+        if is_batch:
+            return route.handler(req)
         verdict = self.throttle.check(
             req.method, req.path, req.query, req.principal.app_id, self.tenant_id
         )
