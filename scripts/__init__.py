@@ -1,0 +1,1 @@
+"""Developer scripts: benchmarks, screenshots, catalogues (run with python -m scripts.NAME)."""
