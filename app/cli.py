@@ -33,17 +33,18 @@ from services.headless import (
     print_status,
     status_exit_code,
 )
-from services.i18n import _, set_language
+from services.i18n import N_, SUPPORTED, _, set_language
 from services.plan import PlanError
 from services.session import TenantGone
 
-EXIT_CODES = f"""\
+EXIT_CODES = N_(
+    """\
 exit codes:
-  {EXIT_DONE}  done: the tenant's deletion is confirmed
-  {EXIT_USAGE}  usage or configuration error (bad option, config, or a --confirm-domain mismatch)
-  {EXIT_WAITING}  waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)
-  {EXIT_FAILED}  some actions failed permanently (they are listed)
-  {EXIT_AUTH}  sign-in, role or permission problem (named)
+  {done}  done: the tenant's deletion is confirmed
+  {usage}  usage or configuration error (bad option, config, or a --confirm-domain mismatch)
+  {waiting}  waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)
+  {failed}  some actions failed permanently (they are listed)
+  {auth}  sign-in, role or permission problem (named)
 
 environment:
   CLOSEOUT_ACCESS_TOKEN  use this Graph access token instead of signing in
@@ -52,6 +53,7 @@ environment:
   XDG_STATE_HOME         journals, evidence packs, logs ($XDG_STATE_HOME/closeout)
   XDG_DATA_HOME          token cache ($XDG_DATA_HOME/closeout)
 """
+)
 
 log = logging.getLogger("closeout")
 _log_handler: logging.Handler | None = None
@@ -65,17 +67,31 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse exits 2 on its own; keep that, but with one clear line and a hint.
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"closeout: error: {message}\n(see closeout --help)\n")
+        sys.stderr.write(
+            _("closeout: error: {message}").format(message=message)
+            + "\n"
+            + _("(see closeout --help)")
+            + "\n"
+        )
         raise SystemExit(EXIT_USAGE)
+
+
+def exit_codes() -> str:
+    """The epilog of every ``--help``: exit codes and environment variables."""
+    return _(EXIT_CODES).format(
+        done=EXIT_DONE, usage=EXIT_USAGE, waiting=EXIT_WAITING, failed=EXIT_FAILED, auth=EXIT_AUTH
+    )
 
 
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a whole number").format(text=text)
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
+        raise argparse.ArgumentTypeError(_("must be 1 or more"))
     return value
 
 
@@ -83,144 +99,162 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(_("{text!r} is not a number").format(text=text)) from None
     if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
+        raise argparse.ArgumentTypeError(_("must be more than 0"))
     return value
 
 
 def common_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("sign-in and tenant")
+    g = p.add_argument_group(_("sign-in and tenant"))
     g.add_argument(
-        "--tenant", help="tenant id or domain to sign in to (default: the account's home tenant)"
+        "--tenant", help=_("tenant id or domain to sign in to (default: the account's home tenant)")
     )
-    g.add_argument("--client-id", help="app registration (public client) to sign in with")
-    g.add_argument("--cloud", default="global", help="global (default), usgov, usdod or china")
-    g.add_argument("--graph-url", help="Graph root to use instead of the cloud's (no /v1.0)")
-    g.add_argument("--authority", help="sign-in authority URL including the tenant")
+    g.add_argument("--client-id", help=_("app registration (public client) to sign in with"))
+    g.add_argument("--cloud", default="global", help=_("global (default), usgov, usdod or china"))
+    g.add_argument("--graph-url", help=_("Graph root to use instead of the cloud's (no /v1.0)"))
+    g.add_argument("--authority", help=_("sign-in authority URL including the tenant"))
     g.add_argument(
-        "--certificate", metavar="PEM", help="app-only sign-in with this certificate (key + cert)"
+        "--certificate",
+        metavar="PEM",
+        help=_("app-only sign-in with this certificate (key + cert)"),
     )
-    g.add_argument("--thumbprint", help="certificate thumbprint (default: computed from the PEM)")
     g.add_argument(
-        "--no-token-cache", action="store_true", help="do not read or write the token cache"
+        "--thumbprint", help=_("certificate thumbprint (default: computed from the PEM)")
     )
-    b = p.add_argument_group("behaviour")
+    g.add_argument(
+        "--no-token-cache", action="store_true", help=_("do not read or write the token cache")
+    )
+    b = p.add_argument_group(_("behaviour"))
     b.add_argument(
         "--keep",
         action="append",
         default=[],
         metavar="UPN",
-        help="an account to keep (repeatable; required with app-only sign-in)",
+        help=_("an account to keep (repeatable; required with app-only sign-in)"),
     )
     b.add_argument(
-        "--read-only", action="store_true", help="read and plan only: no write request leaves"
+        "--read-only", action="store_true", help=_("read and plan only: no write request leaves")
     )
     b.add_argument(
         "--disable-security-defaults",
         action="store_true",
-        help="step 4 also turns security defaults off",
+        help=_("step 4 also turns security defaults off"),
     )
     b.add_argument(
         "--disable-ca-mfa",
         action="store_true",
-        help="step 4 also turns off Conditional Access policies that require MFA",
+        help=_("step 4 also turns off Conditional Access policies that require MFA"),
     )
     b.add_argument(
         "--poll-interval",
         type=_positive_float,
         metavar="SECONDS",
-        help="seconds between reads while waiting (default 300; demo: scaled)",
+        help=_("seconds between reads while waiting (default 300; demo: scaled)"),
     )
     b.add_argument(
-        "--state-dir", type=Path, help="where journals and evidence go (default: XDG state dir)"
+        "--state-dir", type=Path, help=_("where journals and evidence go (default: XDG state dir)")
     )
-    b.add_argument("--lang", choices=("en", "sv"), help="language (default: from the locale)")
-    d = p.add_argument_group("demo")
+    b.add_argument("--lang", choices=("en", "sv"), help=_("language (default: from the locale)"))
+    d = p.add_argument_group(_("demo"))
     d.add_argument(
         "--demo",
         action="store_true",
-        help="use an in-process sandbox tenant (no Microsoft contact)",
+        help=_("use an in-process sandbox tenant (no Microsoft contact)"),
     )
     d.add_argument(
-        "--users", type=_positive_int, default=300, help="demo tenant size (default 300)"
+        "--users", type=_positive_int, default=300, help=_("demo tenant size (default 300)")
     )
-    d.add_argument("--seed", type=int, default=7, help="demo tenant seed (default 7)")
+    d.add_argument("--seed", type=int, default=7, help=_("demo tenant seed (default 7)"))
     d.add_argument(
         "--time-scale",
         type=_positive_float,
-        help="sandbox clock speed, simulated seconds per real second: the demo's (default "
-        "3600), or that of a sandbox reached with a loopback --graph-url (closeout's waits "
-        "shrink by it)",
+        help=_(
+            "sandbox clock speed, simulated seconds per real second: the demo's (default "
+            "3600), or that of a sandbox reached with a loopback --graph-url (closeout's waits "
+            "shrink by it)"
+        ),
     )
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = common_options()
+    epilog = exit_codes()
     parser = _Parser(
         prog="closeout",
         description=_("Close a Microsoft 365 organization, step by step, from one terminal."),
-        epilog=EXIT_CODES,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"closeout {__version__}")
-    parser.add_argument("--mouse", action="store_true", help="enable the mouse in the TUI")
+    parser.add_argument("--mouse", action="store_true", help=_("enable the mouse in the TUI"))
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     fmt = argparse.RawDescriptionHelpFormatter
     p_plan = sub.add_parser(
         "plan",
         parents=[common],
-        help="show what closeout would do (read-only)",
-        epilog=EXIT_CODES,
+        help=_("show what closeout would do (read-only)"),
+        epilog=epilog,
         formatter_class=fmt,
     )
-    p_plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p_plan.add_argument("--json", action="store_true", help=_("print the plan as JSON"))
     p_status = sub.add_parser(
         "status",
         parents=[common],
-        help="where each step stands",
-        epilog=EXIT_CODES,
+        help=_("where each step stands"),
+        epilog=epilog,
         formatter_class=fmt,
     )
     p_status.add_argument("--json", action="store_true")
     p_export = sub.add_parser(
         "export",
         parents=[common],
-        help="write the evidence pack",
-        epilog=EXIT_CODES,
+        help=_("write the evidence pack"),
+        epilog=epilog,
         formatter_class=fmt,
     )
-    p_export.add_argument("--out", type=Path, help="folder to write (default: in the state dir)")
-    p_run = sub.add_parser(
-        "run", parents=[common], help="run the close-out", epilog=EXIT_CODES, formatter_class=fmt
+    p_export.add_argument("--out", type=Path, help=_("folder to write (default: in the state dir)"))
+    p_export.add_argument(
+        "--offline",
+        action="store_true",
+        help=_(
+            "from the journal and saved files only, no sign-in (e.g. after the tenant is deleted)"
+        ),
     )
-    p_run.add_argument("--headless", action="store_true", help="no TUI: print progress (required)")
-    p_run.add_argument("--json", action="store_true", help="one JSON object per line")
+    p_run = sub.add_parser(
+        "run", parents=[common], help=_("run the close-out"), epilog=epilog, formatter_class=fmt
+    )
     p_run.add_argument(
-        "--yes", action="store_true", help="allow destructive steps (counts are printed)"
+        "--headless", action="store_true", help=_("no TUI: print progress (required)")
+    )
+    p_run.add_argument("--json", action="store_true", help=_("one JSON object per line"))
+    p_run.add_argument(
+        "--yes", action="store_true", help=_("allow destructive steps (counts are printed)")
     )
     p_run.add_argument(
         "--confirm-domain",
         metavar="DOMAIN",
-        help="the tenant's initial *.onmicrosoft.com domain: allows step 5's cleanup",
+        help=_("the tenant's initial *.onmicrosoft.com domain: allows step 5's cleanup"),
     )
     p_run.add_argument(
         "--confirm-manual",
         action="append",
         default=[],
         metavar="ITEM",
-        help="tick a manual check: invoices, self-service, azure, or all (repeatable)",
+        help=_("tick a manual check: invoices, self-service, azure, or all (repeatable)"),
     )
-    p_run.add_argument("--no-wait", action="store_true", help="return at the first wait (exit 3)")
-    p_sandbox = sub.add_parser("sandbox", help="the sandbox tenant")
+    p_run.add_argument(
+        "--no-wait", action="store_true", help=_("return at the first wait (exit 3)")
+    )
+    p_sandbox = sub.add_parser("sandbox", help=_("the sandbox tenant"))
     sb_sub = p_sandbox.add_subparsers(dest="sandbox_command", parser_class=_Parser, required=True)
-    serve = sb_sub.add_parser("serve", help="serve a sandbox tenant on loopback until Ctrl-C")
+    serve = sb_sub.add_parser("serve", help=_("serve a sandbox tenant on loopback until Ctrl-C"))
     serve.add_argument("--users", type=_positive_int, default=300)
     serve.add_argument("--seed", type=int, default=1)
-    serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    serve.add_argument("--port", type=int, default=0, help=_("port (default: any free one)"))
     serve.add_argument("--time-scale", type=_positive_float, default=1.0)
     serve.add_argument("--latency-ms", type=float, default=0.0)
     serve.add_argument(
@@ -386,6 +420,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.offline:
+        from services.engine import export_offline
+
+        if not args.tenant:
+            raise UsageError(_("export --offline needs --tenant with the tenant id."))
+        print(export_offline(args.tenant, root=args.state_dir, out=args.out))
+        return EXIT_DONE
     stop = threading.Event()
     with stop_on_signals(stop.set):
         session = connect_headless(args, stop)
@@ -555,10 +596,15 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     print(f"  admin           {sb.admin_upn}")
     print(f"  device login    {sb.base_url}/devicelogin")
     print(f"  state           {sb.base_url}/_sandbox/state")
-    print("\nA ready token for the admin (12 h):")
+    print("\n" + _("A ready token for the admin (12 h):"))
     print(f"  export CLOSEOUT_ACCESS_TOKEN={token}")
-    print(f"\nThen: closeout plan --graph-url {sb.base_url} --authority {sb.authority}")
-    print("Ctrl-C stops the sandbox.", flush=True)
+    print(
+        "\n"
+        + _("Then: closeout plan --graph-url {url} --authority {authority}").format(
+            url=sb.base_url, authority=sb.authority
+        )
+    )
+    print(_("Ctrl-C stops the sandbox."), flush=True)
     done = threading.Event()
     with stop_on_signals(done.set):
         done.wait()
@@ -596,11 +642,26 @@ def error_exit_code(exc: CloseoutError) -> int:
     return EXIT_USAGE
 
 
+def _lang_option(argv: list[str]) -> str | None:
+    """``--lang`` as given anywhere on the command line (a subcommand's parser resets an option
+    given before the subcommand to its own default)."""
+    for i, arg in enumerate(argv):
+        value = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else None
+        if arg.startswith("--lang="):
+            value = arg.partition("=")[2]
+        if value in SUPPORTED:
+            return value
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Before the parser is built, so that --help and usage errors speak the language too.
+    set_language(_lang_option(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        set_language(getattr(args, "lang", None))
+        set_language(getattr(args, "lang", None) or _lang_option(argv))
     except ValueError as exc:
         parser.error(str(exc))
     if args.command != "sandbox":

@@ -499,3 +499,55 @@ def _org_sync(client: GraphClient) -> bool | None:
 
 def claims_of(tokens: Any) -> dict[str, Any]:
     return token_claims(tokens.token())
+
+
+def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None = None) -> Path:
+    """The evidence pack from what closeout kept locally, without Graph.
+
+    After the tenant is deleted no token works any more, yet that is when the organization
+    needs the evidence: the saved plan names the tenant, the journal holds every outcome and
+    ``inventory-before.json`` the backup.
+    """
+    from .journal import Journal, new_run_id
+    from .models import TenantInfo
+
+    folder = tenant_dir(tenant_id, root=root)
+    try:
+        plan = json.loads((folder / "plan.json").read_text())
+        tenant = TenantInfo(**plan["tenant"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CloseoutError(
+            _("closeout has no saved plan for tenant {tenant} in {path}.").format(
+                tenant=tenant_id, path=folder
+            ),
+            _("Check --tenant (the tenant id) and --state-dir."),
+        ) from None
+    try:
+        before = json.loads((folder / "inventory-before.json").read_text())
+    except (OSError, ValueError):
+        before = {}
+    records = Journal(tenant.id, root=root).records()
+    rows = outcomes_from_journal(records)
+    gone = any(
+        r.get("kind") == "step"
+        and r.get("step") == int(StepId.DELETE_DIRECTORY)
+        and r.get("status") == str(StepStatus.DONE)
+        for r in records
+    )
+    run_id = new_run_id()
+    summary = {
+        "offline": True,
+        "tenantDeleted": gone,
+        "keep": [k.get("upn") for k in plan.get("keep", [])],
+        "runs": sorted({str(r.get("run")) for r in records if r.get("kind") == "run-start"}),
+    }
+    target = out or default_pack_dir(tenant.id, run_id, root=root)
+    return write_pack(
+        target,
+        tenant=tenant,
+        inventory=before,
+        outcomes=rows,
+        summary=summary,
+        run_id=run_id,
+        replace=out is not None,
+    )

@@ -291,6 +291,13 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
         )
     )
 
+    if len(kept) > 1:
+        warnings.append(
+            _(
+                "{n} accounts are kept. The tenant can only be deleted with one Global Administrator "
+                "left: delete the others yourself before step 5."
+            ).format(n=len(kept))
+        )
     if inv.data_holders:
         warnings.append(
             _("{n} users have mailbox or OneDrive data; back it up before step 1.").format(

@@ -173,3 +173,26 @@ def test_headless_run_closes_a_500_user_tenant(make_sandbox, tmp_path: Path, mon
     again = run_cli(argv, monkeypatch=monkeypatch, token=sb.issue_token())
     assert again.code == 0, again.text
     assert [o["event"] for o in again.json_lines()] == ["note", "exit"]
+
+    # And the evidence can still be exported afterwards, without Graph (no token works now).
+    out = tmp_path / "offline-pack"
+    offline = run_cli(
+        [
+            "export",
+            "--offline",
+            "--tenant",
+            sb.tenant_id,
+            "--state-dir",
+            str(state),
+            "--out",
+            str(out),
+        ],
+        monkeypatch=monkeypatch,
+        token="",
+    )
+    assert offline.code == 0, offline.text
+    offline_rows = read_outcomes_csv(out)
+    assert {(r["action"], r["object_id"]) for r in offline_rows} == {
+        (o["action"], o["object"]) for o in outcomes
+    }
+    assert json.loads((out / "summary.json").read_text())["summary"]["tenantDeleted"] is True

@@ -38,9 +38,10 @@ class PortalPlayer:
             if sub.status in ("Enabled", "Warning"):
                 try:
                     self.sandbox.cancel_subscription(sub.id, as_partner=bool(sub.owner_tenant_id))
-                    done.append(f"cancelled {sub.id}")
+                    how = " (by the partner)" if sub.owner_tenant_id else ""
+                    done.append(f"cancelled {self._name(sub)}{how}")
                 except GraphHttpError as exc:
-                    done.append(f"could not cancel {sub.id}: {exc.message}")
+                    done.append(f"could not cancel {self._name(sub)}: {exc.message}")
         return self._log(done)
 
     def delete_disabled(self) -> list[str]:
@@ -49,7 +50,7 @@ class PortalPlayer:
         for sub in list(self.sandbox.tenant.subscriptions.values()):
             if sub.status in ("Suspended", "LockedOut") and not sub.marked_for_deletion:
                 self.sandbox.delete_subscription(sub.id)
-                done.append(f"deleted {sub.id}")
+                done.append(f"deleted {self._name(sub)}")
         return self._log(done)
 
     def resolve_manual(self) -> list[str]:
@@ -104,6 +105,10 @@ class PortalPlayer:
         thread = threading.Thread(target=loop, name="sandbox-portal-player", daemon=True)
         thread.start()
         return thread
+
+    def _name(self, sub: Any) -> str:
+        sku = self.sandbox.tenant.skus.get(sub.sku_id)
+        return sku.sku_part_number if sku else sub.id
 
     def _log(self, lines: list[str]) -> list[str]:
         for line in lines:

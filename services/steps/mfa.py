@@ -58,6 +58,15 @@ def warnings(policies: list[PolicyRow]) -> list[str]:
     return out
 
 
+def planned_policy_ids(ctx: StepContext) -> set[str]:
+    """The policies the plan turns off (only with --disable-security-defaults/--disable-ca-mfa)."""
+    return {
+        a.object_id
+        for a in ctx.plan.for_step(STEP)
+        if a.action in ("disable-security-defaults", "disable-ca-policy")
+    }
+
+
 def assess(
     ctx: StepContext, step1_done: bool, users: set[str], policies: list[PolicyRow]
 ) -> StepState:
@@ -71,23 +80,11 @@ def assess(
     todo = targets(ctx, users)
     mfa = read_mfa(ctx, [uid for uid, _label in todo])
     pending_users = [uid for uid, _label in todo if mfa.get(uid) not in (None, "disabled")]
-    pending_policies = [
-        p
-        for p in policies
-        if p.state != "disabled"
-        and (
-            (p.kind == "securityDefaults" and ctx.options.disable_security_defaults)
-            or (p.kind == "conditionalAccess" and p.requires_mfa and ctx.options.disable_ca_mfa)
-        )
-    ]
+    planned = planned_policy_ids(ctx)
+    pending_policies = [p for p in policies if p.state != "disabled" and p.id in planned]
     notes = tuple(warnings(policies))
     # Count what the plan turns off, so that "done" keeps its total once policies are off.
-    planned_policies = sum(
-        1
-        for a in ctx.plan.for_step(STEP)
-        if a.action in ("disable-security-defaults", "disable-ca-policy")
-    )
-    total = len(todo) + max(planned_policies, len(pending_policies))
+    total = len(todo) + len(planned)
     if pending_users or pending_policies:
         return state(
             STEP,
@@ -131,10 +128,11 @@ def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
     for r in failed_results(ctx.execute(STEP, items)):
         failures.append(f"{r.item.label}: {r.code} {r.message}")
     policies = read_policies(ctx.client)
+    planned = planned_policy_ids(ctx)
     for p in policies:
-        if p.state == "disabled":
-            continue
-        if p.kind == "securityDefaults" and ctx.options.disable_security_defaults:
+        if p.state == "disabled" or p.id not in planned:
+            continue  # a policy that appeared after planning is reported, not turned off
+        if p.kind == "securityDefaults":
             item = BatchItem(
                 key=p.id,
                 method="PATCH",
@@ -144,7 +142,7 @@ def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
                 action="disable-security-defaults",
                 label=p.display_name,
             )
-        elif p.kind == "conditionalAccess" and p.requires_mfa and ctx.options.disable_ca_mfa:
+        elif p.kind == "conditionalAccess":
             # One at a time and spaced: Conditional Access throttles at 1 request/s, no Retry-After.
             if ctx.control.wait(ctx.options.ca_spacing):
                 break
