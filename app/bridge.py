@@ -29,6 +29,13 @@ from services.models import (
 from .messages import HandoffChanged, InventoryLoaded, ProgressChanged, StepStateChanged
 
 log = logging.getLogger("closeout.graph.calls")
+events = logging.getLogger("closeout.events")
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 # Which table an action's object lives in, and what a success is called there.
 # Status values are the table's keys (it translates them); "deleted"/"done" are final.
@@ -92,11 +99,11 @@ class EngineBridge:
                     f"{event.action} {event.label}: {event.outcome} {event.status or ''} "
                     f"{event.code or ''} {event.message or ''}".rstrip(),
                 )
-            with self._lock:
-                if table:
+            if table:
+                with self._lock:
                     self._pending.marks.setdefault(table, {})[event.object_id] = status
-                if line:
-                    self._pending.lines.append(line)
+            if line:
+                self.note(*line)
         elif isinstance(event, StepChanged):
             self._post(StepStateChanged(event.state))
         elif isinstance(event, ProgressUpdated):
@@ -106,7 +113,7 @@ class EngineBridge:
         elif isinstance(event, InventoryRefreshed):
             self._post(InventoryLoaded(event))
         elif isinstance(event, Noted):
-            self.line(event.level, event.text)
+            self.note(event.level, event.text)
 
     def on_call(self, record: CallRecord) -> None:
         level, line = format_call(record)
@@ -114,8 +121,13 @@ class EngineBridge:
         self.line(level, line)
 
     def line(self, level: str, text: str) -> None:
+        """A log-panel line; events are also written to the log file (Graph calls already are)."""
         with self._lock:
             self._pending.lines.append((level, text))
+
+    def note(self, level: str, text: str) -> None:
+        events.log(_LEVELS.get(level, logging.INFO), "%s", text)
+        self.line(level, text)
 
     def take(self) -> Pending:
         with self._lock:
