@@ -42,6 +42,7 @@ import platformdirs
 import requests
 
 from .errors import AuthError, redact
+from .i18n import _
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -198,20 +199,24 @@ def _auth_error(
 
     if 53003 in codes or "conditional access" in detail.lower():
         return AuthError(
-            "Sign-in was blocked by a Conditional Access policy (AADSTS53003). The organization "
-            "blocks the device code flow (the 'Authentication flows' condition), which closeout "
-            "uses by default.",
-            hint=(
-                "sign in app-only with a certificate (--certificate), or bring your own token in "
-                f"{ENV_ACCESS_TOKEN}, e.g. from `az account get-access-token "
-                "--resource-type ms-graph --query accessToken -o tsv`"
+            _(
+                "Sign-in was blocked by a Conditional Access policy (AADSTS53003). The "
+                "organization blocks the device code flow (the 'Authentication flows' condition), "
+                "which closeout uses by default."
             ),
+            hint=_(
+                "sign in app-only with a certificate (--certificate), or bring your own token in "
+                "{env}, e.g. from `az account get-access-token "
+                "--resource-type ms-graph --query accessToken -o tsv`"
+            ).format(env=ENV_ACCESS_TOKEN),
         )
     if 65001 in codes or result.get("suberror") == "consent_required":
         return AuthError(
-            f"Admin consent is missing: the app {client_id} has not been granted the "
-            f"permissions closeout needs ({names or 'the requested scopes'}) (AADSTS65001).",
-            hint=(
+            _(
+                "Admin consent is missing: the app {client_id} has not been granted the "
+                "permissions closeout needs ({names}) (AADSTS65001)."
+            ).format(client_id=client_id, names=names or _("the requested scopes")),
+            hint=_(
                 "a Global Administrator must grant tenant-wide admin consent for these "
                 "permissions (Entra admin center → Enterprise applications → the app → "
                 "Permissions → Grant admin consent), or sign in with --client-id of an app "
@@ -219,65 +224,80 @@ def _auth_error(
             ),
         )
     if 90002 in codes or error == "invalid_tenant":
-        tenant = authority.rstrip("/").rsplit("/", 1)[-1] if authority else "the tenant"
+        tenant = authority.rstrip("/").rsplit("/", 1)[-1] if authority else _("the tenant")
         return AuthError(
-            f"Tenant '{tenant}' was not found (AADSTS90002).",
-            hint=(
+            _("Tenant '{tenant}' was not found (AADSTS90002).").format(tenant=tenant),
+            hint=_(
                 "check --tenant (the tenant id or the initial *.onmicrosoft.com domain) and "
                 "--cloud; a tenant that has been deleted is reported the same way"
             ),
         )
     if error == "expired_token" or codes & {70019, 70020}:
         return AuthError(
-            "The sign-in code expired before it was used.",
-            hint="start the sign-in again and enter the new code within 15 minutes",
+            _("The sign-in code expired before it was used."),
+            hint=_("start the sign-in again and enter the new code within 15 minutes"),
         )
     if error == "authorization_declined" or 65004 in codes:
         return AuthError(
-            "The sign-in was declined in the browser.",
-            hint="start the sign-in again and approve it as a Global Administrator",
+            _("The sign-in was declined in the browser."),
+            hint=_("start the sign-in again and approve it as a Global Administrator"),
         )
     if 700016 in codes:
         return AuthError(
-            f"The app {client_id} was not found in this tenant (AADSTS700016).",
-            hint="check --client-id and --tenant; the app must be registered in that tenant",
+            _("The app {client_id} was not found in this tenant (AADSTS700016).").format(
+                client_id=client_id
+            ),
+            hint=_("check --client-id and --tenant; the app must be registered in that tenant"),
         )
     if 700027 in codes or 700024 in codes:
-        shown = f" (thumbprint {thumbprint})" if thumbprint else ""
+        message = (
+            _(
+                "The certificate (thumbprint {thumbprint}) was not accepted for app {client_id}: {detail}"
+            )
+            if thumbprint
+            else _("The certificate was not accepted for app {client_id}: {detail}")
+        )
         return AuthError(
-            f"The certificate{shown} was not accepted for app {client_id}: {detail}",
-            hint=(
+            message.format(thumbprint=thumbprint, client_id=client_id, detail=detail),
+            hint=_(
                 "upload the certificate's public part to the app registration "
                 "(Certificates & secrets) and check that it has not expired"
             ),
         )
     if 7000218 in codes:
         return AuthError(
-            f"The app {client_id} does not allow public client sign-in (AADSTS7000218).",
-            hint=(
+            _("The app {client_id} does not allow public client sign-in (AADSTS7000218).").format(
+                client_id=client_id
+            ),
+            hint=_(
                 "in the app registration → Authentication, set 'Allow public client flows' to "
                 "Yes, or use another --client-id"
             ),
         )
     if 50076 in codes or 50079 in codes or result.get("suberror") == "basic_action":
         return AuthError(
-            "Multi-factor authentication is required to sign in again.",
-            hint="run the sign-in again; the device code page will ask for the second factor",
+            _("Multi-factor authentication is required to sign in again."),
+            hint=_("run the sign-in again; the device code page will ask for the second factor"),
         )
     if error == "invalid_grant":
         return AuthError(
-            f"The saved sign-in is no longer valid: {detail or error}",
-            hint="sign in again",
+            _("The saved sign-in is no longer valid: {detail}").format(detail=detail or error),
+            hint=_("sign in again"),
         )
-    what = f"{error}: {detail}" if detail else (error or "unknown error")
-    return AuthError(f"Sign-in failed: {what}", hint="check --tenant, --client-id and --cloud")
+    what = f"{error}: {detail}" if detail else (error or _("unknown error"))
+    return AuthError(
+        _("Sign-in failed: {what}").format(what=what),
+        hint=_("check --tenant, --client-id and --cloud"),
+    )
 
 
 def _network_error(exc: BaseException, url_host: str) -> AuthError:
     reason = redact(" ".join(str(exc).split()))[:200] or type(exc).__name__
     return AuthError(
-        f"Could not reach the sign-in service at {url_host}: {type(exc).__name__}: {reason}",
-        hint="check the network (proxy, VPN, DNS) and the --cloud/--authority options",
+        _("Could not reach the sign-in service at {host}: {kind}: {reason}").format(
+            host=url_host, kind=type(exc).__name__, reason=reason
+        ),
+        hint=_("check the network (proxy, VPN, DNS) and the --cloud/--authority options"),
     )
 
 
@@ -364,9 +384,11 @@ class LoopbackHttpClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not is_loopback_host(parts.hostname):
             raise AuthError(
-                f"Refused to send a sign-in request to {parts.hostname or url!r}: the sandbox "
-                "route only talks to loopback addresses (127.0.0.1, ::1, localhost).",
-                hint="use an https authority of a Microsoft cloud for a real tenant",
+                _(
+                    "Refused to send a sign-in request to {host!r}: the sandbox route only talks "
+                    "to loopback addresses (127.0.0.1, ::1, localhost)."
+                ).format(host=parts.hostname or url),
+                hint=_("use an https authority of a Microsoft cloud for a real tenant"),
             )
         return urlunsplit(("http", parts.netloc, parts.path, parts.query, parts.fragment))
 
@@ -416,16 +438,18 @@ def _route(authority: str, http_client: Any) -> _Route:
     tenant = parts.path.strip("/")
     if parts.scheme not in ("http", "https") or not host or not tenant:
         raise AuthError(
-            f"Invalid authority {authority!r}",
-            hint="give it as https://login.microsoftonline.com/<tenant id or domain>",
+            _("Invalid authority {authority!r}").format(authority=authority),
+            hint=_("give it as https://login.microsoftonline.com/<tenant id or domain>"),
         )
     https = urlunsplit(("https", parts.netloc, "/" + tenant, "", ""))
     if is_loopback_host(host):
         return _Route(https, host, http_client or LoopbackHttpClient(), False)
     if parts.scheme != "https":
         raise AuthError(
-            f"Authority {authority!r} uses plain http to a non-loopback host",
-            hint="sign-in must use https; plain http is only allowed for the local sandbox",
+            _("Authority {authority!r} uses plain http to a non-loopback host").format(
+                authority=authority
+            ),
+            hint=_("sign-in must use https; plain http is only allowed for the local sandbox"),
         )
     known = host in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
     # Instance discovery asks login.microsoftonline.com about the host: pointless (and a leak
@@ -474,8 +498,10 @@ class TokenCacheFile:
                 return
             except OSError as exc:
                 raise AuthError(
-                    f"Cannot read the token cache {self.path}: {exc.strerror or exc}",
-                    hint="check the file's owner and permissions, or delete it to sign in again",
+                    _("Cannot read the token cache {path}: {error}").format(
+                        path=self.path, error=exc.strerror or exc
+                    ),
+                    hint=_("check the file's owner and permissions, or delete it to sign in again"),
                 ) from None
             try:
                 state = json.loads(text) if text.strip() else {}
@@ -576,7 +602,7 @@ class _MsalAuth:
         http_client: Any,
     ) -> None:
         if not client_id or not client_id.strip():
-            raise AuthError("No client id given", hint="pass --client-id or use the default")
+            raise AuthError(_("No client id given"), hint=_("pass --client-id or use the default"))
         self.client_id = client_id.strip()
         self.authority = authority.rstrip("/")
         self.scopes: list[str] = list(scopes)
@@ -623,8 +649,10 @@ class _MsalAuth:
         if _AADSTS.search(text):
             return self._error({"error_description": text})
         return AuthError(
-            f"The authority {self.authority} is not a usable sign-in endpoint.",
-            hint="check --tenant, --cloud and --authority",
+            _("The authority {authority} is not a usable sign-in endpoint.").format(
+                authority=self.authority
+            ),
+            hint=_("check --tenant, --cloud and --authority"),
         )
 
     def _error(self, result: Mapping[str, Any]) -> AuthError:
@@ -642,15 +670,18 @@ class _MsalAuth:
             raise _network_error(exc, self._route.host) from None
         except msal.exceptions.MsalServiceError as exc:
             raise AuthError(
-                f"The sign-in service answered with an error: {redact(str(exc))[:200]}",
-                hint="try again in a minute",
+                _("The sign-in service answered with an error: {error}").format(
+                    error=redact(str(exc))[:200]
+                ),
+                hint=_("try again in a minute"),
             ) from None
         except ValueError as exc:
             # msal parses every answer as JSON; an HTML error page from a proxy lands here.
             raise AuthError(
-                f"The sign-in service at {self._route.host} sent an answer closeout could not "
-                f"use: {redact(str(exc))[:200]}",
-                hint="check --authority and any proxy between here and the sign-in service",
+                _(
+                    "The sign-in service at {host} sent an answer closeout could not use: {error}"
+                ).format(host=self._route.host, error=redact(str(exc))[:200]),
+                hint=_("check --authority and any proxy between here and the sign-in service"),
             ) from None
         finally:
             self._save()
@@ -776,8 +807,10 @@ class DeviceCodeAuth(_MsalAuth):
             app = self._msal()
             if not app.authority.device_authorization_endpoint:
                 raise AuthError(
-                    f"The authority {self.authority} does not offer the device code flow",
-                    hint="check --authority",
+                    _("The authority {authority} does not offer the device code flow").format(
+                        authority=self.authority
+                    ),
+                    hint=_("check --authority"),
                 )
             flow = self._call(app.initiate_device_flow, scopes=self.scopes)
             if "user_code" not in flow:
@@ -800,8 +833,8 @@ class DeviceCodeAuth(_MsalAuth):
         flow = self._flows.get(prompt.user_code)
         if flow is None:
             raise AuthError(
-                f"No sign-in is in progress for code {prompt.user_code}",
-                hint="start the sign-in again",
+                _("No sign-in is in progress for code {code}").format(code=prompt.user_code),
+                hint=_("start the sign-in again"),
             )
         while not stop.is_set():
             if time.time() > float(flow["expires_at"]):
@@ -844,8 +877,8 @@ class DeviceCodeAuth(_MsalAuth):
             )
         if account is None:
             raise AuthError(
-                "Signed in, but the sign-in service returned no account information",
-                hint="the authority does not look like Microsoft Entra; check --authority",
+                _("Signed in, but the sign-in service returned no account information"),
+                hint=_("the authority does not look like Microsoft Entra; check --authority"),
             )
         self._account = account
         scope = result.get("scope")
@@ -868,7 +901,7 @@ class DeviceCodeAuth(_MsalAuth):
         """A valid access token; ``force_refresh`` redeems the refresh token (after a 401)."""
         with self._lock:
             if self._account is None:
-                raise AuthError("Not signed in", hint="sign in first (device code)")
+                raise AuthError(_("Not signed in"), hint=_("sign in first (device code)"))
             app = self._msal()
             result = self._call(
                 app.acquire_token_silent_with_error,
@@ -878,7 +911,7 @@ class DeviceCodeAuth(_MsalAuth):
             )
             if not result:
                 raise AuthError(
-                    "The saved sign-in has no refresh token any more", hint="sign in again"
+                    _("The saved sign-in has no refresh token any more"), hint=_("sign in again")
                 )
             if "access_token" not in result:
                 raise self._error(result)
@@ -940,9 +973,11 @@ class CertificateAuth(_MsalAuth):
             thumbprint = thumbprint.replace(":", "").replace(" ", "").upper()
             if thumbprint != computed:
                 raise AuthError(
-                    f"The thumbprint {thumbprint} does not match the certificate in "
-                    f"{self.certificate_path} ({computed})",
-                    hint="leave out --thumbprint to use the certificate's own",
+                    _(
+                        "The thumbprint {thumbprint} does not match the certificate in {path} "
+                        "({computed})"
+                    ).format(thumbprint=thumbprint, path=self.certificate_path, computed=computed),
+                    hint=_("leave out --thumbprint to use the certificate's own"),
                 )
         self.thumbprint = computed
         self._credential = {
@@ -1006,35 +1041,37 @@ def _load_certificate(path: Path) -> tuple[str, str, str]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise AuthError(
-            f"Certificate file {path} not found",
-            hint="give the PEM file that holds the private key and the certificate",
+            _("Certificate file {path} not found").format(path=path),
+            hint=_("give the PEM file that holds the private key and the certificate"),
         ) from None
     except OSError as exc:
         raise AuthError(
-            f"Cannot read the certificate file {path}: {exc.strerror or exc}",
-            hint="check the file's owner and permissions",
+            _("Cannot read the certificate file {path}: {error}").format(
+                path=path, error=exc.strerror or exc
+            ),
+            hint=_("check the file's owner and permissions"),
         ) from None
     if b"-----BEGIN" not in data:
         raise AuthError(
-            f"{path} is not a PEM file",
-            hint="convert a .pfx with `openssl pkcs12 -in cert.pfx -nodes -out cert.pem`",
+            _("{path} is not a PEM file").format(path=path),
+            hint=_("convert a .pfx with `openssl pkcs12 -in cert.pfx -nodes -out cert.pem`"),
         )
     if b"ENCRYPTED PRIVATE KEY" in data or b"Proc-Type: 4,ENCRYPTED" in data:
         raise AuthError(
-            f"The private key in {path} is encrypted",
-            hint="closeout needs an unencrypted key; protect the file with 0600 permissions",
+            _("The private key in {path} is encrypted").format(path=path),
+            hint=_("closeout needs an unencrypted key; protect the file with 0600 permissions"),
         )
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         raise AuthError(
-            f"No usable private key in {path}",
-            hint="the PEM file must hold the private key and the certificate",
+            _("No usable private key in {path}").format(path=path),
+            hint=_("the PEM file must hold the private key and the certificate"),
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise AuthError(
-            f"The private key in {path} is not an RSA key",
-            hint="Entra app certificates use RSA keys (2048 bits or more)",
+            _("The private key in {path} is not an RSA key").format(path=path),
+            hint=_("Entra app certificates use RSA keys (2048 bits or more)"),
         )
     try:
         certificates = x509.load_pem_x509_certificates(data)
@@ -1052,14 +1089,16 @@ def _load_certificate(path: Path) -> tuple[str, str, str]:
     )
     if cert is None:
         raise AuthError(
-            f"No certificate matching the private key in {path}",
-            hint="append the certificate (-----BEGIN CERTIFICATE-----) to the key file",
+            _("No certificate matching the private key in {path}").format(path=path),
+            hint=_("append the certificate (-----BEGIN CERTIFICATE-----) to the key file"),
         )
     now = datetime.now(UTC)
     if cert.not_valid_after_utc < now:
         raise AuthError(
-            f"The certificate in {path} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
-            hint="create a new certificate and upload it to the app registration",
+            _("The certificate in {path} expired on {date:%Y-%m-%d}").format(
+                path=path, date=cert.not_valid_after_utc
+            ),
+            hint=_("create a new certificate and upload it to the app registration"),
         )
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -1083,8 +1122,8 @@ class StaticTokenAuth:
             value = value[7:].strip()
         if not value or any(ch.isspace() for ch in value):
             raise AuthError(
-                f"{ENV_ACCESS_TOKEN} does not hold a usable access token",
-                hint="set it to the token alone, without quotes or line breaks",
+                _("{env} does not hold a usable access token").format(env=ENV_ACCESS_TOKEN),
+                hint=_("set it to the token alone, without quotes or line breaks"),
             )
         self._token = value
         self._claims = token_claims(value)
@@ -1116,21 +1155,23 @@ class StaticTokenAuth:
 
     def _rejected(self, why: str) -> AuthError:
         return AuthError(
-            f"The access token from {ENV_ACCESS_TOKEN} {why}, and closeout cannot renew a "
-            "token it did not obtain itself.",
-            hint=(
+            _(
+                "The access token from {env} {why}, and closeout cannot renew a token it did "
+                "not obtain itself."
+            ).format(env=ENV_ACCESS_TOKEN, why=why),
+            hint=_(
                 "get a new one, e.g. `az account get-access-token --resource-type ms-graph "
-                f"--query accessToken -o tsv`, put it in {ENV_ACCESS_TOKEN} and run again "
-                f"(or unset {ENV_ACCESS_TOKEN} to sign in with a device code)"
-            ),
+                "--query accessToken -o tsv`, put it in {env} and run again "
+                "(or unset {env} to sign in with a device code)"
+            ).format(env=ENV_ACCESS_TOKEN),
         )
 
     def token(self, *, force_refresh: bool = False) -> str:
         if force_refresh:
-            raise self._rejected("was rejected by Microsoft Graph (expired or revoked)")
+            raise self._rejected(_("was rejected by Microsoft Graph (expired or revoked)"))
         expires = self.expires_at
         if expires is not None and expires <= datetime.now(UTC):
-            raise self._rejected(f"expired at {expires:%Y-%m-%d %H:%M:%S} UTC")
+            raise self._rejected(_("expired at {when:%Y-%m-%d %H:%M:%S} UTC").format(when=expires))
         return self._token
 
     def __repr__(self) -> str:

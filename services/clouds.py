@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from .errors import CloseoutError
+from .i18n import _
 
 __all__ = ["CLOUDS", "Cloud", "resolve_cloud"]
 
@@ -128,8 +129,8 @@ def resolve_cloud(
         cloud = CLOUDS[key]
     except KeyError:
         raise CloseoutError(
-            f"Unknown cloud {name!r}",
-            hint="valid clouds: " + ", ".join(CLOUDS),
+            _("Unknown cloud {name!r}").format(name=name),
+            hint=_("valid clouds: {clouds}").format(clouds=", ".join(CLOUDS)),
         ) from None
     if not graph_url and not authority:
         return cloud
@@ -157,35 +158,40 @@ def _check_base(url: str, what: str, flag: str) -> tuple[str, str]:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CloseoutError(
-            f"{what} {url!r} is not an http(s) URL",
-            hint=f"give {flag} like https://host[:port]",
+            _("{what} {url!r} is not an http(s) URL").format(what=what, url=url),
+            hint=_("give {flag} like https://host[:port]").format(flag=flag),
         )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise CloseoutError(
-            f"{what} {url!r} uses plain http to a non-loopback host",
-            hint="use https; plain http is only allowed for 127.0.0.1/localhost (the sandbox)",
+            _("{what} {url!r} uses plain http to a non-loopback host").format(what=what, url=url),
+            hint=_("use https; plain http is only allowed for 127.0.0.1/localhost (the sandbox)"),
         )
     if parts.query or parts.fragment:
-        raise CloseoutError(f"{what} {url!r} must not have a query or fragment", hint=flag)
+        raise CloseoutError(
+            _("{what} {url!r} must not have a query or fragment").format(what=what, url=url),
+            hint=flag,
+        )
     return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
 
 
 def _check_graph_url(url: str) -> str:
-    base, path = _check_base(url, "Graph URL", "--graph-url")
+    base, path = _check_base(url, _("Graph URL"), "--graph-url")
     last = path.rsplit("/", 1)[-1].lower()
     if last in ("v1.0", "beta"):
         raise CloseoutError(
-            f"Graph URL {url!r} includes the API version",
-            hint=f"give the Graph root without /{last}, e.g. {base}{path[: -len(last) - 1]}",
+            _("Graph URL {url!r} includes the API version").format(url=url),
+            hint=_("give the Graph root without /{version}, e.g. {root}").format(
+                version=last, root=f"{base}{path[: -len(last) - 1]}"
+            ),
         )
     return base + path
 
 
 def _check_authority(url: str) -> tuple[str, str]:
-    base, path = _check_base(url, "Authority", "--authority")
+    base, path = _check_base(url, _("Authority"), "--authority")
     if not path.strip("/"):
         raise CloseoutError(
-            f"Authority {url!r} has no tenant",
-            hint="give the full authority, e.g. https://login.microsoftonline.com/<tenant-id>",
+            _("Authority {url!r} has no tenant").format(url=url),
+            hint=_("give the full authority, e.g. https://login.microsoftonline.com/<tenant-id>"),
         )
     return base + path, base

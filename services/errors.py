@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .guidance import guidance_for
+from .i18n import _
 
 if TYPE_CHECKING:
     import requests
@@ -76,8 +77,9 @@ class ReadOnlyViolation(CloseoutError):
     def __init__(self, method: str, path: str, detail: str | None = None) -> None:
         what = f"{method.upper()} {path}"
         super().__init__(
-            f"Read-only mode: refused to send {what}" + (f" ({detail})" if detail else ""),
-            hint="restart without --read-only to make changes",
+            _("Read-only mode: refused to send {what}").format(what=what)
+            + (f" ({detail})" if detail else ""),
+            hint=_("restart without --read-only to make changes"),
         )
         self.method = method.upper()
         self.path = path
@@ -86,8 +88,8 @@ class ReadOnlyViolation(CloseoutError):
 class Stopped(CloseoutError):
     """The run was stopped by the admin while waiting; the pending request was not sent."""
 
-    def __init__(self, message: str = "Stopped on request", hint: str | None = None) -> None:
-        super().__init__(message, hint)
+    def __init__(self, message: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message or _("Stopped on request"), hint)
 
 
 class NetworkError(CloseoutError):
@@ -107,10 +109,16 @@ class NetworkError(CloseoutError):
         self.attempts = attempts
         self.kind = type(cause).__name__
         self.detail = redact(_short_reason(cause), *secrets)
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        message = (
+            _("Network error on {method} {path} after {n} attempts: {kind}: {detail}")
+            if attempts > 1
+            else _("Network error on {method} {path}: {kind}: {detail}")
+        )
         super().__init__(
-            f"Network error on {self.method} {path}{tries}: {self.kind}: {self.detail}",
-            hint="check the connection (proxy, VPN, DNS); it is safe to run the step again",
+            message.format(
+                method=self.method, path=path, n=attempts, kind=self.kind, detail=self.detail
+            ),
+            hint=_("check the connection (proxy, VPN, DNS); it is safe to run the step again"),
         )
 
 

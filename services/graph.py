@@ -41,6 +41,7 @@ from .errors import (
     parse_retry_after,
     redact,
 )
+from .i18n import _
 
 __all__ = [
     "MAX_BATCH",
@@ -327,7 +328,9 @@ class GraphClient:
         if data is None:
             return {}
         if not isinstance(data, dict):
-            raise CloseoutError(f"Unexpected response from GET {resp.path}: not a JSON object")
+            raise CloseoutError(
+                _("Unexpected response from GET {path}: not a JSON object").format(path=resp.path)
+            )
         return data
 
     def iter_pages(
@@ -348,7 +351,11 @@ class GraphClient:
         while True:
             data = _json_or_error(resp)
             if not isinstance(data, dict):
-                raise CloseoutError(f"Unexpected response from GET {resp.path}: not a JSON object")
+                raise CloseoutError(
+                    _("Unexpected response from GET {path}: not a JSON object").format(
+                        path=resp.path
+                    )
+                )
             value = data.get("value")
             yield list(value) if isinstance(value, list) else []
             next_link = data.get("@odata.nextLink")
@@ -356,8 +363,10 @@ class GraphClient:
                 return
             if next_link in seen:
                 raise CloseoutError(
-                    f"Graph returned the same next link twice while paging {path}",
-                    hint="this looks like a Graph fault; try again later",
+                    _("Graph returned the same next link twice while paging {path}").format(
+                        path=path
+                    ),
+                    hint=_("this looks like a Graph fault; try again later"),
                 )
             seen.add(next_link)
             if self.control is not None and self.control.stopped:
@@ -392,7 +401,9 @@ class GraphClient:
             return int(text)
         except ValueError:
             raise CloseoutError(
-                f"Unexpected $count response from {resp.path}: {text[:40]!r}"
+                _("Unexpected $count response from {path}: {text!r}").format(
+                    path=resp.path, text=text[:40]
+                )
             ) from None
 
     def post_batch(self, requests: list[dict[str, Any]], *, version: str = "v1.0") -> GraphResponse:
@@ -508,7 +519,7 @@ class GraphClient:
             self.control.wait(seconds) if self.control is not None else self._closed.wait(seconds)
         )
         if stopped:
-            raise Stopped(hint="the request was not retried")
+            raise Stopped(hint=_("the request was not retried"))
 
     def _send(
         self,
@@ -724,7 +735,9 @@ def _json_or_error(resp: GraphResponse) -> Any:
         return resp.json()
     except ValueError:
         raise CloseoutError(
-            f"Graph sent a body that is not JSON for {resp.method} {resp.path}",
+            _("Graph sent a body that is not JSON for {method} {path}").format(
+                method=resp.method, path=resp.path
+            ),
             hint=f"request-id {resp.request_id}" if resp.request_id else None,
         ) from None
 

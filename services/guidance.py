@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlsplit
 
+from .i18n import N_, _
+
 __all__ = ["PERMISSIONS", "RULES", "Permission", "Rule", "guidance_for", "split_version"]
 
 _VERSIONS = ("v1.0", "beta")
@@ -73,7 +75,7 @@ PERMISSIONS: tuple[Permission, ...] = (
         "/users/{id}",
         "User.ReadWrite.All or User.DeleteRestore.All",
         "User Administrator (or Global/Privileged Authentication Administrator for admins)",
-        note="deleting admins also needs Directory.AccessAsUser.All",
+        note=N_("deleting admins also needs Directory.AccessAsUser.All"),
     ),
     Permission("GET", "/users{rest}", "User.Read.All"),
     Permission(
@@ -85,7 +87,7 @@ PERMISSIONS: tuple[Permission, ...] = (
         "/organization/{id}",
         "Organization.ReadWrite.All",
         "Hybrid Identity Administrator or Global Administrator",
-        note="turning directory sync off cannot be undone for 72 hours",
+        note=N_("turning directory sync off cannot be undone for 72 hours"),
     ),
     Permission("GET", "/organization{rest}", "Organization.Read.All"),
     Permission(
@@ -140,64 +142,84 @@ _BETA_ONLY = ("/users/{id}/authentication/requirements", "/me/authentication/req
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        "Your sign-in has expired or was revoked. Sign in again "
-        "(closeout already retried once with a refreshed token).",
+        N_(
+            "Your sign-in has expired or was revoked. Sign in again "
+            "(closeout already retried once with a refreshed token)."
+        ),
         status=401,
     ),
     Rule("{permission}", status=403),
     Rule(
-        "This user is still synchronized from on-premises; turn directory sync off and wait "
-        "until it has finished (up to 72 hours), then run this step again.",
+        N_(
+            "This user is still synchronized from on-premises; turn directory sync off and wait "
+            "until it has finished (up to 72 hours), then run this step again."
+        ),
         status=400,
         message=r"directory\s*sync|on-?premises mastered",
     ),
     Rule(
-        "Microsoft Graph is throttling requests for this tenant. closeout waits the time Graph "
-        "asks for and retries; nothing needs to be done unless this persists.",
+        N_(
+            "Microsoft Graph is throttling requests for this tenant. closeout waits the time Graph "
+            "asks for and retries; nothing needs to be done unless this persists."
+        ),
         status=429,
     ),
     Rule(
-        "The object no longer exists; it was probably deleted already (for a delete this "
-        "counts as done). Refresh the inventory.",
+        N_(
+            "The object no longer exists; it was probably deleted already (for a delete this "
+            "counts as done). Refresh the inventory."
+        ),
         status=404,
     ),
     Rule(
-        "This API exists only in Microsoft Graph beta (per-user MFA); it must be called "
-        "through /beta, including inside a /beta/$batch.",
+        N_(
+            "This API exists only in Microsoft Graph beta (per-user MFA); it must be called "
+            "through /beta, including inside a /beta/$batch."
+        ),
         status=405,
         version="v1.0",
         path="|".join(_BETA_ONLY),
     ),
     Rule(
-        "Graph does not allow this method on this resource. If it is a beta-only API it must "
-        "be called through /beta.",
+        N_(
+            "Graph does not allow this method on this resource. If it is a beta-only API it must "
+            "be called through /beta."
+        ),
         status=405,
     ),
     Rule(
-        "$count, $search and advanced filters need the request header 'ConsistencyLevel: "
-        "eventual' (and $count=true in the query).",
+        N_(
+            "$count, $search and advanced filters need the request header 'ConsistencyLevel: "
+            "eventual' (and $count=true in the query)."
+        ),
         status=400,
         message=r"consistencylevel|\$count|advanced quer|count.*not supported",
     ),
     Rule(
-        "Page size ($top) must be between 1 and 999.",
+        N_("Page size ($top) must be between 1 and 999."),
         status=400,
         message=r"page size",
     ),
     Rule(
-        "Graph does not support this query on this resource (filter, order or select not "
-        "supported here).",
+        N_(
+            "Graph does not support this query on this resource (filter, order or select not "
+            "supported here)."
+        ),
         status=400,
         code="Request_UnsupportedQuery",
     ),
     Rule(
-        "A request this one depended on failed, or Graph rejected the whole batch under load; "
-        "closeout retries it.",
+        N_(
+            "A request this one depended on failed, or Graph rejected the whole batch under load; "
+            "closeout retries it."
+        ),
         status=424,
     ),
     Rule(
-        "Microsoft Graph had a temporary problem. closeout retries automatically; if it "
-        "persists, check the service health page in the admin center and try again later.",
+        N_(
+            "Microsoft Graph had a temporary problem. closeout retries automatically; if it "
+            "persists, check the service health page in the admin center and try again later."
+        ),
         status=500,
         max_status=599,
     ),
@@ -227,18 +249,21 @@ def _compile(pattern: str) -> re.Pattern[str]:
 def _permission_text(method: str, rel_path: str) -> str:
     for perm in PERMISSIONS:
         if perm.method == method and _compile(perm.path).match(rel_path):
-            parts = [f"Access denied: {method} {perm.path} needs"]
-            if perm.roles:
-                parts.append(f"the role {perm.roles} and")
-            parts.append(f"the delegated permission {perm.scopes}")
-            text = " ".join(parts)
+            text = (
+                _(
+                    "Access denied: {method} {path} needs the role {roles} and the delegated "
+                    "permission {scopes}"
+                )
+                if perm.roles
+                else _("Access denied: {method} {path} needs the delegated permission {scopes}")
+            ).format(method=method, path=perm.path, roles=perm.roles, scopes=perm.scopes)
             if perm.note:
-                text += f"; {perm.note}"
-            return (
-                text + ". Sign in with an account that has it, or have a Global Administrator "
+                text += f"; {_(perm.note)}"
+            return _(
+                "{text}. Sign in with an account that has it, or have a Global Administrator "
                 "grant admin consent for the scope, then retry."
-            )
-    return (
+            ).format(text=text)
+    return _(
         "Access denied: the signed-in account or the app lacks a directory role or a "
         "consented permission for this call. Check the account's roles and the app's granted "
         "scopes, then retry."
@@ -271,5 +296,5 @@ def guidance_for(method: str, path: str, status: int, code: str | None, message:
             continue
         if rule.text == "{permission}":
             return _permission_text(method, rel_path)
-        return rule.text
+        return _(rule.text)
     return ""

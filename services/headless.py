@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from .control import RunControl
 from .engine import Engine
 from .errors import CloseoutError
-from .i18n import _
+from .i18n import N_, _
 from .models import (
     Event,
     Handoff,
@@ -46,21 +46,21 @@ EXIT_FAILED = 4
 EXIT_AUTH = 5
 
 STEP_NAMES = {
-    StepId.PREPARE: "Before you begin",
-    StepId.DELETE_USERS: "Delete users",
-    StepId.CANCEL_SUBSCRIPTIONS: "Cancel active subscriptions",
-    StepId.DELETE_SUBSCRIPTIONS: "Delete disabled subscriptions",
-    StepId.DISABLE_MFA: "Disable multifactor authentication",
-    StepId.DELETE_DIRECTORY: "Delete the directory",
+    StepId.PREPARE: N_("Before you begin"),
+    StepId.DELETE_USERS: N_("Delete users"),
+    StepId.CANCEL_SUBSCRIPTIONS: N_("Cancel active subscriptions"),
+    StepId.DELETE_SUBSCRIPTIONS: N_("Delete disabled subscriptions"),
+    StepId.DISABLE_MFA: N_("Disable multifactor authentication"),
+    StepId.DELETE_DIRECTORY: N_("Delete the directory"),
 }
 STATUS_WORDS = {
-    StepStatus.PENDING: "pending",
-    StepStatus.RUNNING: "running",
-    StepStatus.WAITING_TIME: "waiting on time",
-    StepStatus.WAITING_PERSON: "waiting on you",
-    StepStatus.DONE: "done",
-    StepStatus.FAILED: "failed",
-    StepStatus.BLOCKED: "blocked",
+    StepStatus.PENDING: N_("pending"),
+    StepStatus.RUNNING: N_("running"),
+    StepStatus.WAITING_TIME: N_("waiting on time"),
+    StepStatus.WAITING_PERSON: N_("waiting on you"),
+    StepStatus.DONE: N_("done"),
+    StepStatus.FAILED: N_("failed"),
+    StepStatus.BLOCKED: N_("blocked"),
 }
 
 
@@ -296,9 +296,15 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         if acted:
             continue
         if failures:
-            lines = [f"step {int(s)}: {b}" for s, bs in failures.items() for b in bs]
+            lines = [
+                _("step {step}: {text}").format(step=int(s), text=b)
+                for s, bs in failures.items()
+                for b in bs
+            ]
             for line in lines:
-                report.emit({"event": "failed", "message": line}, f"FAILED {line}")
+                report.emit(
+                    {"event": "failed", "message": line}, _("FAILED {line}").format(line=line)
+                )
             return Outcome(EXIT_FAILED, failures=lines)
         waiting = needs + [_waiting_line(s) for s in states.values() if s.status.waiting]
         waiting += [_waiting_line(s) for s in states.values() if s.status == StepStatus.BLOCKED]
@@ -359,7 +365,7 @@ def stuck_for_good(states: dict[StepId, StepState]) -> list[StepId]:
 
 
 def _waiting_line(s: StepState) -> str:
-    line = f"step {int(s.step)}: {s.waiting_for or s.summary}"
+    line = _("step {step}: {text}").format(step=int(s.step), text=s.waiting_for or s.summary)
     if s.status == StepStatus.BLOCKED and s.blockers:
         line += " (" + "; ".join(s.blockers) + ")"
     return line + (f" — {s.link}" if s.link else "")
@@ -437,7 +443,7 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
         return
     t = plan.tenant
     out.write(f"{_('Plan for')} {t.display_name} ({t.initial_domain}, {t.id})\n")
-    out.write(f"{_('Kept')}: " + ", ".join(f"{k.upn} ({k.reason})" for k in plan.keep) + "\n")
+    out.write(f"{_('Kept')}: " + ", ".join(f"{k.upn} ({_(k.reason)})" for k in plan.keep) + "\n")
     for w in plan.warnings:
         out.write(f"! {w}\n")
     for step in StepId:

@@ -1,8 +1,10 @@
 """The user's language: English or Swedish, from ``--lang`` or the locale, via gettext.
 
 Catalogues live in ``services/locale/<lang>/LC_MESSAGES/closeout.po`` (the source) and ``.mo``
-(compiled by ``python -m scripts.compile_catalogs``). Every user-facing string in services, app
-and widgets goes through :func:`_` so one switch changes them all.
+(compiled by ``python -m scripts.i18n compile``). Every user-facing string in services, app
+and widgets goes through :func:`_` so one switch changes them all; a string kept in a table and
+translated later through a variable (``_(STEP_NAMES[step])``) is marked where it is written with
+:func:`N_`, so that ``python -m scripts.i18n extract`` finds it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ def language() -> str:
 
 def _(message: str) -> str:
     return _translation.gettext(message)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for translation without translating it now; ``_(message)`` does later."""
+    return message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

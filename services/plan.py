@@ -15,7 +15,7 @@ from typing import Any
 
 from .caller import Caller
 from .errors import CloseoutError
-from .i18n import _
+from .i18n import N_, _
 from .inventory import Inventory
 from .models import (
     GLOBAL_ADMIN,
@@ -131,7 +131,7 @@ def kept_accounts(
     if not caller.app_only and caller.tenant.signed_in_id:
         kept.append(
             KeptAccount(
-                caller.tenant.signed_in_id, caller.tenant.signed_in_upn or "", "signed-in admin"
+                caller.tenant.signed_in_id, caller.tenant.signed_in_upn or "", N_("signed-in admin")
             )
         )
     for upn in keep_upns:
@@ -190,14 +190,18 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
         detail = ", ".join(
             filter(
                 None,
-                ["guest" if u.is_guest else "", ", ".join(u.roles), "synced" if u.synced else ""],
+                [
+                    _("guest") if u.is_guest else "",
+                    ", ".join(u.roles),
+                    _("synced") if u.synced else "",
+                ],
             )
         )
         actions.append(PlannedAction(StepId.DELETE_USERS, "delete-user", u.id, u.upn, detail))
 
     # Steps 2 and 3: subscriptions (no API: handoffs).
     for s in inv.subscriptions:
-        label = f"{s.sku_part_number}" + (" (trial)" if s.is_trial else "")
+        label = f"{s.sku_part_number}" + (_(" (trial)") if s.is_trial else "")
         if s.phase == SubscriptionPhase.ACTIVE:
             action = "contact-partner" if s.partner else "cancel-subscription"
             actions.append(

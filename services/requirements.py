@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .caller import ROLE_NAMES, Caller
-from .i18n import _
+from .i18n import N_, _
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, StepId
 
 
@@ -41,16 +41,16 @@ class Missing:
 READ_NEEDS = (
     Need(
         ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-        "read users, their sync state and licences",
+        N_("read users, their sync state and licences"),
     ),
     Need(
         ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"),
-        "read the organization and its subscriptions",
+        N_("read the organization and its subscriptions"),
     ),
-    Need(("Policy.Read.All",), "read security defaults, Conditional Access and per-user MFA"),
+    Need(("Policy.Read.All",), N_("read security defaults, Conditional Access and per-user MFA")),
     Need(
         ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
-        "read applications and service principals",
+        N_("read applications and service principals"),
     ),
     Need(
         (
@@ -58,7 +58,7 @@ READ_NEEDS = (
             "Directory.Read.All",
             "RoleManagement.ReadWrite.Directory",
         ),
-        "read who holds which admin role",
+        N_("read who holds which admin role"),
     ),
 )
 
@@ -74,22 +74,27 @@ def permission_needs(
     if step == StepId.PREPARE:
         return READ_NEEDS
     if step == StepId.DELETE_USERS:
-        needs = [Need(("User.ReadWrite.All", "User.DeleteRestore.All"), "delete users")]
+        needs = [Need(("User.ReadWrite.All", "User.DeleteRestore.All"), N_("delete users"))]
         if not app_only:
-            needs.append(Need(("Directory.AccessAsUser.All",), "delete users who hold admin roles"))
+            needs.append(
+                Need(("Directory.AccessAsUser.All",), N_("delete users who hold admin roles"))
+            )
         if sync_on:
             needs.append(
-                Need(("Organization.ReadWrite.All",), "turn directory synchronization off")
+                Need(("Organization.ReadWrite.All",), N_("turn directory synchronization off"))
             )
         return tuple(needs)
     if step == StepId.DISABLE_MFA:
-        needs = [Need(("Policy.ReadWrite.AuthenticationMethod",), "turn per-user MFA off")]
+        needs = [Need(("Policy.ReadWrite.AuthenticationMethod",), N_("turn per-user MFA off"))]
         if disable_security_defaults:
-            needs.append(Need(("Policy.ReadWrite.SecurityDefaults",), "turn security defaults off"))
+            needs.append(
+                Need(("Policy.ReadWrite.SecurityDefaults",), N_("turn security defaults off"))
+            )
         if disable_ca:
             needs.append(
                 Need(
-                    ("Policy.ReadWrite.ConditionalAccess",), "turn Conditional Access policies off"
+                    ("Policy.ReadWrite.ConditionalAccess",),
+                    N_("turn Conditional Access policies off"),
                 )
             )
         return tuple(needs)
@@ -100,8 +105,8 @@ def permission_needs(
             else ("User.ReadWrite.All", "User.DeleteRestore.All")
         )
         return (
-            Need(purge, "permanently delete users in the recycle bin"),
-            Need(("Application.ReadWrite.All",), "delete applications and service principals"),
+            Need(purge, N_("permanently delete users in the recycle bin")),
+            Need(("Application.ReadWrite.All",), N_("delete applications and service principals")),
         )
     return ()
 
@@ -147,5 +152,5 @@ def missing_for(
             disable_ca=disable_ca,
         ):
             if not caller.has_any(*need.names):
-                missing.append(Missing("permission", " or ".join(need.names), step, need.why))
+                missing.append(Missing("permission", " or ".join(need.names), step, _(need.why)))
     return missing

@@ -62,6 +62,10 @@ def status_label(status: str) -> str:
         "failed": _("failed"),
         "skipped": _("skipped"),
         "kept": _("kept"),
+        "active": _("active"),
+        "expired": _("expired"),
+        "disabled": _("disabled"),
+        "report": _("report"),
     }
     return labels.get(status, status)
 

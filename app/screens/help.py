@@ -10,56 +10,68 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from services.i18n import _
+from services.i18n import N_, _
 
 KEYS = [
-    ("↑/↓, Enter", "choose a step; Enter opens its handoff when it waits on you"),
-    ("r", "run the selected step (0: re-read and plan, 1: delete users, 4: turn MFA off)"),
-    ("D", "step 5: delete the directory (needs steps 1–4 done and the typed initial domain)"),
-    ("h", "show the selected step's handoff: link, click path, live watch"),
-    ("m", "tick the checks no API can make (invoices, self-service products, Azure)"),
-    ("p / s", "pause or resume / stop the running step (between batches; nothing is lost)"),
-    ("/", "filter the table; Esc clears"),
-    ("t", "next table tab (users, subscriptions, apps, policies)"),
-    ("g", "re-read everything from Graph"),
-    ("n", "make a new plan (includes objects that appeared since)"),
-    ("e", "export the evidence pack"),
-    ("l", "change the log level"),
-    ("A", "sandbox only: play the admin center's part of a handoff"),
-    ("?", "this help"),
-    ("q", "quit (asks first while a step runs; the journal lets you resume later)"),
+    ("↑/↓, Enter", N_("choose a step; Enter opens its handoff when it waits on you")),
+    ("r", N_("run the selected step (0: re-read and plan, 1: delete users, 4: turn MFA off)")),
+    ("D", N_("step 5: delete the directory (needs steps 1–4 done and the typed initial domain)")),
+    ("h", N_("show the selected step's handoff: link, click path, live watch")),
+    ("m", N_("tick the checks no API can make (invoices, self-service products, Azure)")),
+    ("p / s", N_("pause or resume / stop the running step (between batches; nothing is lost)")),
+    ("/", N_("filter the table; Esc clears")),
+    ("t", N_("next table tab (users, subscriptions, apps, policies)")),
+    ("g", N_("re-read everything from Graph")),
+    ("n", N_("make a new plan (includes objects that appeared since)")),
+    ("e", N_("export the evidence pack")),
+    ("l", N_("change the log level")),
+    ("A", N_("sandbox only: play the admin center's part of a handoff")),
+    ("?", N_("this help")),
+    ("q", N_("quit (asks first while a step runs; the journal lets you resume later)")),
 ]
 
 STEPS = [
     (
-        "0 Before you begin",
-        "Signs you in, checks your roles and the permissions granted, reads everything and saves the inventory "
-        "as the backup the article asks for. Users with mailbox or OneDrive data are listed: back them up first.",
+        N_("0 Before you begin"),
+        N_(
+            "Signs you in, checks your roles and the permissions granted, reads everything and saves the inventory "
+            "as the backup the article asks for. Users with mailbox or OneDrive data are listed: back them up first."
+        ),
     ),
     (
-        "1 Delete users",
-        "If users are synchronized from on-premises AD, turns directory sync off and waits (up to 72 hours) until "
-        "none is. Then deletes every user except you, in batches of 20; they can be restored for 30 days.",
+        N_("1 Delete users"),
+        N_(
+            "If users are synchronized from on-premises AD, turns directory sync off and waits (up to 72 hours) until "
+            "none is. Then deletes every user except you, in batches of 20; they can be restored for 30 days."
+        ),
     ),
     (
-        "2 Cancel active subscriptions",
-        "No API can do this: closeout shows the link and the clicks, and watches until none is active. "
-        "Partner-bought subscriptions: contact your partner.",
+        N_("2 Cancel active subscriptions"),
+        N_(
+            "No API can do this: closeout shows the link and the clicks, and watches until none is active. "
+            "Partner-bought subscriptions: contact your partner."
+        ),
     ),
     (
-        "3 Delete disabled subscriptions",
-        "Also in the admin center. A deleted subscription is deprovisioned after 72 hours; closeout counts down.",
+        N_("3 Delete disabled subscriptions"),
+        N_(
+            "Also in the admin center. A deleted subscription is deprovisioned after 72 hours; closeout counts down."
+        ),
     ),
     (
-        "4 Disable multifactor authentication",
-        "Turns per-user MFA off for every remaining account except yours; reports security defaults and "
-        "Conditional Access policies that require MFA (turned off only with the command-line flags).",
+        N_("4 Disable multifactor authentication"),
+        N_(
+            "Turns per-user MFA off for every remaining account except yours; reports security defaults and "
+            "Conditional Access policies that require MFA (turned off only with the command-line flags)."
+        ),
     ),
     (
-        "5 Delete the directory",
-        "Checks what the portal checks. After you type the initial domain: purges deleted users, deletes "
-        "applications and service principals. Then you select Delete in the Entra admin center; closeout watches "
-        "until the tenant is gone.",
+        N_("5 Delete the directory"),
+        N_(
+            "Checks what the portal checks. After you type the initial domain: purges deleted users, deletes "
+            "applications and service principals. Then you select Delete in the Entra admin center; closeout watches "
+            "until the tenant is gone."
+        ),
     ),
 ]
 

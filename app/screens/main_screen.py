@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
-from services.i18n import _
+from services.i18n import N_, _
 from services.models import StepId, StepStatus
 from widgets import LogPanel, RemainingTable, RunProgress, StepChecklist, StepDetail, TenantHeader
 
@@ -26,31 +26,31 @@ if TYPE_CHECKING:
 
 # Status first: at 80 columns the right-hand columns are the ones cut off.
 USER_COLUMNS = [
-    ("status", "Status", 9),
-    ("upn", "User", 36),
-    ("type", "Type", 7),
-    ("sync", "Sync", 6),
-    ("roles", "Roles", 24),
+    ("status", N_("Status"), 9),
+    ("upn", N_("User"), 36),
+    ("type", N_("Type"), 7),
+    ("sync", N_("Sync"), 6),
+    ("roles", N_("Roles"), 24),
 ]
 SUB_COLUMNS = [
-    ("status", "Status", 9),
-    ("sku", "Subscription", 24),
-    ("state", "Graph status", 10),
-    ("until", "Next change", 11),
-    ("note", "Note", 14),
+    ("status", N_("Status"), 9),
+    ("sku", N_("Subscription"), 24),
+    ("state", N_("Graph status"), 10),
+    ("until", N_("Next change"), 11),
+    ("note", N_("Note"), 14),
 ]
 APP_COLUMNS = [
-    ("status", "Status", 9),
-    ("name", "Name", 30),
-    ("kind", "Kind", 18),
-    ("owner", "Owner", 12),
+    ("status", N_("Status"), 9),
+    ("name", N_("Name"), 30),
+    ("kind", N_("Kind"), 18),
+    ("owner", N_("Owner"), 12),
 ]
 POLICY_COLUMNS = [
-    ("status", "Status", 9),
-    ("name", "Policy", 34),
-    ("state", "State", 14),
-    ("mfa", "MFA", 4),
-    ("kind", "Kind", 18),
+    ("status", N_("Status"), 9),
+    ("name", N_("Policy"), 34),
+    ("state", N_("State"), 14),
+    ("mfa", N_("MFA"), 4),
+    ("kind", N_("Kind"), 18),
 ]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import requests
 
 from services.batch import BatchItem, Outcome
-from services.i18n import _
+from services.i18n import N_, _
 from services.inventory import Inventory
 from services.models import Handoff, HandoffItem, StepId, StepState, StepStatus, SubscriptionPhase
 
@@ -23,16 +23,20 @@ SP_DELETE_ROUNDS = 3
 # The checks no API can answer; the admin ticks them (journalled).
 MANUAL_ITEMS: dict[str, tuple[str, str]] = {
     "invoices": (
-        "All outstanding invoices are paid.",
-        "Microsoft 365 admin center > Billing > Bills & payments",
+        N_("All outstanding invoices are paid."),
+        N_("Microsoft 365 admin center > Billing > Bills & payments"),
     ),
     "self-service": (
-        "No self-service sign-up products remain (Power BI, Power Apps, Power Automate…).",
-        "Microsoft Entra admin center > Identity > Billing > Licenses > Self-service sign-up products > Delete",
+        N_("No self-service sign-up products remain (Power BI, Power Apps, Power Automate…)."),
+        N_(
+            "Microsoft Entra admin center > Identity > Billing > Licenses > Self-service sign-up products > Delete"
+        ),
     ),
     "azure": (
-        "No Azure subscription (active or cancelled) is associated with the directory.",
-        "Azure portal > Subscriptions: cancel and delete them, or transfer them to another directory",
+        N_("No Azure subscription (active or cancelled) is associated with the directory."),
+        N_(
+            "Azure portal > Subscriptions: cancel and delete them, or transfer them to another directory"
+        ),
     ),
 }
 
