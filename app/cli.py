@@ -105,7 +105,9 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def common_options() -> argparse.ArgumentParser:
+def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
+    """The options every command takes. ``suppress`` (for subcommands): an option not given
+    after the subcommand keeps the value given before it, instead of the default."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group(_("sign-in and tenant"))
     g.add_argument(
@@ -176,11 +178,15 @@ def common_options() -> argparse.ArgumentParser:
             "shrink by it)"
         ),
     )
+    if suppress:
+        for action in p._actions:
+            action.default = argparse.SUPPRESS
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = common_options()
+    sub_common = common_options(suppress=True)
     epilog = exit_codes()
     parser = _Parser(
         prog="closeout",
@@ -195,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p_plan = sub.add_parser(
         "plan",
-        parents=[common],
+        parents=[sub_common],
         help=_("show what closeout would do (read-only)"),
         epilog=epilog,
         formatter_class=fmt,
@@ -203,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_plan.add_argument("--json", action="store_true", help=_("print the plan as JSON"))
     p_status = sub.add_parser(
         "status",
-        parents=[common],
+        parents=[sub_common],
         help=_("where each step stands"),
         epilog=epilog,
         formatter_class=fmt,
@@ -211,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_status.add_argument("--json", action="store_true")
     p_export = sub.add_parser(
         "export",
-        parents=[common],
+        parents=[sub_common],
         help=_("write the evidence pack"),
         epilog=epilog,
         formatter_class=fmt,
@@ -225,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p_run = sub.add_parser(
-        "run", parents=[common], help=_("run the close-out"), epilog=epilog, formatter_class=fmt
+        "run", parents=[sub_common], help=_("run the close-out"), epilog=epilog, formatter_class=fmt
     )
     p_run.add_argument(
         "--headless", action="store_true", help=_("no TUI: print progress (required)")
