@@ -307,10 +307,13 @@ class Journal:
         self._mutex = threading.Lock()
         self._batches = itertools.count(1)
         self._read_mutex = threading.Lock()
-        self._cache_id: tuple[int, int] | None = None
-        self._cache_offset = 0
-        self._cache_corrupt = 0
-        self._cache: list[dict[str, Any]] = []
+        # A small index kept up to date by reading only appended bytes, for what is polled
+        # often (ticks, when sync was turned off). Records themselves are never kept: a
+        # 100,000-user run writes 200,000 of them.
+        self._index_id: tuple[int, int] | None = None
+        self._index_offset = 0
+        self._ticks: dict[str, bool] = {}
+        self._last_success: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -535,56 +538,89 @@ class Journal:
     def records(self) -> list[dict[str, Any]]:
         """Every readable record in file order; updates ``corrupt_lines`` and ``torn_tail``.
 
-        Parsed lines are cached and only the bytes appended since the last call are read, so
-        polling the journal of a 100,000-user run stays cheap. The returned dicts are shared
-        with that cache: treat them as read-only.
+        Reads the whole file each time (for resume, export and evidence: rare); what is
+        polled often is answered from a small incremental index instead.
         """
+        out: list[dict[str, Any]] = []
         with self._read_mutex:
-            try:
-                fh = self.path.open("rb")
-            except FileNotFoundError:
-                self._reset_cache(None)
-                self.corrupt_lines = 0
-                self.torn_tail = False
-                return []
-            tail: dict[str, Any] | None = None
-            torn = False
-            with fh:
-                st = os.fstat(fh.fileno())
-                identity = (st.st_dev, st.st_ino)
-                if identity != self._cache_id or st.st_size < self._cache_offset:
-                    self._reset_cache(identity)  # replaced or truncated: start over
-                fh.seek(self._cache_offset)
-                for raw in fh:
-                    line = raw.strip()
-                    if not raw.endswith(b"\n"):
-                        # Only the last line can lack its newline: a write cut short by a kill,
-                        # or a complete record whose newline never made it. Not cached: our
-                        # next append completes the line, and then it is read again.
-                        if line:
-                            tail = _decode(line)
-                            torn = tail is None
-                        break
-                    self._cache_offset += len(raw)
-                    if not line:
-                        continue
-                    record = _decode(line)
-                    if record is None:
-                        self._cache_corrupt += 1
-                    else:
-                        self._cache.append(record)
-            self.corrupt_lines = self._cache_corrupt
-            self.torn_tail = torn
-            result = list(self._cache)
-            if tail is not None:
-                result.append(tail)
-            return result
+            found = self._read_from(0, None, out.append)
+        if found is None:
+            self.corrupt_lines = 0
+            self.torn_tail = False
+            return []
+        _identity, _offset, corrupt, tail, torn = found
+        self.corrupt_lines = corrupt
+        self.torn_tail = torn
+        if tail is not None:
+            out.append(tail)
+        return out
 
-    def _reset_cache(self, identity: tuple[int, int] | None) -> None:
-        self._cache_id = identity
-        self._cache_offset = 0
-        self._cache_corrupt = 0
-        self._cache = []
+    def _read_from(
+        self,
+        offset: int,
+        identity: tuple[int, int] | None,
+        visit: Callable[[dict[str, Any]], None],
+    ) -> tuple[tuple[int, int], int, int, dict[str, Any] | None, bool] | None:
+        """Parse complete lines from ``offset`` (from 0 if the file is not ``identity`` any
+        more), calling ``visit`` for each record. None if there is no journal yet. Returns
+        (identity, offset after the last complete line, corrupt lines, tail record, torn)."""
+        try:
+            fh = self.path.open("rb")
+        except FileNotFoundError:
+            return None
+        tail: dict[str, Any] | None = None
+        torn = False
+        corrupt = 0
+        with fh:
+            st = os.fstat(fh.fileno())
+            current = (st.st_dev, st.st_ino)
+            if identity is not None and (current != identity or st.st_size < offset):
+                offset = -1  # replaced or truncated: the caller starts over
+                return current, offset, 0, None, False
+            fh.seek(offset)
+            for raw in fh:
+                line = raw.strip()
+                if not raw.endswith(b"\n"):
+                    # Only the last line can lack its newline: a write cut short by a kill, or
+                    # a complete record whose newline never made it. Our next append completes
+                    # the line, and then it is read again.
+                    if line:
+                        tail = _decode(line)
+                        torn = tail is None
+                    break
+                offset += len(raw)
+                if not line:
+                    continue
+                record = _decode(line)
+                if record is None:
+                    corrupt += 1
+                else:
+                    visit(record)
+        return current, offset, corrupt, tail, torn
+
+    def _refresh_index(self) -> None:
+        with self._read_mutex:
+            found = self._read_from(self._index_offset, self._index_id, self._index_record)
+            if found is not None and found[1] < 0:  # the file was replaced: rebuild
+                self._ticks, self._last_success = {}, {}
+                found = self._read_from(0, None, self._index_record)
+            if found is None:
+                self._index_id, self._index_offset = None, 0
+                self._ticks, self._last_success = {}, {}
+                return
+            self._index_id, self._index_offset = found[0], found[1]
+
+    def _index_record(self, rec: dict[str, Any]) -> None:
+        kind = rec.get("kind")
+        if kind == "tick" and isinstance(rec.get("key"), str):
+            self._ticks[rec["key"]] = rec.get("done", True) is not False
+        elif kind == "outcome" and rec.get("result") in ("done", "gone"):
+            self._last_success[str(rec.get("action"))] = str(rec.get("t"))
+
+    def last_success(self, action: str) -> datetime | None:
+        """When ``action`` last succeeded (any object), e.g. when sync was turned off."""
+        self._refresh_index()
+        return parse_time(self._last_success.get(action))
 
     def unfinished(self) -> UnfinishedRun | None:
         """The latest run if it never recorded a ``run-end``, with what it left pending."""
@@ -659,11 +695,8 @@ class Journal:
 
     def manual_ticks(self) -> set[str]:
         """Keys of the manual checklist items currently ticked (the last tick of each wins)."""
-        state: dict[str, bool] = {}
-        for rec in self.records():
-            if rec["kind"] == "tick" and isinstance(rec.get("key"), str):
-                state[rec["key"]] = rec.get("done", True) is not False
-        return {key for key, done in state.items() if done}
+        self._refresh_index()
+        return {key for key, done in self._ticks.items() if done}
 
     def outcomes(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Outcome records of ``run_id`` in order; without one, the latest per (action, object).

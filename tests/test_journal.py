@@ -492,3 +492,34 @@ def test_token_looking_values_are_refused(journal: Journal, write) -> None:
 def test_ordinary_text_is_not_mistaken_for_a_token(journal: Journal) -> None:
     journal.note("eyJ is just three letters; a.b.c is not a token", upn="eyJohn.Doe@contoso.se")
     assert journal.records()[-1]["upn"] == "eyJohn.Doe@contoso.se"
+
+
+def test_polled_answers_come_from_an_incremental_index_not_kept_records(journal: Journal) -> None:
+    reader = Journal(journal.tenant_id)  # another process's view: reads, never locks
+    journal.start_run("run")
+    journal.write_intents([{"step": 1, "action": "disable-directory-sync", "object": "org"}])
+    assert reader.last_success("disable-directory-sync") is None
+    journal.write_outcomes(
+        [{"step": 1, "action": "disable-directory-sync", "object": "org", "result": "failed"}]
+    )
+    assert reader.last_success("disable-directory-sync") is None
+    journal.write_outcomes(
+        [{"step": 1, "action": "disable-directory-sync", "object": "org", "result": "done"}]
+    )
+    first = reader.last_success("disable-directory-sync")
+    assert first is not None
+    journal.tick("invoices", "admin@x")
+    journal.tick("azure", "admin@x")
+    journal.tick("invoices", "admin@x", done=False)
+    assert reader.manual_ticks() == {"azure"}
+    # Many outcomes later the index still answers, and no parsed record is kept around.
+    journal.write_outcomes(
+        [
+            {"step": 1, "action": "delete-user", "object": f"u{i}", "result": "done"}
+            for i in range(2000)
+        ]
+    )
+    assert reader.manual_ticks() == {"azure"}
+    assert reader.last_success("disable-directory-sync") == first
+    kept = [v for v in vars(reader).values() if isinstance(v, list) and len(v) > 100]
+    assert kept == []

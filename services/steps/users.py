@@ -23,17 +23,7 @@ def sync_off_time(ctx: StepContext) -> datetime | None:
     """When closeout turned sync off (from the journal), for the 72-hour horizon."""
     if ctx.journal is None:
         return None
-    for rec in reversed(ctx.journal.records()):
-        if (
-            rec.get("kind") == "outcome"
-            and rec.get("action") == "disable-directory-sync"
-            and rec.get("result") in ("done", "gone")
-        ):
-            try:
-                return datetime.fromisoformat(str(rec["t"]).replace("Z", "+00:00"))
-            except (KeyError, ValueError):
-                return None
-    return None
+    return ctx.journal.last_success("disable-directory-sync")
 
 
 def assess(ctx: StepContext, users: list[UserRow], sync_enabled: bool | None) -> StepState:
