@@ -94,13 +94,16 @@ class CloseoutApp(App[int]):
         self._hangup = False
         self._quitting = False
         self._users_signature: object = None
+        self._keys_refresh_pending = False
 
     # -- start --------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
         self.push_screen(SignInScreen())
-        self.set_interval(FLUSH_SECONDS, self._flush)
+        # Not named _flush: App._flush(stderr=...) is what Textual's stdout/stderr capture
+        # calls, from whichever thread printed.
+        self.set_interval(FLUSH_SECONDS, self._flush_bridge)
         self.set_interval(0.5, self._check_hangup)
         self.start_sign_in()
 
@@ -282,7 +285,7 @@ class CloseoutApp(App[int]):
         checklist.update_steps(self.step_states[s] for s in StepId)
         if checklist.selected == st.step:
             self.show_step_detail(st.step)
-        self.main.refresh_bindings()
+        self._refresh_keys_soon()
         if (
             st.step == StepId.DELETE_DIRECTORY
             and st.status == StepStatus.DONE
@@ -302,6 +305,17 @@ class CloseoutApp(App[int]):
         self.handoffs[message.handoff.step] = message.handoff
         if isinstance(self.screen, HandoffScreen) and self.screen.step == message.handoff.step:
             self.screen.update(message.handoff)
+        self._refresh_keys_soon()
+
+    def _refresh_keys_soon(self) -> None:
+        # Every refresh_bindings recomposes the whole footer (~20 ms here); engine messages
+        # come in bursts (one per step after each read), so refresh once after the burst.
+        if not self._keys_refresh_pending:
+            self._keys_refresh_pending = True
+            self.call_later(self._refresh_keys)
+
+    def _refresh_keys(self) -> None:
+        self._keys_refresh_pending = False
         self.main.refresh_bindings()
 
     def on_inventory_loaded(self, message: InventoryLoaded) -> None:
@@ -326,7 +340,11 @@ class CloseoutApp(App[int]):
         main.query_one("#table-apps", RemainingTable).load(app_rows(inv.apps))
         main.query_one("#table-policies", RemainingTable).load(policy_rows(inv.policies))
 
-    def _flush(self) -> None:
+    def _flush_bridge(self) -> None:
+        if not self.is_running:
+            # Textual's teardown has begun and is removing the widgets; a timer may still fire
+            # in between (when the app is closed without exit(), as run_test does).
+            return
         pending = self.bridge.take()
         if not pending.lines and not pending.marks:
             return
@@ -467,7 +485,7 @@ class CloseoutApp(App[int]):
         result = message.result
         self.step_running = None
         self.control = None
-        self._flush()
+        self._flush_bridge()
         main = self.main
         main.query_one(RunProgress).running = False
         for table in main.query(RemainingTable):
@@ -617,18 +635,24 @@ class CloseoutApp(App[int]):
                 self._on_quit_answer,
             )
             return
-        await self._shutdown()
+        await self._leave()
 
     def _on_quit_answer(self, ok: bool | None) -> None:
         if ok:
             self.stop_step()
-            self.run_worker(self._shutdown_after_step(), group="shutdown", exit_on_error=False)
+            self.run_worker(self._leave_after_step(), group="shutdown", exit_on_error=False)
 
-    async def _shutdown_after_step(self) -> None:
-        await self.workers.wait_for_complete([w for w in self.workers if w.group == "step"])
-        await self._shutdown()
+    async def _leave_after_step(self) -> None:
+        steps = [w for w in self.workers if w.group == "step" and not w.is_finished]
+        # The step may have ended while the question was shown. An empty list would make
+        # wait_for_complete wait for every worker, this one included: a DeadlockError.
+        if steps:
+            await self.workers.wait_for_complete(steps)
+        await self._leave()
 
-    async def _shutdown(self) -> None:
+    async def _leave(self) -> None:
+        # Not named _shutdown: that is App's own teardown (unmount, driver close, printing a
+        # crash's traceback), which Textual awaits after exit() and must not be replaced.
         if self._quitting:
             return
         self._quitting = True
@@ -640,7 +664,8 @@ class CloseoutApp(App[int]):
                 self.engine.finish(self.closeout_code)
             except Exception:  # leaving must not fail; the journal stays readable
                 log.exception("finishing the run failed")
-        self.exit(self.closeout_code)
+        # return_code too: Textual leaves it 0 unless told, and sets 1 only for a crash.
+        self.exit(self.closeout_code, return_code=self.closeout_code)
 
     def hang_up(self) -> None:
         """SIGHUP (the SSH session dropped): stop cleanly at the next timer tick."""
@@ -651,7 +676,7 @@ class CloseoutApp(App[int]):
     def _check_hangup(self) -> None:
         if self._hangup and self.step_running is None:
             self._hangup = False
-            self.run_worker(self._shutdown(), group="shutdown", exit_on_error=False)
+            self.run_worker(self._leave(), group="shutdown", exit_on_error=False)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # No "quit as soon as possible": quitting goes through the guard.

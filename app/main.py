@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import signal
 
+from services.headless import EXIT_FAILED
 from services.session import SessionOptions
 
 from .closeout_app import CloseoutApp
@@ -26,4 +27,7 @@ def run_tui(args: argparse.Namespace, options: SessionOptions) -> int:
                 signal.signal(signal.SIGHUP, previous)
         if app.session is not None:
             app.session.close()
+    if code is None and app.return_code:
+        # The app crashed (Textual printed why): not "waiting", whatever the checklist said.
+        return EXIT_FAILED
     return app.closeout_code if code is None else int(code)

@@ -151,6 +151,9 @@ class ManualChecksModal(ModalScreen[set[str] | None]):
 
     def on_mount(self) -> None:
         self.query(Checkbox).first().focus()
+        # Focusing scrolls a dialog taller than the screen (80x24) past its title and the
+        # instruction to tick only what was checked; start at the top instead.
+        self.call_after_refresh(self.query_one(".dialog").scroll_home, animate=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

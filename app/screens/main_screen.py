@@ -59,7 +59,11 @@ class MainScreen(Screen[None]):
 
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
 
+    # Footer order. Help and Quit come first: at 80 columns the footer shows only the first
+    # five or six keys, and from help the admin finds every other one.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", _("Help"), id="help", key_display="?"),
+        Binding("q", "quit", _("Quit"), id="quit"),
         Binding("r", "run_step", _("Run step"), id="run-step"),
         Binding("D", "delete_directory", _("Delete directory…"), id="delete-directory"),
         Binding("h", "handoff", _("Handoff"), id="handoff"),
@@ -73,8 +77,6 @@ class MainScreen(Screen[None]):
         Binding("e", "export", _("Export"), id="export", show=False),
         Binding("l", "log_level", _("Log level"), id="log-level", show=False),
         Binding("A", "play_portal", _("Play admin center"), id="play-portal"),
-        Binding("question_mark", "help", _("Help"), id="help", key_display="?"),
-        Binding("q", "quit", _("Quit"), id="quit"),
     ]
 
     @property

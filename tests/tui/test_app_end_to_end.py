@@ -1,0 +1,146 @@
+"""The whole close-out of the demo tenant with the keyboard alone, as an admin would do it:
+step 1 (directory sync off, wait, delete users), the subscription handoffs, the wait for
+deprovisioning, the manual checks, the typed domain, and the final "Delete tenant" handoff."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.closeout_app import CloseoutApp
+from app.screens.dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
+from app.screens.handoff import HandoffScreen
+from services.journal import Journal
+from services.models import StepId, StepStatus
+from widgets import StepChecklist
+
+from .conftest import AppFactory, connected, sandbox_of, shows, wait_for
+
+
+def _status(app: CloseoutApp, step: StepId) -> StepStatus:
+    return app.step_states[step].status
+
+
+async def _select(pilot: Any, app: CloseoutApp, step: StepId) -> None:
+    checklist = app.main.query_one(StepChecklist)
+    while checklist.selected != step:
+        await pilot.press("down" if (checklist.selected or 0) < step else "up")
+
+
+async def _press_until(
+    pilot: Any, key: str, done: Callable[[], bool], what: str, timeout: float = 20
+) -> None:
+    """Press ``key`` (g: re-read Graph) every few tenths of a second until ``done()``, as an
+    admin waiting on time would (the watch timer does the same; it is off in these tests)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.press(key)
+        await pilot.pause(0.2)
+
+
+async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
+    # Deprovisioning takes 10 simulated hours here (1 s), not 72, to keep the test short.
+    app = make_app(users=40, deprovision_hours=10)
+    async with app.run_test() as pilot:
+        await connected(pilot)
+        sandbox = sandbox_of(app)
+        domain = sandbox.initial_domain
+
+        # Step 1: synced users, so r first turns directory sync off …
+        await _select(pilot, app, StepId.DELETE_USERS)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: shows(app, ConfirmModal), "step 1 asks")
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: app.step_running is None and sandbox.tenant.org.sync_disabled_at is not None,
+            "sync to be turned off",
+        )
+        # … then, once no user is synced any more (g re-reads), r deletes the users.
+        await _press_until(
+            pilot,
+            "g",
+            lambda: (
+                _status(app, StepId.DELETE_USERS) == StepStatus.PENDING
+                and app.main.check_action("run_step", ()) is True
+            ),
+            "sync to finish turning off",
+        )
+        await pilot.press("r")
+        await wait_for(pilot, lambda: shows(app, ConfirmModal), "step 1 asks again")
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.step_running is None and _status(app, StepId.DELETE_USERS) == StepStatus.DONE
+            ),
+            "the users to be deleted",
+        )
+        assert [u.id for u in sandbox.tenant.users.values()] == [sandbox.admin_id]
+
+        # Steps 2 and 3: the admin center's part, in its handoffs.
+        for step, settled in (
+            (StepId.CANCEL_SUBSCRIPTIONS, (StepStatus.DONE,)),
+            (StepId.DELETE_SUBSCRIPTIONS, (StepStatus.WAITING_TIME, StepStatus.DONE)),
+        ):
+            await _select(pilot, app, step)
+            await pilot.press("h")
+            await wait_for(pilot, lambda: shows(app, HandoffScreen), "the handoff")
+            await pilot.press("A")
+            await wait_for(
+                pilot, lambda s=step, ok=settled: _status(app, s) in ok, f"step {int(step)}"
+            )
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is app.main, "the handoff to close")
+
+        # Deleted subscriptions deprovision after a while; g re-reads until they have.
+        await _press_until(
+            pilot,
+            "g",
+            lambda: _status(app, StepId.DELETE_SUBSCRIPTIONS) == StepStatus.DONE,
+            "deprovisioning",
+        )
+        # Step 4 needs nothing more: only the admin is left, whose MFA stays on.
+        assert _status(app, StepId.DISABLE_MFA) == StepStatus.DONE
+        assert app.main.check_action("delete_directory", ()) is None  # manual checks first
+
+        # Step 5: tick the checks no API can make, then type the initial domain.
+        await pilot.press("m")
+        await wait_for(pilot, lambda: shows(app, ManualChecksModal), "the checks")
+        await pilot.press("space", "tab", "space", "tab", "space", "ctrl+s")
+        await wait_for(
+            pilot, lambda: app.main.check_action("delete_directory", ()) is True, "D allowed"
+        )
+        await pilot.press("D")
+        await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "typed confirm")
+        await pilot.press(*domain, "enter")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.step_running is None
+                and StepId.DELETE_DIRECTORY in app.handoffs
+                and _status(app, StepId.DELETE_DIRECTORY) == StepStatus.WAITING_PERSON
+            ),
+            "the cleanup, then the Delete tenant handoff",
+        )
+        await _select(pilot, app, StepId.DELETE_DIRECTORY)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: shows(app, HandoffScreen), "step 5's handoff")
+        await pilot.press("A")
+        await wait_for(
+            pilot, lambda: _status(app, StepId.DELETE_DIRECTORY) == StepStatus.DONE, "the end"
+        )
+        assert sandbox.tenant.deleted
+        checklist = app.main.query_one(StepChecklist)
+        assert all(checklist.state_of(s).status == StepStatus.DONE for s in StepId)
+        assert app.closeout_code == 0
+        engine = app.engine
+        assert engine is not None
+        await pilot.press("escape", "q")
+        await wait_for(pilot, lambda: app.return_code is not None, "q to quit")
+    assert app.return_value == app.return_code == 0
+    journal = Journal(sandbox.tenant_id, root=engine.state_root)
+    ends = [r for r in journal.records() if r["kind"] == "run-end"]
+    assert [e["exit_code"] for e in ends] == [0]
