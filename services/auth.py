@@ -63,7 +63,7 @@ __all__ = [
     "token_claims",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("closeout.auth")
 
 DEFAULT_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 """"Microsoft Graph Command Line Tools", the public client Graph PowerShell signs in with.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from .errors import AuthError, CloseoutError, GraphError
 from .evidence import default_pack_dir, outcomes_from_journal, write_pack
 from .graph import GraphClient
 from .i18n import _
-from .inventory import Inventory, take_inventory
+from .inventory import PARTS, Inventory, take_inventory
 from .journal import Journal
 from .models import (
     Event,
@@ -45,6 +46,8 @@ from .steps import directory, mfa, prepare, subscriptions, users
 from .steps.base import EngineOptions, StepContext
 
 log = logging.getLogger("closeout.engine")
+
+POLICY_REUSE = 5.0  # seconds
 
 DESTRUCTIVE = {
     StepId.DELETE_USERS: "delete-user",
@@ -84,6 +87,7 @@ class Engine:
         self.states: dict[StepId, StepState] = {s: StepState(s) for s in StepId}
         self.handoffs: dict[StepId, Handoff] = {}
         self.gone = False
+        self._policies_at = -POLICY_REUSE
         self.run_id = ""
         self._lock = threading.RLock()
 
@@ -201,8 +205,12 @@ class Engine:
         """A fresh inventory; None (and ``gone``) once the tenant no longer exists."""
         if self.gone:
             return None
+        # Conditional Access allows one request per second per tenant: re-use a read that is
+        # only seconds old instead of tripping its limit (its 429s carry no Retry-After).
+        recent = self.inventory is not None and time.monotonic() - self._policies_at < POLICY_REUSE
+        parts = [p for p in PARTS if not (recent and p == "policies")]
         try:
-            inv = take_inventory(self.client, self.caller.tenant)
+            inv = take_inventory(self.client, self.caller.tenant, parts)
         except (GraphError, AuthError) as exc:
             if isinstance(exc, GraphError) and exc.status not in (400, 401, 404):
                 raise
@@ -211,6 +219,10 @@ class Engine:
                 self.emit(Noted("info", _("The tenant no longer exists.")))
                 return None
             raise
+        if recent and self.inventory is not None:
+            inv.policies = self.inventory.policies
+        else:
+            self._policies_at = time.monotonic()
         with self._lock:
             self.inventory = inv
         self.emit(inv.as_event())
@@ -402,6 +414,7 @@ class Engine:
         if step == StepId.DELETE_DIRECTORY:
             self.check_domain(confirm_domain)  # before anything is sent
         ctx = self.context(control)
+        self._policies_at = -POLICY_REUSE  # what this step changes must be read afresh after
         before = self.states[step]
         self._set_state(
             StepState(

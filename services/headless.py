@@ -37,6 +37,7 @@ from .models import (
     StepState,
     StepStatus,
 )
+from .plan import action_label
 from .steps.directory import MANUAL_ITEMS
 
 EXIT_DONE = 0
@@ -453,7 +454,7 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
         for a in actions:
             by_action.setdefault(a.action, []).append(a)
         for action, items in by_action.items():
-            out.write(f"  {action} × {len(items):,}\n")
+            out.write(f"  {action_label(action)} × {len(items):,}\n")
             for a in items[:10]:
                 detail = f" ({a.detail})" if a.detail else ""
                 out.write(f"    {a.label}{detail}\n")

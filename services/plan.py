@@ -26,6 +26,29 @@ from .models import (
     UserRow,
 )
 
+# What each planned action means, in words (translated where shown).
+ACTION_LABELS: dict[str, str] = {
+    "disable-directory-sync": N_("Turn directory synchronization off"),
+    "delete-user": N_("Delete users"),
+    "cancel-subscription": N_("Cancel in the admin center"),
+    "contact-partner": N_("Ask the partner to cancel"),
+    "wait-expired": N_("Wait until it is disabled"),
+    "delete-subscription": N_("Delete in the admin center"),
+    "disable-mfa": N_("Turn per-user MFA off"),
+    "disable-security-defaults": N_("Turn security defaults off"),
+    "report-security-defaults": N_("Security defaults stay on (reported)"),
+    "disable-ca-policy": N_("Turn Conditional Access policies off"),
+    "report-ca-policy": N_("Conditional Access policies stay on (reported)"),
+    "purge-user": N_("Permanently delete deleted users"),
+    "delete-application": N_("Delete applications"),
+    "delete-service-principal": N_("Delete service principals"),
+    "delete-tenant": N_("Delete the tenant in the Entra admin center"),
+}
+
+
+def action_label(action: str) -> str:
+    return _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
+
 
 class PlanError(CloseoutError):
     """The plan cannot be made safely (e.g. app-only without ``--keep``)."""

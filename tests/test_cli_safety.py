@@ -65,7 +65,7 @@ def test_plan_sends_no_write_and_its_json_lists_every_action(small, tmp_path, mo
         ["plan", *target_args(sb, tmp_path)], monkeypatch=monkeypatch, token=sb.issue_token()
     )
     assert text.code == 0
-    assert f"delete-user × {len(others)}" in text.out
+    assert f"Delete users × {len(others)}" in text.out  # actions in words, as ACTION_LABELS
     assert graph_writes(sb) == []
 
 
