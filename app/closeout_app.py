@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -23,8 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from services.control import RunControl
 from services.engine import Engine
 from services.errors import CloseoutError
-from services.headless import status_word, step_name
-from services.i18n import _, ngettext
+from services.i18n import _
 from services.models import Handoff, InventoryRefreshed, StepId, StepState, StepStatus
 from services.session import Session, SessionOptions
 from services.steps.directory import MANUAL_ITEMS
@@ -57,6 +57,7 @@ from .screens.help import HelpScreen
 from .screens.main_screen import MainScreen
 from .screens.sign_in import SignInScreen
 from .tables import app_rows, policy_rows, subscription_rows, user_rows
+from .texts import cleanup_consequences, connect_summary, run_confirmation, step_detail
 
 log = logging.getLogger("closeout.app")
 
@@ -95,12 +96,15 @@ class CloseoutApp(App[int]):
         self._quitting = False
         self._users_signature: object = None
         self._keys_refresh_pending = False
+        self._keys_signature: object = None
+        self._run_base: dict[StepId, int] = {}
 
     # -- start --------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
-        self.push_screen(SignInScreen())
+        # Before sign-in the badge already says what closeout is about to connect to.
+        self.push_screen(SignInScreen(sandbox=self.targets_sandbox))
         # Not named _flush: App._flush(stderr=...) is what Textual's stdout/stderr capture
         # calls, from whichever thread printed.
         self.set_interval(FLUSH_SECONDS, self._flush_bridge)
@@ -186,6 +190,7 @@ class CloseoutApp(App[int]):
             self.pop_screen()
         assert self.engine is not None
         self.main.query_one(TenantHeader).set_tenant(self.engine.caller.tenant)
+        self.bridge.note("info", connect_summary(self.engine.plan, self.engine.inventory))
         if self.engine.inventory is not None:
             self._load_tables(self.engine.inventory.as_event(), force=True)
         self.unfinished = message.unfinished_run
@@ -242,6 +247,13 @@ class CloseoutApp(App[int]):
                 return screen
         raise RuntimeError("main screen not installed")
 
+    @property
+    def targets_sandbox(self) -> bool:
+        url = self.options.graph_url or ""
+        return self.options.demo or url.startswith(
+            ("http://127.", "http://localhost", "http://[::1]")
+        )
+
     def _sign_in_screen(self) -> SignInScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, SignInScreen)), None)
 
@@ -281,6 +293,10 @@ class CloseoutApp(App[int]):
     def on_step_state_changed(self, message: StepStateChanged) -> None:
         st = message.state
         self.step_states[st.step] = st
+        if st.status == StepStatus.RUNNING:
+            self._run_base[st.step] = st.done
+        else:
+            self._run_base.pop(st.step, None)
         checklist = self.main.query_one(StepChecklist)
         checklist.update_steps(self.step_states[s] for s in StepId)
         if checklist.selected == st.step:
@@ -300,6 +316,12 @@ class CloseoutApp(App[int]):
         bar = self.main.query_one(RunProgress)
         bar.update_progress(p.done, p.total, p.failed, p.eta_seconds)
         bar.update_throttle(p.writes_in_window, p.write_quota)
+        # The checklist counts move with the run, not only when Graph is read again after it.
+        st = self.step_states[p.step]
+        base = self._run_base.get(p.step)
+        if st.status == StepStatus.RUNNING and base is not None and base + p.total <= st.total:
+            self.step_states[p.step] = replace(st, done=base + p.done, failed=p.failed)
+            self.main.query_one(StepChecklist).update_steps(self.step_states[s] for s in StepId)
 
     def on_handoff_changed(self, message: HandoffChanged) -> None:
         self.handoffs[message.handoff.step] = message.handoff
@@ -314,9 +336,19 @@ class CloseoutApp(App[int]):
             self._keys_refresh_pending = True
             self.call_later(self._refresh_keys)
 
+    def refresh_keys(self) -> None:
+        """For the screens: the footer after the selected step changed."""
+        self._refresh_keys()
+
     def _refresh_keys(self) -> None:
+        """Rebuild the footer only if some key's availability changed (a rebuild costs
+        tens of milliseconds; moving through the checklist must stay instant)."""
         self._keys_refresh_pending = False
-        self.main.refresh_bindings()
+        main = self.main
+        signature = main.key_signature()
+        if signature != self._keys_signature:
+            self._keys_signature = signature
+            main.refresh_bindings()
 
     def on_inventory_loaded(self, message: InventoryLoaded) -> None:
         self._load_tables(message.inventory)
@@ -339,6 +371,7 @@ class CloseoutApp(App[int]):
         )
         main.query_one("#table-apps", RemainingTable).load(app_rows(inv.apps))
         main.query_one("#table-policies", RemainingTable).load(policy_rows(inv.policies))
+        main.update_tab_counts()
 
     def _flush_bridge(self) -> None:
         if not self.is_running:
@@ -354,37 +387,15 @@ class CloseoutApp(App[int]):
                 main.query_one(f"#table-{table_name}", RemainingTable).mark(marks)
             if pending.lines:
                 main.query_one(LogPanel).write_many(pending.lines)
+            if pending.marks:
+                main.update_tab_counts()
 
     def show_step_detail(self, step: StepId) -> None:
         st = self.step_states.get(step) or StepState(step)
-        plan = self.engine.plan if self.engine else None
-        will_do: list[str] = []
-        if plan is not None:
-            groups: dict[str, list[str]] = {}
-            for a in plan.for_step(step):
-                groups.setdefault(a.action, []).append(a.label)
-            for action, labels in groups.items():
-                sample = ", ".join(labels[:3]) + (
-                    f" … (+{len(labels) - 3:,})" if len(labels) > 3 else ""
-                )
-                will_do.append(f"{action} × {len(labels):,}: {sample}")
-        did = [st.summary] if st.summary else []
-        if st.total:
-            did.append(
-                _("{done:,} of {total:,} done, {failed:,} failed").format(
-                    done=st.done, total=st.total, failed=st.failed
-                )
-            )
-        if st.waiting_until:
-            did.append(_("Waiting until {when:%Y-%m-%d %H:%M} UTC").format(when=st.waiting_until))
-        if st.link:
-            did.append(st.link)
-        title = f"{int(step)} {step_name(step)} — {status_word(st.status)}"
-        blockers = list(st.blockers)
-        if st.status == StepStatus.DONE:
-            did += blockers  # a done step's remarks are notes, not blockers
-            blockers = []
-        self.main.query_one(StepDetail).show(title, will_do, did, blockers)
+        detail = step_detail(st, self.engine.plan if self.engine else None)
+        self.main.query_one(StepDetail).show(
+            detail.title, detail.will_do, detail.did, detail.blockers
+        )
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -394,55 +405,16 @@ class CloseoutApp(App[int]):
         if step == StepId.PREPARE:
             self._run_step(step, None)
             return
-        st = self.step_states[step]
-        remaining = max(st.total - st.done, 0)
-        if step == StepId.DELETE_USERS:
-            synced = "synchroniz" in st.summary
-            if synced:
-                title = _("Turn directory synchronization off?")
-                body = _(
-                    "Users are synchronized from on-premises AD. Turning sync off takes up to 72 hours and "
-                    "cannot be undone during that time. After it, {n} users will be deleted."
-                ).format(n=remaining)
-            else:
-                title = ngettext("Delete {n:,} user?", "Delete {n:,} users?", remaining).format(
-                    n=remaining
-                )
-                body = _(
-                    "{n:,} users will be deleted, guests and other admins included; you are kept. "
-                    "They can be restored for 30 days."
-                ).format(n=remaining)
-        else:
-            title = _("Turn multifactor authentication off?")
-            body = _("Per-user MFA will be turned off for {n:,} accounts; yours stays on.").format(
-                n=remaining
-            )
+        ask = run_confirmation(self.step_states[step], self.engine.inventory)
         self.push_screen(
-            ConfirmModal(
-                title,
-                body,
-                confirm_label=_("Delete")
-                if step == StepId.DELETE_USERS and "synchroniz" not in st.summary
-                else _("Continue"),
-                id="confirm",
-            ),
+            ConfirmModal(ask.title, ask.body, confirm_label=ask.confirm_label, id="confirm"),
             lambda ok: self._run_step(step, None) if ok else None,
         )
 
     def request_delete_directory(self) -> None:
         if self.engine is None or not self.can_delete_directory():
             return
-        plan = self.engine.plan
-        counts = [
-            _(
-                "Permanently delete {n:,} users from the recycle bin (no restore after this)."
-            ).format(n=len(plan.ids("purge-user")) if plan else 0),
-            _("Delete {n:,} applications and {s:,} service principals.").format(
-                n=len(plan.ids("delete-application")) if plan else 0,
-                s=len(plan.ids("delete-service-principal")) if plan else 0,
-            ),
-            _("Then you delete the tenant in the Microsoft Entra admin center."),
-        ]
+        counts = cleanup_consequences(self.engine.plan)
         domain = self.engine.caller.tenant.initial_domain
         self.push_screen(
             TypedConfirmModal(domain, counts),
@@ -457,7 +429,7 @@ class CloseoutApp(App[int]):
         bar = self.main.query_one(RunProgress)
         bar.running = True
         bar.paused = False
-        self.main.refresh_bindings()
+        self._refresh_keys()
         self._step_worker(step, confirm_domain, self.control)
 
     @work(
@@ -497,7 +469,7 @@ class CloseoutApp(App[int]):
             self.notify(result.error, severity="error", timeout=8)
         elif result.state is not None and result.state.status == StepStatus.FAILED:
             self.notify(result.state.summary, severity="error", timeout=8)
-        main.refresh_bindings()
+        self._refresh_keys()
 
     def toggle_pause(self) -> None:
         if self.control is None:

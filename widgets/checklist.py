@@ -212,9 +212,9 @@ class StepChecklist(OptionList):
 
     @property
     def narrow(self) -> bool:
-        """True while the screen carries ``-narrow`` (the app's breakpoint class)."""
+        """True while the screen carries ``-narrow`` or ``-short`` (the app's breakpoints)."""
         try:
-            return self.screen.has_class("-narrow")
+            return self.screen.has_class("-narrow") or self.screen.has_class("-short")
         except NoScreen:
             return False
 

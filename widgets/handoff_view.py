@@ -96,14 +96,15 @@ class HandoffView(VerticalScroll):
         yield Static(id="handoff-title", markup=False)
         yield Static(_("Done: closeout sees the change in Graph."), id="handoff-done")
         yield Static(id="handoff-link", markup=False)
-        yield Static(id="handoff-steps", markup=False)
-        yield Static(id="handoff-notes", markup=False)
+        # The live watch before the click path: at 80x24 it must be in view without scrolling.
         table: DataTable[Text] = DataTable(id="handoff-items", cursor_type="row")
         table.add_column(_("Watching"), key="label", width=30)
         table.add_column(_("State"), key="state", width=12)
         table.add_column(_("Time left"), key="left", width=10)
         table.add_column(_("Note"), key="note", width=64)
         yield table
+        yield Static(id="handoff-steps", markup=False)
+        yield Static(id="handoff-notes", markup=False)
 
     def on_mount(self) -> None:
         self._ready = True

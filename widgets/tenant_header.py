@@ -57,6 +57,7 @@ class TenantHeader(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._tenant = tenant
+        self._expect_sandbox: bool | None = None
         self._ready = False
         """Set on mount, once the children exist (``is_mounted`` turns True only after
         ``on_mount`` has returned)."""
@@ -66,11 +67,16 @@ class TenantHeader(Widget):
         return self._tenant
 
     @property
+    def sandbox(self) -> bool | None:
+        """Whether the target is a sandbox: from the tenant, or before sign-in as announced."""
+        return self._tenant.sandbox if self._tenant is not None else self._expect_sandbox
+
+    @property
     def badge_text(self) -> str:
-        """``SANDBOX``, ``PRODUCTION`` or "" when not signed in."""
-        if self._tenant is None:
+        """``SANDBOX``, ``PRODUCTION`` or "" when not known yet."""
+        if self.sandbox is None:
             return ""
-        return _("SANDBOX") if self._tenant.sandbox else _("PRODUCTION")
+        return _("SANDBOX") if self.sandbox else _("PRODUCTION")
 
     @property
     def info_text(self) -> str:
@@ -90,10 +96,14 @@ class TenantHeader(Widget):
         self._tenant = tenant
         self._show()
 
+    def expect(self, *, sandbox: bool) -> None:
+        """Before sign-in: show the badge of what closeout is about to connect to."""
+        self._expect_sandbox = sandbox
+        self._show()
+
     def _show(self) -> None:
-        tenant = self._tenant
-        self.set_class(tenant is not None and tenant.sandbox, "-sandbox")
-        self.set_class(tenant is not None and not tenant.sandbox, "-production")
+        self.set_class(self.sandbox is True, "-sandbox")
+        self.set_class(self.sandbox is False, "-production")
         if self._ready:
             self.query_one("#tenant-badge", Label).update(self.badge_text)
             self.query_one("#tenant-info", Static).update(self._info())

@@ -24,6 +24,13 @@ from widgets import LogPanel, RemainingTable, RunProgress, StepChecklist, StepDe
 if TYPE_CHECKING:
     from app.closeout_app import CloseoutApp
 
+TAB_LABELS = {
+    "tab-users": N_("Users"),
+    "tab-subscriptions": N_("Subscriptions"),
+    "tab-apps": N_("Apps"),
+    "tab-policies": N_("Policies"),
+}
+
 # Status first: at 80 columns the right-hand columns are the ones cut off.
 USER_COLUMNS = [
     ("status", N_("Status"), 9),
@@ -58,6 +65,8 @@ class MainScreen(Screen[None]):
     """Checklist, live tables, step detail, progress and log."""
 
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # Wide but short terminals (120x24): compact checklist and a shorter log.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall")]
 
     # Footer order. Help and Quit come first: at 80 columns the footer shows only the first
     # five or six keys, and from help the admin finds every other one.
@@ -116,7 +125,6 @@ class MainScreen(Screen[None]):
         app = self.closeout
         running = app.step_running is not None
         selected = self.query_one(StepChecklist).selected
-        states = app.step_states
         if action == "run_step":
             if running or selected not in (StepId.PREPARE, StepId.DELETE_USERS, StepId.DISABLE_MFA):
                 return None
@@ -134,8 +142,21 @@ class MainScreen(Screen[None]):
             return app.portal is not None
         if action in ("refresh", "replan", "export"):
             return None if running or app.engine is None else True
-        del states
         return True
+
+    def key_signature(self) -> tuple[bool | None, ...]:
+        """Every binding's availability: the footer needs a rebuild only when this changes."""
+        return tuple(self.check_action(b.action, ()) for b in self._bindings_list())
+
+    def _bindings_list(self) -> list[Binding]:
+        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+
+    def update_tab_counts(self) -> None:
+        """Tab labels carry what remains: "Users 4,812"."""
+        tabs = self.query_one(TabbedContent)
+        for pane_id, label in TAB_LABELS.items():
+            table = self.query_one(f"#table-{pane_id.removeprefix('tab-')}", RemainingTable)
+            tabs.get_tab(pane_id).label = f"{_(label)} {table.remaining:,}"
 
     # -- routing (the app does the work) ------------------------------------------------------------
 
@@ -225,7 +246,7 @@ class MainScreen(Screen[None]):
 
     def on_step_checklist_step_selected(self, event: StepChecklist.StepSelected) -> None:
         self.closeout.show_step_detail(event.step)
-        self.refresh_bindings()
+        self.closeout.refresh_keys()
 
     def on_step_checklist_step_activated(self, event: StepChecklist.StepActivated) -> None:
         app = self.closeout

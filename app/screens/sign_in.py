@@ -24,8 +24,9 @@ class SignInScreen(Screen[None]):
         Binding("q", "app.quit", _("Quit"), id="quit"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, *, sandbox: bool | None = None) -> None:
         super().__init__(id="sign-in")
+        self.sandbox = sandbox
         self.prompt: DeviceCodePrompt | None = None
         self.failed = False
 
@@ -36,12 +37,16 @@ class SignInScreen(Screen[None]):
                 _("Sign in as a Global Administrator of the organization to close."),
                 id="sign-in-title",
             )
-            yield DeviceCodePanel(id="device-code")
+            yield DeviceCodePanel(
+                id="device-code", copy_hint=_("Press c to copy the code, u to copy the link.")
+            )
             yield Static(_("Waiting for a sign-in code…"), id="sign-in-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(DeviceCodePanel).display = False
+        if self.sandbox is not None:
+            self.query_one(TenantHeader).expect(sandbox=self.sandbox)
 
     def show_prompt(self, prompt: DeviceCodePrompt) -> None:
         self.prompt = prompt
