@@ -1,0 +1,210 @@
+"""The scenes behind ``python -m scripts.screenshots`` (imported after the language is set:
+the screens' key labels are translated when they are imported)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from app.closeout_app import CloseoutApp
+from app.screens.dialogs import TypedConfirmModal
+from app.screens.handoff import HandoffScreen
+from app.screens.main_screen import MainScreen
+from app.screens.sign_in import SignInScreen
+from services.models import StepId, StepStatus
+from services.session import SessionOptions
+from widgets import RemainingTable, StepChecklist
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+SEED = 7
+Scene = Callable[[CloseoutApp, Pilot[int]], Awaitable[None]]
+
+
+def options(
+    *, users: int = 300, approve: float | None = 0.2, scale: float = 36000.0
+) -> SessionOptions:
+    return SessionOptions(
+        demo=True,
+        demo_users=users,
+        demo_seed=SEED,
+        demo_time_scale=scale,
+        demo_auto_approve=approve,
+        state_root=Path(tempfile.mkdtemp(prefix="closeout-shots-")),
+    )
+
+
+async def until(pilot: Pilot[int], test: Callable[[], bool], timeout: float = 60.0) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if test():
+            return
+        await pilot.pause(0.1)
+    raise TimeoutError("the app did not reach the state this screenshot needs")
+
+
+async def refreshing_until(
+    pilot: Pilot[int], app: CloseoutApp, test: Callable[[], bool], timeout: float = 120.0
+) -> None:
+    """Like :func:`until`, re-reading Graph every half second (the scenes run without the
+    periodic watch, so that nothing moves while a screenshot is taken)."""
+    for tick in range(int(timeout / 0.1)):
+        if test():
+            return
+        if tick % 5 == 0 and app.step_running is None:
+            app.start_refresh()
+        await pilot.pause(0.1)
+    raise TimeoutError("the app did not reach the state this screenshot needs")
+
+
+async def connected(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    await until(pilot, lambda: app.engine is not None and isinstance(app.screen, MainScreen))
+    await pilot.pause(0.5)
+
+
+def status(app: CloseoutApp, step: StepId) -> StepStatus:
+    return app.step_states[step].status
+
+
+async def select(pilot: Pilot[int], app: CloseoutApp, step: StepId) -> None:
+    app.main.query_one(StepChecklist).select(step)
+    await pilot.pause(0.2)
+
+
+async def finish_steps_1_to_4(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    await connected(app, pilot)
+    await select(pilot, app, StepId.DELETE_USERS)
+    for _ in range(2):  # turn directory sync off, then (once it is off) delete the users
+        await refreshing_until(
+            pilot,
+            app,
+            lambda: (
+                status(app, StepId.DELETE_USERS) in (StepStatus.PENDING, StepStatus.DONE)
+                and app.step_running is None
+            ),
+        )
+        if status(app, StepId.DELETE_USERS) == StepStatus.DONE:
+            break
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        await pilot.press("y")
+        await until(pilot, lambda: app.step_running is None)
+    await refreshing_until(pilot, app, lambda: status(app, StepId.DELETE_USERS) == StepStatus.DONE)
+    app.play_portal(StepId.CANCEL_SUBSCRIPTIONS)
+    await refreshing_until(
+        pilot, app, lambda: status(app, StepId.CANCEL_SUBSCRIPTIONS) == StepStatus.DONE
+    )
+    app.play_portal(StepId.DELETE_SUBSCRIPTIONS)
+    await refreshing_until(
+        pilot, app, lambda: status(app, StepId.DELETE_SUBSCRIPTIONS) == StepStatus.DONE
+    )
+    assert app.engine is not None
+    for key in ("invoices", "self-service", "azure"):
+        app.engine.tick(key)
+    await refreshing_until(pilot, app, app.can_delete_directory)
+
+
+async def scene_sign_in(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    await until(
+        pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.prompt is not None
+    )
+    await pilot.pause(0.3)
+
+
+async def scene_main(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    await connected(app, pilot)
+    await select(pilot, app, StepId.DELETE_USERS)
+
+
+async def scene_mid_run(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    await connected(app, pilot)
+    assert app.session is not None and app.session.sandbox is not None
+    sandbox = app.session.sandbox
+    await select(pilot, app, StepId.DELETE_USERS)
+    await pilot.press("r")
+    await pilot.pause(0.3)
+    await pilot.press("y")  # turn directory sync off
+    await refreshing_until(
+        pilot,
+        app,
+        lambda: status(app, StepId.DELETE_USERS) == StepStatus.PENDING and app.step_running is None,
+    )
+    # Slow the deletes down so the screenshot catches the run half-way.
+    sandbox.add_fault(method="DELETE", path=r"^/v1\.0/users/", status=None, delay=0.05, times=-1)
+    await pilot.press("r")
+    await pilot.pause(0.3)
+    await pilot.press("y")
+    await until(pilot, lambda: app.main.query_one("#table-users", RemainingTable).remaining < 200)
+    await pilot.pause(0.3)
+
+
+async def scene_handoff(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    await connected(app, pilot)
+    await select(pilot, app, StepId.CANCEL_SUBSCRIPTIONS)
+    await pilot.press("h")
+    await until(pilot, lambda: isinstance(app.screen, HandoffScreen))
+    await pilot.pause(0.3)
+
+
+async def scene_typed_confirmation(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    await finish_steps_1_to_4(app, pilot)
+    await pilot.press("D")
+    await until(pilot, lambda: isinstance(app.screen, TypedConfirmModal))
+    assert app.engine is not None
+    domain = app.engine.caller.tenant.initial_domain
+    await pilot.press(*domain[: len(domain) // 2])
+    await pilot.pause(0.3)
+
+
+async def shoot(name: str, scene: Scene, *, size: tuple[int, int], opts: SessionOptions) -> Path:
+    app = CloseoutApp(opts, watch=False)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await scene(app, pilot)
+            path = OUT / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(OUT))
+            if app.control is not None:
+                app.control.stop()  # a mid-run scene: stop between batches, as q would
+                await app.workers.wait_for_complete()
+    finally:
+        if app.session is not None:
+            app.session.close()
+    return path
+
+
+def to_png(svg: Path) -> Path | None:
+    converter = shutil.which("rsvg-convert")
+    if converter is None:
+        return None
+    png = svg.with_suffix(".png")
+    subprocess.run([converter, "-o", str(png), str(svg)], check=True)
+    return png
+
+
+async def run(only: str | None, lang: str) -> None:
+    """Shoot every scene in ``lang`` (others run in a child process in their own language)."""
+    OUT.mkdir(exist_ok=True)
+    scenes: list[tuple[str, Scene, tuple[int, int], SessionOptions, str]] = [
+        ("sign-in", scene_sign_in, (120, 40), options(approve=None), "en"),
+        ("main-mid-run", scene_mid_run, (120, 40), options(), "en"),
+        ("handoff", scene_handoff, (120, 40), options(), "en"),
+        ("typed-confirmation", scene_typed_confirmation, (120, 40), options(users=40), "en"),
+        ("main-swedish", scene_main, (120, 40), options(), "sv"),
+        ("main-80x24", scene_main, (80, 24), options(), "en"),
+    ]
+    for name, scene, size, opts, scene_lang in scenes:
+        if only and name != only:
+            continue
+        if scene_lang != lang:
+            subprocess.run(
+                [sys.executable, "-m", "scripts.screenshots", "--only", name, "--lang", scene_lang],
+                check=True,
+            )
+            continue
+        svg = await shoot(name, scene, size=size, opts=opts)
+        png = to_png(svg)
+        print(svg.relative_to(OUT.parent), "+ png" if png else "")
