@@ -16,37 +16,58 @@ import pytest
 
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox
 
-_real_connect = socket.socket.connect
-_real_getaddrinfo = socket.getaddrinfo
-
 
 def _is_loopback(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host is None:
+        return True
     if not isinstance(host, str):
         return False
-    if host in ("localhost", ""):
+    host = host.strip("[]").split("%")[0]
+    if host.lower() in ("localhost", ""):
         return True
     try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> Any:
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-        raise OSError(f"test network guard: refused connection to {address[0]!r} (loopback only)")
-    return _real_connect(self, address)
-
-
-def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if host is not None and not _is_loopback(host if isinstance(host, str) else str(host)):
-        raise socket.gaierror(f"test network guard: refused to resolve {host!r} (loopback only)")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
 @pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
-    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+def network_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Refuse every non-loopback name lookup and connection; the list records what was tried."""
+    attempts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_loopback(host):
+            attempts.append(str(host))
+            raise socket.gaierror(
+                f"test network guard: refused to resolve {host!r} (loopback only)"
+            )
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            attempts.append(str(address[0]))
+            raise OSError(
+                f"test network guard: refused connection to {address[0]!r} (loopback only)"
+            )
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    return attempts
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +84,9 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base = tmp_path_factory.mktemp("xdg")
     for var in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(base / var.lower()))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import stat
 import threading
 import time
@@ -58,45 +57,7 @@ from services.sandbox.tokens import TokenRejected
 # -- nothing may leave the machine -----------------------------------------------------------
 
 
-def _loopback(host: str | None) -> bool:
-    if host is None:
-        return True
-    host = host.strip("[]").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Refuse every non-loopback name lookup and connection; record what was attempted."""
-    attempts: list[str] = []
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if not _loopback(name):
-            attempts.append(str(name))
-            raise OSError(f"test guard: no network access to {name}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def check(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(str(address[0])):
-            attempts.append(str(address[0]))
-            raise OSError(f"test guard: no network access to {address[0]}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(self, address)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        check(self, address)
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    return attempts
+# The suite-wide guard in conftest.py refuses every non-loopback lookup and connection.
 
 
 @pytest.fixture(autouse=True)
@@ -628,7 +589,7 @@ def test_scopes_are_qualified_per_cloud() -> None:
     )
 
 
-def test_loopback_http_client_refuses_other_hosts(no_internet: list[str]) -> None:
+def test_loopback_http_client_refuses_other_hosts(network_attempts: list[str]) -> None:
     client = LoopbackHttpClient()
     for url in (
         "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration",
@@ -639,7 +600,7 @@ def test_loopback_http_client_refuses_other_hosts(no_internet: list[str]) -> Non
             client.get(url)
         with pytest.raises(AuthError, match="Refused"):
             client.post(url, data={"a": "b"})
-    assert no_internet == []  # refused before any lookup
+    assert network_attempts == []  # refused before any lookup
     assert (
         LoopbackHttpClient.to_loopback_http("https://[::1]:8443/t?x=1") == "http://[::1]:8443/t?x=1"
     )
@@ -666,7 +627,7 @@ def test_routes_by_authority_host() -> None:
 
 
 def test_a_real_cloud_authority_uses_msal_default_client_and_the_guard_holds(
-    no_internet: list[str],
+    network_attempts: list[str],
 ) -> None:
     auth = DeviceCodeAuth(
         DEFAULT_CLIENT_ID,
@@ -678,6 +639,6 @@ def test_a_real_cloud_authority_uses_msal_default_client_and_the_guard_holds(
         AuthError, match=r"Could not reach the sign-in service at login\.microsoftonline\.com"
     ):
         auth.try_silent()
-    assert "login.microsoftonline.com" in no_internet
+    assert "login.microsoftonline.com" in network_attempts
     with pytest.raises(requests.ConnectionError):
         requests.get("https://graph.microsoft.com/v1.0/me", timeout=5)

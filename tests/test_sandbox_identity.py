@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,45 +44,7 @@ OIDC = "openid profile offline_access"
 # -- nothing may leave the machine -----------------------------------------------------------
 
 
-def _loopback(host: str | None) -> bool:
-    if host is None:
-        return True
-    host = host.strip("[]").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Refuse every non-loopback name lookup and connection for the duration of a test."""
-    attempts: list[str] = []
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if not _loopback(name):
-            attempts.append(str(name))
-            raise OSError(f"test guard: no network access to {name}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def check(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(str(address[0])):
-            attempts.append(str(address[0]))
-            raise OSError(f"test guard: no network access to {address[0]}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(self, address)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        check(self, address)
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    return attempts
+# The suite-wide guard in conftest.py refuses every non-loopback lookup and connection.
 
 
 # -- helpers ---------------------------------------------------------------------------------
