@@ -198,13 +198,7 @@ def cleanup(ctx: StepContext, inv: Inventory) -> list[str]:
     failures: list[str] = []
     planned_purge = set(ctx.plan.ids("purge-user"))
     purge = [
-        BatchItem(
-            key=str(d["id"]),
-            method="DELETE",
-            url=f"/directory/deletedItems/{d['id']}",
-            action="purge-user",
-            label=str(d.get("userPrincipalName") or ""),
-        )
+        _delete("purge-user", RECYCLE_BIN, str(d["id"]), str(d.get("userPrincipalName") or ""))
         for d in inv.deleted_users
         if str(d["id"]) in planned_purge
     ]
@@ -212,38 +206,20 @@ def cleanup(ctx: StepContext, inv: Inventory) -> list[str]:
 
     planned_apps = set(ctx.plan.ids("delete-application"))
     apps = [
-        BatchItem(
-            key=a.id,
-            method="DELETE",
-            url=f"/applications/{a.id}",
-            action="delete-application",
-            label=a.display_name,
-        )
+        _delete("delete-application", "/applications", a.id, a.display_name)
         for a in inv.applications
         if a.id in planned_apps
     ]
     app_results = ctx.execute(STEP, apps)
     failures += _failed(app_results)
-    deleted_apps = [r.item for r in app_results if r.outcome in (Outcome.done, Outcome.gone)]
-    # Deleted applications wait 30 days in the recycle bin; purge the ones this run deleted.
+    # Deleted applications wait 30 days in the recycle bin: purge the ones this run deleted,
+    # and the planned ones that were there already.
     purge_apps = [
-        BatchItem(
-            key=i.key,
-            method="DELETE",
-            url=f"/directory/deletedItems/{i.key}",
-            action="purge-application",
-            label=i.label,
-        )
-        for i in deleted_apps
-    ]
-    purge_apps += [
-        BatchItem(
-            key=str(d["id"]),
-            method="DELETE",
-            url=f"/directory/deletedItems/{d['id']}",
-            action="purge-application",
-            label=str(d.get("displayName") or ""),
-        )
+        _delete("purge-application", RECYCLE_BIN, r.item.key, r.item.label)
+        for r in app_results
+        if r.outcome in (Outcome.done, Outcome.gone)
+    ] + [
+        _delete("purge-application", RECYCLE_BIN, str(d["id"]), str(d.get("displayName") or ""))
         for d in inv.deleted_applications
         if str(d["id"]) in planned_apps
     ]
@@ -251,13 +227,7 @@ def cleanup(ctx: StepContext, inv: Inventory) -> list[str]:
 
     planned_sps = set(ctx.plan.ids("delete-service-principal"))
     pending = [
-        BatchItem(
-            key=sp.id,
-            method="DELETE",
-            url=f"/servicePrincipals/{sp.id}",
-            action="delete-service-principal",
-            label=sp.display_name,
-        )
+        _delete("delete-service-principal", "/servicePrincipals", sp.id, sp.display_name)
         for sp in inv.service_principals
         if sp.id in planned_sps
     ]
@@ -297,6 +267,15 @@ def cleanup(ctx: StepContext, inv: Inventory) -> list[str]:
         )
     failures += _failed(ctx.execute(STEP, disable))
     return failures
+
+
+RECYCLE_BIN = "/directory/deletedItems"
+
+
+def _delete(action: str, collection: str, key: str, label: str) -> BatchItem:
+    return BatchItem(
+        key=key, method="DELETE", url=f"{collection}/{key}", action=action, label=label
+    )
 
 
 def _failed(results: list) -> list[str]:
