@@ -82,9 +82,9 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", _("Filter"), id="filter", key_display="/"),
         Binding("t", "next_tab", _("Next tab"), id="next-tab"),
         Binding("g", "refresh", _("Refresh"), id="refresh"),
-        Binding("n", "replan", _("New plan"), id="replan", show=False),
-        Binding("e", "export", _("Export"), id="export", show=False),
-        Binding("l", "log_level", _("Log level"), id="log-level", show=False),
+        Binding("n", "replan", _("New plan"), id="replan"),
+        Binding("e", "export", _("Export"), id="export"),
+        Binding("l", "log_level", _("Log level"), id="log-level"),
         Binding("A", "play_portal", _("Play admin center"), id="play-portal"),
     ]
 
@@ -111,7 +111,8 @@ class MainScreen(Screen[None]):
                         yield RemainingTable(_columns(POLICY_COLUMNS), id="table-policies")
                 yield Input(placeholder=_("Filter: type, Enter to keep, Esc to clear"), id="filter")
         yield LogPanel(id="log")
-        yield Footer()
+        # Compact: every key is in the footer, and as many as possible fit on one line.
+        yield Footer(compact=True)
 
     _filter_timer: Timer | None = None
 
