@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -344,8 +345,13 @@ class CloseoutApp(App[int]):
         """Rebuild the footer only if some key's availability changed (a rebuild costs
         tens of milliseconds; moving through the checklist must stay instant)."""
         self._keys_refresh_pending = False
-        main = self.main
-        signature = main.key_signature()
+        if not self.is_running:
+            return
+        try:
+            main = self.main
+            signature = main.key_signature()
+        except (NoMatches, RuntimeError):
+            return  # the main screen is not composed yet, or is being torn down
         if signature != self._keys_signature:
             self._keys_signature = signature
             main.refresh_bindings()

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from services.i18n import N_, _
 from services.models import StepId, StepStatus
@@ -23,13 +23,6 @@ from widgets import LogPanel, RemainingTable, RunProgress, StepChecklist, StepDe
 
 if TYPE_CHECKING:
     from app.closeout_app import CloseoutApp
-
-TAB_LABELS = {
-    "tab-users": N_("Users"),
-    "tab-subscriptions": N_("Subscriptions"),
-    "tab-apps": N_("Apps"),
-    "tab-policies": N_("Policies"),
-}
 
 # Status first: at 80 columns the right-hand columns are the ones cut off.
 USER_COLUMNS = [
@@ -109,6 +102,7 @@ class MainScreen(Screen[None]):
                         yield RemainingTable(_columns(APP_COLUMNS), id="table-apps")
                     with TabPane(_("Policies"), id="tab-policies"):
                         yield RemainingTable(_columns(POLICY_COLUMNS), id="table-policies")
+                yield Static(id="remaining", markup=False)
                 yield Input(placeholder=_("Filter: type, Enter to keep, Esc to clear"), id="filter")
         yield LogPanel(id="log")
         # Compact: every key is in the footer, and as many as possible fit on one line.
@@ -153,13 +147,21 @@ class MainScreen(Screen[None]):
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
 
     def update_tab_counts(self) -> None:
-        """Tab labels carry what remains: "Users 4,812"."""
-        tabs = self.query_one(TabbedContent)
-        for pane_id, label in TAB_LABELS.items():
-            table = self.query_one(f"#table-{pane_id.removeprefix('tab-')}", RemainingTable)
-            tabs.get_tab(pane_id).label = f"{_(label)} {table.remaining:,}"
+        """One line under the tabs with what remains in each table.
 
-    # -- routing (the app does the work) ------------------------------------------------------------
+        Not in the tab labels: a relabelled tab moves the tab underline after the next layout,
+        which lags behind when the screen is covered by a modal.
+        """
+        counts = {
+            key: self.query_one(f"#table-{key}", RemainingTable).remaining
+            for key in ("users", "subscriptions", "apps", "policies")
+        }
+        self.query_one("#remaining", Static).update(
+            _(
+                "Remaining: {users:,} users · {subscriptions:,} subscriptions · {apps:,} apps · "
+                "{policies:,} policies"
+            ).format(**counts)
+        )
 
     def action_run_step(self) -> None:
         step = self.query_one(StepChecklist).selected
