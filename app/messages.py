@@ -88,7 +88,3 @@ class StepFinished(Message):
     def __init__(self, result: StepResult) -> None:
         super().__init__()
         self.result = result
-
-
-class TenantGone(Message):
-    pass

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .auth import token_claims
 from .caller import Caller
 from .control import RunControl
 from .errors import AuthError, CloseoutError, GraphError
@@ -48,12 +47,6 @@ from .steps.base import EngineOptions, StepContext
 log = logging.getLogger("closeout.engine")
 
 POLICY_REUSE = 5.0  # seconds
-
-DESTRUCTIVE = {
-    StepId.DELETE_USERS: "delete-user",
-    StepId.DISABLE_MFA: "disable-mfa",
-    StepId.DELETE_DIRECTORY: "purge-user",
-}
 
 
 class ConfirmationMismatch(CloseoutError):
@@ -508,10 +501,6 @@ def _org_sync(client: GraphClient) -> bool | None:
         "value", []
     )
     return orgs[0].get("onPremisesSyncEnabled") if orgs else None
-
-
-def claims_of(tokens: Any) -> dict[str, Any]:
-    return token_claims(tokens.token())
 
 
 def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None = None) -> Path:

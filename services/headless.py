@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -498,6 +497,3 @@ def status_exit_code(states: dict[StepId, StepState], gone: bool) -> int:
     if any(s.status == StepStatus.FAILED for s in states.values()):
         return EXIT_FAILED
     return EXIT_WAITING
-
-
-Printer = Callable[[str], None]
