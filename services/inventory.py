@@ -86,6 +86,8 @@ class Inventory:
             "servicePrincipals": rows(self.service_principals),
             "policies": rows(self.policies),
             "roles": {self.role_names.get(k, k): v for k, v in self.roles.items()},
+            # What to back up before step 1: users whose licences carry mailbox/OneDrive data.
+            "usersWithMailboxOrOneDriveData": [u.upn for u in self.data_holders],
             "errors": self.errors,
         }
 

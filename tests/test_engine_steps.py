@@ -258,3 +258,29 @@ def test_done_only_after_a_fresh_read(make_sandbox, rig_for) -> None:
     assert state.status != StepStatus.DONE
     assert sb.tenant.users.get(victim.id) is not None
     assert eng.assess()[StepId.DELETE_USERS].status != StepStatus.DONE
+
+
+def test_step0_lists_the_users_whose_licences_carry_mailbox_or_onedrive_data(
+    make_sandbox, rig_for, tmp_path: Path
+) -> None:
+    sb = make_sandbox(users=30, seed=12)
+    t = sb.tenant
+    data_plans = ("EXCHANGE_S_", "SHAREPOINT", "ONEDRIVE")
+    expected = {
+        u.user_principal_name
+        for u in t.users.values()
+        if any(
+            name.startswith(data_plans)
+            for sku in u.assigned_licenses
+            for _pid, name in t.skus[sku].service_plans
+        )
+    }
+    assert expected and len(expected) < len(t.users)  # the seed must have both kinds
+    rig = rig_for(sb)
+    rig.engine.refresh()
+    rig.engine.make_plan()
+    before = json.loads((rig.engine.dir / "inventory-before.json").read_text())
+    assert set(before["usersWithMailboxOrOneDriveData"]) == expected
+    state = rig.engine.assess(refresh=False)[StepId.PREPARE]
+    assert str(len(expected)) in state.blockers[0]
+    assert state.blockers[1].split(",")[0] in expected

@@ -23,15 +23,16 @@ def assess(missing: list[Missing], inv: Inventory | None, exported: bool) -> Ste
         )
     if inv is None:
         return state(STEP, StepStatus.PENDING, _("Read the tenant and export the inventory."))
-    notes = (
-        [
+    notes: list[str] = []
+    if inv.data_holders:
+        upns = [u.upn for u in inv.data_holders]
+        notes.append(
             _("{n} users hold mailbox or OneDrive data: back it up before step 1.").format(
-                n=len(inv.data_holders)
+                n=len(upns)
             )
-        ]
-        if inv.data_holders
-        else []
-    )
+        )
+        # The whole list is in the evidence pack's inventory; the first few here.
+        notes.append(", ".join(upns[:5]) + (f" … (+{len(upns) - 5:,})" if len(upns) > 5 else ""))
     notes += [
         _("Could not read {part}: {reason}").format(part=k, reason=v) for k, v in inv.errors.items()
     ]
