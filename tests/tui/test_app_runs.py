@@ -32,14 +32,15 @@ from widgets import LogPanel, RemainingTable, RunProgress
 from .conftest import AppFactory, MessageLog, connected, sandbox_of, shows, wait_for
 
 LONG_RUN = 600
-"""Users in the tenant of a run that is stopped: 30 batches, 4.5 s at least with slow deletes
-(four in flight at a time), far more than the test needs before it stops the run."""
+"""Users in the tenant of a run that is stopped: 30 batches, about 16 s with slow deletes
+(four in flight at a time, 2 s each), far more than the test needs before it stops the run,
+even on a loaded CI machine (4.5 s was not: a run once finished before the stop landed)."""
 
 NO_SYNC: dict[str, Any] = {"synced_fraction": 0.0}
 """Step 1 can delete at once (with synced users it first turns directory sync off)."""
 
 
-def _slow_deletes(app: CloseoutApp, seconds: float = 0.03) -> None:
+def _slow_deletes(app: CloseoutApp, seconds: float = 0.1) -> None:
     sandbox_of(app).add_fault(
         method="DELETE", path=r"^/v1\.0/users/", status=None, delay=seconds, times=-1
     )
