@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.headless import status_word, step_name
 from services.i18n import _, ngettext
 from services.inventory import Inventory
 from services.models import StepId, StepState, StepStatus
+from services.names import status_word, step_name
 from services.plan import Plan, action_label
 
 

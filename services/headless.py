@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from .control import RunControl
 from .engine import Engine
 from .errors import CloseoutError
-from .i18n import N_, _
+from .i18n import _
 from .models import (
     Event,
     Handoff,
@@ -36,6 +36,7 @@ from .models import (
     StepState,
     StepStatus,
 )
+from .names import status_word, step_name
 from .plan import action_label
 from .steps.directory import MANUAL_ITEMS
 
@@ -44,32 +45,6 @@ EXIT_USAGE = 2
 EXIT_WAITING = 3
 EXIT_FAILED = 4
 EXIT_AUTH = 5
-
-STEP_NAMES = {
-    StepId.PREPARE: N_("Before you begin"),
-    StepId.DELETE_USERS: N_("Delete users"),
-    StepId.CANCEL_SUBSCRIPTIONS: N_("Cancel active subscriptions"),
-    StepId.DELETE_SUBSCRIPTIONS: N_("Delete disabled subscriptions"),
-    StepId.DISABLE_MFA: N_("Disable multifactor authentication"),
-    StepId.DELETE_DIRECTORY: N_("Delete the directory"),
-}
-STATUS_WORDS = {
-    StepStatus.PENDING: N_("pending"),
-    StepStatus.RUNNING: N_("running"),
-    StepStatus.WAITING_TIME: N_("waiting on time"),
-    StepStatus.WAITING_PERSON: N_("waiting on you"),
-    StepStatus.DONE: N_("done"),
-    StepStatus.FAILED: N_("failed"),
-    StepStatus.BLOCKED: N_("blocked"),
-}
-
-
-def step_name(step: StepId) -> str:
-    return _(STEP_NAMES[step])
-
-
-def status_word(status: StepStatus) -> str:
-    return _(STATUS_WORDS[status])
 
 
 class Reporter:

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from services.i18n import _
 from services.models import StepId, StepState, StepStatus
+from services.names import status_word, step_name
 
 # Glyphs from the DOS/WGL4 repertoire, which Linux console fonts carry (a ✓ often is missing).
 GLYPHS: dict[StepStatus, str] = {
@@ -51,18 +52,6 @@ _STATUS_CLASS: dict[StepStatus, str] = {
 }
 
 
-def step_name(step: StepId) -> str:
-    """The article's name for a step."""
-    return {
-        StepId.PREPARE: _("Before you begin"),
-        StepId.DELETE_USERS: _("Delete users"),
-        StepId.CANCEL_SUBSCRIPTIONS: _("Cancel active subscriptions"),
-        StepId.DELETE_SUBSCRIPTIONS: _("Delete disabled subscriptions"),
-        StepId.DISABLE_MFA: _("Disable multifactor authentication"),
-        StepId.DELETE_DIRECTORY: _("Delete the directory"),
-    }[step]
-
-
 def step_short_name(step: StepId) -> str:
     """A name of at most 11 cells for the narrow layout."""
     return {
@@ -73,18 +62,6 @@ def step_short_name(step: StepId) -> str:
         StepId.DISABLE_MFA: _("MFA off"),
         StepId.DELETE_DIRECTORY: _("Directory"),
     }[step]
-
-
-def status_word(status: StepStatus) -> str:
-    return {
-        StepStatus.PENDING: _("pending"),
-        StepStatus.RUNNING: _("running"),
-        StepStatus.WAITING_TIME: _("waiting on time"),
-        StepStatus.WAITING_PERSON: _("waiting on you"),
-        StepStatus.DONE: _("done"),
-        StepStatus.FAILED: _("failed"),
-        StepStatus.BLOCKED: _("blocked"),
-    }[status]
 
 
 def format_until(when: datetime, now: datetime | None = None) -> str:
