@@ -16,12 +16,35 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from cli_harness import FAST, run_cli, target_args, wait_for
 
 from services.journal import Journal
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def signal_mid_step_1(
+    sb: Any, argv: list[str], signum: int
+) -> tuple[subprocess.Popen[bytes], bytes, bytes]:
+    """Run ``closeout argv`` in a real process and send ``signum`` once 40 users are deleted."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *argv],
+        cwd=REPO,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: len(sb.recorder.events("user-deleted")) >= 40, 60, "some deletions")
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc, out, err
 
 
 def test_killed_run_resumes_and_ends_right(make_sandbox, tmp_path, monkeypatch) -> None:
@@ -35,21 +58,7 @@ def test_killed_run_resumes_and_ends_right(make_sandbox, tmp_path, monkeypatch) 
     token = sb.issue_token()
     monkeypatch.setenv("CLOSEOUT_ACCESS_TOKEN", token)
     argv = ["run", "--headless", "--yes", "--no-wait", "--json", *target_args(sb, state)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *argv],
-        cwd=REPO,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for(lambda: len(sb.recorder.events("user-deleted")) >= 40, 60, "some deletions")
-        proc.send_signal(signal.SIGKILL)
-        _out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc, _out, err = signal_mid_step_1(sb, argv, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL, err.decode(errors="replace")[-2000:]
     killed_at = len(sb.recorder.events("user-deleted"))
     assert killed_at < 299, "the kill landed after step 1: nothing to resume"
@@ -127,21 +136,7 @@ def test_sigterm_mid_step_1_stops_cleanly_between_batches(make_sandbox, tmp_path
     state = tmp_path / "state"
     monkeypatch.setenv("CLOSEOUT_ACCESS_TOKEN", sb.issue_token())
     argv = ["run", "--headless", "--yes", "--json", *target_args(sb, state)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *argv],
-        cwd=REPO,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for(lambda: len(sb.recorder.events("user-deleted")) >= 40, 60, "some deletions")
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc, out, err = signal_mid_step_1(sb, argv, signal.SIGTERM)
     assert proc.returncode == 3, err.decode(errors="replace")[-2000:]
     lines = [json.loads(line) for line in out.decode().splitlines()]
     stopped = [o for o in lines if o["event"] == "stopped"]
