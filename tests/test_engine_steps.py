@@ -284,3 +284,37 @@ def test_step0_lists_the_users_whose_licences_carry_mailbox_or_onedrive_data(
     state = rig.engine.assess(refresh=False)[StepId.PREPARE]
     assert str(len(expected)) in state.blockers[0]
     assert state.blockers[1].split(",")[0] in expected
+
+
+def test_a_fresh_conditional_access_read_is_reused_but_reread_after_a_step_acts(
+    make_sandbox, rig_for
+) -> None:
+    sb = make_sandbox(users=20, seed=13, synced_fraction=0.0)
+    rig = rig_for(sb, disable_ca_mfa=True)
+
+    def ca_reads() -> int:
+        return sb.recorder.count(method="GET", path_prefix="/v1.0/identity/conditionalAccess/")
+
+    rig.engine.refresh()
+    rig.engine.refresh()  # within seconds: Conditional Access allows one request per second
+    assert ca_reads() == 1
+    assert sb.recorder.count(status=429) == 0
+    rig.engine.make_plan()
+    rig.engine.begin("test", {})
+    assert rig.engine.run_step(StepId.DELETE_USERS).status == StepStatus.DONE
+    assert rig.engine.run_step(StepId.DISABLE_MFA).status == StepStatus.DONE
+    # Step 4 turned policies off; the assessment after it read them again, not the cached ones.
+    assert all(p.state == "disabled" for p in rig.engine.inventory.policies if p.requires_mfa)
+
+
+def test_the_plan_warns_when_more_than_one_account_is_kept(make_sandbox, rig_for) -> None:
+    sb = make_sandbox(users=20, seed=14, synced_fraction=0.0)
+    other = next(
+        u for u in sb.tenant.users.values() if u.id != sb.admin_id and u.user_type == "Member"
+    )
+    rig = rig_for(sb, keep=(other.user_principal_name,))
+    rig.engine.refresh()
+    plan = rig.engine.make_plan()
+    assert {k.id for k in plan.keep} == {sb.admin_id, other.id}
+    assert any("2 accounts are kept" in w for w in plan.warnings)
+    assert other.id not in plan.user_delete_ids()
