@@ -317,7 +317,7 @@ def setup_logging(state_dir: Path | None) -> Path | None:
 
 
 def session_options(args: argparse.Namespace) -> Any:
-    from services.auth import DEFAULT_CLIENT_ID
+    from services.auth.scopes import DEFAULT_CLIENT_ID
     from services.session import DEMO_TIME_SCALE, SessionOptions
 
     if args.graph_url and args.demo:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from services.auth import DeviceCodePrompt
+from services.auth.device_code import DeviceCodePrompt
 from services.models import Handoff, InventoryRefreshed, ProgressUpdated, StepId, StepState
 
 

@@ -24,13 +24,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
+from .auth.provider import TokenProvider
 from .control import RunControl
 from .errors import (
     CloseoutError,
@@ -48,7 +49,6 @@ __all__ = [
     "CallRecord",
     "GraphClient",
     "GraphResponse",
-    "TokenProvider",
     "parse_throttle_percentage",
 ]
 
@@ -70,12 +70,6 @@ _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
-
-
-class TokenProvider(Protocol):
-    """Supplies bearer tokens (``services.auth`` implements it)."""
-
-    def token(self, *, force_refresh: bool = False) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .auth import (
-    DEFAULT_CLIENT_ID,
-    GRAPH_SCOPES,
-    READ_ONLY_SCOPES,
-    CertificateAuth,
-    DeviceCodeAuth,
-    DeviceCodePrompt,
-    StaticTokenAuth,
-    TokenCacheFile,
-    scoped,
-    token_claims,
-)
+from .auth.certificate import CertificateAuth
+from .auth.device_code import DeviceCodeAuth, DeviceCodePrompt
+from .auth.scopes import DEFAULT_CLIENT_ID, GRAPH_SCOPES, READ_ONLY_SCOPES, scoped, token_claims
+from .auth.static_token import StaticTokenAuth
+from .auth.token_cache import TokenCacheFile
 from .caller import Caller, identify
 from .clouds import Cloud, resolve_cloud
 from .engine import Engine

@@ -25,23 +25,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from services.auth import (
+from services.auth.certificate import CertificateAuth
+from services.auth.device_code import DeviceCodeAuth
+from services.auth.loopback import LoopbackHttpClient, is_loopback_host, msal_route
+from services.auth.provider import TokenProvider
+from services.auth.scopes import (
     DEFAULT_CLIENT_ID,
-    ENV_ACCESS_TOKEN,
     GRAPH_SCOPES,
     READ_ONLY_SCOPES,
-    CertificateAuth,
-    DeviceCodeAuth,
-    LoopbackHttpClient,
-    StaticTokenAuth,
-    TokenCacheFile,
-    TokenProvider,
-    _route,
     is_app_only,
-    is_loopback_host,
     scoped,
     token_claims,
 )
+from services.auth.static_token import ENV_ACCESS_TOKEN, StaticTokenAuth
+from services.auth.token_cache import TokenCacheFile
 from services.errors import AuthError
 from services.sandbox import SandboxConfig, start_sandbox
 from services.sandbox.core import Sandbox
@@ -601,21 +598,21 @@ def test_loopback_http_client_refuses_other_hosts(network_attempts: list[str]) -
 
 
 def test_routes_by_authority_host() -> None:
-    sandbox = _route("http://127.0.0.1:8080/contoso.onmicrosoft.com", None)
+    sandbox = msal_route("http://127.0.0.1:8080/contoso.onmicrosoft.com", None)
     assert sandbox.authority == "https://127.0.0.1:8080/contoso.onmicrosoft.com"
     assert isinstance(sandbox.http_client, LoopbackHttpClient)
     assert sandbox.instance_discovery is False
 
     for host in ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn"):
-        real = _route(f"https://{host}/organizations", None)
+        real = msal_route(f"https://{host}/organizations", None)
         assert real.http_client is None and real.instance_discovery is None
 
-    other = _route("https://login.example.org/tenant", None)
+    other = msal_route("https://login.example.org/tenant", None)
     assert other.http_client is None and other.instance_discovery is False
     with pytest.raises(AuthError, match="plain http"):
-        _route("http://login.example.org/tenant", None)
+        msal_route("http://login.example.org/tenant", None)
     with pytest.raises(AuthError, match="Invalid authority"):
-        _route("https://login.microsoftonline.com", None)
+        msal_route("https://login.microsoftonline.com", None)
 
 
 def test_a_real_cloud_authority_uses_msal_default_client_and_the_guard_holds(

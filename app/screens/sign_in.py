@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from services.auth import DeviceCodePrompt
+from services.auth.device_code import DeviceCodePrompt
 from services.i18n import _
 from widgets import DeviceCodePanel, TenantHeader
 

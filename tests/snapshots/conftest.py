@@ -24,7 +24,7 @@ import widgets.device_code
 import widgets.handoff_view
 import widgets.log_panel
 from app.closeout_app import CloseoutApp
-from services.auth import DeviceCodePrompt
+from services.auth.device_code import DeviceCodePrompt
 from services.session import SessionOptions
 
 FIXED = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)

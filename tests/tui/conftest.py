@@ -27,7 +27,7 @@ from textual.widgets._footer import FooterKey
 import services.sandbox
 from app.closeout_app import CloseoutApp
 from app.screens.main_screen import MainScreen
-from services.auth import StaticTokenAuth
+from services.auth.static_token import StaticTokenAuth
 from services.sandbox import Sandbox, SandboxConfig
 from services.session import Session, SessionOptions
 

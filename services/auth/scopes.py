@@ -1,0 +1,107 @@
+"""What closeout asks Entra for, and what a token says it was given.
+
+Owns the client id used when the admin names none, the delegated scope lists, their
+qualification per cloud, and the decoding of an access token's claims (for display only:
+Microsoft says clients must treat access tokens as opaque).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "GLOBAL_GRAPH",
+    "GRAPH_SCOPES",
+    "OIDC_SCOPES",
+    "READ_ONLY_SCOPES",
+    "bare_scope",
+    "is_app_only",
+    "scoped",
+    "token_claims",
+]
+
+DEFAULT_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+""""Microsoft Graph Command Line Tools", the public client Graph PowerShell signs in with.
+
+No Microsoft document endorses its reuse by other tools, tenants may block it with Conditional
+Access, and every scope it asks for needs admin consent (graph-api.md §9): ``--client-id``
+takes an app registration of the organization's own instead.
+"""
+
+GLOBAL_GRAPH = "https://graph.microsoft.com"
+
+GRAPH_SCOPES: tuple[str, ...] = (
+    "User.Read",
+    "User.ReadWrite.All",
+    "User.DeleteRestore.All",
+    "Directory.AccessAsUser.All",
+    "Organization.ReadWrite.All",
+    "RoleManagement.Read.Directory",
+    "Policy.Read.All",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.ReadWrite.SecurityDefaults",
+    "Policy.ReadWrite.ConditionalAccess",
+    "Application.ReadWrite.All",
+)
+"""Delegated permissions for a full close-out (graph-api.md §9); all need admin consent."""
+
+READ_ONLY_SCOPES: tuple[str, ...] = (
+    "User.Read",
+    "User.Read.All",
+    "Organization.Read.All",
+    "RoleManagement.Read.Directory",
+    "Policy.Read.All",
+    "Application.Read.All",
+)
+"""Delegated permissions for ``--read-only``: inventory and plan, no writes."""
+
+OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
+
+
+def scoped(resource_root: str | None, names: Iterable[str]) -> list[str]:
+    """Scope names qualified with a cloud's Graph root (``https://graph.microsoft.us/User.Read``).
+
+    msal needs the qualified form for national clouds; ``resource_root=None`` keeps the bare
+    names, which Entra reads as the global Graph. Names already qualified are kept as they are.
+    """
+    root = (resource_root or "").rstrip("/")
+    out: list[str] = []
+    for name in names:
+        if not root or "/" in name or name in OIDC_SCOPES:
+            out.append(name)
+        else:
+            out.append(f"{root}/{name}")
+    return out
+
+
+def bare_scope(scope: str) -> str:
+    return scope.rpartition("/")[2] if "/" in scope else scope
+
+
+def token_claims(access_token: str) -> dict[str, Any]:
+    """The payload of a JWT access token, decoded WITHOUT verifying it (for display only).
+
+    Graph tokens are JWTs today, but Microsoft says clients must treat them as opaque: anything
+    that is not a decodable JWT gives ``{}``.
+    """
+    parts = access_token.split(".")
+    if len(parts) != 3:  # a JWE (5 parts) or an opaque token
+        return {}
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def is_app_only(token_or_claims: str | Mapping[str, Any]) -> bool:
+    """True for an application token (``roles``, no ``scp``), False for delegated or unknown."""
+    claims = token_claims(token_or_claims) if isinstance(token_or_claims, str) else token_or_claims
+    if claims.get("idtyp") == "app":
+        return True
+    return "scp" not in claims and bool(claims.get("roles"))

@@ -1,0 +1,139 @@
+"""The msal token cache, persisted to a private file (directory 0700, file 0600, atomic writes)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import stat
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msal
+import platformdirs
+
+from services.errors import AuthError
+from services.i18n import _
+
+__all__ = ["TokenCacheFile"]
+
+log = logging.getLogger("closeout.auth")
+
+
+class TokenCacheFile:
+    """msal's serializable cache, persisted to a private file.
+
+    The directory is kept at 0700 and the file at 0600. A write goes to a fresh temporary file
+    (created with ``O_EXCL`` and mode 0600), is fsynced and then renamed over the old file, so
+    a crash never leaves half a cache. A file that cannot be parsed is moved aside with a
+    warning and the user simply signs in again.
+    """
+
+    FILE_NAME = "msal_token_cache.json"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else self.default_path()
+        self.cache = msal.SerializableTokenCache()
+        self._lock = threading.Lock()
+        self.load()
+
+    @classmethod
+    def default_path(cls) -> Path:
+        """``platformdirs.user_data_dir("closeout")/msal_token_cache.json`` (honours XDG_DATA_HOME)."""
+        return Path(platformdirs.user_data_dir("closeout", appauthor=False)) / cls.FILE_NAME
+
+    def _secure_directory(self) -> None:
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o077:
+            directory.chmod(0o700)
+
+    def load(self) -> None:
+        """Read the file if there is one; a corrupt file is set aside, not fatal."""
+        with self._lock:
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise AuthError(
+                    _("Cannot read the token cache {path}: {error}").format(
+                        path=self.path, error=exc.strerror or exc
+                    ),
+                    hint=_("check the file's owner and permissions, or delete it to sign in again"),
+                ) from None
+            try:
+                state = json.loads(text) if text.strip() else {}
+                if not isinstance(state, dict):
+                    raise ValueError("not a JSON object")
+                self.cache.deserialize(json.dumps(state))
+            except ValueError as exc:
+                self._set_aside(str(exc))
+                return
+            # An older or hand-copied file may be readable by others; tighten it now.
+            with contextlib.suppress(OSError):
+                self._secure_directory()
+                if stat.S_IMODE(self.path.stat().st_mode) & 0o077:
+                    self.path.chmod(0o600)
+
+    def _set_aside(self, reason: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            self.path.replace(aside)
+            aside.chmod(0o600)
+        except OSError:
+            aside = self.path
+        log.warning(
+            "The token cache %s could not be read (%s); it was moved to %s and you will be "
+            "asked to sign in again.",
+            self.path,
+            reason[:100],
+            aside,
+        )
+        self.cache = msal.SerializableTokenCache()
+
+    def save(self) -> bool:
+        """Write the cache if msal changed it; True if a write happened."""
+        with self._lock:
+            if not self.cache.has_state_changed:
+                return False
+            self._secure_directory()
+            data = self.cache.serialize().encode("utf-8")
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(tmp, flags, 0o600)
+            try:
+                try:
+                    if hasattr(os, "fchmod"):
+                        os.fchmod(fd, 0o600)  # the umask can only narrow; make it exact
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                tmp.replace(self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                self.cache.has_state_changed = True  # still unsaved
+                raise
+            self._fsync_directory()
+            return True
+
+    def _fsync_directory(self) -> None:
+        # Makes the rename durable; not possible on every platform, so best effort.
+        with contextlib.suppress(OSError, AttributeError):
+            dir_fd = os.open(self.path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def __repr__(self) -> str:
+        return f"TokenCacheFile({str(self.path)!r})"
