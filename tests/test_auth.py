@@ -42,7 +42,7 @@ from services.auth.token_cache import TokenCacheFile
 from services.errors import AuthError
 from services.sandbox import SandboxConfig, start_sandbox
 from services.sandbox.core import Sandbox
-from services.sandbox.identity import (
+from services.sandbox.identity.provider import (
     approve_device_code,
     deny_device_code,
     expire_device_code,

@@ -24,9 +24,8 @@ from cryptography.x509.oid import NameOID
 
 from services.sandbox import SandboxConfig, start_sandbox
 from services.sandbox.core import Sandbox
-from services.sandbox.identity import (
-    DEVICE_CODE_GRANT,
-    JWT_BEARER_ASSERTION,
+from services.sandbox.identity.oauth import DEVICE_CODE_GRANT, JWT_BEARER_ASSERTION
+from services.sandbox.identity.provider import (
     approve_device_code,
     deny_device_code,
     expire_device_code,

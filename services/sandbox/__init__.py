@@ -2,6 +2,13 @@
 
 What the demo, the tests and the benchmark run against (design.md §6). Nothing in the real
 code path may call its ``/_sandbox/…`` control endpoints.
+
+Where things live: :mod:`.core` (the ``Sandbox``: state, dispatch, simulated time),
+:mod:`.routing` (the one table of every endpoint), :mod:`.graph_api` (Graph, one module per
+resource), :mod:`.identity` (the Entra look-alike), :mod:`.control_api` (``/_sandbox/…``), and
+the parts they share: :mod:`.tenant`, :mod:`.seed`, :mod:`.config`, :mod:`.http`,
+:mod:`.odata`, :mod:`.authz`, :mod:`.tokens`, :mod:`.throttle`, :mod:`.faults`,
+:mod:`.recorder`, :mod:`.clock`, :mod:`.server`; :mod:`.portal` plays the admin in the demo.
 """
 
 from __future__ import annotations

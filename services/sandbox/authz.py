@@ -11,6 +11,27 @@ from .tenant import Tenant
 
 FORBIDDEN_MESSAGE = "Insufficient privileges to complete the operation."
 
+ALL_SCOPES = frozenset(
+    {
+        "User.Read",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "User.DeleteRestore.All",
+        "Directory.Read.All",
+        "Directory.AccessAsUser.All",
+        "Organization.Read.All",
+        "Organization.ReadWrite.All",
+        "RoleManagement.Read.Directory",
+        "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+        "Policy.ReadWrite.SecurityDefaults",
+        "Policy.ReadWrite.ConditionalAccess",
+        "Application.Read.All",
+        "Application.ReadWrite.All",
+    }
+)
+"""The permissions a sandbox grants unless ``SandboxConfig.granted_scopes`` narrows them."""
+
 READ_USERS = (
     "User.Read.All",
     "User.ReadWrite.All",

@@ -2,8 +2,9 @@
 
 ``Sandbox.handle`` is the one entry for every request, top-level or inside a ``$batch``:
 control endpoints (``/_sandbox/…``), identity endpoints (OAuth, device code) and Graph
-(``/v1.0/…``, ``/beta/…``). Graph requests are authenticated, may meet an injected fault, are
-throttled as documented, then served under the tenant lock and recorded.
+(``/v1.0/…``, ``/beta/…``), each found in :mod:`.routing`'s table. Graph requests are
+authenticated, may meet an injected fault, are throttled as documented, then served under the
+tenant lock and recorded.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import time
 import uuid
 from typing import Any
 
+from .authz import ALL_SCOPES
 from .clock import SimClock, http_date
 from .config import SandboxConfig
 from .faults import FaultRule, Faults
-from .http import GraphHttpError, Request, Response, Router
+from .http import GraphHttpError, Request, Response
+from .identity.provider import IdentityProvider
 from .recorder import Recorder
+from .routing import build_routers
 from .seed import build_tenant
 from .tenant import GLOBAL_ADMIN, Tenant
 from .tokens import Principal, TokenRejected, TokenStore
@@ -27,26 +31,6 @@ from .tokens import Principal, TokenRejected, TokenStore
 DROP = None  # handle() returns this when the connection must be dropped without an answer
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DAY = 86400.0
-
-ALL_SCOPES = frozenset(
-    {
-        "User.Read",
-        "User.Read.All",
-        "User.ReadWrite.All",
-        "User.DeleteRestore.All",
-        "Directory.Read.All",
-        "Directory.AccessAsUser.All",
-        "Organization.Read.All",
-        "Organization.ReadWrite.All",
-        "RoleManagement.Read.Directory",
-        "Policy.Read.All",
-        "Policy.ReadWrite.AuthenticationMethod",
-        "Policy.ReadWrite.SecurityDefaults",
-        "Policy.ReadWrite.ConditionalAccess",
-        "Application.Read.All",
-        "Application.ReadWrite.All",
-    }
-)
 
 
 class Sandbox:
@@ -64,17 +48,10 @@ class Sandbox:
         self.faults = Faults(self.config.faults, self.config.seed)
         self.recorder = Recorder()
         self.rng = random.Random(self.config.seed + 7)
-        self.graph = Router()
-        self.identity = Router()
-        self.control = Router()
+        self.identity_provider = IdentityProvider(self)
         self.base_url = ""
         self._server: Any = None
-        from . import batch, control, graph_routes, identity
-
-        graph_routes.register(self)
-        batch.register(self)
-        control.register(self)
-        identity.register(self)
+        self.graph_routes, self.identity_routes, self.control_routes = build_routers(self)
 
     # -- identity of the tenant -------------------------------------------------------------
 
@@ -168,14 +145,14 @@ class Sandbox:
             time.sleep(self.config.latency_ms / 1000.0)
         try:
             if req.path.startswith("/_sandbox/"):
-                route, req.params = self.control.match(req.method, req.path)
+                route, req.params = self.control_routes.match(req.method, req.path)
                 resp = route.handler(req)
             elif req.path.startswith(("/v1.0/", "/beta/")):
                 resp = self._handle_graph(req, top_level)
                 if resp is DROP:
                     return DROP
             else:
-                route, req.params = self.identity.match(req.method, req.path)
+                route, req.params = self.identity_routes.match(req.method, req.path)
                 resp = route.handler(req)
         except GraphHttpError as err:
             resp = err.to_response(
@@ -206,7 +183,7 @@ class Sandbox:
 
     def _handle_graph(self, req: Request, top_level: bool) -> Response | None:
         req.principal = self._authenticate(req)
-        route, req.params = self.graph.match(req.method, req.path)
+        route, req.params = self.graph_routes.match(req.method, req.path)
         is_batch = req.path.endswith("/$batch")
         object_id = None if is_batch else self._object_id(req.path)
         # Faults reach the $batch envelope too: a whole batch can be throttled, fail or drop.

@@ -152,15 +152,6 @@ class Router:
             Route(method, re.compile(f"^{regex}/?$", re.IGNORECASE), handler, is_write)
         )
 
-    def route(
-        self, method: str, pattern: str, *, writes: bool | None = None
-    ) -> Callable[[Handler], Handler]:
-        def deco(fn: Handler) -> Handler:
-            self.add(method, pattern, fn, writes=writes)
-            return fn
-
-        return deco
-
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The most specific route (fewest parameters) for this request.
 

@@ -11,7 +11,7 @@ from textual.widgets import Static
 from app.screens.main_screen import MainScreen
 from app.screens.sign_in import SignInScreen
 from services.errors import AuthError
-from services.sandbox.identity import approve_device_code, deny_device_code
+from services.sandbox.identity.provider import approve_device_code, deny_device_code
 from services.session import Session, SessionOptions
 from widgets import DeviceCodePanel
 

@@ -1,0 +1,147 @@
+"""Graph's app registrations and service principals: list, count, delete, and turning a service
+principal off (graph-api.md §6). Some service principals refuse deletion, as Microsoft's own
+and those with dependants do."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.sandbox import odata
+from services.sandbox.authz import READ_APPS, WRITE_APPS, need
+from services.sandbox.clock import iso
+from services.sandbox.http import GraphHttpError, Request, Response
+from services.sandbox.tenant import Application, ServicePrincipal, Tenant
+
+from .objects import not_found
+
+if TYPE_CHECKING:
+    from services.sandbox.core import Sandbox
+
+APP_PROPS = ("id", "appId", "displayName", "createdDateTime", "signInAudience", "deletedDateTime")
+SP_PROPS = (
+    "id",
+    "appId",
+    "displayName",
+    "appOwnerOrganizationId",
+    "accountEnabled",
+    "servicePrincipalType",
+    "tags",
+)
+
+
+def app_json(app: Application) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "appId": app.app_id,
+        "displayName": app.display_name,
+        "createdDateTime": app.created,
+        "signInAudience": "AzureADMyOrg",
+        "deletedDateTime": app.deleted_at,
+    }
+
+
+def sp_json(sp: ServicePrincipal) -> dict[str, Any]:
+    return {
+        "id": sp.id,
+        "appId": sp.app_id,
+        "displayName": sp.display_name,
+        "appOwnerOrganizationId": sp.app_owner_organization_id,
+        "accountEnabled": sp.account_enabled,
+        "servicePrincipalType": "Application",
+        "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+    }
+
+
+def list_apps(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(req, t, delegated=READ_APPS, application=READ_APPS)
+    odata.reject_unsupported(req)
+    top = odata.page_size(req)
+    count = odata.wants_count(req)
+    items, nxt = t.applications.page(odata.decode_skiptoken(req, "apps"), top)
+    values = [odata.project(app_json(a), req, "application", APP_PROPS) for a in items]
+    return Response(
+        body=odata.collection_body(
+            sb.base_url,
+            req,
+            "applications",
+            values,
+            nxt,
+            "apps",
+            len(t.applications) if count else None,
+        )
+    )
+
+
+def count_apps(sb: Sandbox, req: Request) -> Response:
+    need(req, sb.tenant, delegated=READ_APPS, application=READ_APPS)
+    odata.require_eventual_for_count(req)
+    return Response(body=str(len(sb.tenant.applications)), content_type="text/plain")
+
+
+def delete_app(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(req, t, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
+    app = t.applications.remove(req.params["id"])
+    if app is None:
+        raise not_found(req.params["id"])
+    app.deleted_at = iso(sb.clock.now_dt())
+    t.deleted_applications.add(app.id, app)
+    # Deleting an app registration also removes its service principal in the home tenant.
+    for sp in t.service_principals.values():
+        if sp.app_id == app.app_id and sp.app_owner_organization_id == t.org.id:
+            t.service_principals.remove(sp.id)
+    sb.recorder.event(sb.clock.now(), "application-deleted", id=app.id)
+    return Response(status=204)
+
+
+def list_sps(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(req, t, delegated=READ_APPS, application=READ_APPS)
+    odata.reject_unsupported(req)
+    top = odata.page_size(req)
+    items, nxt = t.service_principals.page(odata.decode_skiptoken(req, "sps"), top)
+    values = [odata.project(sp_json(s), req, "servicePrincipal", SP_PROPS) for s in items]
+    return Response(
+        body=odata.collection_body(sb.base_url, req, "servicePrincipals", values, nxt, "sps")
+    )
+
+
+def _sp_or_404(tenant: Tenant, key: str) -> ServicePrincipal:
+    sp = tenant.service_principals.get(key)
+    if sp is None:
+        raise not_found(key)
+    return sp
+
+
+def delete_sp(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(req, t, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
+    sp = _sp_or_404(t, req.params["id"])
+    if sp.delete_behaviour == "refuse" or (
+        sp.delete_behaviour == "dependency" and sp.failed_attempts < 1
+    ):
+        sp.failed_attempts += 1
+        raise GraphHttpError(
+            400,
+            "Request_BadRequest",
+            "The service principal can't be deleted because other objects depend on it."
+            if sp.delete_behaviour == "dependency"
+            else "The service principal can't be deleted: it is used by a Microsoft service.",
+        )
+    t.service_principals.remove(sp.id)
+    sb.recorder.event(sb.clock.now(), "service-principal-deleted", id=sp.id)
+    return Response(status=204)
+
+
+def patch_sp(sb: Sandbox, req: Request) -> Response:
+    need(req, sb.tenant, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
+    sp = _sp_or_404(sb.tenant, req.params["id"])
+    body = req.json()
+    if set(body) != {"accountEnabled"} or not isinstance(body["accountEnabled"], bool):
+        raise GraphHttpError(400, "Request_BadRequest", "Only accountEnabled can be changed here.")
+    sp.account_enabled = body["accountEnabled"]
+    sb.recorder.event(
+        sb.clock.now(), "service-principal-updated", id=sp.id, enabled=sp.account_enabled
+    )
+    return Response(status=204)

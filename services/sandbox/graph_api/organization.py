@@ -1,0 +1,128 @@
+"""Graph's organization: the tenant's own record, and turning directory sync off (which takes
+up to 72 simulated hours, and can't be undone for 72 hours), as graph-api.md §1 describes."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from services.sandbox import odata
+from services.sandbox.authz import READ_ORG, need
+from services.sandbox.clock import iso
+from services.sandbox.http import GraphHttpError, Request, Response
+from services.sandbox.tenant import GLOBAL_ADMIN, HYBRID_ADMIN
+
+from .objects import not_found
+
+if TYPE_CHECKING:
+    from services.sandbox.core import Sandbox
+
+ORG_PROPS = (
+    "id",
+    "displayName",
+    "countryLetterCode",
+    "createdDateTime",
+    "tenantType",
+    "verifiedDomains",
+    "onPremisesSyncEnabled",
+    "onPremisesLastSyncDateTime",
+)
+
+
+def org_json(sb: Sandbox) -> dict[str, Any]:
+    o = sb.tenant.org
+    domains = [
+        {
+            "capabilities": "Email, OfficeCommunicationsOnline",
+            "isDefault": not o.custom_domains,
+            "isInitial": True,
+            "name": o.initial_domain,
+            "type": "Managed",
+        }
+    ]
+    domains += [
+        {
+            "capabilities": "Email",
+            "isDefault": True,
+            "isInitial": False,
+            "name": d,
+            "type": "Federated" if o.sync_enabled else "Managed",
+        }
+        for d in o.custom_domains
+    ]
+    sync: bool | None = (
+        True if o.sync_enabled else (False if o.sync_disabled_at is not None else None)
+    )
+    return {
+        "id": o.id,
+        "displayName": o.display_name,
+        "countryLetterCode": o.country,
+        "createdDateTime": o.created,
+        "tenantType": "AAD",
+        "verifiedDomains": domains,
+        "onPremisesSyncEnabled": sync,
+        "onPremisesLastSyncDateTime": iso(sb.clock.at(-3600))
+        if (o.sync_enabled or o.sync_disabled_at is not None)
+        else None,
+    }
+
+
+def list_org(sb: Sandbox, req: Request) -> Response:
+    need(req, sb.tenant, delegated=READ_ORG, application=READ_ORG)
+    values = [odata.project(org_json(sb), req, "organization", ORG_PROPS)]
+    return Response(
+        body=odata.collection_body(sb.base_url, req, "organization", values, None, "org")
+    )
+
+
+def get_org(sb: Sandbox, req: Request) -> Response:
+    need(req, sb.tenant, delegated=READ_ORG, application=READ_ORG)
+    if req.params["id"] != sb.tenant.org.id:
+        raise not_found(req.params["id"])
+    return Response(body=odata.project(org_json(sb), req, "organization", ORG_PROPS))
+
+
+def patch_org(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(
+        req,
+        t,
+        delegated=("Organization.ReadWrite.All",),
+        application=("Organization.ReadWrite.All",),
+        roles=(GLOBAL_ADMIN, HYBRID_ADMIN),
+    )
+    if req.params["id"] != t.org.id:
+        raise not_found(req.params["id"])
+    body = req.json()
+    o = t.org
+    now = sb.clock.now()
+    for key, value in body.items():
+        if key != "onPremisesSyncEnabled" or not isinstance(value, bool):
+            raise GraphHttpError(
+                400,
+                "Request_BadRequest",
+                f"Property '{key}' is read-only or not supported here.",
+            )
+        if value is False and o.sync_enabled:
+            o.sync_enabled = False
+            o.sync_disabled_at = now
+            duration = sb.sync_duration()
+            rng = random.Random(sb.config.seed * 31 + 17)
+            for user in t.users.values():
+                if user.synced:
+                    user.synced_until = now + duration * (0.2 + 0.8 * rng.random())
+            sb.recorder.event(now, "sync-disabled", duration=duration)
+        elif value is True and not o.sync_enabled:
+            if o.sync_disabled_at is not None and now < o.sync_disabled_at + 72 * 3600:
+                raise GraphHttpError(
+                    400,
+                    "Request_BadRequest",
+                    "Directory synchronization is being turned off. It can't be turned back on "
+                    "until that has finished and 72 hours have passed.",
+                )
+            o.sync_enabled = True
+            o.sync_disabled_at = None
+            o.sync_done_at = None
+            for user in t.users.values():
+                user.synced_until = None
+    return Response(status=204)

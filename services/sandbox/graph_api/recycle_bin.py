@@ -1,0 +1,87 @@
+"""Graph's recycle bin (``/directory/deletedItems``): deleted users and app registrations, read
+and purged for good. Graph refuses the collection without a type cast."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.sandbox import odata
+from services.sandbox.authz import READ_APPS, READ_USERS, need
+from services.sandbox.http import GraphHttpError, Request, Response
+from services.sandbox.tenant import GLOBAL_ADMIN, PRIV_AUTH_ADMIN, USER_ADMIN
+
+from .applications import APP_PROPS, app_json
+from .objects import USER_PROPS, not_found, user_body
+from .user_accounts import DELETE_USER_DELEGATED
+
+if TYPE_CHECKING:
+    from services.sandbox.core import Sandbox
+
+
+def deleted_items_without_cast(sb: Sandbox, req: Request) -> Response:
+    raise GraphHttpError(
+        400,
+        "Request_BadRequest",
+        "Calling /directory/deletedItems without a type cast is not supported. "
+        "Use e.g. /directory/deletedItems/microsoft.graph.user.",
+    )
+
+
+def list_deleted_users(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(req, t, delegated=READ_USERS, application=READ_USERS)
+    odata.reject_unsupported(req)
+    top = odata.page_size(req)
+    count = odata.wants_count(req)
+    now = sb.clock.now()
+    items, nxt = t.deleted_users.page(odata.decode_skiptoken(req, "deleted"), top)
+    values = [user_body(u, req, now) for u in items]
+    return Response(
+        body=odata.collection_body(
+            sb.base_url,
+            req,
+            "directoryObjects",
+            values,
+            nxt,
+            "deleted",
+            len(t.deleted_users) if count else None,
+        )
+    )
+
+
+def list_deleted_apps(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(req, t, delegated=READ_APPS, application=READ_APPS)
+    top = odata.page_size(req)
+    items, nxt = t.deleted_applications.page(odata.decode_skiptoken(req, "dapps"), top)
+    values = [odata.project(app_json(a), req, "application", APP_PROPS) for a in items]
+    return Response(
+        body=odata.collection_body(sb.base_url, req, "directoryObjects", values, nxt, "dapps")
+    )
+
+
+def get_deleted(sb: Sandbox, req: Request) -> Response:
+    need(req, sb.tenant, delegated=READ_USERS, application=READ_USERS)
+    user = sb.tenant.deleted_users.get(req.params["id"])
+    if user is None:
+        raise not_found(req.params["id"])
+    return Response(body=odata.project(user.to_graph(sb.clock.now()), req, "user", USER_PROPS))
+
+
+def purge(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(
+        req,
+        t,
+        delegated=DELETE_USER_DELEGATED,
+        application=("User.DeleteRestore.All",),
+        roles=(USER_ADMIN, GLOBAL_ADMIN, PRIV_AUTH_ADMIN),
+    )
+    key = req.params["id"]
+    if t.deleted_users.remove(key) is not None:
+        sb.recorder.event(sb.clock.now(), "user-purged", id=key)
+    elif t.deleted_applications.remove(key) is not None:
+        sb.recorder.event(sb.clock.now(), "application-purged", id=key)
+    else:
+        raise not_found(key)
+    return Response(status=204)
