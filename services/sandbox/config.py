@@ -34,8 +34,6 @@ class SandboxConfig:
     ru_quota: int | None = None
     """Resource units per 10 s per app and tenant; None = by tenant size (3,500/5,000/8,000)."""
     ca_requests_per_second: float = 1.0
-    mfa_limit: Literal["identity", "reports"] = "identity"
-    """Which documented limit governs per-user MFA calls (graph-api.md §5.1: unconfirmed)."""
 
     # Shape of the tenant.
     synced_fraction: float = 0.3
@@ -67,5 +65,13 @@ class SandboxConfig:
     """Access-token lifetime in real seconds."""
     device_code_auto_approve: float | None = None
     """Approve device codes as the admin after this many real seconds (the demo's browser)."""
-    conditional_access_blocks_device_code: bool = False
     tenant_name: str | None = None
+
+    # Behaviour switches: how a request is answered where Graph or Entra may answer either
+    # way (graph-api.md "UNCONFIRMED") or where a tenant's policies change the answer. One
+    # field per switch, read as ``sb.config.<name>`` where it takes effect (a handler in
+    # graph_api/ or identity/, the throttle, token checks); closeout must survive every setting.
+    mfa_limit: Literal["identity", "reports"] = "identity"
+    """Which documented limit governs per-user MFA calls (graph-api.md §5.1: unconfirmed)."""
+    conditional_access_blocks_device_code: bool = False
+    """A Conditional Access policy blocks the device code flow (AADSTS53003 on redemption)."""
