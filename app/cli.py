@@ -22,6 +22,7 @@ from services import __version__
 from services.errors import AuthError, CloseoutError, GraphError, NetworkError
 from services.headless import (
     EXIT_AUTH,
+    EXIT_BUSY,
     EXIT_DONE,
     EXIT_FAILED,
     EXIT_USAGE,
@@ -34,6 +35,7 @@ from services.headless import (
     status_exit_code,
 )
 from services.i18n import N_, SUPPORTED, _, set_language
+from services.locks import TenantLocked
 from services.plan import PlanError
 from services.session import TenantGone
 
@@ -45,6 +47,7 @@ exit codes:
   {waiting}  waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)
   {failed}  some actions failed permanently (they are listed)
   {auth}  sign-in, role or permission problem (named)
+  {busy}  another closeout process is changing this tenant (named); nothing was done
 
 environment:
   CLOSEOUT_ACCESS_TOKEN  use this Graph access token instead of signing in
@@ -52,6 +55,7 @@ environment:
   NO_COLOR               monochrome TUI;  TEXTUAL_COLOR_SYSTEM=standard forces 16 colours
   XDG_STATE_HOME         journals, evidence packs, logs ($XDG_STATE_HOME/closeout)
   XDG_DATA_HOME          token cache ($XDG_DATA_HOME/closeout)
+  XDG_RUNTIME_DIR        per-tenant run locks ($XDG_RUNTIME_DIR/closeout)
 """
 )
 
@@ -79,7 +83,12 @@ class _Parser(argparse.ArgumentParser):
 def exit_codes() -> str:
     """The epilog of every ``--help``: exit codes and environment variables."""
     return _(EXIT_CODES).format(
-        done=EXIT_DONE, usage=EXIT_USAGE, waiting=EXIT_WAITING, failed=EXIT_FAILED, auth=EXIT_AUTH
+        done=EXIT_DONE,
+        usage=EXIT_USAGE,
+        waiting=EXIT_WAITING,
+        failed=EXIT_FAILED,
+        auth=EXIT_AUTH,
+        busy=EXIT_BUSY,
     )
 
 
@@ -639,6 +648,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def error_exit_code(exc: CloseoutError) -> int:
+    if isinstance(exc, TenantLocked):
+        return EXIT_BUSY
     if isinstance(exc, AuthError):
         return EXIT_AUTH
     if isinstance(exc, GraphError):

@@ -145,7 +145,9 @@ class CloseoutApp(App[int]):
             self.post_message(SignInFailed(exc.message, exc.hint))
             return
         try:
-            engine = session.connect(sink=self.bridge.sink, on_call=self.bridge.on_call)
+            engine = session.connect(
+                sink=self.bridge.sink, on_call=self.bridge.on_call, command="tui"
+            )
             unfinished = engine.journal.unfinished() if engine.journal else None
             engine.refresh()
             engine.ensure_plan()

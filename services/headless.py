@@ -45,6 +45,8 @@ EXIT_USAGE = 2
 EXIT_WAITING = 3
 EXIT_FAILED = 4
 EXIT_AUTH = 5
+EXIT_BUSY = 6
+"""Another closeout process is working on the tenant (it is named); nothing was done."""
 
 
 class Reporter:

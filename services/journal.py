@@ -6,10 +6,10 @@ killed process or a dropped SSH session can be resumed (:meth:`Journal.unfinishe
 organization can later prove what was deleted, when and by whom. The journal is a record, not
 the truth: a resumed run reconciles with a fresh Graph read.
 
-One closeout process per tenant: :meth:`Journal.open` takes an exclusive, non-blocking advisory
-lock (released by the kernel when the process dies, so it can never go stale) and names the
-holder's pid when it is taken. Reading needs no lock, so ``closeout status`` works while a run
-is in progress.
+One closeout process per tenant: :meth:`Journal.open` takes the tenant's locks (see
+:mod:`services.locks`: one beside the journal, one in the runtime directory that every
+``--state-dir`` shares) and names the holder when they are taken. Reading needs no lock and
+creates nothing, so ``closeout status`` works while a run is in progress.
 
 Every line is one JSON object with at least ``t`` (UTC, ISO-8601 with ms), ``run`` and ``kind``.
 Nothing that looks like an access token is ever written: such a record is refused whole.
@@ -17,16 +17,12 @@ Nothing that looks like an access token is ever written: such a record is refuse
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import getpass
 import itertools
 import json
 import os
 import re
 import secrets
 import socket
-import stat
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -38,16 +34,18 @@ from types import TracebackType
 from typing import Any
 
 from . import __version__
-from .errors import CloseoutError
-from .i18n import _
+from .locks import Holder, ProcessLock, os_user, runtime_lock_path
 from .models import ItemFinished
-from .paths import FILE_MODE, fsync_dir, normalize_tenant_id, tenant_dir
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
+from .paths import (
+    FILE_MODE,
+    OPEN_FLAGS,
+    fsync_dir,
+    normalize_tenant_id,
+    secure_fd,
+    tenant_dir,
+    tenant_path,
+    write_all,
+)
 
 __all__ = [
     "JOURNAL_NAME",
@@ -55,7 +53,6 @@ __all__ = [
     "LOCK_NAME",
     "RESULTS",
     "Journal",
-    "JournalLocked",
     "UnfinishedRun",
     "contains_token",
     "format_time",
@@ -77,8 +74,6 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Opaque bearer credentials (not JWTs) pasted after the scheme name.
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# Where the Windows byte-range lock sits: past the pid, so that others can still read it.
-_WIN_LOCK_OFFSET = 1 << 20
 
 
 def contains_token(text: str) -> bool:
@@ -121,33 +116,6 @@ def validate_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"invalid run id {ascii(run_id)[:80]}")
     return run_id
-
-
-class JournalLocked(CloseoutError):
-    """Another closeout process holds this tenant's journal (and so acts on the tenant)."""
-
-    def __init__(self, tenant_id: str, pid: int | None, host: str | None = None) -> None:
-        self.tenant_id = tenant_id
-        self.pid = pid
-        self.host = host
-        if pid is None:
-            message = _("Another closeout process is already working on tenant {tenant}.")
-        elif host and host != socket.gethostname():
-            message = _(
-                "Another closeout process (pid {pid} on {host}) is already working on "
-                "tenant {tenant}."
-            )
-        else:
-            message = _(
-                "Another closeout process (pid {pid}) is already working on tenant {tenant}."
-            )
-        super().__init__(
-            message.format(pid=pid, host=host, tenant=tenant_id),
-            hint=_(
-                "only one closeout can act on a tenant at a time: finish or quit the other one "
-                "(check your other terminals and tmux windows), then try again"
-            ),
-        )
 
 
 @dataclass(frozen=True)
@@ -213,74 +181,12 @@ def _encode(record: Mapping[str, Any]) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _secure_fd(fd: int) -> None:
-    """Refuse anything but a regular file we own; tighten its mode to 0600."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        raise OSError(errno.EINVAL, "not a regular file")
-    getuid = getattr(os, "getuid", None)
-    if getuid is not None and st.st_uid != getuid():
-        raise OSError(errno.EPERM, "file belongs to another user")
-    if hasattr(os, "fchmod") and stat.S_IMODE(st.st_mode) != FILE_MODE:
-        os.fchmod(fd, FILE_MODE)
-
-
-_OPEN_FLAGS = (
-    getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-)
-
-
-def _try_lock(fd: int) -> bool:
-    """Take the exclusive lock without waiting; False if another process holds it."""
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:  # pragma: no cover - Windows
-            os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError as exc:
-        if fcntl is None or exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            return False
-        raise
-    return True
-
-
-def _unlock(fd: int) -> None:
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    else:  # pragma: no cover - Windows
-        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-
-def _read_holder(fd: int) -> tuple[int | None, str | None]:
-    os.lseek(fd, 0, os.SEEK_SET)
-    parts = os.read(fd, 512).decode("utf-8", "replace").split()
-    pid = int(parts[0]) if parts and parts[0].isdigit() else None
-    host = parts[1] if len(parts) > 1 else None
-    return pid, host
-
-
-def _os_user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry, e.g. in a container
-        return None
-
-
 class Journal:
     """The journal of one tenant. Write after :meth:`open`; read at any time.
 
     Writes are thread-safe (the batch executor calls from several worker threads). ``root``
     replaces the state directory (``<root>/tenants/<tenant>/journal.jsonl``); ``clock``
-    supplies the timestamps (tests).
+    supplies the timestamps (tests). Nothing is created on disk before :meth:`open`.
     """
 
     def __init__(
@@ -291,7 +197,8 @@ class Journal:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.tenant_id = normalize_tenant_id(tenant_id)
-        self.directory = tenant_dir(self.tenant_id, root=root)
+        self._root = root
+        self.directory = tenant_path(self.tenant_id, root=root)
         self.path = self.directory / JOURNAL_NAME
         self.lock_path = self.directory / LOCK_NAME
         self.run_id: str | None = None
@@ -300,9 +207,11 @@ class Journal:
         """Unreadable lines skipped by the last read (a torn last line is not counted)."""
         self.torn_tail = False
         """The last read ended in a partial line (a process was killed mid-write)."""
+        self.stale_holders: tuple[Holder, ...] = ()
+        """Lock records left by a killed process, found when :meth:`open` took the locks."""
         self._clock = clock or _utcnow
         self._fd: int | None = None
-        self._lock_fd: int | None = None
+        self._locks: list[ProcessLock] = []
         self._needs_newline = False
         self._mutex = threading.Lock()
         self._batches = itertools.count(1)
@@ -321,16 +230,27 @@ class Journal:
     def is_open(self) -> bool:
         return self._fd is not None
 
-    def open(self) -> Journal:
-        """Lock the tenant and open the journal for appending. Raises :class:`JournalLocked`."""
+    def open(self, command: str = "run") -> Journal:
+        """Lock the tenant and open the journal for appending.
+
+        Raises :class:`~services.locks.TenantLocked` (naming the holder) if another process
+        holds the tenant, from this state dir or any other. ``command`` is what the holder
+        record says this process is doing (``run``, ``tui``).
+        """
         if self._fd is not None:
             return self
-        lock_fd = self._acquire_lock()
+        # The runtime lock first: it is the one every state dir shares, so a second process
+        # with another --state-dir is turned away before it creates anything in its own.
+        holder = Holder.current(command, self.directory.parent.parent.absolute())
+        locks = [ProcessLock(runtime_lock_path(self.tenant_id), self.tenant_id)]
         try:
+            locks[0].acquire(holder)
+            tenant_dir(self.tenant_id, root=self._root)
+            locks.append(ProcessLock(self.lock_path, self.tenant_id).acquire(holder))
             created = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, FILE_MODE)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, FILE_MODE)
             try:
-                _secure_fd(fd)
+                secure_fd(fd)
                 size = os.fstat(fd).st_size
                 # A process killed mid-write leaves a partial last line; our first record must
                 # not be glued onto it, or both would be lost to the reader.
@@ -341,22 +261,24 @@ class Journal:
                 os.close(fd)
                 raise
         except BaseException:
-            self._release_lock(lock_fd)
+            for lock in reversed(locks):
+                lock.release()
             raise
         self._needs_newline = needs_newline
         self._fd = fd
-        self._lock_fd = lock_fd
+        self._locks = locks
+        self.stale_holders = tuple(lock.stale for lock in locks if lock.stale is not None)
         return self
 
     def close(self) -> None:
-        """Close the journal and release the tenant lock (safe to call twice)."""
+        """Close the journal and release the tenant's locks (safe to call twice)."""
         with self._mutex:
             fd, self._fd = self._fd, None
-            lock_fd, self._lock_fd = self._lock_fd, None
+            locks, self._locks = self._locks, []
         if fd is not None:
             os.close(fd)
-        if lock_fd is not None:
-            self._release_lock(lock_fd)
+        for lock in reversed(locks):
+            lock.release()
 
     def __enter__(self) -> Journal:
         return self.open()
@@ -368,32 +290,6 @@ class Journal:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def _acquire_lock(self) -> int:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, FILE_MODE)
-        try:
-            _secure_fd(fd)
-            if not _try_lock(fd):
-                pid, host = _read_holder(fd)
-                raise JournalLocked(self.tenant_id, pid, host)
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            _write_all(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
-
-    @staticmethod
-    def _release_lock(fd: int) -> None:
-        try:
-            # Clear the pid first, so nobody ever reads a stale holder from an unlocked file.
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            with contextlib.suppress(OSError):
-                _unlock(fd)
-        finally:
-            os.close(fd)
 
     def _last_byte(self, size: int) -> bytes:
         with self.path.open("rb") as fh:
@@ -420,7 +316,7 @@ class Journal:
             if self._needs_newline:
                 payload = b"\n" + payload
             try:
-                _write_all(self._fd, payload)
+                write_all(self._fd, payload)
                 os.fsync(self._fd)
             except BaseException:
                 # Part of a line may have reached the file; start the next record on a new line.
@@ -458,7 +354,7 @@ class Journal:
             user=user,
             version=version,
             plan_digest=plan_digest,
-            os_user=_os_user(),
+            os_user=os_user(),
             host=socket.gethostname(),
             pid=os.getpid(),
         )

@@ -1,11 +1,13 @@
 """Where closeout keeps its files on disk, and how it writes them privately.
 
 Owns the directory layout (via platformdirs, so ``XDG_STATE_HOME`` / ``XDG_DATA_HOME`` apply on
-Linux): the state directory (journals, evidence packs, logs; one subdirectory per tenant) and
-the data directory (token cache). Every directory closeout creates is 0700, every file 0600,
-and :func:`write_private` / :func:`private_file_writer` replace files atomically, so a killed
-process leaves either the old file or the new one, never half of one. Tenant ids are validated
-before they become path components, so a hostile ``--tenant`` value cannot escape the tree.
+Linux): the state directory (journals, evidence packs, logs; one subdirectory per tenant), the
+data directory (token cache) and the runtime directory (the per-tenant run locks, shared by
+every ``--state-dir`` on the machine). Every directory closeout creates is 0700, every file
+0600, and :func:`write_private` / :func:`private_file_writer` replace files atomically, so a
+killed process leaves either the old file or the new one, never half of one. Tenant ids are
+validated before they become path components, so a hostile ``--tenant`` value cannot escape
+the tree.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 import re
 import secrets
 import stat
+import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +33,7 @@ __all__ = [
     "APP_NAME",
     "DIR_MODE",
     "FILE_MODE",
+    "OPEN_FLAGS",
     "InvalidTenantId",
     "UnsafePath",
     "data_dir",
@@ -37,14 +42,23 @@ __all__ = [
     "log_dir",
     "normalize_tenant_id",
     "private_file_writer",
+    "runtime_dir",
+    "secure_fd",
     "state_dir",
     "tenant_dir",
+    "tenant_path",
+    "write_all",
     "write_private",
 ]
 
 APP_NAME = "closeout"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+# Where the runtime directory goes when there is no usable one. A fixed path on purpose: every
+# process of the user must find the same place. The directory is made 0700; a symlink or another
+# user's directory in its place is refused.
+FALLBACK_RUNTIME_BASE = Path("/tmp")  # noqa: S108
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Lower-case letters, digits, dot, dash, underscore; starting and ending with a letter or digit,
@@ -149,6 +163,83 @@ def tenant_dir(tenant_id: str, *, root: Path | None = None) -> Path:
     return ensure_private_dir(tenants / name)
 
 
+def tenant_path(tenant_id: str, *, root: Path | None = None) -> Path:
+    """Where :func:`tenant_dir` is, without creating anything: for readers, which must leave
+    no trace (a read-only run, ``status``), and for writers until their first write."""
+    name = normalize_tenant_id(tenant_id)
+    base = root if root is not None else platformdirs.user_state_path(APP_NAME, appauthor=False)
+    return Path(base) / "tenants" / name
+
+
+def runtime_dir() -> Path:
+    """Where the per-tenant run locks live: one place per user and machine, whatever
+    ``--state-dir`` each process was given (``$XDG_RUNTIME_DIR/closeout`` on Linux).
+
+    platformdirs' user runtime directory when its parent exists and is private to us (as the
+    XDG spec requires of ``$XDG_RUNTIME_DIR``); otherwise ``closeout-<uid>`` in ``/tmp`` (not
+    ``$TMPDIR``, which may differ between two shells of the same user). The closeout directory
+    itself must be a real directory we own: a symlink or another user's directory there is
+    refused (:class:`UnsafePath`), since whoever controls it could hold or fake our locks.
+    """
+    candidate: Path | None
+    with warnings.catch_warnings():
+        # Newer platformdirs warn when they fall back; the fallback is decided here instead.
+        warnings.simplefilter("ignore")
+        try:
+            candidate = platformdirs.user_runtime_path(APP_NAME, appauthor=False)
+        except OSError:
+            candidate = None
+    if candidate is None or not _private_base(candidate.parent):
+        tmp = FALLBACK_RUNTIME_BASE
+        base = tmp if os.name == "posix" and tmp.is_dir() else Path(tempfile.gettempdir())
+        candidate = base / f"{APP_NAME}-{_user_tag()}"
+    return _private_leaf(candidate)
+
+
+def _user_tag() -> str:
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None:
+        return str(getuid())
+    # Windows has no uid: the user name keeps two users' fallbacks apart.
+    import getpass
+
+    try:
+        return re.sub(r"[^A-Za-z0-9._-]", "_", getpass.getuser())[:64] or "user"
+    except (KeyError, OSError):
+        return "user"
+
+
+def _private_base(path: Path) -> bool:
+    """``path`` is an existing real directory (not a symlink) that only we can write to."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        return False
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return True
+    return st.st_uid == getuid() and not st.st_mode & 0o022
+
+
+def _private_leaf(path: Path) -> Path:
+    """Create ``path`` 0700 (its parent must exist), refusing a symlink or a foreign owner."""
+    try:
+        path.mkdir(mode=DIR_MODE)
+    except FileExistsError:
+        pass
+    else:
+        path.chmod(DIR_MODE)  # mkdir's mode is filtered by the umask
+    if stat.S_ISLNK(os.lstat(path).st_mode):
+        raise UnsafePath(
+            _("{path} is a symbolic link").format(path=path),
+            hint=_("closeout keeps its locks only in a real directory you own: remove the link"),
+        )
+    _check_and_tighten(path)
+    return path
+
+
 def fsync_dir(directory: Path) -> None:
     """Make renames and new entries in ``directory`` durable (no-op where unsupported)."""
     if os.name == "nt":
@@ -163,6 +254,30 @@ def fsync_dir(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+"""For ``os.open`` of closeout's own files: never inherited by a child, never via a symlink."""
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def secure_fd(fd: int) -> None:
+    """Refuse anything but a regular file we own behind ``fd``; tighten its mode to 0600."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and st.st_uid != getuid():
+        raise OSError(errno.EPERM, "file belongs to another user")
+    if hasattr(os, "fchmod") and stat.S_IMODE(st.st_mode) != FILE_MODE:
+        os.fchmod(fd, FILE_MODE)
 
 
 _TMP_FLAGS = (

@@ -232,11 +232,13 @@ class Session:
         on_call: Callable[[CallRecord], None] | None = None,
         sink: Callable[[Event], None] | None = None,
         write: bool = True,
+        command: str = "run",
     ) -> Engine:
         """Identify the caller, open the tenant's journal and build the engine.
 
-        ``write=False`` (status, plan, export) reads the journal without taking its lock, so
-        it works while a run is going on.
+        ``write=False`` (status, plan, export) reads the journal without taking the tenant's
+        locks, so it works while a run is going on. ``command`` is what the lock says this
+        process does (``run``, ``tui``).
         """
         token = self.auth.token()
         self.client = GraphClient(
@@ -261,7 +263,7 @@ class Session:
             raise
         self.journal = Journal(self.caller.tenant.id, root=self.state_root)
         if write:
-            self.journal.open()
+            self.journal.open(command)
         self.engine = Engine(
             self.client,
             self.caller,

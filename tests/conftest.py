@@ -1,8 +1,10 @@
 """Suite-wide fixtures: no network beyond loopback, private XDG dirs, sandbox tenants.
 
 Every test runs with ``XDG_STATE_HOME``/``XDG_DATA_HOME``/``XDG_CONFIG_HOME`` in its own temp
-dir (nothing touches the real home) and with outgoing connections to anything but loopback
-refused, so no test can ever reach a real Microsoft endpoint.
+dir (nothing touches the real home), with its own ``XDG_RUNTIME_DIR`` (where the per-tenant run
+locks live: suites running side by side on one machine seed the same tenant ids), and with
+outgoing connections to anything but loopback refused, so no test can ever reach a real
+Microsoft endpoint.
 """
 
 from __future__ import annotations
@@ -90,6 +92,12 @@ def _private_dirs(
     base = tmp_path_factory.mktemp("xdg")
     for var in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(base / var.lower()))
+    # Unlike the others it must exist (0700, ours): closeout falls back to a directory under
+    # /tmp shared by every test run of this user when it does not.
+    runtime = base / "xdg_runtime_dir"
+    runtime.mkdir(mode=0o700)
+    runtime.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.delenv("CLOSEOUT_ACCESS_TOKEN", raising=False)
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from services.journal import Journal, JournalLocked, new_run_id
+from services.journal import Journal, new_run_id
+from services.locks import TenantLocked
 from services.models import ItemFinished, StepId
 
 TENANT = "0b7e2c1a-5f3d-4e8a-9c6b-1d2e3f4a5b6c"
@@ -356,7 +357,7 @@ def test_a_really_killed_process_releases_the_lock_and_leaves_pending_intents(
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
-        with pytest.raises(JournalLocked) as info:
+        with pytest.raises(TenantLocked) as info:
             Journal(TENANT).open()
         assert info.value.pid == child.pid
         assert str(child.pid) in info.value.message
@@ -448,7 +449,7 @@ def test_confirm_keeps_only_the_expected_domain(journal: Journal) -> None:
 
 
 def test_a_second_journal_on_the_same_tenant_is_locked_out(journal: Journal) -> None:
-    with pytest.raises(JournalLocked) as info:
+    with pytest.raises(TenantLocked) as info:
         Journal(TENANT.upper()).open()  # spelling does not get around the lock
     assert info.value.pid == os.getpid()
     assert f"pid {os.getpid()}" in str(info.value)
@@ -462,6 +463,75 @@ def test_a_second_journal_on_the_same_tenant_is_locked_out(journal: Journal) -> 
 def test_other_tenants_are_not_locked(journal: Journal) -> None:
     with Journal("fabrikam.onmicrosoft.com") as other:
         other.note("independent")
+
+
+def test_another_state_dir_does_not_get_past_the_lock(journal: Journal, tmp_path: Path) -> None:
+    """The lock in the runtime dir is keyed on the tenant, not on where the journal lives."""
+    elsewhere = tmp_path / "elsewhere"
+    with pytest.raises(TenantLocked) as info:
+        Journal(TENANT, root=elsewhere).open("tui")
+    text = info.value.message
+    assert f"pid {os.getpid()} (run)" in text
+    assert str(journal.directory.parent.parent.absolute()) in text
+    assert re.search(r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", text), text
+    assert info.value.holder is not None and info.value.holder.user
+    assert not elsewhere.exists()  # turned away before it created anything
+    journal.close()
+    with Journal(TENANT, root=elsewhere).open("tui") as other:
+        other.note("now it may")
+
+
+def test_the_holder_record_names_the_process_and_is_cleared(tmp_path: Path) -> None:
+    from services.locks import Holder, runtime_lock_path
+
+    root = tmp_path / "somewhere"
+    with Journal(TENANT, root=root).open("tui"):
+        for path in (runtime_lock_path(TENANT), root / "tenants" / TENANT / "journal.lock"):
+            holder = Holder.decode(path.read_bytes())
+            assert holder is not None
+            assert (holder.pid, holder.command) == (os.getpid(), "tui")
+            assert holder.state_dir == str(root.absolute())
+            assert holder.host and holder.since and holder.running() is True
+            assert mode(path) == 0o600
+    assert runtime_lock_path(TENANT).read_bytes() == b""
+
+
+def dead_pid() -> int:
+    """The pid of a process that has just exited."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(child.stdout)
+
+
+def test_a_killed_holders_record_is_reported_as_stale(tmp_path: Path) -> None:
+    from services.locks import Holder, runtime_lock_path
+
+    # What a SIGKILLed process leaves: its record, and no OS lock (the kernel dropped it).
+    dead = dead_pid()
+    left = Holder(pid=dead, host=None, command="run", state_dir="/gone")
+    runtime_lock_path(TENANT).write_bytes(left.encode())
+    with Journal(TENANT) as j:
+        assert j.stale_holders == (Holder.decode(left.encode()),)
+        assert j.stale_holders[0].running() is False
+
+
+def test_a_lock_held_under_a_dead_process_record_says_so(tmp_path: Path) -> None:
+    from services.locks import Holder, ProcessLock, runtime_lock_path
+
+    dead = dead_pid()
+    lock = ProcessLock(runtime_lock_path(TENANT), TENANT)
+    lock.acquire(Holder(pid=dead, command="run", state_dir="/x"))
+    try:
+        with pytest.raises(TenantLocked) as info:
+            Journal(TENANT).open()
+        assert f"pid {dead} (run)" in info.value.message
+        assert "That process has ended" in info.value.message
+    finally:
+        lock.release()
 
 
 # -- no tokens, ever ---------------------------------------------------------------------------

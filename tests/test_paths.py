@@ -18,8 +18,10 @@ from services.paths import (
     log_dir,
     normalize_tenant_id,
     private_file_writer,
+    runtime_dir,
     state_dir,
     tenant_dir,
+    tenant_path,
     write_private,
 )
 
@@ -189,3 +191,86 @@ def test_temp_names_never_collide_with_an_existing_file(
         write_private(tmp_path / "cache.bin", b"data")
     assert planted.read_text() == "planted"
     assert not (tmp_path / "cache.bin").exists()
+
+
+# -- the runtime directory (the per-tenant run locks) ------------------------------------------
+
+
+@pytest.fixture
+def fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The stand-in for /tmp, so that no test touches the machine's /tmp/closeout-<uid>."""
+    base = tmp_path / "tmp"
+    base.mkdir()
+    monkeypatch.setattr(paths, "FALLBACK_RUNTIME_BASE", base)
+    return base
+
+
+def test_runtime_dir_is_in_xdg_runtime_dir_and_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: Path
+) -> None:
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert runtime_dir() == runtime / "closeout"
+    assert mode(runtime / "closeout") == 0o700
+    assert list(fallback.iterdir()) == []
+
+
+@pytest.mark.parametrize("problem", ["unset", "missing", "loose", "symlink"])
+def test_without_a_usable_runtime_dir_a_private_one_in_tmp_is_used(
+    problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: Path
+) -> None:
+    runtime = tmp_path / "run"
+    if problem == "unset":
+        monkeypatch.delenv("XDG_RUNTIME_DIR")
+    else:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    if problem == "loose":
+        runtime.mkdir()
+        runtime.chmod(0o777)  # anyone could swap our locks in it
+    elif problem == "symlink":
+        real = tmp_path / "real"
+        real.mkdir(mode=0o700)
+        runtime.symlink_to(real)
+    found = runtime_dir()
+    if problem == "unset" and found.parent != fallback:
+        # The platform default (/run/user/<uid>) exists and is ours: the same place the
+        # session's XDG_RUNTIME_DIR would name.
+        assert found.name == "closeout" and mode(found) == 0o700
+        return
+    assert found == fallback / f"closeout-{os.getuid()}"
+    assert mode(found) == 0o700
+    assert not (runtime / "closeout").exists()
+
+
+def test_runtime_dir_refuses_a_symlink_or_another_users_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: Path
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "missing"))
+    planted = fallback / f"closeout-{os.getuid()}"
+    elsewhere = tmp_path / "attacker"
+    elsewhere.mkdir(mode=0o777)
+    planted.symlink_to(elsewhere)
+    with pytest.raises(UnsafePath) as info:
+        runtime_dir()
+    assert "symbolic link" in info.value.message
+    assert list(elsewhere.iterdir()) == []
+
+    planted.unlink()
+    planted.mkdir(mode=0o700)
+    real_uid = os.getuid()
+    # Seen from another uid, the directory belongs to someone else.
+    monkeypatch.setattr(paths.os, "getuid", lambda: real_uid + 1)
+    with pytest.raises(UnsafePath) as info:
+        runtime_dir()
+    assert "another user" in info.value.message
+
+
+def test_tenant_path_creates_nothing(tmp_path: Path, xdg: Path) -> None:
+    assert tenant_path(TENANT, root=tmp_path / "x") == tmp_path / "x" / "tenants" / TENANT
+    assert not (tmp_path / "x").exists()
+    assert tenant_path(TENANT.upper()) == xdg / "state" / "closeout" / "tenants" / TENANT
+    assert not (xdg / "state").exists()
+    assert tenant_path(TENANT) == tenant_dir(TENANT)  # the same place, once created
+    with pytest.raises(InvalidTenantId):
+        tenant_path("../etc")
