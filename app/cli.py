@@ -402,7 +402,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             engine = session.engine
             if _report_missing(engine, reading=True):
                 return EXIT_AUTH
-            engine.make_plan()
+            # Saved: the plan a run applies is one the admin has seen printed in full.
+            engine.make_plan(save=True)
             print_plan(engine, sys.stdout, json_mode=args.json)
             return EXIT_DONE
         finally:
@@ -500,6 +501,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 report.emit({"event": "exit", "code": code}, _("exit {code}").format(code=code))
                 return code
             unfinished = session.journal.unfinished()
+            if unfinished is not None and not engine.recording:
+                line = _(
+                    "The journal shows an unfinished run {run}; read-only, it is not resumed."
+                ).format(run=unfinished.run_id)
+                report.emit({"event": "note", "level": "info", "message": line}, line)
+                unfinished = None
             if unfinished is not None:
                 report.emit(
                     {

@@ -58,7 +58,13 @@ from .screens.help import HelpScreen
 from .screens.main_screen import MainScreen
 from .screens.sign_in import SignInScreen
 from .tables import app_rows, policy_rows, subscription_rows, user_rows
-from .texts import cleanup_consequences, connect_summary, run_confirmation, step_detail
+from .texts import (
+    cleanup_consequences,
+    connect_summary,
+    read_only_notice,
+    run_confirmation,
+    step_detail,
+)
 
 log = logging.getLogger("closeout.app")
 
@@ -194,12 +200,15 @@ class CloseoutApp(App[int]):
         assert self.engine is not None
         self.main.query_one(TenantHeader).set_tenant(self.engine.caller.tenant)
         self.bridge.note("info", connect_summary(self.engine.plan, self.engine.inventory))
+        if not self.engine.recording:
+            self.bridge.note("warning", read_only_notice())
+            self.notify(read_only_notice(), title=_("Read-only"), timeout=10)
         if self.engine.inventory is not None:
             self._load_tables(self.engine.inventory.as_event(), force=True)
         self.unfinished = message.unfinished_run
         if self.watch_enabled:
             self.set_interval(self.engine.options.poll_interval, self._tick_watch)
-        if message.unfinished_run:
+        if message.unfinished_run and self.engine.recording:
             body = _(
                 "The journal shows a run that did not finish ({run}); {n} actions were in flight. "
                 "closeout has re-read the tenant, so nothing will be done twice. Resume it?"
@@ -530,7 +539,8 @@ class CloseoutApp(App[int]):
         if self.engine is None:
             return
         self.push_screen(
-            ManualChecksModal(MANUAL_ITEMS, self.engine.ticks()), self._on_manual_checks
+            ManualChecksModal(MANUAL_ITEMS, self.engine.ticks(), recorded=self.engine.recording),
+            self._on_manual_checks,
         )
 
     def _on_manual_checks(self, ticked: set[str] | None) -> None:

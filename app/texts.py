@@ -106,6 +106,14 @@ def cleanup_consequences(plan: Plan | None) -> list[str]:
     ]
 
 
+def read_only_notice() -> str:
+    """Shown once a read-only session is connected (a function: the language may change)."""
+    return _(
+        "Read-only: nothing is sent to the tenant and nothing is recorded — no journal, no saved "
+        "plan, and manual checks you tick here are forgotten when you quit."
+    )
+
+
 def connect_summary(plan: Plan | None, inventory: Inventory | None) -> str:
     if plan is None or inventory is None:
         return _("Connected.")

@@ -5,6 +5,11 @@ A step is never "done" from its own actions: :meth:`Engine.assess` re-reads Grap
 prerequisites hold may proceed while an earlier one waits on time or a person (step 4 while
 subscriptions deprovision); step 5's cleanup needs steps 1–4 done, its checks green and the
 typed initial domain.
+
+The engine records (journal lines, the saved plan, the inventory backup, the evidence pack at
+the end of a run) only while it is :attr:`Engine.recording`: it holds the tenant's journal open
+for writing, which a ``--read-only`` session never does. Everything else it keeps in memory,
+manual-check ticks included, so a read-only run leaves nothing a later real run would trust.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from .models import (
     StepStatus,
 )
 from .pacing import WritePacer
-from .paths import tenant_dir, write_private
+from .paths import tenant_dir, tenant_path, write_private
 from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, missing_for
 from .steps import directory, mfa, prepare, subscriptions, users
@@ -72,7 +77,7 @@ class Engine:
         self.journal = journal
         self._sink = sink or (lambda event: None)
         self.state_root = state_root
-        self.dir = tenant_dir(caller.tenant.id, root=state_root)
+        self.dir = tenant_path(caller.tenant.id, root=state_root)
         self.pacer = WritePacer(options.write_quota, options.write_window)
         self.control = RunControl()
         self.plan: Plan | None = None
@@ -83,6 +88,7 @@ class Engine:
         self._policies_at = -POLICY_REUSE
         self.run_id = ""
         self._lock = threading.RLock()
+        self._unrecorded_ticks: dict[str, bool] = {}
 
     # -- events --------------------------------------------------------------------------------
 
@@ -98,19 +104,24 @@ class Engine:
             self.states[new.step] = new
         if old != new:
             self.emit(StepChanged(new))
-            if self._journal_open and (old is None or old.status != new.status):
+            if self.recording and (old is None or old.status != new.status):
                 self.journal.step(int(new.step), str(new.status), new.summary)
 
     @property
-    def _journal_open(self) -> bool:
-        # Read-only commands (status, plan) read the journal without taking its lock.
-        return self.journal is not None and self.journal.is_open
+    def recording(self) -> bool:
+        """Whether this engine writes the record (journal, saved plan, evidence at the end).
+
+        Only with the journal open for writing: reading commands (status, plan, export) and
+        ``--read-only`` sessions never open it, and a read-only engine never records even if
+        handed an open one.
+        """
+        return not self.options.read_only and self.journal is not None and self.journal.is_open
 
     # -- runs ----------------------------------------------------------------------------------
 
     def begin(self, command: str, options: dict[str, Any]) -> str:
         """Start a run in the journal; settle what an interrupted earlier run left in flight."""
-        if self._journal_open:
+        if self.recording:
             unfinished = self.journal.unfinished()
             self.run_id = self.journal.start_run(
                 command,
@@ -168,7 +179,12 @@ class Engine:
         )
 
     def finish(self, exit_code: int) -> Path | None:
-        """End the run in the journal and write its evidence pack; returns the pack's folder."""
+        """End the run in the journal and write its evidence pack; returns the pack's folder.
+
+        Nothing (None) without a run this engine records: a read-only session has no run.
+        """
+        if not (self.recording and self.run_id):
+            return None
         pack = None
         try:
             pack = self.write_evidence()
@@ -176,12 +192,11 @@ class Engine:
             self.emit(
                 Noted("error", _("Could not write the evidence pack: {error}").format(error=exc))
             )
-        if self._journal_open and self.run_id:
-            counts: dict[str, int] = {}
-            for rec in self.journal.outcomes(self.run_id):
-                counts[str(rec.get("result"))] = counts.get(str(rec.get("result")), 0) + 1
-            self.journal.end_run(self.run_id, exit_code, counts)
-            self.run_id = ""  # finishing twice must not end the run twice
+        counts: dict[str, int] = {}
+        for rec in self.journal.outcomes(self.run_id):
+            counts[str(rec.get("result"))] = counts.get(str(rec.get("result")), 0) + 1
+        self.journal.end_run(self.run_id, exit_code, counts)
+        self.run_id = ""  # finishing twice must not end the run twice
         return pack
 
     # -- requirements and reading ---------------------------------------------------------------
@@ -247,8 +262,14 @@ class Engine:
         self.plan = plan
         return plan
 
-    def make_plan(self, *, save: bool = True) -> Plan:
-        """A fresh plan from a fresh inventory (read-only towards Graph)."""
+    def make_plan(self, *, save: bool | None = None) -> Plan:
+        """A fresh plan from a fresh inventory (read-only towards Graph).
+
+        Saved (with the inventory backup, if there is none yet) when ``save``, by default when
+        :attr:`recording`: the saved plan is the one a run applies, so only a real run and
+        ``closeout plan``, which prints all of it, may save one; a plan a read-only session
+        showed in passing must not become it.
+        """
         inv = self.inventory or self.refresh()
         if inv is None:
             raise CloseoutError(_("The tenant no longer exists; there is nothing to plan."))
@@ -262,12 +283,13 @@ class Engine:
             ),
         )
         self.plan = plan
-        if save:
+        if self.recording if save is None else save:
+            tenant_dir(self.caller.tenant.id, root=self.state_root)
             write_private(self.plan_path, json.dumps(plan.to_dict(), indent=2))
             before = self.dir / "inventory-before.json"
             if not before.exists():
                 write_private(before, json.dumps(inv.to_json(), indent=2))
-            if self._journal_open:
+            if self.recording:
                 self.journal.note("plan made", digest=plan.digest(), actions=len(plan.actions))
         return plan
 
@@ -321,18 +343,31 @@ class Engine:
         )
 
     def ticks(self) -> set[str]:
-        return self.journal.manual_ticks() if self.journal is not None else set()
+        """The manual checks ticked: as journalled, then as changed in this session if it
+        does not record (read-only: what the admin ticks shows here and is kept nowhere)."""
+        ticked = self.journal.manual_ticks() if self.journal is not None else set()
+        for key, done in self._unrecorded_ticks.items():
+            if done:
+                ticked.add(key)
+            else:
+                ticked.discard(key)
+        return ticked
 
     def tick(self, key: str) -> None:
         """Record the admin's own confirmation of a check no API can make."""
-        self._check_manual_key(key)
-        if self._journal_open and key not in self.ticks():
-            self.journal.tick(key, self.caller.tenant.signed_in_upn)
+        self._set_tick(key, True)
 
     def untick(self, key: str) -> None:
+        self._set_tick(key, False)
+
+    def _set_tick(self, key: str, done: bool) -> None:
         self._check_manual_key(key)
-        if self._journal_open and key in self.ticks():
-            self.journal.tick(key, self.caller.tenant.signed_in_upn, done=False)
+        if (key in self.ticks()) == done:
+            return
+        if self.recording:
+            self.journal.tick(key, self.caller.tenant.signed_in_upn, done=done)
+        else:
+            self._unrecorded_ticks[key] = done
 
     def _check_manual_key(self, key: str) -> None:
         if key not in directory.MANUAL_ITEMS:
@@ -389,7 +424,7 @@ class Engine:
     def check_domain(self, typed: str | None) -> None:
         expected = self.caller.tenant.initial_domain
         if (typed or "").strip() != expected:
-            if self._journal_open:
+            if self.recording:
                 self.journal.confirm("delete-directory", 0, matched=False, expected=expected)
             raise ConfirmationMismatch(
                 _(
@@ -428,7 +463,7 @@ class Engine:
                     ctx, {u.id for u in (self.inventory.users if self.inventory else [])}
                 )
             elif step == StepId.DELETE_DIRECTORY:
-                if self._journal_open:
+                if self.recording:
                     self.journal.confirm(
                         "delete-directory",
                         len(ctx.plan.for_step(step)),
@@ -513,7 +548,7 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
     from .journal import Journal, new_run_id
     from .models import TenantInfo
 
-    folder = tenant_dir(tenant_id, root=root)
+    folder = tenant_path(tenant_id, root=root)
     try:
         plan = json.loads((folder / "plan.json").read_text())
         tenant = TenantInfo(**plan["tenant"])

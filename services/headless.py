@@ -263,6 +263,12 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         engine.check_domain(opts.confirm_domain)
     for key in opts.manual:
         engine.tick(key)
+    if opts.manual and not engine.recording:
+        line = _(
+            "read-only: the manual checks confirmed with --confirm-manual are not recorded; "
+            "a run without --read-only asks for them again."
+        )
+        report.emit({"event": "note", "level": "warning", "message": line}, f"warning: {line}")
     stuck: dict[StepId, int] = {}
     failures: dict[StepId, tuple[str, ...]] = {}
     while not control.stopped:

@@ -9,7 +9,9 @@ the truth: a resumed run reconciles with a fresh Graph read.
 One closeout process per tenant: :meth:`Journal.open` takes the tenant's locks (see
 :mod:`services.locks`: one beside the journal, one in the runtime directory that every
 ``--state-dir`` shares) and names the holder when they are taken. Reading needs no lock and
-creates nothing, so ``closeout status`` works while a run is in progress.
+creates nothing, so ``closeout status`` works while a run is in progress; a journal made with
+``read_only=True`` (a ``--read-only`` run) can never be opened for writing at all, so nothing a
+read-only run does can end up in the record a later real run trusts.
 
 Every line is one JSON object with at least ``t`` (UTC, ISO-8601 with ms), ``run`` and ``kind``.
 Nothing that looks like an access token is ever written: such a record is refused whole.
@@ -186,7 +188,9 @@ class Journal:
 
     Writes are thread-safe (the batch executor calls from several worker threads). ``root``
     replaces the state directory (``<root>/tenants/<tenant>/journal.jsonl``); ``clock``
-    supplies the timestamps (tests). Nothing is created on disk before :meth:`open`.
+    supplies the timestamps (tests). ``read_only``: the journal can be read but never opened
+    for writing (:meth:`open` raises), the structural guarantee behind ``--read-only``.
+    Nothing is created on disk before :meth:`open`.
     """
 
     def __init__(
@@ -195,8 +199,10 @@ class Journal:
         *,
         root: Path | None = None,
         clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.tenant_id = normalize_tenant_id(tenant_id)
+        self.read_only = read_only
         self._root = root
         self.directory = tenant_path(self.tenant_id, root=root)
         self.path = self.directory / JOURNAL_NAME
@@ -237,6 +243,8 @@ class Journal:
         holds the tenant, from this state dir or any other. ``command`` is what the holder
         record says this process is doing (``run``, ``tui``).
         """
+        if self.read_only:
+            raise RuntimeError("a read-only journal is never opened for writing")
         if self._fd is not None:
             return self
         # The runtime lock first: it is the one every state dir shares, so a second process
@@ -311,6 +319,8 @@ class Journal:
         """Append ``records`` with one write and one fsync; on return they are on disk."""
         payload = b"".join(_encode(record) for record in records)  # refuses before writing
         with self._mutex:
+            if self.read_only:
+                raise RuntimeError("refusing to write a read-only journal")
             if self._fd is None:
                 raise RuntimeError("the journal is not open: call open() or use it in a with block")
             if self._needs_newline:

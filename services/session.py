@@ -236,9 +236,9 @@ class Session:
     ) -> Engine:
         """Identify the caller, open the tenant's journal and build the engine.
 
-        ``write=False`` (status, plan, export) reads the journal without taking the tenant's
-        locks, so it works while a run is going on. ``command`` is what the lock says this
-        process does (``run``, ``tui``).
+        ``write=False`` (status, plan, export), like ``--read-only``, reads the journal without
+        taking the tenant's locks, so it works while a run is going on, and can never write it.
+        ``command`` is what the lock says this process does (``run``, ``tui``).
         """
         token = self.auth.token()
         self.client = GraphClient(
@@ -261,8 +261,9 @@ class Session:
             ):
                 raise TenantGone(tid, root=self.state_root) from None
             raise
-        self.journal = Journal(self.caller.tenant.id, root=self.state_root)
-        if write:
+        read_only = self.options.read_only or not write
+        self.journal = Journal(self.caller.tenant.id, root=self.state_root, read_only=read_only)
+        if not read_only:
             self.journal.open(command)
         self.engine = Engine(
             self.client,

@@ -534,6 +534,24 @@ def test_a_lock_held_under_a_dead_process_record_says_so(tmp_path: Path) -> None
         lock.release()
 
 
+def test_a_read_only_journal_is_never_opened_and_reading_creates_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    ro = Journal(TENANT, root=root, read_only=True)
+    assert ro.records() == [] and ro.unfinished() is None and ro.manual_ticks() == set()
+    assert ro.last_success("disable-directory-sync") is None
+    with pytest.raises(RuntimeError, match="read-only"):
+        ro.open()
+    with pytest.raises(RuntimeError, match="read-only"):
+        ro.tick("invoices", "admin@contoso.se")
+    assert not root.exists()
+    # Reading a journal a run wrote works the same, and still writes nothing.
+    with Journal(TENANT, root=root) as rw:
+        rw.tick("invoices", "admin@contoso.se")
+    before = (root / "tenants" / TENANT / "journal.jsonl").read_bytes()
+    assert Journal(TENANT, root=root, read_only=True).manual_ticks() == {"invoices"}
+    assert (root / "tenants" / TENANT / "journal.jsonl").read_bytes() == before
+
+
 # -- no tokens, ever ---------------------------------------------------------------------------
 
 

@@ -130,10 +130,14 @@ class ManualChecksModal(ModalScreen[set[str] | None]):
         Binding("ctrl+s", "save", _("Save"), id="save"),
     ]
 
-    def __init__(self, items: dict[str, tuple[str, str]], ticked: set[str]) -> None:
+    def __init__(
+        self, items: dict[str, tuple[str, str]], ticked: set[str], *, recorded: bool = True
+    ) -> None:
         super().__init__(id="manual-checks")
         self.items = items
         self.ticked = ticked
+        self.recorded = recorded
+        """False in a read-only session: the ticks are shown, and kept nowhere."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -141,6 +145,15 @@ class ManualChecksModal(ModalScreen[set[str] | None]):
             yield Static(
                 _("Tick each one only after you have checked it yourself."), classes="dialog-body"
             )
+            if not self.recorded:
+                yield Static(
+                    _(
+                        "Read-only: your ticks are not recorded. They show what step 5 would "
+                        "say for this session only; a run without --read-only asks again."
+                    ),
+                    id="ticks-not-recorded",
+                    classes="dialog-body warning",
+                )
             for key, (label, where) in self.items.items():
                 yield Checkbox(_(label), value=key in self.ticked, id=f"check-{key}")
                 yield Static(f"   {_(where)}", classes="dim", markup=False)
