@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .guidance import guidance_for
 from .i18n import _
+from .textsafe import neutralise, neutralise_optional
 
 if TYPE_CHECKING:
     import requests
@@ -56,12 +57,17 @@ def redact(text: str, *secrets: str | None) -> str:
 
 
 class CloseoutError(Exception):
-    """An error meant for the admin: a plain ``message`` and, when we know one, a ``hint``."""
+    """An error meant for the admin: a plain ``message`` and, when we know one, a ``hint``.
+
+    Both are neutralised: they quote Graph's and the sign-in service's error texts and the
+    tenant's names, and an error is printed, logged and journaled as it is.
+    """
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        message = neutralise(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = neutralise_optional(hint)
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -151,14 +157,14 @@ class GraphError(CloseoutError):
         guidance: str | None = None,
     ) -> None:
         self.status = status
-        self.code = code
+        self.code = neutralise(code)
         self.method = method.upper()
         self.path = path
-        self.request_id = request_id
-        self.client_request_id = client_request_id
-        self.inner_code = inner_code
+        self.request_id = neutralise_optional(request_id)
+        self.client_request_id = neutralise_optional(client_request_id)
+        self.inner_code = neutralise_optional(inner_code)
         self.retry_after = retry_after
-        self.guidance = (
+        self.guidance = neutralise(
             guidance
             if guidance is not None
             else guidance_for(self.method, path, status, code, message)

@@ -14,7 +14,6 @@ not put in records and not put in error messages.
 from __future__ import annotations
 
 import email.utils
-import json as jsonlib
 import logging
 import random
 import threading
@@ -43,6 +42,7 @@ from .errors import (
     redact,
 )
 from .i18n import _
+from .textsafe import json_loads, neutralise, neutralise_optional
 
 __all__ = [
     "MAX_BATCH",
@@ -119,10 +119,14 @@ class GraphResponse:
         return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        """The decoded JSON body, or None for an empty body (204)."""
+        """The decoded JSON body, or None for an empty body (204).
+
+        This is where Graph data enters closeout: every string in it (a name any user of the
+        tenant chose) comes out with its control characters neutralised.
+        """
         if not self.content.strip():
             return None
-        return jsonlib.loads(self.content)
+        return json_loads(self.content)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -662,8 +666,9 @@ class GraphClient:
             method=method,
             path=shown,
             version=version,
-            request_id=raw.headers.get("request-id"),
-            client_request_id=raw.headers.get("client-request-id") or client_request_id,
+            # Header values decode as Latin-1: a C1 control (U+009B, a CSI) fits in one.
+            request_id=neutralise_optional(raw.headers.get("request-id")),
+            client_request_id=neutralise(raw.headers.get("client-request-id") or client_request_id),
             duration_ms=duration_ms,
             attempts=attempt,
         )
