@@ -38,6 +38,7 @@ from services.i18n import N_, SUPPORTED, _, set_language
 from services.locks import TenantLocked
 from services.plan import PlanError
 from services.session import TenantGone
+from services.textsafe import neutralise
 
 EXIT_CODES = N_(
     """\
@@ -274,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=float, default=0.0)
     serve.add_argument(
         "--faults", default="", help='e.g. "5xx=0.02,429=0.01,drop=0.005,slow=0.01:1.5"'
+    )
+    serve.add_argument(
+        "--hostile-names",
+        action="store_true",
+        help=_("name some objects with terminal escapes, bidi overrides and formulas"),
     )
     return parser
 
@@ -607,10 +613,11 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         latency_ms=args.latency_ms,
         faults=args.faults,
+        hostile_names=args.hostile_names,
     )
     sb = start_sandbox(config)
     token = sb.issue_token(lifetime=12 * 3600)
-    print(f"closeout sandbox {sb.tenant.org.display_name}")
+    print(f"closeout sandbox {neutralise(sb.tenant.org.display_name)}")
     print(f"  Graph root      {sb.base_url}")
     print(f"  authority       {sb.authority}")
     print(f"  tenant id       {sb.tenant_id}")

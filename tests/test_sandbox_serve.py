@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
 
+from services.textsafe import UNSAFE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_serve_prints_base_url_domain_and_a_working_token() -> None:
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[tuple[str, str, str, str]]:
+    """``closeout sandbox serve args``: yields what it printed, its Graph root, initial domain
+    and token; stops it with Ctrl-C after the block and checks it exits 0 without traceback."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "sandbox",
-            "serve",
-            "--users",
-            "25",
-            "--seed",
-            "2",
-            "--time-scale",
-            "60",
-            "--latency-ms",
-            "1",
-        ],
+        [sys.executable, "-m", "app.cli", "sandbox", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -55,15 +48,7 @@ def test_serve_prints_base_url_domain_and_a_working_token() -> None:
         domain = re.search(r"initial domain\s+(\S+\.onmicrosoft\.com)", out)
         token = re.search(r"CLOSEOUT_ACCESS_TOKEN=(\S+)", out)
         assert base and domain and token, out
-        resp = requests.get(
-            f"{base.group(1)}/v1.0/organization",
-            headers={"Authorization": f"Bearer {token.group(1)}"},
-            timeout=10,
-        )
-        assert resp.status_code == 200
-        names = [d["name"] for d in resp.json()["value"][0]["verifiedDomains"] if d["isInitial"]]
-        assert names == [domain.group(1)]
-        assert requests.get(f"{base.group(1)}/v1.0/organization", timeout=10).status_code == 401
+        yield out, base.group(1), domain.group(1), token.group(1)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -73,3 +58,28 @@ def test_serve_prints_base_url_domain_and_a_working_token() -> None:
                 proc.kill()
     assert code == 0
     assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_serve_prints_base_url_domain_and_a_working_token() -> None:
+    args = ("--users", "25", "--seed", "2", "--time-scale", "60", "--latency-ms", "1")
+    with serving(*args) as (_out, base, domain, token):
+        resp = requests.get(
+            f"{base}/v1.0/organization",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert resp.status_code == 200
+        names = [d["name"] for d in resp.json()["value"][0]["verifiedDomains"] if d["isInitial"]]
+        assert names == [domain]
+        assert requests.get(f"{base}/v1.0/organization", timeout=10).status_code == 401
+
+
+def test_serve_hostile_names_serves_them_and_prints_them_inert() -> None:
+    with serving("--users", "25", "--hostile-names") as (out, base, _domain, token):
+        assert not [c for c in UNSAFE.findall(out) if c != "\n"], ascii(out)
+        assert "closeout sandbox \\x1b]0;owned\\x07" in out
+        auth = {"Authorization": f"Bearer {token}"}
+        org = requests.get(f"{base}/v1.0/organization", headers=auth, timeout=10).json()
+        assert org["value"][0]["displayName"].startswith("\x1b]0;owned\x07")
+        apps = requests.get(f"{base}/v1.0/applications", headers=auth, timeout=10).json()
+        assert any("\x1b[2J" in a["displayName"] for a in apps["value"])

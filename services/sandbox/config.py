@@ -51,6 +51,9 @@ class SandboxConfig:
     subscriptions: Literal["standard", "none"] = "standard"
     manual_blockers: bool = True
     """Seed the checks no API can clear (unpaid invoice, self-service product, Azure)."""
+    hostile_names: bool = False
+    """Give some objects names any tenant user could choose to attack the admin's terminal:
+    escape sequences, C1 controls, bidi overrides, markup, spreadsheet formulas (seed.py)."""
 
     # Durations, in simulated hours.
     dirsync_hours: float | None = None
