@@ -32,6 +32,7 @@ from .paths import tenant_dir
 from .steps.base import EngineOptions
 from .steps.directory import tenant_gone
 from .steps.subscriptions import products_link
+from .textsafe import neutralise
 
 DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
 
@@ -290,7 +291,7 @@ def sign_in_headless(session: Session, stop: threading.Event, show: Callable[[st
     if not session.needs_device_code:
         return
     prompt = session.start_device_code()
-    show(prompt.message)
+    show(neutralise(prompt.message))  # the sign-in service's words: shown, never obeyed
     session.wait_device_code(prompt, stop)
     if not session.auth.signed_in:
         raise AuthError(

@@ -88,6 +88,22 @@ def target_args(sb: Sandbox, state_dir: Path) -> list[str]:
     ]
 
 
+def full_run_args(sb: Sandbox, state_dir: Path) -> list[str]:
+    """``run --headless`` confirming everything: the whole close-out, as JSON lines."""
+    return [
+        "run",
+        "--headless",
+        "--yes",
+        "--confirm-domain",
+        sb.initial_domain,
+        "--confirm-manual",
+        "all",
+        "--disable-ca-mfa",
+        "--json",
+        *target_args(sb, state_dir),
+    ]
+
+
 def run_cli(
     argv: Sequence[str],
     *,

@@ -19,6 +19,7 @@ from cli_harness import (
     FAST,
     LineTap,
     PortalHuman,
+    full_run_args,
     graph_writes,
     journal_records,
     pack_path,
@@ -57,18 +58,7 @@ def test_headless_run_closes_a_500_user_tenant(make_sandbox, tmp_path: Path, mon
     admin_mfa = t.users.get(sb.admin_id).mfa_state
 
     tap = LineTap()
-    argv = [
-        "run",
-        "--headless",
-        "--yes",
-        "--confirm-domain",
-        sb.initial_domain,
-        "--confirm-manual",
-        "all",
-        "--disable-ca-mfa",
-        "--json",
-        *target_args(sb, tmp_path / "state"),
-    ]
+    argv = full_run_args(sb, tmp_path / "state")
     with PortalHuman(sb, tap) as human:
         token = sb.issue_token()
         result = run_cli(argv, monkeypatch=monkeypatch, token=token, tap=tap)

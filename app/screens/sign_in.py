@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 
 from services.auth.device_code import DeviceCodePrompt
 from services.i18n import _
+from services.textsafe import neutralise
 from widgets import DeviceCodePanel, TenantHeader
 
 
@@ -53,7 +54,10 @@ class SignInScreen(Screen[None]):
         self.failed = False
         panel = self.query_one(DeviceCodePanel)
         panel.display = True
-        panel.show(prompt.user_code, prompt.verification_uri, prompt.expires_at)
+        # The sign-in service's words go on screen (the link as OSC 8): never a raw control.
+        panel.show(
+            neutralise(prompt.user_code), neutralise(prompt.verification_uri), prompt.expires_at
+        )
         self.query_one("#sign-in-status", Static).update(
             _(
                 "Open the link on any device, enter the code and sign in. This screen continues by itself."

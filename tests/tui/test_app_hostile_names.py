@@ -1,0 +1,159 @@
+"""Issue 9, item 3 in the TUI: a tenant whose users, apps, policies, organization and SKUs are
+named with terminal escapes, C1 controls, bidi overrides and Rich markup.
+
+What the app would write to the terminal is rendered the way Textual writes it (the
+compositor's full update, as ``App._display`` sends it to the driver) and checked: after the
+app's own cursor moves and colours, no control character is left, and the header, footer and
+checklist are all still there, with the hostile names shown visibly.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from textual.widgets import TabbedContent
+
+from app.closeout_app import CloseoutApp
+from app.screens.sign_in import SignInScreen
+from services.auth.device_code import DeviceCodePrompt
+from services.sandbox.seed import (
+    HOSTILE_APP,
+    HOSTILE_ORGANIZATION,
+    HOSTILE_POLICY,
+    HOSTILE_SERVICE_PRINCIPAL,
+    HOSTILE_SKU,
+)
+from services.session import SessionOptions
+from services.textsafe import UNSAFE, neutralise
+from widgets import DeviceCodePanel, RemainingTable
+
+from .conftest import AppFactory, connected, footer_keys, shows, wait_for
+
+# What Textual itself writes: cursor positioning, SGR colours and (for a link) OSC 8 with
+# an inert URL. Anything else did not come from the app.
+_OWN_SEQUENCES = re.compile(r"\x1b\[\d+;\d+H|\x1b\[[0-9;:]*m|\x1b\]8;[^\x1b\x07]*\x1b\\")
+
+
+def terminal_output(app: Any) -> str:
+    """The bytes a real driver would get for a full repaint of the current screen."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return str(update.render_segments(app.console))
+
+
+def screen_text(app: Any) -> str:
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return "\n".join("".join(strip.text for strip in line) for line in update.strips)
+
+
+def assert_terminal_inert(app: Any, where: str) -> str:
+    out = terminal_output(app)
+    foreign = sorted({c for c in UNSAFE.findall(_OWN_SEQUENCES.sub("", out)) if c != "\n"})
+    assert not foreign, f"{where}: the terminal would get raw {[ascii(c) for c in foreign]}"
+    text = screen_text(app)
+    assert not [c for c in UNSAFE.findall(text) if c != "\n"], where
+    return text
+
+
+async def test_hostile_names_reach_the_screen_inert_and_the_layout_stays(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(hostile_names=True, deleted_users=2, synced_fraction=0)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await connected(pilot)
+        main = app.main
+        users = main.query_one("#table-users", RemainingTable)
+        await wait_for(pilot, lambda: users.remaining > 0, "the users to load")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        text = assert_terminal_inert(app, "main screen")
+        # Header: the tenant's (hostile) name, visibly; the signed-in admin.
+        assert neutralise(HOSTILE_ORGANIZATION) in text
+        assert "admin@" in text
+        # Checklist: every step is there.
+        for name in ("Before you begin", "Delete users", "Delete the directory"):
+            assert name in text, f"checklist line {name!r} is gone"
+        # Footer: the keys are shown on the bottom line.
+        assert "run_step" in footer_keys(main)
+        bottom = text.splitlines()[-1]
+        assert "Quit" in bottom and "Help" in bottom, bottom
+
+        # The hostile users, found by their visible escapes; markup shown as typed.
+        for needle, expected in (
+            ("\\x1b[2j", "\\x1b[2Jwiper@"),
+            ("+bell", "+bell\\x07\\x00@"),
+            ("-c1", "-c1\\x9b2J@"),
+            ("@bidi", "@bidi\\u202eexe@"),
+            ("[red]", "[red]markup[/]@"),
+            ("åsa", "åsa.öberg@"),
+            ("山田", "山田.太郎@"),
+        ):
+            users.set_filter(needle)
+            await pilot.pause()
+            shown = assert_terminal_inert(app, f"users filtered by {needle}")
+            assert expected in shown, f"{expected} is not on screen"
+
+        tabs = main.query_one(TabbedContent)
+        for pane, names in (
+            ("tab-subscriptions", [HOSTILE_SKU]),
+            ("tab-apps", [HOSTILE_APP, HOSTILE_SERVICE_PRINCIPAL]),
+            ("tab-policies", [HOSTILE_POLICY]),
+        ):
+            tabs.active = pane
+            await pilot.pause()
+            await pilot.pause()
+            shown = assert_terminal_inert(app, pane)
+            for raw in names:
+                # Columns are narrow: the start of the name, visibly escaped, is enough.
+                assert neutralise(raw)[:12] in shown, f"{neutralise(raw)!r} is not on {pane}"
+            assert "Delete users" in shown and "Quit" in shown.splitlines()[-1]
+
+
+HOSTILE_PROMPT = DeviceCodePrompt(
+    user_code="GH7\x1b[2JKQ2",
+    verification_uri="https://microsoft.com/devicelogin\x1b]8;;https://evil.example\x1b\\",
+    expires_at=datetime.now(UTC) + timedelta(minutes=15),
+    message="To sign in, open \x1b]52;c;ZXZpbA==\x07https://microsoft.com/devicelogin\x9b2J",
+)
+
+
+class HostileSignIn:
+    """A session whose sign-in service answers with escape sequences (a tampered proxy)."""
+
+    sandbox = None
+    needs_device_code = True
+
+    def __init__(self, options: SessionOptions | None = None) -> None:
+        self.options = options
+        self.auth = SimpleNamespace(signed_in=False)
+
+    def start_device_code(self) -> DeviceCodePrompt:
+        return HOSTILE_PROMPT
+
+    def wait_device_code(self, prompt: DeviceCodePrompt, stop: threading.Event) -> None:
+        stop.wait()  # until the app exits
+
+    def close(self) -> None:
+        pass
+
+
+async def test_the_sign_in_services_words_are_shown_inert(tmp_path) -> None:
+    options = SessionOptions(demo=True, state_root=tmp_path / "state")
+    app = CloseoutApp(options, session_factory=HostileSignIn, watch=False)
+    app.animation_level = "none"
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: shows(app, SignInScreen) and app.screen.query_one(DeviceCodePanel).display,
+            "the device code",
+        )
+        await pilot.pause()
+        text = assert_terminal_inert(app, "sign-in screen")
+        # The link and the (spaced-out) code, their escapes visible.
+        assert "devicelogin\\x1b]8;;https://evil.example" in text
+        assert "\\ x 1 b [ 2 J" in text
+        assert "Quit" in text.splitlines()[-1]
