@@ -48,6 +48,7 @@ from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, missing_for
 from .steps import directory, mfa, prepare, subscriptions, users
 from .steps.base import EngineOptions, StepContext
+from .textsafe import json_loads
 
 log = logging.getLogger("closeout.engine")
 
@@ -244,7 +245,7 @@ class Engine:
 
     def load_plan(self) -> Plan | None:
         try:
-            data = json.loads(self.plan_path.read_text())
+            data = json_loads(self.plan_path.read_bytes())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -503,7 +504,7 @@ class Engine:
     def write_evidence(self, out_dir: Path | None = None, *, all_runs: bool = False) -> Path:
         before_path = self.dir / "inventory-before.json"
         try:
-            before = json.loads(before_path.read_text())
+            before = json_loads(before_path.read_bytes())
         except (OSError, ValueError):
             before = self.inventory.to_json() if self.inventory else {}
         records = self.journal.records() if self.journal is not None else []
@@ -550,7 +551,7 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
 
     folder = tenant_path(tenant_id, root=root)
     try:
-        plan = json.loads((folder / "plan.json").read_text())
+        plan = json_loads((folder / "plan.json").read_bytes())
         tenant = TenantInfo(**plan["tenant"])
     except (OSError, ValueError, KeyError, TypeError):
         raise CloseoutError(
@@ -560,7 +561,7 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
             _("Check --tenant (the tenant id) and --state-dir."),
         ) from None
     try:
-        before = json.loads((folder / "inventory-before.json").read_text())
+        before = json_loads((folder / "inventory-before.json").read_bytes())
     except (OSError, ValueError):
         before = {}
     records = Journal(tenant.id, root=root).records()

@@ -48,6 +48,7 @@ from .paths import (
     tenant_path,
     write_all,
 )
+from .textsafe import json_loads
 
 __all__ = [
     "JOURNAL_NAME",
@@ -627,7 +628,7 @@ class Journal:
 
 def _decode(line: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(line)
+        value = json_loads(line)  # a journal from before names were neutralised, or copied in
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(value, dict) or not isinstance(value.get("kind"), str):

@@ -329,3 +329,64 @@ def test_a_whole_closeout_of_a_hostile_tenant_keeps_every_record_inert(
     names = {u["display_name"] for u in inventory["users"]}
     assert {shown(d) for d, _ in HOSTILE_USERS} <= names
     assert "Åsa Öberg" in names and "山田 太郎" in names
+
+
+def test_state_an_older_closeout_wrote_raw_is_read_back_inert(
+    hostile, tmp_path: Path, monkeypatch
+) -> None:
+    # Before names were neutralised, the saved plan, the inventory backup and the journal
+    # kept them raw; an admin who upgrades mid close-out still has those files.
+    sb = hostile
+    state = tmp_path / "state"
+    r = run_cli(["plan", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token())
+    assert r.code == 0, r.text
+    folder = Journal(sb.tenant_id, root=state).directory
+    plan = json.loads((folder / "plan.json").read_text())
+    plan["tenant"]["display_name"] = HOSTILE_ORGANIZATION
+    for actions in plan["steps"].values():
+        for action in actions:
+            action["label"] = HOSTILE_APP
+    (folder / "plan.json").write_text(json.dumps(plan))
+    (folder / "inventory-before.json").write_text(
+        json.dumps({"users": [{"display_name": HOSTILE_USERS[0][0]}]}, ensure_ascii=False)
+    )
+    with Journal(sb.tenant_id, root=state) as journal:
+        journal.start_run("run")
+        journal.write_outcomes(
+            [
+                {
+                    "step": 1,
+                    "action": "delete-user",
+                    "object": "6f1c",
+                    "label": "-c1\x9b2J\u202e@old",
+                    "result": "failed",
+                    "message": HOSTILE_MESSAGE,
+                }
+            ]
+        )
+    assert "\x9b" in (folder / "journal.jsonl").read_text(encoding="utf-8")  # raw, as then
+
+    for rec in Journal(sb.tenant_id, root=state).records():
+        assert not [s for s in strings(rec) if UNSAFE.search(s)], rec
+    out = tmp_path / "pack"
+    r = run_cli(
+        [
+            "export",
+            "--offline",
+            "--tenant",
+            sb.tenant_id,
+            "--out",
+            str(out),
+            "--state-dir",
+            str(state),
+        ],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert r.code == 0, r.text
+    docs = _check_pack(out)
+    assert docs["summary.json"]["tenant"]["display_name"] == shown(HOSTILE_ORGANIZATION)
+    assert shown("-c1\x9b2J\u202e@old") in {row["label"] for row in docs["outcomes.json"]}
+    # The saved plan, reloaded for a plan or a run, is inert too.
+    r = run_cli(["plan", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token())
+    assert_inert(r.out + r.err, "plan from an old saved plan", line_ends="\n")
