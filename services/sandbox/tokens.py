@@ -91,7 +91,11 @@ class TokenStore:
         app_id: str,
         scopes: frozenset[str] | set[str],
         lifetime: float | None = None,
+        tenant_id: str | None = None,
     ) -> str:
+        """``tenant_id`` forges another ``tid`` (and issuer), signed all the same: tests of a
+        token for a tenant this sandbox does not hold, which Graph refuses with a 401."""
+        forged = {"tid": tenant_id, "iss": f"https://sts.windows.net/{tenant_id}/"}
         return self._sign(
             {
                 "oid": user_id,
@@ -100,6 +104,7 @@ class TokenStore:
                 "scp": " ".join(sorted(scopes)),
                 "appid": app_id,
                 "idtyp": "user",
+                **(forged if tenant_id else {}),
             },
             lifetime,
         )
