@@ -497,6 +497,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             report.emit({"event": "note", "level": "info", "message": exc.message}, None)
             report.emit({"event": "exit", "code": EXIT_DONE}, None)
             raise
+        except CloseoutError as exc:
+            # A wrong tenant or a rejected token: JSON readers hear it too.
+            _report_error(report, exc)
+            raise
         engine = session.engine
         code = EXIT_WAITING
         try:
@@ -567,13 +571,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             report.emit({"event": "exit", "code": code}, _("exit {code}").format(code=code))
             return code
         except CloseoutError as exc:
-            # main() prints the message and hint; JSON readers get them as a line too, and the
-            # journal's run-end records the exit code the process really ends with.
-            code = error_exit_code(exc)
-            report.emit(
-                {"event": "error", "message": exc.message, "hint": exc.hint, "code": code}, None
-            )
-            report.emit({"event": "exit", "code": code}, None)
+            # The journal's run-end records the exit code the process really ends with.
+            code = _report_error(report, exc)
             raise
         finally:
             if engine.run_id:
@@ -582,6 +581,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                     if pack is not None:
                         _say(_("Evidence pack: {path}").format(path=pack))
             session.close()
+
+
+def _report_error(report: Reporter, exc: CloseoutError) -> int:
+    """An error and the exit code as JSON lines (main() prints the message and hint)."""
+    code = error_exit_code(exc)
+    report.emit({"event": "error", "message": exc.message, "hint": exc.hint, "code": code}, None)
+    report.emit({"event": "exit", "code": code}, None)
+    return code
 
 
 def _report_missing(engine: Any, report: Reporter | None = None, *, reading: bool = False) -> bool:

@@ -25,10 +25,12 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from services.control import RunControl
 from services.engine import Engine
 from services.errors import CloseoutError
+from services.headless import EXIT_AUTH
 from services.i18n import _
 from services.models import Handoff, InventoryRefreshed, StepId, StepState, StepStatus
 from services.session import Session, SessionOptions
 from services.steps.directory import MANUAL_ITEMS
+from services.tenant_match import TenantMismatch
 from widgets import (
     LogPanel,
     RemainingTable,
@@ -170,6 +172,9 @@ class CloseoutApp(App[int]):
                 )
             )
         except CloseoutError as exc:
+            # Quitting from here exits as headless would: 5 for a wrong tenant.
+            if isinstance(exc, TenantMismatch):
+                self.closeout_code = EXIT_AUTH
             self.post_message(ConnectFailed(exc.message, exc.hint))
 
     def on_device_code_shown(self, message: DeviceCodeShown) -> None:

@@ -1,5 +1,8 @@
 """Who is signed in, to which tenant, with which roles and granted permissions (step 0).
 
+The tenant is read first (``GET /organization``) and, when the admin named one, checked to be
+that tenant before anything else is read (:mod:`services.tenant_match`).
+
 Delegated sign-in: ``/me`` and ``/me/transitiveMemberOf/microsoft.graph.directoryRole`` (option A
 of graph-api.md §1), falling back to role assignments on 403. App-only: no ``/me``; the token's
 ``roles`` claim lists the application permissions, and the accounts to keep must be named.
@@ -13,6 +16,7 @@ from typing import Any
 from .errors import GraphError
 from .graph import GraphClient
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, TenantInfo
+from .tenant_match import check_tenant, initial_domain, organization_names
 
 ROLE_NAMES = {
     GLOBAL_ADMIN: "Global Administrator",
@@ -27,6 +31,8 @@ class Caller:
     permissions: frozenset[str]
     """Delegated scopes (``scp``) or, app-only, application permissions (``roles``)."""
     sync_enabled: bool | None = None
+    domains: frozenset[str] = frozenset()
+    """Every verified domain of the tenant, lower-cased."""
 
     @property
     def app_only(self) -> bool:
@@ -38,13 +44,6 @@ class Caller:
 
     def has_any(self, *names: str) -> bool:
         return any(n in self.permissions for n in names)
-
-
-def initial_domain(org: dict[str, Any]) -> str:
-    for domain in org.get("verifiedDomains") or []:
-        if domain.get("isInitial"):
-            return str(domain.get("name", ""))
-    return ""
 
 
 def read_organization(client: GraphClient) -> dict[str, Any]:
@@ -84,9 +83,15 @@ def identify(
     *,
     cloud: str,
     sandbox: bool = False,
+    named: tuple[str, ...] = (),
 ) -> Caller:
-    """Read the tenant and the caller. ``claims`` are the access token's (unverified) claims."""
+    """Read the tenant and the caller. ``claims`` are the access token's (unverified) claims.
+
+    ``named``: the tenants the admin named (id or domain); unless Graph's tenant is each of
+    them, :class:`~services.tenant_match.TenantMismatch` is raised after that one read.
+    """
     org = read_organization(client)
+    check_tenant(named, org)
     app_only = claims.get("idtyp") == "app" or ("scp" not in claims and "roles" in claims)
     permissions = frozenset(
         claims.get("roles", []) if app_only else str(claims.get("scp", "")).split()
@@ -108,4 +113,10 @@ def identify(
         app_only=app_only,
         sandbox=sandbox,
     )
-    return Caller(tenant, role_ids, permissions, org.get("onPremisesSyncEnabled"))
+    return Caller(
+        tenant,
+        role_ids,
+        permissions,
+        org.get("onPremisesSyncEnabled"),
+        domains=organization_names(org)[1],
+    )

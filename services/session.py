@@ -32,6 +32,7 @@ from .paths import tenant_dir
 from .steps.base import EngineOptions
 from .steps.directory import tenant_gone
 from .steps.subscriptions import products_link
+from .tenant_match import named_tenants
 from .textsafe import neutralise
 
 DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
@@ -218,6 +219,13 @@ class Session:
             },
         )
 
+    @property
+    def named_tenants(self) -> tuple[str, ...]:
+        """The tenants the admin named (``--tenant``, the tenant in ``--authority``)."""
+        return named_tenants(
+            self.options.tenant, None if self.options.demo else self.options.authority
+        )
+
     def authority_base(self) -> str:
         """Scheme and host of the sign-in authority, for the 'tenant is gone' probe."""
         if self.sandbox is not None:
@@ -237,6 +245,10 @@ class Session:
     ) -> Engine:
         """Identify the caller, open the tenant's journal and build the engine.
 
+        The first Graph read says which tenant the token is for; if the admin named a tenant
+        and it is another, :class:`~services.tenant_match.TenantMismatch` is raised before any
+        other read and before anything is written, the tenant's folder included.
+
         ``write=False`` (status, plan, export), like ``--read-only``, reads the journal without
         taking the tenant's locks, so it works while a run is going on, and can never write it.
         ``command`` is what the lock says this process does (``run``, ``tui``).
@@ -248,7 +260,11 @@ class Session:
         claims = token_claims(token)
         try:
             self.caller = identify(
-                self.client, claims, cloud=self.cloud.name, sandbox=self.is_sandbox
+                self.client,
+                claims,
+                cloud=self.cloud.name,
+                sandbox=self.is_sandbox,
+                named=self.named_tenants,
             )
         except (AuthError, GraphError) as exc:
             # After the portal's "Delete tenant" every token is refused: say what happened

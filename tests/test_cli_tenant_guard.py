@@ -1,0 +1,152 @@
+"""The two worst things closeout could do, proven impossible through the CLI over real HTTP.
+
+1. Acting on the wrong tenant: whenever the admin names a tenant (``--tenant`` or the tenant in
+   ``--authority``; its id or any verified domain, in any letter case) the tenant Graph says the
+   token is for must be that one, or closeout stops with exit 5 before any folder, plan or
+   write, naming both tenants.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from cli_harness import FAST, graph_writes, run_cli, target_args
+from cryptography.hazmat.primitives import serialization
+from test_auth import _make_cert, _write_pem
+
+from services.sandbox.core import ALL_SCOPES
+from services.sandbox.identity.provider import register_app
+
+COMMANDS = {
+    "plan": ["plan"],
+    "status": ["status"],
+    "export": ["export"],
+    "run": ["run", "--headless", "--yes", "--no-wait"],
+}
+
+
+@pytest.fixture
+def sb(make_sandbox):
+    return make_sandbox(users=20, seed=5, time_scale=FAST, synced_fraction=0)
+
+
+def tenants_dir(state: Path) -> Path:
+    return state / "tenants"
+
+
+def no_tenant_folder(state: Path) -> bool:
+    folder = tenants_dir(state)
+    return not folder.exists() or not any(folder.iterdir())
+
+
+# -- 1. the wrong tenant --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_token_for_another_tenant_than_the_named_domain_changes_nothing(
+    sb, tmp_path, monkeypatch, command
+):
+    state = tmp_path / "state"
+    asked = "fabrikam.onmicrosoft.com"
+    r = run_cli(
+        [*COMMANDS[command], "--tenant", asked, *target_args(sb, state)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert r.code == 5, r.text
+    # Both tenants are named: what was asked, and what the token is for (id, domain, name).
+    assert asked in r.err
+    assert sb.tenant_id in r.err and sb.initial_domain in r.err
+    assert sb.tenant.org.display_name in r.err
+    assert "Traceback" not in r.text
+    assert graph_writes(sb) == []
+    assert sb.recorder.count(method="DELETE") == 0
+    # Only /organization was read: no user list, no plan.
+    assert {rec.path for rec in sb.recorder.records()} == {"/v1.0/organization"}
+    assert no_tenant_folder(state)
+
+
+def test_a_token_for_another_tenant_than_the_named_id_changes_nothing(
+    sb, make_sandbox, tmp_path, monkeypatch
+):
+    other = make_sandbox(users=5, seed=9)
+    assert other.tenant_id != sb.tenant_id
+    state = tmp_path / "state"
+    r = run_cli(
+        [*COMMANDS["run"], "--json", "--tenant", other.tenant_id, *target_args(sb, state)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert r.code == 5, r.text
+    assert other.tenant_id in r.err and sb.tenant_id in r.err and sb.initial_domain in r.err
+    assert graph_writes(sb) == [] and graph_writes(other) == []
+    assert sb.recorder.count(method="DELETE") == 0
+    assert no_tenant_folder(state)
+    # JSON readers are told too: an error line, then the exit code.
+    lines = r.json_lines()
+    assert [o["event"] for o in lines] == ["error", "exit"]
+    assert lines[-1]["code"] == 5 and other.tenant_id in lines[0]["message"]
+
+
+def test_the_tenant_in_the_authority_counts_as_named(sb, tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    args = target_args(sb, state)
+    args[args.index("--authority") + 1] = f"{sb.base_url}/contoso-other.onmicrosoft.com"
+    r = run_cli(["status", *args], monkeypatch=monkeypatch, token=sb.issue_token())
+    assert r.code == 5, r.text
+    assert "contoso-other.onmicrosoft.com" in r.err and sb.tenant_id in r.err
+    assert no_tenant_folder(state)
+
+
+@pytest.mark.parametrize("how", ["id", "ID", "initial domain", "custom domain", "Mixed Case"])
+def test_the_named_tenant_by_any_of_its_names_proceeds(sb, tmp_path, monkeypatch, how):
+    custom = sb.tenant.org.custom_domains[0]
+    asked = {
+        "id": sb.tenant_id,
+        "ID": sb.tenant_id.upper(),
+        "initial domain": sb.initial_domain,
+        "custom domain": custom,
+        "Mixed Case": sb.initial_domain.upper()[:3] + sb.initial_domain[3:],
+    }[how]
+    state = tmp_path / "state"
+    r = run_cli(
+        ["plan", "--json", "--tenant", asked, *target_args(sb, state)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert r.code == 0, r.text
+    assert json.loads(r.out)["tenant"]["id"] == sb.tenant_id
+    assert (tenants_dir(state) / sb.tenant_id / "plan.json").exists()
+
+
+def test_a_certificate_sign_in_to_another_tenant_is_refused(sb, tmp_path, monkeypatch):
+    key, cert = _make_cert()
+    client_id = str(uuid.uuid4())
+    register_app(
+        sb, client_id, cert.public_bytes(serialization.Encoding.PEM), ALL_SCOPES - {"User.Read"}
+    )
+    pem = _write_pem(tmp_path / "app.pem", key, cert)
+    state = tmp_path / "state"
+    r = run_cli(
+        [
+            *COMMANDS["run"],
+            "--tenant",
+            "fabrikam.onmicrosoft.com",
+            "--certificate",
+            str(pem),
+            "--client-id",
+            client_id,
+            "--keep",
+            sb.admin_upn,
+            *target_args(sb, state),
+        ],
+        monkeypatch=monkeypatch,
+        token="",  # no bring-your-own token: the certificate signs in
+    )
+    assert r.code == 5, r.text
+    assert "fabrikam.onmicrosoft.com" in r.err and sb.tenant_id in r.err
+    assert graph_writes(sb) == []
+    assert no_tenant_folder(state)
