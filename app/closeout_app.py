@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from services.control import RunControl
+from services.deletion_evidence import TokenRejected
 from services.engine import Engine
 from services.errors import CloseoutError
 from services.headless import EXIT_AUTH
@@ -172,8 +173,9 @@ class CloseoutApp(App[int]):
                 )
             )
         except CloseoutError as exc:
-            # Quitting from here exits as headless would: 5 for a wrong tenant.
-            if isinstance(exc, TenantMismatch):
+            # Quitting from here exits as headless would: 5 for a wrong tenant or a
+            # rejected token.
+            if isinstance(exc, TenantMismatch | TokenRejected):
                 self.closeout_code = EXIT_AUTH
             self.post_message(ConnectFailed(exc.message, exc.hint))
 

@@ -26,6 +26,7 @@ from typing import Any
 from . import __version__
 from .caller import Caller
 from .control import RunControl
+from .deletion_evidence import reports_tenant_missing
 from .errors import AuthError, CloseoutError, GraphError
 from .evidence import default_pack_dir, outcomes_from_journal, write_pack
 from .graph import GraphClient
@@ -221,9 +222,12 @@ class Engine:
         try:
             inv = take_inventory(self.client, self.caller.tenant, parts)
         except (GraphError, AuthError) as exc:
-            if isinstance(exc, GraphError) and exc.status not in (400, 401, 404):
-                raise
-            if directory.tenant_gone(self.authority_base, self.caller.tenant.id):
+            # Gone only when the refusal names this tenant as not found AND its public
+            # discovery document agrees: any other 401 is a token problem, not a deletion.
+            tenant = self.caller.tenant
+            if reports_tenant_missing(exc, tenant.id, self.caller.domains) and (
+                directory.tenant_gone(self.authority_base, tenant.id) is True
+            ):
                 self.gone = True
                 self.emit(Noted("info", _("The tenant no longer exists.")))
                 return None

@@ -33,6 +33,7 @@ from . import __version__
 from .auth.provider import TokenProvider
 from .control import RunControl
 from .errors import (
+    AuthError,
     CloseoutError,
     GraphError,
     NetworkError,
@@ -542,12 +543,19 @@ class GraphClient:
         retries = 0
         force_refresh = False
         refreshed = False
+        refused: GraphError | None = None
         while True:
             attempt += 1
             try:
                 resp = self._exchange(
                     method, url, ver, shown, json, headers, attempt, force_refresh, batch_size
                 )
+            except AuthError as exc:
+                # The token source gave up after Graph's 401: keep Graph's answer (its code and
+                # message may name the cause, e.g. a tenant that does not exist).
+                if refused is not None and exc.__cause__ is None:
+                    raise exc from refused
+                raise
             except _NETWORK_ERRORS as exc:
                 err = NetworkError(
                     method,
@@ -574,6 +582,7 @@ class GraphClient:
                 # Tokens can expire or be revoked between our check and Graph's; one forced
                 # refresh distinguishes that from a real loss of access.
                 refreshed = force_refresh = True
+                refused = resp.error()
                 log.info("%s %s -> 401; refreshing the token and retrying once", method, shown)
                 continue
             if resp.ok:

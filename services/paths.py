@@ -38,6 +38,8 @@ __all__ = [
     "UnsafePath",
     "data_dir",
     "ensure_private_dir",
+    "existing_tenant_dir",
+    "existing_tenant_dirs",
     "fsync_dir",
     "log_dir",
     "normalize_tenant_id",
@@ -47,6 +49,7 @@ __all__ = [
     "state_dir",
     "tenant_dir",
     "tenant_path",
+    "tenants_path",
     "write_all",
     "write_private",
 ]
@@ -163,12 +166,16 @@ def tenant_dir(tenant_id: str, *, root: Path | None = None) -> Path:
     return ensure_private_dir(tenants / name)
 
 
+def tenants_path(*, root: Path | None = None) -> Path:
+    """``<state>/tenants`` (or ``<root>/tenants``) as a path; creates nothing."""
+    base = root if root is not None else platformdirs.user_state_path(APP_NAME, appauthor=False)
+    return Path(base) / "tenants"
+
+
 def tenant_path(tenant_id: str, *, root: Path | None = None) -> Path:
     """Where :func:`tenant_dir` is, without creating anything: for readers, which must leave
     no trace (a read-only run, ``status``), and for writers until their first write."""
-    name = normalize_tenant_id(tenant_id)
-    base = root if root is not None else platformdirs.user_state_path(APP_NAME, appauthor=False)
-    return Path(base) / "tenants" / name
+    return tenants_path(root=root) / normalize_tenant_id(tenant_id)
 
 
 def runtime_dir() -> Path:
@@ -238,6 +245,25 @@ def _private_leaf(path: Path) -> Path:
         )
     _check_and_tighten(path)
     return path
+
+
+def existing_tenant_dir(tenant_id: str, *, root: Path | None = None) -> Path | None:
+    """``<state>/tenants/<tenant id>`` if it is already there as a real directory; creates
+    nothing (a tenant closeout never reached must not get a folder by being looked up)."""
+    try:
+        path = tenant_path(tenant_id, root=root)
+    except InvalidTenantId:
+        return None
+    return path if path.is_dir() and not path.is_symlink() else None
+
+
+def existing_tenant_dirs(*, root: Path | None = None) -> list[Path]:
+    """Every tenant folder already under the state directory (real directories only)."""
+    try:
+        entries = sorted(tenants_path(root=root).iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if p.is_dir() and not p.is_symlink()]
 
 
 def fsync_dir(directory: Path) -> None:

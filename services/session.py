@@ -22,18 +22,19 @@ from .auth.static_token import StaticTokenAuth
 from .auth.token_cache import TokenCacheFile
 from .caller import Caller, identify
 from .clouds import Cloud, resolve_cloud
+from .deletion_evidence import TenantGone, explain_refusal
 from .engine import Engine
 from .errors import AuthError, CloseoutError, GraphError
 from .graph import CallRecord, GraphClient
 from .i18n import _
 from .journal import Journal
 from .models import Event
-from .paths import tenant_dir
 from .steps.base import EngineOptions
-from .steps.directory import tenant_gone
 from .steps.subscriptions import products_link
 from .tenant_match import named_tenants
 from .textsafe import neutralise
+
+__all__ = ["DEMO_TIME_SCALE", "Session", "SessionOptions", "TenantGone", "sign_in_headless"]
 
 DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
 
@@ -67,25 +68,6 @@ class SessionOptions:
     token_cache: Path | None = None
     use_token_cache: bool = True
     environ: dict[str, str] = field(default_factory=dict)
-
-
-class TenantGone(CloseoutError):
-    """The tenant no longer exists: its deletion is confirmed (the close-out is complete)."""
-
-    def __init__(self, tenant_id: str, *, root: Path | None = None) -> None:
-        self.tenant_id = tenant_id
-        try:
-            where = str(tenant_dir(tenant_id, root=root))
-        except (OSError, ValueError):
-            where = _("closeout's state directory")
-        super().__init__(
-            _("Tenant {tenant} no longer exists: its deletion is confirmed.").format(
-                tenant=tenant_id
-            ),
-            _("The journal and the evidence packs of its runs are kept in {path}").format(
-                path=where
-            ),
-        )
 
 
 class Session:
@@ -247,18 +229,18 @@ class Session:
 
         The first Graph read says which tenant the token is for; if the admin named a tenant
         and it is another, :class:`~services.tenant_match.TenantMismatch` is raised before any
-        other read and before anything is written, the tenant's folder included.
+        other read and before anything is written, the tenant's folder included. A refusal
+        is a deleted tenant only on the evidence :mod:`services.deletion_evidence` asks for.
 
         ``write=False`` (status, plan, export), like ``--read-only``, reads the journal without
         taking the tenant's locks, so it works while a run is going on, and can never write it.
         ``command`` is what the lock says this process does (``run``, ``tui``).
         """
-        token = self.auth.token()
         self.client = GraphClient(
             self.cloud.graph_url, self.auth, read_only=self.options.read_only, on_call=on_call
         )
-        claims = token_claims(token)
         try:
+            claims = token_claims(self.auth.token())
             self.caller = identify(
                 self.client,
                 claims,
@@ -267,17 +249,16 @@ class Session:
                 named=self.named_tenants,
             )
         except (AuthError, GraphError) as exc:
-            # After the portal's "Delete tenant" every token is refused: say what happened
-            # rather than "sign-in problem" (the public OpenID endpoint still answers).
-            tid = str(claims.get("tid") or "")
-            status = exc.status if isinstance(exc, GraphError) else 401
-            if (
-                tid
-                and status in (400, 401, 403, 404)
-                and tenant_gone(self.authority_base(), tid) is True
-            ):
-                raise TenantGone(tid, root=self.state_root) from None
-            raise
+            explained = explain_refusal(
+                exc,
+                named=self.named_tenants,
+                authority_base=self.authority_base(),
+                root=self.state_root,
+                bring_your_own=isinstance(self.auth, StaticTokenAuth),
+            )
+            if explained is exc:
+                raise
+            raise explained from None
         read_only = self.options.read_only or not write
         self.journal = Journal(self.caller.tenant.id, root=self.state_root, read_only=read_only)
         if not read_only:

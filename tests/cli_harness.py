@@ -120,6 +120,35 @@ def run_cli(
     return Result(code, out.getvalue(), err.getvalue(), out)
 
 
+def forged_token(sb: Sandbox, tenant_id: str) -> str:
+    """A token the sandbox signed that names another tenant (a forged or unknown ``tid``)."""
+    from services.sandbox.core import ALL_SCOPES
+
+    return sb.tokens.issue_user_token(
+        user_id=sb.admin_id,
+        upn=sb.admin_upn,
+        app_id="14d82eec-204b-4c2f-b7e8-296a70dab67e",
+        scopes=ALL_SCOPES,
+        tenant_id=tenant_id,
+    )
+
+
+def deletable_sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    """A tenant with nothing left but its admin, so that the portal lets it be deleted."""
+    return make_sandbox(
+        users=1,
+        seed=11,
+        admin_count=0,
+        deleted_users=0,
+        applications=0,
+        third_party_service_principals=0,
+        subscriptions="none",
+        manual_blockers=False,
+        synced_fraction=0,
+        guest_fraction=0,
+    )
+
+
 def sandbox_state(sb: Sandbox) -> dict[str, Any]:
     resp = requests.get(f"{sb.base_url}/_sandbox/state", timeout=10)
     resp.raise_for_status()

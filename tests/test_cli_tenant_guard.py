@@ -4,6 +4,9 @@
    ``--authority``; its id or any verified domain, in any letter case) the tenant Graph says the
    token is for must be that one, or closeout stops with exit 5 before any folder, plan or
    write, naming both tenants.
+2. Calling a live tenant deleted: a refused token is "rejected" (exit 5, Graph's code and
+   message), never "deleted". Only a tenant closeout reached before, named as not found by the
+   refusal and confirmed gone by the public OpenID discovery document, is reported gone.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_harness import FAST, graph_writes, run_cli, target_args
+from cli_harness import (
+    FAST,
+    deletable_sandbox,
+    forged_token,
+    graph_writes,
+    run_cli,
+    target_args,
+)
 from cryptography.hazmat.primitives import serialization
 from test_auth import _make_cert, _write_pem
 
@@ -150,3 +160,97 @@ def test_a_certificate_sign_in_to_another_tenant_is_refused(sb, tmp_path, monkey
     assert "fabrikam.onmicrosoft.com" in r.err and sb.tenant_id in r.err
     assert graph_writes(sb) == []
     assert no_tenant_folder(state)
+
+
+# -- 2. a refused token is not a deleted tenant ----------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["status", "run"])
+def test_a_forged_tenant_id_is_a_rejected_token_not_a_deleted_tenant(
+    sb, tmp_path, monkeypatch, command
+):
+    state = tmp_path / "state"
+    forged = str(uuid.uuid4())
+    r = run_cli(
+        [*COMMANDS[command], *target_args(sb, state)],
+        monkeypatch=monkeypatch,
+        token=forged_token(sb, forged),
+    )
+    assert r.code == 5, r.text
+    assert "token was rejected" in r.err
+    assert "InvalidAuthenticationToken" in r.err  # Graph's own code, and its message
+    assert "no longer exists" not in r.text and "deletion is confirmed" not in r.text
+    assert no_tenant_folder(state)
+    assert graph_writes(sb) == []
+
+
+def test_a_token_of_another_sandbox_is_rejected(sb, make_sandbox, tmp_path, monkeypatch):
+    other = make_sandbox(users=5, seed=9)
+    state = tmp_path / "state"
+    r = run_cli(
+        ["status", *target_args(sb, state)], monkeypatch=monkeypatch, token=other.issue_token()
+    )
+    assert r.code == 5, r.text
+    assert "token was rejected" in r.err and "no longer exists" not in r.text
+    assert no_tenant_folder(state)
+
+
+def test_a_deleted_tenant_never_reached_before_is_not_called_deleted(
+    make_sandbox, tmp_path, monkeypatch
+):
+    sb = deletable_sandbox(make_sandbox)
+    sb.delete_tenant()
+    state = tmp_path / "state"
+    r = run_cli(
+        ["status", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert r.code == 5, r.text
+    assert "token was rejected" in r.err and "no longer exists" not in r.text
+    assert no_tenant_folder(state)
+
+
+def test_a_deleted_tenant_reached_before_is_reported_gone(make_sandbox, tmp_path, monkeypatch):
+    sb = deletable_sandbox(make_sandbox)
+    state = tmp_path / "state"
+    first = run_cli(
+        ["plan", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert first.code == 0, first.text
+    sb.delete_tenant()
+
+    status = run_cli(
+        ["status", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert status.code == 0, status.text
+    assert "no longer exists" in status.err and sb.tenant_id in status.err
+    run = run_cli(
+        [*COMMANDS["run"], "--json", *target_args(sb, state)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert run.code == 0, run.text
+    assert [o["event"] for o in run.json_lines()] == ["note", "exit"]
+    assert sorted(p.name for p in tenants_dir(state).iterdir()) == [sb.tenant_id]
+
+
+def test_graph_naming_a_reached_tenant_missing_is_not_enough_while_discovery_finds_it(
+    sb, tmp_path, monkeypatch
+):
+    state = tmp_path / "state"
+    first = run_cli(
+        ["plan", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert first.code == 0, first.text
+    sb.add_fault(
+        method="GET",
+        path="/organization",
+        status=401,
+        code="InvalidAuthenticationToken",
+        message=f"The tenant for tenant guid '{sb.tenant_id}' does not exist.",
+        times=-1,
+    )
+    r = run_cli(
+        ["status", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert r.code == 5, r.text
+    assert "token was rejected" in r.err and "no longer exists" not in r.text

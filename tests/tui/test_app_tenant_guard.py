@@ -1,21 +1,25 @@
 """The TUI's connect path refuses a sign-in to another tenant than the one named (``--tenant``),
 after the real device code flow against the demo sandbox: the sign-in screen names both
 tenants, nothing is read beyond the organization, nothing is written, no folder is made, and
-quitting exits 5. The tenant named by any of its names, in any case, connects."""
+quitting exits 5. The tenant named by any of its names, in any case, connects. A token Graph
+refuses is "rejected" there too, never a deleted tenant."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_harness import forged_token
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from app.closeout_app import CloseoutApp
 from app.screens.sign_in import SignInScreen
+from services.auth.static_token import StaticTokenAuth
 from services.sandbox import Sandbox
 from services.session import Session, SessionOptions
 
@@ -91,3 +95,24 @@ async def test_the_named_tenant_in_other_letter_case_connects(
         await connected(pilot)
         assert app.engine is not None
         assert app.engine.caller.tenant.id == sandbox_of(app).tenant_id
+
+
+async def test_a_rejected_token_is_not_a_deleted_tenant(
+    make_app: AppFactory, demo_sessions: Callable[..., DemoSessions], tmp_path: Path
+) -> None:
+    """A token whose ``tid`` is no tenant the sandbox knows: refused, never "deleted"."""
+    sessions = demo_sessions()
+
+    def forged(options: SessionOptions) -> Session:
+        session = sessions(options)
+        session.auth = StaticTokenAuth(forged_token(session.sandbox, str(uuid.uuid4())))
+        return session
+
+    state = tmp_path / "state"
+    app = make_app(state_root=state, session_factory=forged)
+    async with app.run_test() as pilot:
+        text = await refusal(pilot, app)
+        assert "token was rejected" in text and "no longer exists" not in text
+        assert not (state / "tenants").exists()
+        await quit_app(pilot, app)
+    assert app.return_value == 5

@@ -1,0 +1,94 @@
+"""Tenants closeout has reached before, found in its state folders without creating any.
+
+A tenant counts as reached when its folder holds a journal with records or a saved plan of that
+very tenant: closeout writes either only after Graph confirmed the sign-in. Used where Graph
+cannot answer: weighing the evidence that a tenant was deleted, and ``export --offline``.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .journal import JOURNAL_NAME
+from .paths import existing_tenant_dir, existing_tenant_dirs
+from .textsafe import json_loads
+
+PLAN_NAME = "plan.json"
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class SavedTenant:
+    id: str
+    """The folder's tenant id (the GUID Graph gave when closeout reached the tenant)."""
+    folder: Path
+    plan_tenant: dict[str, Any] | None
+    """The saved plan's ``tenant`` object, as written (None without a readable plan)."""
+    has_journal: bool
+
+    @property
+    def initial_domain(self) -> str:
+        return str((self.plan_tenant or {}).get("initial_domain") or "")
+
+    @property
+    def plan_is_its_own(self) -> bool:
+        """The saved plan is this tenant's (a plan copied from another folder is not)."""
+        return str((self.plan_tenant or {}).get("id") or "").lower() == self.id
+
+    @property
+    def reached(self) -> bool:
+        return self.has_journal or self.plan_is_its_own
+
+
+def _plan_tenant(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json_loads((folder / PLAN_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
+    tenant = data.get("tenant") if isinstance(data, dict) else None
+    return tenant if isinstance(tenant, dict) else None
+
+
+def _has_records(path: Path) -> bool:
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0
+
+
+def _read(folder: Path) -> SavedTenant:
+    return SavedTenant(
+        id=folder.name.lower(),
+        folder=folder,
+        plan_tenant=_plan_tenant(folder),
+        has_journal=_has_records(folder / JOURNAL_NAME),
+    )
+
+
+def find_saved_tenant(name: str, *, root: Path | None = None) -> SavedTenant | None:
+    """The folder closeout keeps for ``name``: a tenant id, or the initial domain a saved plan
+    names (any letter case). None when there is no such folder; nothing is created."""
+    name = (name or "").strip().lower()
+    if not name:
+        return None
+    if _GUID.fullmatch(name):
+        folder = existing_tenant_dir(name, root=root)
+        return _read(folder) if folder is not None else None
+    for folder in existing_tenant_dirs(root=root):
+        if not _GUID.fullmatch(folder.name):
+            continue
+        saved = _read(folder)
+        if saved.plan_is_its_own and saved.initial_domain.lower() == name:
+            return saved
+    return None
+
+
+def reached_tenant(name: str, *, root: Path | None = None) -> SavedTenant | None:
+    """Like :func:`find_saved_tenant`, but only a tenant closeout has really reached before."""
+    saved = find_saved_tenant(name, root=root)
+    return saved if saved is not None and saved.reached else None
