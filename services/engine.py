@@ -552,17 +552,20 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
     """
     from .journal import Journal, new_run_id
     from .models import TenantInfo
+    from .saved_tenants import PLAN_NAME, saved_plan_tenant
 
-    folder = tenant_path(tenant_id, root=root)
+    # Reads only: a tenant closeout never reached gets no folder, and a plan copied from
+    # another tenant's folder is refused rather than exported under this tenant's name.
+    folder = saved_plan_tenant(tenant_id, root=root).folder
     try:
-        plan = json_loads((folder / "plan.json").read_bytes())
+        plan = json_loads((folder / PLAN_NAME).read_bytes())
         tenant = TenantInfo(**plan["tenant"])
     except (OSError, ValueError, KeyError, TypeError):
         raise CloseoutError(
             _("closeout has no saved plan for tenant {tenant} in {path}.").format(
                 tenant=tenant_id, path=folder
             ),
-            _("Check --tenant (the tenant id) and --state-dir."),
+            _("Check --tenant (the tenant id or initial domain) and --state-dir."),
         ) from None
     try:
         before = json_loads((folder / "inventory-before.json").read_bytes())

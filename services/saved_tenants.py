@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import AuthError, CloseoutError
+from .i18n import _
 from .journal import JOURNAL_NAME
-from .paths import existing_tenant_dir, existing_tenant_dirs
+from .paths import existing_tenant_dir, existing_tenant_dirs, tenants_path
 from .textsafe import json_loads
 
 PLAN_NAME = "plan.json"
@@ -92,3 +94,41 @@ def reached_tenant(name: str, *, root: Path | None = None) -> SavedTenant | None
     """Like :func:`find_saved_tenant`, but only a tenant closeout has really reached before."""
     saved = find_saved_tenant(name, root=root)
     return saved if saved is not None and saved.reached else None
+
+
+class ForeignPlan(AuthError):
+    """The plan saved in a tenant's folder is another tenant's: nothing is exported from it."""
+
+
+def saved_plan_tenant(name: str, *, root: Path | None = None) -> SavedTenant:
+    """The folder of the named tenant (id or initial domain) with that tenant's own saved plan.
+
+    Raises :class:`~services.errors.CloseoutError` if closeout has none, :class:`ForeignPlan`
+    if the plan there names another tenant (copied in by hand).
+    """
+    saved = find_saved_tenant(name, root=root)
+    if saved is None or saved.plan_tenant is None:
+        raise CloseoutError(
+            _("closeout has no saved plan for tenant {tenant} in {path}.").format(
+                tenant=name, path=saved.folder if saved else tenants_path(root=root)
+            ),
+            _("Check --tenant (the tenant id or initial domain) and --state-dir."),
+        )
+    if not saved.plan_is_its_own:
+        other = saved.plan_tenant
+        raise ForeignPlan(
+            _(
+                "Wrong tenant: the plan saved for {asked} in {path} is for {name} ({domain}, "
+                "tenant id {id}). Nothing was exported."
+            ).format(
+                asked=name,
+                path=saved.folder,
+                name=other.get("display_name") or "?",
+                domain=other.get("initial_domain") or "?",
+                id=other.get("id") or "?",
+            ),
+            _(
+                "make a new plan for {asked} with closeout plan while it can still be reached"
+            ).format(asked=name),
+        )
+    return saved

@@ -120,6 +120,16 @@ def run_cli(
     return Result(code, out.getvalue(), err.getvalue(), out)
 
 
+def export_offline(
+    tenant: str, state_dir: Path, *, monkeypatch: pytest.MonkeyPatch, out: Path | None = None
+) -> Result:
+    """``closeout export --offline --tenant TENANT`` from local files only (no token)."""
+    argv = ["export", "--offline", "--tenant", tenant, "--state-dir", str(state_dir)]
+    return run_cli(
+        [*argv, *(["--out", str(out)] if out else [])], monkeypatch=monkeypatch, token=""
+    )
+
+
 def forged_token(sb: Sandbox, tenant_id: str) -> str:
     """A token the sandbox signed that names another tenant (a forged or unknown ``tid``)."""
     from services.sandbox.core import ALL_SCOPES

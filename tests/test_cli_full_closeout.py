@@ -19,6 +19,7 @@ from cli_harness import (
     FAST,
     LineTap,
     PortalHuman,
+    export_offline,
     full_run_args,
     graph_writes,
     journal_records,
@@ -166,20 +167,7 @@ def test_headless_run_closes_a_500_user_tenant(make_sandbox, tmp_path: Path, mon
 
     # And the evidence can still be exported afterwards, without Graph (no token works now).
     out = tmp_path / "offline-pack"
-    offline = run_cli(
-        [
-            "export",
-            "--offline",
-            "--tenant",
-            sb.tenant_id,
-            "--state-dir",
-            str(state),
-            "--out",
-            str(out),
-        ],
-        monkeypatch=monkeypatch,
-        token="",
-    )
+    offline = export_offline(sb.tenant_id, state, monkeypatch=monkeypatch, out=out)
     assert offline.code == 0, offline.text
     offline_rows = read_outcomes_csv(out)
     assert {(r["action"], r["object_id"]) for r in offline_rows} == {

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from cli_harness import (
     FAST,
     deletable_sandbox,
+    export_offline,
     forged_token,
     graph_writes,
     run_cli,
@@ -254,3 +256,54 @@ def test_graph_naming_a_reached_tenant_missing_is_not_enough_while_discovery_fin
     )
     assert r.code == 5, r.text
     assert "token was rejected" in r.err and "no longer exists" not in r.text
+
+
+# -- export --offline reads only local files: they must be the named tenant's ---------------------
+
+
+def test_offline_export_finds_the_tenant_by_its_initial_domain(sb, tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    assert (
+        run_cli(
+            ["plan", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token()
+        ).code
+        == 0
+    )
+    out = tmp_path / "pack"
+    r = export_offline(sb.initial_domain.upper(), state, monkeypatch=monkeypatch, out=out)
+    assert r.code == 0, r.text
+    assert (out / "summary.json").exists()
+    assert sorted(p.name for p in tenants_dir(state).iterdir()) == [sb.tenant_id]
+
+
+def test_offline_export_refuses_a_plan_of_another_tenant(sb, make_sandbox, tmp_path, monkeypatch):
+    other = make_sandbox(users=5, seed=9)
+    state = tmp_path / "state"
+    for tenant in (sb, other):
+        assert (
+            run_cli(
+                ["plan", *target_args(tenant, state)],
+                monkeypatch=monkeypatch,
+                token=tenant.issue_token(),
+            ).code
+            == 0
+        )
+    # Someone copies the other tenant's saved plan over this one's.
+    shutil.copy(
+        tenants_dir(state) / other.tenant_id / "plan.json",
+        tenants_dir(state) / sb.tenant_id / "plan.json",
+    )
+    out = tmp_path / "pack"
+    r = export_offline(sb.tenant_id, state, monkeypatch=monkeypatch, out=out)
+    assert r.code == 5, r.text
+    assert sb.tenant_id in r.err and other.tenant_id in r.err
+    assert not out.exists()
+
+
+def test_offline_export_of_an_unknown_tenant_creates_no_folder(tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    for name in (str(uuid.uuid4()), "nosuch.onmicrosoft.com"):
+        r = export_offline(name, state, monkeypatch=monkeypatch)
+        assert r.code == 2, r.text
+        assert name in r.err
+        assert no_tenant_folder(state)
