@@ -433,7 +433,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                     if not engine.missing():
                         raise
             states = engine.assess()
-            print_status(states, sys.stdout, json_mode=args.json)
+            subs = engine.inventory.subscriptions if engine.inventory and not engine.gone else ()
+            print_status(states, sys.stdout, json_mode=args.json, subscriptions=subs)
             if not engine.gone and engine.missing():
                 return EXIT_AUTH  # step 0 lists what is missing; a run could not proceed
             return status_exit_code(states, engine.gone)

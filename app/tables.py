@@ -66,10 +66,11 @@ def subscription_rows(subs: Iterable[SubscriptionRow], now: datetime | None) -> 
                 s.id,
                 [
                     str(s.phase),
+                    Text(s.product.display_name),
                     Text(s.sku_part_number),
-                    s.status,
                     countdown(s.next_lifecycle, now),
                     ", ".join(notes),
+                    s.status,
                 ],
             )
         )

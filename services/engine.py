@@ -31,7 +31,7 @@ from .errors import AuthError, CloseoutError, GraphError
 from .evidence import default_pack_dir, outcomes_from_journal, write_pack
 from .graph import GraphClient
 from .i18n import _
-from .inventory import PARTS, Inventory, take_inventory
+from .inventory import PARTS, Inventory, subscriptions_summary, take_inventory
 from .journal import Journal
 from .models import (
     Event,
@@ -523,6 +523,11 @@ class Engine:
             },
             "keep": [k.upn for k in self.plan.keep] if self.plan else [],
             "tenantDeleted": self.gone,
+            # Once the tenant is gone Graph lists none of them any more.
+            "subscriptions": subscriptions_summary(
+                before,
+                [] if self.gone else self.inventory.subscriptions if self.inventory else None,
+            ),
         }
         target = out_dir or default_pack_dir(self.caller.tenant.id, run_id, root=self.state_root)
         return write_pack(
@@ -585,6 +590,7 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
         "tenantDeleted": gone,
         "keep": [k.get("upn") for k in plan.get("keep", [])],
         "runs": sorted({str(r.get("run")) for r in records if r.get("kind") == "run-start"}),
+        "subscriptions": subscriptions_summary(before, None),
     }
     target = out or default_pack_dir(tenant.id, run_id, root=root)
     return write_pack(

@@ -3,8 +3,8 @@
 Owns the pack's layout and formats: ``inventory-before.json`` (the backup taken before any
 change), ``outcomes.csv`` / ``outcomes.json`` (one row per object and action: result, time,
 HTTP status, Graph code and request id), ``summary.json`` / ``summary.md`` (tenant, signed-in
-user, tool version, counts, failures, kept accounts) and ``SHA256SUMS`` (so later changes to
-the files can be detected with ``sha256sum -c``).
+user, tool version, counts, failures, subscriptions by product name, kept accounts) and
+``SHA256SUMS`` (so later changes to the files can be detected with ``sha256sum -c``).
 
 A pack is built in a hidden temporary folder beside the target and renamed into place, so a
 killed export never leaves half a pack under the final name. UPNs and display names are
@@ -384,6 +384,8 @@ def _summary_md(
     else:
         lines.append(_("None."))
 
+    lines += _subscriptions_md(summary.get("subscriptions"))
+
     kept = summary.get("kept") or summary.get("keep") or []
     lines += ["", "## " + _("Kept accounts"), ""]
     if kept:
@@ -402,6 +404,28 @@ def _summary_md(
         "",
     ]
     return "\n".join(lines)
+
+
+def _subscriptions_md(subs: Any) -> list[str]:
+    """The subscriptions of the inventory before, by product name, with their SKU and status.
+
+    ``subs`` is the summary's ``subscriptions``: mappings with ``productName``,
+    ``skuPartNumber``, ``statusBefore`` and (not in an offline pack) ``statusNow``.
+    """
+    if not isinstance(subs, list):
+        return []
+    lines = ["", "## " + _("Subscriptions ({n})").format(n=len(subs)), ""]
+    if not subs:
+        return [*lines, _("None.")]
+    rows = [s for s in subs if isinstance(s, Mapping)]
+    now = any("statusNow" in s for s in rows)
+    head = [_("Product"), _("SKU"), _("Status before")] + ([_("Status at export")] if now else [])
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in rows:
+        cells = [s.get("productName"), s.get("skuPartNumber"), s.get("statusBefore")]
+        cells += [s.get("statusNow")] if now else []
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    return lines
 
 
 def _kept_line(item: Any) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -35,9 +36,11 @@ from .models import (
     StepId,
     StepState,
     StepStatus,
+    SubscriptionPhase,
+    SubscriptionRow,
 )
-from .names import status_word, step_name
-from .plan import action_label
+from .names import phase_word, status_word, step_name
+from .plan import action_label, subscription_label
 from .steps.directory import MANUAL_ITEMS
 
 EXIT_DONE = 0
@@ -192,6 +195,7 @@ class Reporter:
                         "state": i.state,
                         "until": i.until,
                         "note": i.note,
+                        **(i.product.to_json() if i.product else {}),
                     }
                     for i in h.items
                 ],
@@ -444,34 +448,63 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
                 out.write(f"    … {_('and')} {len(items) - 10:,} {_('more')}\n")
 
 
-def print_status(states: dict[StepId, StepState], out: TextIO, *, json_mode: bool = False) -> None:
-    if json_mode:
-        out.write(
-            json.dumps(
-                {
-                    str(int(s)): {
-                        "status": str(v.status),
-                        "summary": v.summary,
-                        "done": v.done,
-                        "total": v.total,
-                        "waiting_for": v.waiting_for,
-                        "waiting_until": v.waiting_until,
-                        "link": v.link,
-                        "blockers": list(v.blockers),
-                    }
-                    for s, v in states.items()
-                },
-                default=str,
-                indent=2,
-            )
-            + "\n"
+def subscriptions_left(step: StepId, subs: Sequence[SubscriptionRow]) -> list[SubscriptionRow]:
+    """What step 2 (active or expired ones) or step 3 (disabled ones) still has to see go; step
+    3's wait on the active ones is step 2's list."""
+    if step == StepId.CANCEL_SUBSCRIPTIONS:
+        wanted: tuple[SubscriptionPhase, ...] = (
+            SubscriptionPhase.ACTIVE,
+            SubscriptionPhase.EXPIRED,
         )
+    elif step == StepId.DELETE_SUBSCRIPTIONS:
+        wanted = (SubscriptionPhase.DISABLED,)
+    else:
+        return []
+    return [s for s in subs if s.phase in wanted]
+
+
+def print_status(
+    states: dict[StepId, StepState],
+    out: TextIO,
+    *,
+    json_mode: bool = False,
+    subscriptions: Sequence[SubscriptionRow] = (),
+) -> None:
+    """Each step's state; steps 2 and 3 also list the subscriptions they wait on."""
+    if json_mode:
+        doc: dict[str, dict[str, Any]] = {}
+        for s, v in states.items():
+            doc[str(int(s))] = {
+                "status": str(v.status),
+                "summary": v.summary,
+                "done": v.done,
+                "total": v.total,
+                "waiting_for": v.waiting_for,
+                "waiting_until": v.waiting_until,
+                "link": v.link,
+                "blockers": list(v.blockers),
+            }
+            if s in (StepId.CANCEL_SUBSCRIPTIONS, StepId.DELETE_SUBSCRIPTIONS):
+                doc[str(int(s))]["subscriptions"] = [
+                    {
+                        "id": sub.id,
+                        **sub.product.to_json(),
+                        "status": sub.status,
+                        "phase": str(sub.phase),
+                        "isTrial": sub.is_trial,
+                        "nextLifecycleDateTime": sub.next_lifecycle,
+                    }
+                    for sub in subscriptions_left(s, subscriptions)
+                ]
+        out.write(json.dumps(doc, default=str, indent=2, ensure_ascii=False) + "\n")
         return
     for s, v in states.items():
         until = f" ({_('until')} {v.waiting_until:%Y-%m-%d %H:%M} UTC)" if v.waiting_until else ""
         out.write(f"{int(s)} {step_name(s):<36} {status_word(v.status):<16} {v.summary}{until}\n")
         for b in v.blockers:
             out.write(f"    - {b}\n")
+        for sub in subscriptions_left(s, subscriptions):
+            out.write(f"    · {subscription_label(sub)}: {phase_word(sub.phase)}\n")
 
 
 def status_exit_code(states: dict[StepId, StepState], gone: bool) -> int:

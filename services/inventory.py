@@ -8,7 +8,7 @@ is recorded with the reason instead of failing the whole inventory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,10 +16,13 @@ from typing import Any
 from .errors import GraphError
 from .graph import GraphClient
 from .models import AppRow, InventoryRefreshed, PolicyRow, SubscriptionRow, TenantInfo, UserRow
+from .products import Product, product
 
 USER_SELECT = "id,userPrincipalName,displayName,userType,accountEnabled,onPremisesSyncEnabled,assignedLicenses"
 # Service plans whose data outlives the account: mailboxes and OneDrive/SharePoint.
 DATA_PLAN_PREFIXES = ("EXCHANGE_S_", "SHAREPOINT", "ONEDRIVE")
+NOT_LISTED = "not listed"
+"""A subscription's status once Graph no longer returns it (deprovisioned)."""
 PARTS = ("users", "roles", "deleted", "subscriptions", "skus", "apps", "policies")
 
 
@@ -50,6 +53,17 @@ class Inventory:
         """Users whose licences carry mailbox or OneDrive data (back it up first)."""
         return [u for u in self.users if u.has_mailbox_data]
 
+    @property
+    def products(self) -> list[Product]:
+        """Every SKU the tenant has (licences and subscriptions), each once, by name."""
+        seen: dict[str, Product] = {}
+        for sku in self.skus:
+            p = product(str(sku.get("skuId") or ""), str(sku.get("skuPartNumber") or ""))
+            seen.setdefault(p.sku_id or p.sku_part_number, p)
+        for sub in self.subscriptions:
+            seen.setdefault(sub.sku_id or sub.sku_part_number, sub.product)
+        return sorted(seen.values(), key=lambda p: (p.display_name.casefold(), p.sku_id))
+
     def user(self, user_id: str) -> UserRow | None:
         return next((u for u in self.users if u.id == user_id), None)
 
@@ -74,13 +88,18 @@ class Inventory:
                 out.append(data)
             return out
 
+        subscriptions = rows(self.subscriptions)
+        for data, sub in zip(subscriptions, self.subscriptions, strict=True):
+            data["productName"] = sub.product.display_name
         return {
             "tenant": asdict(self.tenant),
             "takenAt": self.taken_at.isoformat(),
             "users": rows(self.users),
             "deletedUsers": self.deleted_users,
-            "subscriptions": rows(self.subscriptions),
+            "subscriptions": subscriptions,
             "subscribedSkus": self.skus,
+            # The names of the codes in users' licences and in subscriptions.
+            "products": [p.to_json() for p in self.products],
             "applications": rows(self.applications),
             "deletedApplications": self.deleted_applications,
             "servicePrincipals": rows(self.service_principals),
@@ -90,6 +109,31 @@ class Inventory:
             "usersWithMailboxOrOneDriveData": [u.upn for u in self.data_holders],
             "errors": self.errors,
         }
+
+
+def subscriptions_summary(
+    before: Mapping[str, Any], now: Iterable[SubscriptionRow] | None
+) -> list[dict[str, Any]]:
+    """Each subscription of the inventory before (``to_json``) by product, with its status then
+    and, when ``now`` is given, now ("not listed" once Graph no longer returns it)."""
+    current = {s.id: s.status for s in now} if now is not None else None
+    out = []
+    for sub in before.get("subscriptions") or []:
+        if not isinstance(sub, Mapping):
+            continue
+        sub_id = str(sub.get("id") or "")
+        item: dict[str, Any] = {
+            "id": sub_id,
+            # Packs from before the product names carry no skuId: the code still finds the name.
+            **product(
+                str(sub.get("sku_id") or ""), str(sub.get("sku_part_number") or "")
+            ).to_json(),
+            "statusBefore": sub.get("status"),
+        }
+        if current is not None:
+            item["statusNow"] = current.get(sub_id, NOT_LISTED)
+        out.append(item)
+    return out
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -181,6 +225,7 @@ def read_subscriptions(client: GraphClient) -> list[SubscriptionRow]:
             total_licenses=int(s.get("totalLicenses") or 0),
             next_lifecycle=parse_time(s.get("nextLifecycleDateTime")),
             partner_tenant_id=s.get("ownerTenantId"),
+            sku_id=str(s.get("skuId") or ""),
         )
         for s in client.get_all("/directory/subscriptions")
     ]

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from .products import Product, product
+
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 BILLING_ADMIN = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 MICROSOFT_TENANT_IDS = frozenset(
@@ -109,10 +111,16 @@ class SubscriptionRow:
     total_licenses: int
     next_lifecycle: datetime | None
     partner_tenant_id: str | None
+    sku_id: str = ""
+    """Graph's skuId: the stable key of the product name (services.products)."""
 
     @property
     def phase(self) -> SubscriptionPhase:
         return SubscriptionPhase.from_graph(self.status)
+
+    @property
+    def product(self) -> Product:
+        return product(self.sku_id, self.sku_part_number)
 
     @property
     def partner(self) -> bool:
@@ -167,6 +175,10 @@ class HandoffItem:
     state: str
     until: datetime | None = None
     note: str = ""
+    product: Product | None = None
+    """A subscription's SKU and product name (``label`` already shows both)."""
+    name: str = ""
+    """``label`` without the SKU code, for a table that shows the code in a column of its own."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The words for the step model: the article's step names and the status words.
+"""The words for the step model: the article's step names, the status words and the words for
+a subscription's phase.
 
 One place for the headless CLI, the TUI's checklist and its detail pane (UI-free; widgets may
 import it as they import ``services.models``).
@@ -7,7 +8,7 @@ import it as they import ``services.models``).
 from __future__ import annotations
 
 from .i18n import N_, _
-from .models import StepId, StepStatus
+from .models import StepId, StepStatus, SubscriptionPhase
 
 STEP_NAMES = {
     StepId.PREPARE: N_("Before you begin"),
@@ -27,6 +28,13 @@ STATUS_WORDS = {
     StepStatus.BLOCKED: N_("blocked"),
 }
 
+PHASE_WORDS = {
+    SubscriptionPhase.ACTIVE: N_("active"),
+    SubscriptionPhase.EXPIRED: N_("expired"),
+    SubscriptionPhase.DISABLED: N_("disabled"),
+    SubscriptionPhase.DELETED: N_("deleted"),
+}
+
 
 def step_name(step: StepId) -> str:
     """The article's name for a step, in the current language."""
@@ -35,3 +43,8 @@ def step_name(step: StepId) -> str:
 
 def status_word(status: StepStatus) -> str:
     return _(STATUS_WORDS[status])
+
+
+def phase_word(phase: SubscriptionPhase) -> str:
+    """A subscription's lifecycle phase as closeout reads Graph's status."""
+    return _(PHASE_WORDS[phase])

@@ -22,6 +22,7 @@ from .models import (
     MICROSOFT_TENANT_IDS,
     StepId,
     SubscriptionPhase,
+    SubscriptionRow,
     TenantInfo,
     UserRow,
 )
@@ -50,6 +51,16 @@ def action_label(action: str) -> str:
     return _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
 
 
+def subscription_label(s: SubscriptionRow) -> str:
+    """``Microsoft 365 E3 (SPE_E3)``, and ``(trial)`` after a trial's."""
+    return s.product.label + (_(" (trial)") if s.is_trial else "")
+
+
+def subscription_name(s: SubscriptionRow) -> str:
+    """``Microsoft 365 E3``, and ``(trial)`` after a trial's: the label without the code."""
+    return s.product.display_name + (_(" (trial)") if s.is_trial else "")
+
+
 class PlanError(CloseoutError):
     """The plan cannot be made safely (e.g. app-only without ``--keep``)."""
 
@@ -70,6 +81,32 @@ class PlannedAction:
     detail: str = ""
     kind: str = "api"
     """``api`` (closeout does it), ``handoff`` (a person does it in a portal), ``report``."""
+    sku_id: str = ""
+    sku_part_number: str = ""
+    product_name: str = ""
+    """Subscriptions: the SKU and the admin center's product name (``label`` shows both)."""
+
+
+# PlannedAction fields written under Graph's names in plan JSON, and only when set.
+_PRODUCT_KEYS = {
+    "sku_id": "skuId",
+    "sku_part_number": "skuPartNumber",
+    "product_name": "productName",
+}
+
+
+def _action_json(a: PlannedAction) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in asdict(a).items():
+        if key == "step" or (key in _PRODUCT_KEYS and not value):
+            continue
+        out[_PRODUCT_KEYS.get(key, key)] = value
+    return out
+
+
+def _action_fields(data: dict[str, Any]) -> dict[str, Any]:
+    names = {v: k for k, v in _PRODUCT_KEYS.items()}
+    return {names.get(k, k): v for k, v in data.items()}
 
 
 @dataclass(frozen=True)
@@ -103,10 +140,7 @@ class Plan:
             "warnings": list(self.warnings),
             "dataHolders": self.data_holders,
             "steps": {
-                str(int(step)): [
-                    {k: v for k, v in asdict(a).items() if k != "step"} for a in self.for_step(step)
-                ]
-                for step in StepId
+                str(int(step)): [_action_json(a) for a in self.for_step(step)] for step in StepId
             },
         }
 
@@ -116,7 +150,7 @@ class Plan:
         try:
             tenant = TenantInfo(**data["tenant"])
             actions = tuple(
-                PlannedAction(step=StepId(int(step)), **fields)
+                PlannedAction(step=StepId(int(step)), **_action_fields(fields))
                 for step, items in data["steps"].items()
                 for fields in items
             )
@@ -224,11 +258,18 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
 
     # Steps 2 and 3: subscriptions (no API: handoffs).
     for s in inv.subscriptions:
-        label = f"{s.sku_part_number}" + (_(" (trial)") if s.is_trial else "")
+        label = subscription_label(s)
+        sku = {
+            "sku_id": s.sku_id,
+            "sku_part_number": s.sku_part_number,
+            "product_name": s.product.display_name,
+        }
         if s.phase == SubscriptionPhase.ACTIVE:
             action = "contact-partner" if s.partner else "cancel-subscription"
             actions.append(
-                PlannedAction(StepId.CANCEL_SUBSCRIPTIONS, action, s.id, label, kind="handoff")
+                PlannedAction(
+                    StepId.CANCEL_SUBSCRIPTIONS, action, s.id, label, kind="handoff", **sku
+                )
             )
         elif s.phase == SubscriptionPhase.EXPIRED:
             actions.append(
@@ -239,12 +280,18 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
                     label,
                     _("expired; becomes disabled by itself"),
                     kind="handoff",
+                    **sku,
                 )
             )
         if s.phase != SubscriptionPhase.DELETED:
             actions.append(
                 PlannedAction(
-                    StepId.DELETE_SUBSCRIPTIONS, "delete-subscription", s.id, label, kind="handoff"
+                    StepId.DELETE_SUBSCRIPTIONS,
+                    "delete-subscription",
+                    s.id,
+                    label,
+                    kind="handoff",
+                    **sku,
                 )
             )
 

@@ -1,8 +1,9 @@
 """A hand-off: a part of the close-out that no API can do, and what closeout watches meanwhile.
 
 Owns how a ``Handoff`` reads: its title, the link (visible and OSC 8), the numbered click path,
-the notes, and a live table of the watched items with the time left until each is due. The
-countdowns tick every second against the server's clock as last given by ``set_now``.
+the notes, and a live table of the watched items with the time left until each is due (for
+subscriptions: the product name, and the SKU code in a column of its own). The countdowns tick
+every second against the server's clock as last given by ``set_now``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class HandoffView(VerticalScroll):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._handoff = handoff
         self._skew = timedelta(0)
+        self._with_sku = False
+        """Whether the items table has the SKU column (its items are subscriptions)."""
         self._ready = False
         """Set on mount, once the children exist (``is_mounted`` turns True only after
         ``on_mount`` has returned)."""
@@ -98,13 +101,20 @@ class HandoffView(VerticalScroll):
         yield Static(id="handoff-link", markup=False)
         # The live watch before the click path: at 80x24 it must be in view without scrolling.
         table: DataTable[Text] = DataTable(id="handoff-items", cursor_type="row")
-        table.add_column(_("Watching"), key="label", width=30)
-        table.add_column(_("State"), key="state", width=12)
-        table.add_column(_("Time left"), key="left", width=10)
-        table.add_column(_("Note"), key="note", width=64)
+        self._add_columns(table)
         yield table
         yield Static(id="handoff-steps", markup=False)
         yield Static(id="handoff-notes", markup=False)
+
+    def _add_columns(self, table: DataTable[Text]) -> None:
+        # Subscriptions: the product name first and the SKU code after the countdown, so that
+        # at 80 columns name, state and time left are what stays in view.
+        table.add_column(_("Watching"), key="label", width=34 if self._with_sku else 30)
+        table.add_column(_("State"), key="state", width=12)
+        table.add_column(_("Time left"), key="left", width=10)
+        if self._with_sku:
+            table.add_column(_("SKU"), key="sku", width=22)
+        table.add_column(_("Note"), key="note", width=64)
 
     def on_mount(self) -> None:
         self._ready = True
@@ -144,6 +154,11 @@ class HandoffView(VerticalScroll):
         table: DataTable[Text] = self.query_one("#handoff-items", DataTable)
         table.display = bool(items)
         now = self.now()
+        with_sku = any(item.product for item in items)
+        if with_sku != self._with_sku:
+            self._with_sku = with_sku
+            table.clear(columns=True)
+            self._add_columns(table)
         keys = [item.object_id for item in items]
         if [key.value for key in table.rows] == keys:
             # Same items: update in place so the cursor and scroll stay where the reader is.
@@ -154,10 +169,12 @@ class HandoffView(VerticalScroll):
             return
         table.clear()
         for item in items:
+            sku = [Text(item.product.sku_part_number if item.product else "")] if with_sku else []
             table.add_row(
-                Text(item.label),
+                Text((item.name or item.label) if with_sku else item.label),
                 Text(item.state),
                 Text(format_remaining(item.until, now)),
+                *sku,
                 Text(item.note),
                 key=item.object_id,
             )

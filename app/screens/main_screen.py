@@ -32,12 +32,15 @@ USER_COLUMNS = [
     ("sync", N_("Sync"), 6),
     ("roles", N_("Roles"), 24),
 ]
+# The admin center's product name, then the SKU code Graph uses; Graph's raw status last (the
+# status column already says what closeout reads from it).
 SUB_COLUMNS = [
     ("status", N_("Status"), 9),
-    ("sku", N_("Subscription"), 24),
-    ("state", N_("Graph status"), 10),
+    ("product", N_("Product"), 34),
+    ("sku", N_("SKU"), 22),
     ("until", N_("Next change"), 11),
     ("note", N_("Note"), 14),
+    ("state", N_("Graph status"), 10),
 ]
 APP_COLUMNS = [
     ("status", N_("Status"), 9),

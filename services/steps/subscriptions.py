@@ -18,6 +18,7 @@ from services.models import (
     SubscriptionPhase,
     SubscriptionRow,
 )
+from services.plan import subscription_label, subscription_name
 
 from .base import StepContext, state
 
@@ -35,8 +36,18 @@ def read(ctx: StepContext) -> list[SubscriptionRow]:
     return read_subscriptions(ctx.client)
 
 
-def _label(s: SubscriptionRow) -> str:
-    return s.sku_part_number + (_(" (trial)") if s.is_trial else "")
+def _item(
+    s: SubscriptionRow, state_word: str, until: datetime | None = None, note: str = ""
+) -> HandoffItem:
+    return HandoffItem(
+        s.id,
+        subscription_label(s),
+        state_word,
+        until,
+        note,
+        product=s.product,
+        name=subscription_name(s),
+    )
 
 
 def cancel_handoff(subs: list[SubscriptionRow], link: str) -> Handoff:
@@ -50,12 +61,11 @@ def cancel_handoff(subs: list[SubscriptionRow], link: str) -> Handoff:
                 if s.total_licenses > 25
                 else ""
             )
-            items.append(HandoffItem(s.id, _label(s), _("active"), None, note))
+            items.append(_item(s, _("active"), None, note))
         elif s.phase == SubscriptionPhase.EXPIRED:
             items.append(
-                HandoffItem(
-                    s.id,
-                    _label(s),
+                _item(
+                    s,
                     _("expired"),
                     s.next_lifecycle,
                     _("Becomes disabled by itself at the date shown."),
@@ -63,9 +73,8 @@ def cancel_handoff(subs: list[SubscriptionRow], link: str) -> Handoff:
             )
         else:
             items.append(
-                HandoffItem(
-                    s.id,
-                    _label(s),
+                _item(
+                    s,
                     _("disabled") if s.phase == SubscriptionPhase.DISABLED else _("deleted"),
                     None,
                     _("Done for this step."),
@@ -117,9 +126,8 @@ def delete_handoff(subs: list[SubscriptionRow], link: str, now: datetime) -> Han
     for s in subs:
         if s.phase == SubscriptionPhase.DISABLED:
             items.append(
-                HandoffItem(
-                    s.id,
-                    _label(s),
+                _item(
+                    s,
                     _("disabled"),
                     s.next_lifecycle,
                     _("Being deprovisioned: data is deleted when the countdown ends.")
@@ -128,11 +136,9 @@ def delete_handoff(subs: list[SubscriptionRow], link: str, now: datetime) -> Han
                 )
             )
         elif s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED):
-            items.append(
-                HandoffItem(s.id, _label(s), _("active"), None, _("Cancel it first (step 2)."))
-            )
+            items.append(_item(s, _("active"), None, _("Cancel it first (step 2).")))
         else:
-            items.append(HandoffItem(s.id, _label(s), _("deleted"), None, ""))
+            items.append(_item(s, _("deleted")))
     remaining = [s for s in subs if s.phase != SubscriptionPhase.DELETED]
     return Handoff(
         step=StepId.DELETE_SUBSCRIPTIONS,

@@ -53,11 +53,14 @@ async def test_step_2_handoff_shows_the_subscriptions_and_a_plays_the_admin_cent
         screen = await _open_handoff(pilot, app, StepId.CANCEL_SUBSCRIPTIONS)
         view = screen.query_one(HandoffView)
         table = view.query_one("#handoff-items", DataTable)
-        watched = {str(table.get_row_at(r)[0]) for r in range(table.row_count)}
         states = {
             str(table.get_row_at(r)[0]): str(table.get_row_at(r)[1]) for r in range(table.row_count)
         }
-        assert active <= {label.split(" ")[0] for label in watched}, (active, watched)
+        # Each by the admin center's product name, with its SKU code in a column of its own.
+        codes = [str(c) for c in table.get_column("sku")]
+        assert active <= set(codes), (active, codes)
+        names = [str(c) for c in table.get_column("label")]
+        assert ("Microsoft 365 E3", "SPE_E3") in zip(names, codes, strict=True)
         assert not view.has_class("-done")
         assert "active" in states.values()
         await footer_shows(pilot, screen, "play_portal", enabled=True)
