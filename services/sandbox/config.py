@@ -31,6 +31,9 @@ class SandboxConfig:
     """Identity writes per application and tenant."""
     tenant_write_quota: tuple[int, float] = (18000, 300.0)
     app_write_quota: tuple[int, float] = (35000, 300.0)
+    write_limit: Literal["window", "bucket"] = "window"
+    """How Graph's "token bucket" gives quota back (graph-api.md §8.2 leaves it open): a sliding
+    window, or a full bucket refilled steadily (see throttle.py)."""
     ru_quota: int | None = None
     """Resource units per 10 s per app and tenant; None = by tenant size (3,500/5,000/8,000)."""
     ca_requests_per_second: float = 1.0
