@@ -25,7 +25,7 @@ from typing import Any
 from .control import RunControl
 from .errors import GraphError, NetworkError, parse_retry_after
 from .graph import MAX_BATCH, GraphClient, GraphResponse, parse_throttle_percentage
-from .pacing import WritePacer
+from .pacing import Grant, WritePacer
 
 __all__ = ["BatchExecutor", "BatchItem", "ItemResult", "Outcome"]
 
@@ -267,10 +267,13 @@ class BatchExecutor:
     def _process(self, st: _Run, batch: list[_Work]) -> None:
         """Pace, journal, send and judge one batch; every item ends settled or released."""
         owned = batch
+        grant: Grant | None = None
+        sending = False
         try:
             writes = sum(1 for w in batch if w.item.is_write)
             if self.pacer is not None and writes:
-                granted = self.pacer.acquire_up_to(writes, self.control)
+                grant = self.pacer.acquire_up_to(writes, self.control)
+                granted = grant.n if grant is not None else 0
                 if granted < writes:
                     # Send what fits now and give the rest back, rather than holding 20
                     # items until 20 slots are free while other workers could fill the gaps.
@@ -279,7 +282,7 @@ class BatchExecutor:
                     owned, writes = batch, granted
             # Acquiring may have taken a while: honour a pause or stop that came meanwhile
             # (a stop is also how the pacer grants nothing). After a pause the slots we got
-            # are stale, so the batch goes back and is paced again on resume.
+            # go back unused, and the batch is paced again on resume.
             if not batch or self.control.paused or self.control.stopped or st.aborted:
                 return
             items = [w.item for w in batch]
@@ -294,26 +297,38 @@ class BatchExecutor:
             for work in batch:
                 work.attempts += 1
             subs = [self._sub_request(n, item) for n, item in enumerate(items, 1)]
+            sending = True
             try:
                 resp = self.client.post_batch(subs, version=items[0].version)
             except NetworkError as exc:
                 # The POST may or may not have reached Graph; resending is safe (a repeated
-                # DELETE answers 404 = gone, PATCH is idempotent).
+                # DELETE answers 404 = gone, PATCH is idempotent). For the pacer it counts
+                # as answered now: Graph counted it by now if at all.
+                self._answered(grant)
                 log.warning("batch of %d: %s", len(batch), exc.message)
                 judge = _Judgement(self, self._jitter())
                 for work in batch:
                     judge.retry(work, status=None, code=exc.kind, message=exc.message)
             else:
-                if self.pacer is not None and writes:
-                    self.pacer.note_latency(resp.duration_ms / 1000)
-                judge = self._judge(st, batch, resp)
+                # Before judging: the journal's outcome lines must not keep our slots longer.
+                self._answered(grant)
+                judge = self._judge(st, batch, resp, grant)
             owned = []
             self._settle(st, batch, judge.finals(batch))
         finally:
+            if self.pacer is not None and grant is not None:
+                # Idempotent after _answered. A request that may have left (an unexpected
+                # error while sending) keeps its slots a window longer; one that certainly
+                # did not leave gives them back.
+                (self.pacer.answered if sending else self.pacer.cancel)(grant)
             # Unsent (or, after an unexpected error, unjudged) items go back to the queue;
             # the final sweep reports them skipped if the run is ending.
             if owned:
                 self._release(st, owned)
+
+    def _answered(self, grant: Grant | None) -> None:
+        if self.pacer is not None and grant is not None:
+            self.pacer.answered(grant)
 
     @staticmethod
     def _sub_request(n: int, item: BatchItem) -> dict[str, Any]:
@@ -329,11 +344,15 @@ class BatchExecutor:
 
     # -- judging ---------------------------------------------------------------------------
 
-    def _judge(self, st: _Run, batch: list[_Work], resp: GraphResponse) -> _Judgement:
+    def _judge(
+        self, st: _Run, batch: list[_Work], resp: GraphResponse, grant: Grant | None = None
+    ) -> _Judgement:
         """Decide every item of a POST that got an HTTP answer."""
         judge = _Judgement(self, self._jitter(), request_id=resp.request_id)
         responses = _responses(resp)
-        pressures = [resp.throttle_percentage]
+        sent_at = grant.at if grant is not None else None
+        # A 429's own limit reading (1.00) is the throttling itself, handled by hold().
+        pressures = [resp.throttle_percentage if resp.status != 429 else None]
         if responses is not None:
             # Per-item answers exist (a 200, or a 424 as THR describes): judge each on its own.
             by_id = {str(r.get("id")): r for r in responses if isinstance(r, dict)}
@@ -348,12 +367,13 @@ class BatchExecutor:
                     )
                     continue
                 headers = _lower_headers(sub.get("headers"))
-                pressures.append(
-                    parse_throttle_percentage(headers.get("x-ms-throttle-limit-percentage"))
-                )
+                if str(sub.get("status")) != "429":
+                    pressures.append(
+                        parse_throttle_percentage(headers.get("x-ms-throttle-limit-percentage"))
+                    )
                 self._judge_one(judge, work, sub, headers)
             if judge.holds and self.pacer is not None:
-                self.pacer.hold(max(judge.holds))
+                self.pacer.hold(max(judge.holds), sent_at=sent_at)
             self._observe(pressures)
             return judge
         self._observe(pressures)
@@ -362,7 +382,7 @@ class BatchExecutor:
         if status == 429:
             ra = resp.retry_after
             if self.pacer is not None and ra is not None:
-                self.pacer.hold(ra)
+                self.pacer.hold(ra, sent_at=sent_at)
             for work in batch:
                 judge.retry(
                     work,

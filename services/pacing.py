@@ -1,12 +1,26 @@
-"""Client-side pacing to Graph's identity write quota, so that bulk deletes rarely see a 429.
+"""Client-side pacing to Graph's identity write quota, so that our own writes never see a 429.
 
-Graph allows 3,000 writes per 150 s per app and tenant (graph-api.md §8.2), counted in a
-sliding window. :class:`WritePacer` keeps the same sliding window on our side: a burst of up to
-``quota * headroom`` writes goes out at once (the window, not our pacing, sets the floor for N
-writes), then each new write waits until an old one ages out. It also listens to Graph:
-``x-ms-throttle-limit-percentage`` (sent only above 80 % of a limit) lowers the effective quota
-and spreads writes evenly, and a 429's ``Retry-After`` holds all writes. Pressure fades
-gradually once the header stops coming.
+Graph allows 3,000 writes per 150 s per app and tenant (graph-api.md §8.2). Graph counts a
+write when the request reaches it, which is somewhere between the moment we send it and the
+moment its answer arrives; we cannot know exactly when. :class:`WritePacer` therefore keeps a
+window that always holds at least what Graph's holds: a write occupies our window from the
+moment its slot is granted (before the journal's fsync, before it is sent: no later than Graph
+can count it) until one window after its answer arrived (no earlier than Graph forgets it). As
+long as our window never holds more than the quota, neither does Graph's, however long a write
+waited between its grant and its send (a journal fsync, a busy lock, a garbage-collection
+pause). The same bound holds if Graph's "token bucket" is a bucket that refills steadily rather
+than a sliding window: a bucket admits everything a sliding window admits.
+
+Because the model is conservative, the whole quota is used (no headroom by default): a burst
+of ``quota`` writes goes out at once (the window, not our pacing, sets the floor for N writes),
+then each new write waits until an old one has left the window.
+
+It also listens to Graph. ``x-ms-throttle-limit-percentage`` (sent only above 80 % of a limit)
+that our own window does not explain is someone else's load: it lowers the effective quota and
+spreads writes evenly. A 429's ``Retry-After`` holds all writes; a 429 for a write sent after
+we had just held for another is evidence that the pace is too high for today's Graph, and
+lowers the quota too. One 429 alone only holds: its cause may be gone by the time the hold ends.
+Pressure fades gradually once the signals stop.
 
 Every wait goes through a ``sleeper`` that is interruptible by a stop, and the clock is
 injectable, so the pacer is tested on a fake clock without sleeping.
@@ -19,10 +33,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["PacerStatus", "Stoppable", "WritePacer"]
+__all__ = ["Grant", "PacerStatus", "Stoppable", "WritePacer"]
 
 # When Graph reports pressure p (1.0 = throttling starts) we aim our share at this level.
 _TARGET_PRESSURE = 0.85
@@ -60,17 +74,32 @@ class PacerStatus:
     window: float
     pressure_factor: float
     held_for: float
+    in_flight: int = 0
+
+
+@dataclass(eq=False)
+class Grant:
+    """``n`` write slots granted at ``at`` (pacer clock). Tell the pacer how it ended:
+    :meth:`WritePacer.answered` once the request's answer (or its failure) is in, or
+    :meth:`WritePacer.cancel` if it was certainly never sent."""
+
+    n: int
+    at: float
+    open: bool = field(default=True, repr=False)
+
+    def __bool__(self) -> bool:
+        return self.n > 0
 
 
 class WritePacer:
-    """Sliding-window write limiter, shared by all batch workers of one app+tenant. Thread-safe."""
+    """Write limiter for one app+tenant, shared by all batch workers. Thread-safe."""
 
     def __init__(
         self,
         quota: int = 3000,
         window: float = 150.0,
         *,
-        headroom: float = 0.98,
+        headroom: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleeper: Sleeper | None = None,
         min_factor: float = 0.25,
@@ -92,18 +121,20 @@ class WritePacer:
         self._clock = clock
         self._sleeper = sleeper or _default_sleeper
         self._lock = threading.Lock()
-        self._events: deque[tuple[float, int]] = deque()
-        self._count = 0
+        # Answered writes, (leaves the window at, count), in the order they leave it.
+        self._settled: deque[tuple[float, int]] = deque()
+        self._settled_count = 0
+        self._in_flight = 0
         self._hold_until = -math.inf
+        self._last_hold_at: float | None = None
         self._pressure_floor = 1.0
         self._pressure_at: float | None = None
         self._next_slot = -math.inf
-        self._margin = 0.0
 
     # -- reading ---------------------------------------------------------------------------
 
     def in_window(self) -> int:
-        """Writes recorded in the last ``window`` seconds (plus the round-trip margin)."""
+        """Writes that may still be in Graph's window: in flight, or answered within a window."""
         with self._lock:
             self._prune(self._clock())
             return self._count
@@ -134,77 +165,111 @@ class WritePacer:
                 window=self.window,
                 pressure_factor=self._factor(now),
                 held_for=max(0.0, self._hold_until - now),
+                in_flight=self._in_flight,
             )
 
     # -- writing ---------------------------------------------------------------------------
 
-    def acquire(self, n: int, stop: Stoppable) -> bool:
-        """Block until ``n`` more writes fit, record them and return True; False if stopped.
+    def acquire(self, n: int, stop: Stoppable) -> Grant | None:
+        """Block until ``n`` more writes fit and grant them; None if stopped first.
 
         ``n`` larger than the whole capacity is let through once the window is empty, so a
-        lowered capacity can never deadlock a batch.
+        lowered capacity can never deadlock a batch. ``n <= 0`` grants nothing (an empty
+        grant, or None if stopped).
         """
         if n <= 0:
-            return not stop.wait(0)
-        return self._acquire(n, n, stop) == n
+            return None if stop.wait(0) else Grant(0, self._clock(), open=False)
+        return self._acquire(n, n, stop)
 
-    def acquire_up_to(self, n: int, stop: Stoppable) -> int:
-        """Block until at least one write fits, record as many as fit (at most ``n``).
+    def acquire_up_to(self, n: int, stop: Stoppable) -> Grant | None:
+        """Block until at least one write fits, grant as many as fit (at most ``n``).
 
-        Returns how many were granted, 0 if stopped. The batch executor uses it so that a
-        worker holding a full batch never waits for 20 free slots while fewer are free: it
-        sends what fits and puts the rest back, which keeps the window full.
+        None if stopped. The batch executor uses it so that a worker holding a full batch
+        never waits for 20 free slots while fewer are free: it sends what fits and puts the
+        rest back, which keeps the window full.
         """
+        if n <= 0:
+            return None
         return self._acquire(n, 1, stop)
 
-    def _acquire(self, n: int, at_least: int, stop: Stoppable) -> int:
-        if n <= 0:
-            return 0
+    def answered(self, grant: Grant | None) -> None:
+        """The request carrying ``grant`` got its answer (any status) or failed in transit.
+
+        From now its writes stay in the window one more window: Graph counted them at the
+        latest now. A failure in transit is treated the same way (the request may have
+        arrived). Calling it again, or after :meth:`cancel`, does nothing.
+        """
+        self._close(grant, sent=True)
+
+    def cancel(self, grant: Grant | None) -> None:
+        """The request carrying ``grant`` was certainly never sent: give its slots back."""
+        self._close(grant, sent=False)
+
+    def _close(self, grant: Grant | None, *, sent: bool) -> None:
+        if grant is None:
+            return
+        with self._lock:
+            if not grant.open:
+                return
+            grant.open = False
+            self._in_flight -= grant.n
+            if sent:
+                # The clock never goes back, so the deque stays in leaving order.
+                self._settled.append((self._clock() + self.window, grant.n))
+                self._settled_count += grant.n
+
+    def _acquire(self, n: int, at_least: int, stop: Stoppable) -> Grant | None:
         while True:
             if stop.wait(0):
-                return 0
+                return None
             with self._lock:
                 now = self._clock()
                 delay = self._delay(at_least, now)
                 if delay <= 0:
                     granted = max(at_least, min(n, self._room(now)))
                     self._record(granted, now)
-                    return granted
+                    return Grant(granted, now)
             if self._sleeper(delay + _EPSILON, stop):
-                return 0
+                return None
 
-    def hold(self, seconds: float) -> None:
-        """After a 429: no write goes out before ``now + seconds``; also counts as pressure."""
+    def hold(self, seconds: float, *, sent_at: float | None = None) -> None:
+        """After a 429: no write goes out before ``now + seconds``.
+
+        ``sent_at`` is when the throttled request's slots were granted (:attr:`Grant.at`).
+        If it was granted after an earlier 429 had been held for, and is throttled again
+        soon after that hold ended (within ``recovery_delay``), the hold did not cure the
+        throttling: that counts as pressure and lowers the effective quota (a little more with
+        each such 429). A 429 for a request that was already on its way when we learned of
+        the earlier one is the same event, not a new one; so is a lone 429 long after another.
+        """
         if seconds <= 0:
             return
         with self._lock:
             now = self._clock()
+            last = self._last_hold_at
+            repeated = (
+                sent_at is not None
+                and last is not None
+                and sent_at >= last
+                and now <= max(self._hold_until, last) + self.recovery_delay
+            )
+            if sent_at is None or last is None or sent_at >= last:
+                self._last_hold_at = now
             self._hold_until = max(self._hold_until, now + seconds)
-            self._apply_pressure(1.0, now)
-            # Recovery starts when the hold ends, not while writes are still held.
-            self._pressure_at = self._hold_until
-
-    def note_latency(self, seconds: float) -> None:
-        """Feed how long a write request took (send to answer).
-
-        We count a write when we decide to send it, Graph counts it when it arrives, up to one
-        round trip later. Keeping our writes in the window that much longer means a write we
-        let go after an old one aged out on our side can never arrive before that old one aged
-        out on Graph's side. The margin decays so that one slow response is forgotten.
-        """
-        if seconds != seconds or seconds <= 0:
-            return
-        with self._lock:
-            self._margin = min(self.window / 10, max(seconds, self._margin * 0.95))
+            if repeated:
+                self._pressure_floor = max(self.min_factor, self._factor(now) * _TARGET_PRESSURE)
+                # Recovery starts when the hold ends, not while writes are still held.
+                self._pressure_at = self._hold_until
 
     def observe(self, limit_percentage: float | None) -> None:
         """Feed Graph's ``x-ms-throttle-limit-percentage`` (None when the header was absent).
 
         0.8–0.9: hold the current pace. From 0.9 up: lower the effective quota to
         ``0.85 / p`` of normal (1.0 → 85 %, 1.8 → 47 %) and space writes evenly, unless the
-        reading is below 1.0 and matches how full our own window is (then it is just us using
-        the quota we pace to). Absent: the pressure fades over time (see ``recovery_delay``
-        and ``recovery_time``).
+        reading is at most 1.0 and matches how full our own window is (then it is just us
+        using the quota we pace to). Absent: the pressure fades over time (see
+        ``recovery_delay`` and ``recovery_time``). Feed it readings from answers that were
+        not throttled: a 429's reading is handled by :meth:`hold`.
         """
         if limit_percentage is None or limit_percentage != limit_percentage:  # None or NaN
             return
@@ -213,9 +278,9 @@ class WritePacer:
             self._prune(now)
             own = self._count / self.quota
             if limit_percentage >= _BACKOFF_FROM:
-                if limit_percentage < 1.0 and limit_percentage <= own + _OWN_TOLERANCE:
+                if limit_percentage <= 1.0 + _EPSILON and limit_percentage <= own + _OWN_TOLERANCE:
                     # Our own full window explains the reading, and the window already
-                    # keeps us below the limit; backing off would only waste quota.
+                    # keeps us at or below the limit; backing off would only waste quota.
                     return
                 self._apply_pressure(limit_percentage, now)
             elif self._pressure_at is not None:
@@ -224,6 +289,10 @@ class WritePacer:
                 self._pressure_at = now
 
     # -- internals (lock held) -------------------------------------------------------------
+
+    @property
+    def _count(self) -> int:
+        return self._in_flight + self._settled_count
 
     def _apply_pressure(self, p: float, now: float) -> None:
         target = max(self.min_factor, min(1.0, _TARGET_PRESSURE / p))
@@ -246,10 +315,9 @@ class WritePacer:
         return max(1, math.floor(self.quota * self.headroom * self._factor(now) + _EPSILON))
 
     def _prune(self, now: float) -> None:
-        horizon = now - self.window - self._margin
-        events = self._events
-        while events and events[0][0] <= horizon:
-            self._count -= events.popleft()[1]
+        settled = self._settled
+        while settled and settled[0][0] <= now:
+            self._settled_count -= settled.popleft()[1]
 
     def _room(self, now: float) -> int:
         return max(0, self._capacity(now) - self._count)
@@ -258,23 +326,30 @@ class WritePacer:
         """Seconds until ``n`` writes may go (<= 0: now)."""
         self._prune(now)
         capacity = self._capacity(now)
+        count = self._count
         delay = self._hold_until - now
-        if self._count and self._count + n > capacity:
-            # Oldest-first: how long until enough old writes have left the window?
-            excess = self._count + n - capacity if n <= capacity else self._count
+        if count and count + n > capacity:
+            # A batch larger than the whole capacity waits for an empty window.
+            excess = count + n - capacity if n <= capacity else count
+            leaves_at = None
             freed = 0
-            for t, k in self._events:
+            for t, k in self._settled:
                 freed += k
                 if freed >= excess:
-                    delay = max(delay, t + self.window + self._margin - now)
+                    leaves_at = t
                     break
+            if leaves_at is None:
+                # Writes still in flight must make room too: each leaves a window after its
+                # answer, so not before a window from now (and after every answered one).
+                last = self._settled[-1][0] if self._settled else now
+                leaves_at = max(last, now + self.window)
+            delay = max(delay, leaves_at - now)
         if self._factor(now) < 1.0:
             delay = max(delay, self._next_slot - now)
         return delay
 
     def _record(self, n: int, now: float) -> None:
-        self._events.append((now, n))
-        self._count += n
+        self._in_flight += n
         if self._factor(now) < 1.0:
             # Under pressure, spread the reduced capacity evenly over the window.
             interval = n * self.window / self._capacity(now)
