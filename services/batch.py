@@ -32,6 +32,8 @@ __all__ = ["BatchExecutor", "BatchItem", "ItemResult", "Outcome"]
 log = logging.getLogger("closeout.batch")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Skipped items are reported in groups of this many (one journal write each) after a stop.
+_REPORT_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,12 @@ class BatchExecutor:
     ``on_before_send(items)`` is called right before each POST with the items in it (the
     journal writes and fsyncs its intent lines there; if it raises, nothing is sent and the
     run aborts). ``on_result(result)`` is called exactly once per item when its outcome is
-    final. Both are called from worker threads, possibly concurrently: they must be
-    thread-safe. An exception from either, or an unexpected error, aborts the run: in-flight
-    batches are still judged, the rest is reported skipped, then :meth:`run` re-raises it.
+    final; ``on_results(results)`` gets the same results, once per group that became final
+    together (a batch's, or a chunk of the final sweep), so that a journal can record them
+    with one fsync instead of one per item. All are called from worker threads, possibly
+    concurrently: they must be thread-safe. An exception from any, or an unexpected error,
+    aborts the run: in-flight batches are still judged, the rest is reported skipped, then
+    :meth:`run` re-raises it.
     """
 
     def __init__(
@@ -135,6 +140,7 @@ class BatchExecutor:
         concurrency: int = 4,
         max_attempts: int = 8,
         on_result: Callable[[ItemResult], None] | None = None,
+        on_results: Callable[[list[ItemResult]], None] | None = None,
         on_before_send: Callable[[list[BatchItem]], None] | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
@@ -154,6 +160,7 @@ class BatchExecutor:
         self.max_throttle_retries = max_throttle_retries
         self.batch_size = batch_size
         self.on_result = on_result
+        self.on_results = on_results
         self.on_before_send = on_before_send
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -199,9 +206,9 @@ class BatchExecutor:
                     thread.join()
         finally:
             remove_listener()
-        for work in works:
-            if work.index not in st.results:
-                self._finish(st, work)
+        skipped = [self._skipped(st, work) for work in works if work.index not in st.results]
+        for start in range(0, len(skipped), _REPORT_CHUNK):
+            self._report(st, skipped[start : start + _REPORT_CHUNK])
         if st.error is not None:
             raise st.error
         return [st.results[w.index] for w in works]
@@ -482,7 +489,7 @@ class BatchExecutor:
             st.cond.notify_all()
         self._report(st, done)
 
-    def _finish(self, st: _Run, work: _Work) -> None:
+    def _skipped(self, st: _Run, work: _Work) -> ItemResult:
         """Final sweep after the workers ended: whatever is unfinished is skipped."""
         if work.attempts:
             message = f"not finished: the run stopped before a retry (last: {work.message})"
@@ -500,21 +507,25 @@ class BatchExecutor:
         )
         with st.cond:
             st.results[work.index] = result
-        self._report(st, [result])
+        return result
 
     def _report(self, st: _Run, results: list[ItemResult]) -> None:
-        if self.on_result is None:
-            return
-        for result in results:
-            try:
-                self.on_result(result)
-            except BaseException as exc:
-                # Log the first failure in full; after that the run is aborting anyway.
-                if st.error is None:
-                    log.exception("on_result callback failed")
-                else:
-                    log.debug("on_result callback failed again: %s", exc)
-                self._abort(st, exc)
+        if self.on_results is not None and results:
+            self._callback(st, "on_results", self.on_results, results)
+        if self.on_result is not None:
+            for result in results:
+                self._callback(st, "on_result", self.on_result, result)
+
+    def _callback(self, st: _Run, name: str, callback: Callable[[Any], None], arg: Any) -> None:
+        try:
+            callback(arg)
+        except BaseException as exc:
+            # Log the first failure in full; after that the run is aborting anyway.
+            if st.error is None:
+                log.exception("%s callback failed", name)
+            else:
+                log.debug("%s callback failed again: %s", name, exc)
+            self._abort(st, exc)
 
     def _abort(self, st: _Run, exc: BaseException) -> None:
         with st.cond:

@@ -266,6 +266,39 @@ def test_a_stop_during_a_long_retry_after_returns_within_a_second(sb):
     assert len(collector.results) == 4
 
 
+def test_on_results_gets_each_batchs_outcomes_together_and_each_item_once(make_sandbox):
+    # So that the journal records a batch's outcomes with one fsync, not twenty.
+    sb = make_sandbox(users=80, seed=3, synced_fraction=0.0)
+    client = GraphClient(sb.base_url, Tokens(sb))
+    ids = user_ids(client, sb)[:79]
+    groups: list[list[str]] = []
+    lock = threading.Lock()
+    control = RunControl()
+
+    def on_results(results: list[ItemResult]) -> None:
+        with lock:
+            groups.append([r.item.key for r in results])
+
+    def stop_after_two(items: list[BatchItem]) -> None:
+        if len(groups) >= 2:
+            control.stop()
+
+    ex = executor(
+        client,
+        control=control,
+        concurrency=1,
+        on_results=on_results,
+        on_before_send=stop_after_two,
+    )
+    results = ex.run([delete(u) for u in ids])
+    # Two batches answered (20 each, one group each), then the stop as the third goes out
+    # (it is still sent and judged): the 19 left over are reported skipped in one group.
+    assert [len(g) for g in groups] == [20, 20, 20, 19]
+    assert sorted(k for g in groups for k in g) == sorted(ids)
+    skipped = {r.item.key for r in results if r.outcome is Outcome.skipped}
+    assert set(groups[-1]) == skipped
+
+
 def test_stop_lets_the_in_flight_batch_finish_and_skips_the_rest(sb):
     client = GraphClient(sb.base_url, Tokens(sb))
     ids = user_ids(client, sb)[:50]

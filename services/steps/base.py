@@ -148,51 +148,57 @@ class StepContext:
                     ]
                 )
 
-        def on_result(result: ItemResult) -> None:
-            item = result.item
+        def on_results(results: list[ItemResult]) -> None:
+            # One journal write (one fsync) for all the outcomes of a batch: an fsync per item
+            # would keep the workers (and the journal's lock) busy for longer than the POST.
             if self.journal is not None:
                 self.journal.write_outcomes(
                     [
                         {
                             "step": int(step),
-                            "action": item.action,
-                            "object": item.key,
-                            "label": item.label,
-                            "result": str(result.outcome),
-                            "status": result.status,
-                            "code": result.code,
-                            "message": result.message,
-                            "request_id": result.request_id,
+                            "action": r.item.action,
+                            "object": r.item.key,
+                            "label": r.item.label,
+                            "result": str(r.outcome),
+                            "status": r.status,
+                            "code": r.code,
+                            "message": r.message,
+                            "request_id": r.request_id,
                         }
+                        for r in results
                     ]
                 )
-            self.sink(
-                ItemFinished(
-                    step,
-                    item.action,
-                    item.key,
-                    item.label,
-                    str(result.outcome),
-                    result.status,
-                    result.code,
-                    result.message,
-                    result.request_id,
-                    result.finished_at,
-                )
-            )
-            done, failed, eta = progress.add(result.outcome)
-            if progress.should_report():
-                status = self.pacer.status()
+            for result in results:
+                item = result.item
                 self.sink(
-                    ProgressUpdated(step, done, total, failed, eta, status.in_window, status.quota)
+                    ItemFinished(
+                        step,
+                        item.action,
+                        item.key,
+                        item.label,
+                        str(result.outcome),
+                        result.status,
+                        result.code,
+                        result.message,
+                        result.request_id,
+                        result.finished_at,
+                    )
                 )
+                done, failed, eta = progress.add(result.outcome)
+                if progress.should_report():
+                    status = self.pacer.status()
+                    self.sink(
+                        ProgressUpdated(
+                            step, done, total, failed, eta, status.in_window, status.quota
+                        )
+                    )
 
         executor = BatchExecutor(
             self.client,
             control=self.control,
             pacer=self.pacer,
             concurrency=self.options.concurrency,
-            on_result=on_result,
+            on_results=on_results,
             on_before_send=before_send,
         )
         results = executor.run(items)
