@@ -31,9 +31,9 @@ from widgets import LogPanel, RemainingTable, RunProgress
 
 from .conftest import AppFactory, MessageLog, connected, sandbox_of, shows, wait_for
 
-LONG_RUN = 600
-"""Users in the tenant of a run that is stopped: 30 batches, about 16 s with slow deletes
-(four in flight at a time, 2 s each), far more than the test needs before it stops the run,
+LONG_RUN = 1200
+"""Users in the tenant of a run that is stopped: 60 batches, about 15 s with slow deletes
+(eight in flight at a time, 2 s each), far more than the test needs before it stops the run,
 even on a loaded CI machine (4.5 s was not: a run once finished before the stop landed)."""
 
 NO_SYNC: dict[str, Any] = {"synced_fraction": 0.0}
@@ -164,7 +164,9 @@ async def test_quit_guard_yes_after_the_step_has_finished_still_exits(
     make_app: AppFactory,
 ) -> None:
     # The step may end while the question is on screen; "Stop and quit" must still quit.
-    app = make_app(users=120, **NO_SYNC)
+    # 20 batches: more than go out in the first round (eight in flight), so the step is still
+    # running when the question comes.
+    app = make_app(users=400, **NO_SYNC)
     async with app.run_test() as pilot:
         await connected(pilot)
         slow = sandbox_of(app).add_fault(
