@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
@@ -52,6 +53,26 @@ def rss_mb() -> float:
     return float("nan")
 
 
+async def wait_loaded(app: CloseoutApp, pilot: Any, users: int) -> RemainingTable:
+    """Until the main screen shows all ``users`` in its users table."""
+    while not (app.engine is not None and isinstance(app.screen, MainScreen)):
+        await pilot.pause(0.2)
+    table = app.main.query_one("#table-users", RemainingTable)
+    while table.total < users:
+        await pilot.pause(0.2)
+    return table
+
+
+async def start_step_1(app: CloseoutApp, pilot: Any) -> None:
+    """Select step 1, run it, confirm; return once it is running."""
+    await pilot.press("down")
+    await pilot.press("r")
+    await pilot.pause(0.2)
+    await pilot.press("y")
+    while app.step_running is None:
+        await asyncio.sleep(0.01)
+
+
 async def bench(args: argparse.Namespace) -> None:
     sandbox = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(args.users + 1), str(args.time_scale)],
@@ -73,21 +94,12 @@ async def bench(args: argparse.Namespace) -> None:
         rss_before = rss_mb()
         async with app.run_test(size=(120, 40)) as pilot:
             started = time.monotonic()
-            while not (app.engine is not None and isinstance(app.screen, MainScreen)):
-                await pilot.pause(0.2)
-            table = app.main.query_one("#table-users", RemainingTable)
-            while table.total < args.users:
-                await pilot.pause(0.2)
+            table = await wait_loaded(app, pilot, args.users)
             print(
                 f"connected and loaded {table.total:,} users in {time.monotonic() - started:.1f} s; "
                 f"process RSS {rss_mb():.0f} MB (was {rss_before:.0f} MB before the app started)"
             )
-            await pilot.press("down")
-            await pilot.press("r")
-            await pilot.pause(0.2)
-            await pilot.press("y")
-            while app.step_running is None:
-                await asyncio.sleep(0.01)
+            await start_step_1(app, pilot)
             latencies: list[float] = []
             handled: list[float] = []
             screen = app.main
