@@ -381,9 +381,9 @@ class BatchExecutor:
                 self._judge_one(judge, work, sub, headers)
             if judge.holds and self.pacer is not None:
                 self.pacer.hold(max(judge.holds), sent_at=sent_at)
-            self._observe(pressures)
+            self._observe(pressures, grant)
             return judge
-        self._observe(pressures)
+        self._observe(pressures, grant)
         status = resp.status
         error = resp.error()
         if status == 429:
@@ -458,11 +458,11 @@ class BatchExecutor:
         else:
             judge.final(work, Outcome.failed, status, error.code, error.message, request_id)
 
-    def _observe(self, pressures: list[float | None]) -> None:
+    def _observe(self, pressures: list[float | None], grant: Grant | None) -> None:
         if self.pacer is None:
             return
         present = [p for p in pressures if p is not None]
-        self.pacer.observe(max(present) if present else None)
+        self.pacer.observe(max(present) if present else None, grant)
 
     # -- outcomes --------------------------------------------------------------------------
 

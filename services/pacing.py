@@ -8,19 +8,23 @@ moment its slot is granted (before the journal's fsync, before it is sent: no la
 can count it) until one window after its answer arrived (no earlier than Graph forgets it). As
 long as our window never holds more than the quota, neither does Graph's, however long a write
 waited between its grant and its send (a journal fsync, a busy lock, a garbage-collection
-pause). The same bound holds if Graph's "token bucket" is a bucket that refills steadily rather
-than a sliding window: a bucket admits everything a sliding window admits.
+pause). The same bound holds if Graph's "token bucket" is a bucket of the quota that refills
+steadily over the window rather than a sliding window: it admits all a sliding window admits.
 
 Because the model is conservative, the whole quota is used (no headroom by default): a burst
 of ``quota`` writes goes out at once (the window, not our pacing, sets the floor for N writes),
 then each new write waits until an old one has left the window.
 
-It also listens to Graph. ``x-ms-throttle-limit-percentage`` (sent only above 80 % of a limit)
-that our own window does not explain is someone else's load: it lowers the effective quota and
-spreads writes evenly. A 429's ``Retry-After`` holds all writes; a 429 for a write sent after
-we had just held for another is evidence that the pace is too high for today's Graph, and
-lowers the quota too. One 429 alone only holds: its cause may be gone by the time the hold ends.
-Pressure fades gradually once the signals stop.
+Our own writes can then not be throttled by the app+tenant quota, but others' can still make
+Graph throttle us: other tools signed in with the same public client in the same tenant share
+that quota, all apps share the tenant's 18,000 per 5 minutes, and Graph throttles "when the
+services are under an important load" (TL). So the pacer also listens to Graph.
+``x-ms-throttle-limit-percentage`` (sent only above 80 % of a limit) that our own window does
+not explain is someone else's load: it lowers the effective quota and spreads writes evenly.
+A 429's ``Retry-After`` holds all writes; a 429 for a write sent after we had just held for
+another is evidence that the pace is too high for today's Graph, and lowers the quota too. One
+429 alone only holds: its cause may be gone by the time the hold ends. Pressure fades
+gradually once the signals stop.
 
 Every wait goes through a ``sleeper`` that is interruptible by a stop, and the clock is
 injectable, so the pacer is tested on a fake clock without sleeping.
@@ -28,6 +32,7 @@ injectable, so the pacer is tested on a fake clock without sleeping.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -37,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = ["Grant", "PacerStatus", "Stoppable", "WritePacer"]
+
+log = logging.getLogger("closeout.pacing")
 
 # When Graph reports pressure p (1.0 = throttling starts) we aim our share at this level.
 _TARGET_PRESSURE = 0.85
@@ -86,6 +93,9 @@ class Grant:
     n: int
     at: float
     open: bool = field(default=True, repr=False)
+    # Our window's count just after this grant, and how many writes had been granted in all.
+    seen: int = field(default=0, repr=False)
+    granted_total: int = field(default=0, repr=False)
 
     def __bool__(self) -> bool:
         return self.n > 0
@@ -125,6 +135,7 @@ class WritePacer:
         self._settled: deque[tuple[float, int]] = deque()
         self._settled_count = 0
         self._in_flight = 0
+        self._granted_total = 0
         self._hold_until = -math.inf
         self._last_hold_at: float | None = None
         self._pressure_floor = 1.0
@@ -228,7 +239,7 @@ class WritePacer:
                 if delay <= 0:
                     granted = max(at_least, min(n, self._room(now)))
                     self._record(granted, now)
-                    return Grant(granted, now)
+                    return Grant(granted, now, seen=self._count, granted_total=self._granted_total)
             if self._sleeper(delay + _EPSILON, stop):
                 return None
 
@@ -260,29 +271,40 @@ class WritePacer:
                 self._pressure_floor = max(self.min_factor, self._factor(now) * _TARGET_PRESSURE)
                 # Recovery starts when the hold ends, not while writes are still held.
                 self._pressure_at = self._hold_until
+                log.info(
+                    "throttled again right after a hold: pacing to %d writes per window",
+                    self._capacity(now),
+                )
 
-    def observe(self, limit_percentage: float | None) -> None:
+    def observe(self, limit_percentage: float | None, grant: Grant | None = None) -> None:
         """Feed Graph's ``x-ms-throttle-limit-percentage`` (None when the header was absent).
 
         0.8–0.9: hold the current pace. From 0.9 up: lower the effective quota to
         ``0.85 / p`` of normal (1.0 → 85 %, 1.8 → 47 %) and space writes evenly, unless the
-        reading is at most 1.0 and matches how full our own window is (then it is just us
+        reading is at most 1.0 and matches how full our own window was (then it is just us
         using the quota we pace to). Absent: the pressure fades over time (see
         ``recovery_delay`` and ``recovery_time``). Feed it readings from answers that were
-        not throttled: a 429's reading is handled by :meth:`hold`.
+        not throttled, with the ``grant`` of the request that got the answer: a 429's
+        reading is handled by :meth:`hold`.
         """
         if limit_percentage is None or limit_percentage != limit_percentage:  # None or NaN
             return
         with self._lock:
             now = self._clock()
             self._prune(now)
-            own = self._count / self.quota
+            own = self._own_share(grant)
             if limit_percentage >= _BACKOFF_FROM:
                 if limit_percentage <= 1.0 + _EPSILON and limit_percentage <= own + _OWN_TOLERANCE:
                     # Our own full window explains the reading, and the window already
                     # keeps us at or below the limit; backing off would only waste quota.
                     return
                 self._apply_pressure(limit_percentage, now)
+                log.info(
+                    "Graph reports %.2f of a limit, more than our writes explain: pacing to %d "
+                    "writes per window",
+                    limit_percentage,
+                    self._capacity(now),
+                )
             elif self._pressure_at is not None:
                 # Near the limit but not over it: keep the pace we have, postpone recovery.
                 self._pressure_floor = self._factor(now)
@@ -293,6 +315,18 @@ class WritePacer:
     @property
     def _count(self) -> int:
         return self._in_flight + self._settled_count
+
+    def _own_share(self, grant: Grant | None) -> float:
+        """The most of the quota our writes can have filled when Graph took its reading.
+
+        Graph read its window at some moment between the grant and the answer, and our
+        window may have emptied since (at the start of a burst writes leave it quickly): so
+        not just today's count, but the count at the grant plus all granted since.
+        """
+        count = self._count
+        if grant is not None:
+            count = max(count, grant.seen + self._granted_total - grant.granted_total)
+        return count / self.quota
 
     def _apply_pressure(self, p: float, now: float) -> None:
         target = max(self.min_factor, min(1.0, _TARGET_PRESSURE / p))
@@ -350,6 +384,7 @@ class WritePacer:
 
     def _record(self, n: int, now: float) -> None:
         self._in_flight += n
+        self._granted_total += n
         if self._factor(now) < 1.0:
             # Under pressure, spread the reduced capacity evenly over the window.
             interval = n * self.window / self._capacity(now)

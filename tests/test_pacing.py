@@ -245,6 +245,26 @@ def test_a_high_reading_explained_by_our_own_full_window_is_not_pressure():
     assert pacer.capacity == int(100 * 0.85 / 1.02)
 
 
+def test_a_reading_taken_before_our_window_emptied_is_still_ours():
+    # At the start of a burst old writes leave our window while a request is on its way:
+    # Graph read a full window, and by the answer ours is no longer full. Still us.
+    pacer, ft = _pacer(100, 10.0)
+    stop = threading.Event()
+    for k in range(5):
+        ft.now = 0.1 * k
+        pacer.answered(pacer.acquire(20, stop))
+    grant = pacer.acquire(20, stop)  # at t=10.0, when the first 20 have left
+    assert grant is not None and ft.now == pytest.approx(10.0, abs=0.001)
+    ft.now = 10.35  # three more groups left while it was on its way
+    pacer.answered(grant)
+    assert pacer.in_window() == 40
+    pacer.observe(1.0, grant)
+    assert pacer.capacity == 100
+    # More than even a full window of ours explains is someone else's.
+    pacer.observe(1.1, grant)
+    assert pacer.capacity == int(100 * 0.85 / 1.1)
+
+
 def test_a_high_reading_with_an_empty_window_is_someone_elses_load():
     pacer, _ = _pacer(100, 10.0)
     pacer.observe(0.95)
