@@ -6,7 +6,8 @@ N users (+ the admin) in a process of its own, as Graph is, and deletes them thr
 real path: sign-in, inventory, plan, journal (intent lines fsynced before each batch), the batch
 executor and the write pacer, either headless (the engine's step 1, as ``closeout run
 --headless`` runs it) or in the TUI (``--tui``: the real app under Textual's Pilot; down, r, y).
-It prints, per size, measured by the sandbox on its own clock:
+``--sequential`` runs a one-request-at-a-time client instead (what PowerShell and CLI loops
+do), for comparison. It prints, per size, measured by the sandbox on its own clock:
 
 * ``ratio``: from the first write Graph counted to the last, over the floor the quota sets
   (``floor((N - 1) / quota) * window``: the first ``quota`` writes at once, each further
@@ -33,8 +34,10 @@ Usage::
 ``--quota`` shrinks the write quota (the CI test runs 1,000 users against 250 per 150 s, so
 that they span four windows as 12,000 would against 3,000); ``--write-limit bucket`` plays
 Graph's "token bucket" as a steadily refilled bucket instead of a sliding window;
-``--faults "429=0.001"`` adds 429s that nobody's pacing caused. A benchmark, not a test: it
-prints numbers (tests/test_bench_delete.py asserts on the 1,000-user run).
+``--faults "429=0.001"`` adds 429s that nobody's pacing caused (their Retry-After, 0.2-1.5 s,
+is in real seconds: at a high time scale each costs far more of the window than it would).
+A benchmark, not a test: it prints numbers (tests/test_bench_delete.py asserts on the
+1,000-user run).
 """
 
 from __future__ import annotations
@@ -251,23 +254,54 @@ def delete_in_tui(info: dict[str, str], *, time_scale: float, users: int, state:
     return asyncio.run(drive())
 
 
+def delete_sequentially(info: dict[str, str]) -> int:
+    """What PowerShell and CLI loops do: one DELETE at a time, honouring Retry-After."""
+    import requests
+
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {info['token']}"
+    me = http.get(f"{info['url']}/v1.0/me", timeout=60).json()["id"]
+    ids: list[str] = []
+    url: str | None = f"{info['url']}/v1.0/users?$select=id&$top=999"
+    while url:
+        page = http.get(url, timeout=60).json()
+        ids += [u["id"] for u in page["value"] if u["id"] != me]
+        url = page.get("@odata.nextLink")
+    failed = 0
+    for uid in ids:
+        while True:
+            resp = http.delete(f"{info['url']}/v1.0/users/{uid}", timeout=60)
+            if resp.status_code != 429:
+                break
+            time.sleep(float(resp.headers.get("Retry-After", "1")))
+        failed += resp.status_code >= 400 and resp.status_code != 404
+    return failed
+
+
+MODES = ("headless", "tui", "sequential")
+
+
 def measure(
     users: int,
     *,
+    mode: str = "headless",
     time_scale: float = 10.0,
     latency_ms: float = 500.0,
     quota: int = GRAPH_QUOTA,
     window: float = GRAPH_WINDOW,
-    tui: bool = False,
     write_limit: str = "window",
     faults: str = "",
     seed: int = 11,
 ) -> Measurement:
-    """Delete ``users`` users from a fresh sandbox tenant and measure it on the sandbox clock."""
-    if tui and quota != GRAPH_QUOTA:
-        raise ValueError("the TUI paces to Graph's quota; --quota works headless only")
-    if tui and window != GRAPH_WINDOW:
-        raise ValueError("the TUI paces to Graph's window")
+    """Delete ``users`` users from a fresh sandbox tenant and measure it on the sandbox clock.
+
+    ``mode``: ``headless`` (the engine's step 1), ``tui`` (the app), or ``sequential`` (a
+    one-request-at-a-time client, for comparison).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    if mode == "tui" and (quota, window) != (GRAPH_QUOTA, GRAPH_WINDOW):
+        raise ValueError("the TUI paces to Graph's quota and window; --quota is for headless")
     sandbox = SandboxProcess(
         {
             "users": users + 1,
@@ -287,10 +321,12 @@ def measure(
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="closeout-bench-") as state:
-            if tui:
+            if mode == "tui":
                 failed = delete_in_tui(
                     sandbox.info, time_scale=time_scale, users=users, state=Path(state)
                 )
+            elif mode == "sequential":
+                failed = delete_sequentially(sandbox.info)
             else:
                 failed = delete_headless(
                     sandbox.info, time_scale=time_scale, quota=quota, state=Path(state)
@@ -300,7 +336,7 @@ def measure(
         sandbox.close()
     return Measurement(
         users=users,
-        mode="tui" if tui else "headless",
+        mode=mode,
         quota=quota,
         window=window,
         time_scale=time_scale,
@@ -320,7 +356,11 @@ def measure(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", default="10000", help="sizes, comma-separated")
-    parser.add_argument("--tui", action="store_true", help="delete in the TUI (Pilot)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--tui", action="store_true", help="delete in the TUI (Pilot)")
+    how.add_argument(
+        "--sequential", action="store_true", help="a one-request-at-a-time client instead"
+    )
     parser.add_argument("--time-scale", type=float, default=10.0)
     parser.add_argument(
         "--latency-ms", type=float, default=500.0, help="Graph's answer time, simulated ms"
@@ -351,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
             latency_ms=args.latency_ms,
             quota=args.quota,
             window=args.window,
-            tui=args.tui,
+            mode="tui" if args.tui else "sequential" if args.sequential else "headless",
             write_limit=args.write_limit,
             faults=args.faults,
             seed=args.seed,
