@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any
 
+from . import odata
 from .authz import ALL_SCOPES
 from .clock import SimClock, http_date
 from .config import SandboxConfig
@@ -182,6 +183,7 @@ class Sandbox:
             raise GraphHttpError(401, "InvalidAuthenticationToken", exc.message) from None
 
     def _handle_graph(self, req: Request, top_level: bool) -> Response | None:
+        req.path = odata.canonical_path(req.path)
         req.principal = self._authenticate(req)
         route, req.params = self.graph_routes.match(req.method, req.path)
         is_batch = req.path.endswith("/$batch")

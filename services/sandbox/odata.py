@@ -1,8 +1,14 @@
-"""The OData query options the sandbox honours, with Graph's refusals.
+"""The OData the sandbox honours, with Graph's refusals: query options and type names.
 
 ``$select`` (unknown properties refused), ``$top`` 1–999, opaque ``$skiptoken`` next links,
 ``$count`` only with ``ConsistencyLevel: eventual``, a small ``$filter`` grammar where ``ne`` and
 ``not`` need advanced query mode, and ``$skip`` refused on directory objects.
+
+Type names: Graph's ``$metadata`` declares ``<Schema Namespace="microsoft.graph" Alias="graph">``,
+so a cast segment may use either (``/directory/deletedItems/graph.user``, which Microsoft's
+SDKs always send, is ``…/microsoft.graph.user``), and so may the ``@odata.type`` annotation that
+the SDKs put in every update body built from a model. An update body's type must be the
+resource's own (OData: "equal to either the expected type or a derived type").
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from .http import GraphHttpError, Request
 
 MAX_TOP = 999
 DEFAULT_TOP = 100
+NAMESPACE = "microsoft.graph"
+ALIAS = "graph"
 
 
 def is_eventual(req: Request) -> bool:
@@ -224,3 +232,85 @@ def collection_body(
         body["@odata.nextLink"] = next_link(base_url, req, collection, next_position)
     body["value"] = items
     return body
+
+
+# -- type names: cast segments and @odata.type --------------------------------------------
+
+# The types the sandbox's model knows: what it serves, and what those resources are made of.
+# Another name is one Graph's model would not resolve either, as far as this sandbox can tell.
+KNOWN_TYPES = frozenset(
+    f"{NAMESPACE}.{name}".lower()
+    for name in (
+        "entity",
+        "directoryObject",
+        "user",
+        "group",
+        "organization",
+        "application",
+        "servicePrincipal",
+        "directoryRole",
+        "unifiedRoleAssignment",
+        "subscribedSku",
+        "companySubscription",
+        "policyBase",
+        "identitySecurityDefaultsEnforcementPolicy",
+        "conditionalAccessPolicy",
+        "strongAuthenticationRequirements",
+        "administrativeUnit",
+        "device",
+        "contact",
+    )
+)
+
+
+def qualified_type(name: str) -> str:
+    """A type name as ``microsoft.graph.x``: the alias expanded, a leading ``#`` dropped."""
+    bare = name.removeprefix("#")
+    head, dot, rest = bare.partition(".")
+    if dot and head.lower() == ALIAS:
+        return f"{NAMESPACE}.{rest}"
+    return bare
+
+
+_ALIASED_CAST = re.compile(rf"^{ALIAS}\.[A-Za-z_]\w*$", re.IGNORECASE)
+
+
+def canonical_path(path: str) -> str:
+    """The path with each ``graph.x`` cast segment spelled ``microsoft.graph.x``, so that one
+    route serves both spellings (and the throttle, faults and recorder see one). Only a bare
+    qualified name is a cast: a key such as ``graph.admin@contoso.com`` stays a key."""
+    if f"/{ALIAS}." not in path.lower():
+        return path
+    return "/".join(
+        qualified_type(seg) if _ALIASED_CAST.match(seg) else seg for seg in path.split("/")
+    )
+
+
+def update_body(req: Request, entity: str) -> dict[str, Any]:
+    """A PATCH body as a dict of the properties to change, its ``@odata.type`` checked and
+    removed: Microsoft's SDKs send ``"@odata.type": "#microsoft.graph.<entity>"`` with every
+    update built from a model, and Graph accepts it when it names the resource's own type."""
+    body = req.json()
+    if not isinstance(body, dict):
+        raise GraphHttpError(400, "BadRequest", "The request body must be a JSON object.")
+    annotation = body.pop("@odata.type", None)
+    if annotation is None:
+        return body
+    expected = f"{NAMESPACE}.{entity}"
+    given = qualified_type(str(annotation))
+    if given.lower() == expected.lower():
+        return body
+    if given.lower() not in KNOWN_TYPES:
+        raise GraphHttpError(
+            400,
+            "Request_BadRequest",
+            f"A type named '{given}' could not be resolved by the model. When a model is "
+            "available, each type name must resolve to a valid type.",
+        )
+    raise GraphHttpError(
+        400,
+        "Request_BadRequest",
+        f"A resource with type '{given}' was found, but it is not assignable to the expected "
+        f"type '{expected}'. The type specified in the resource must be equal to either the "
+        "expected type or a derived type.",
+    )

@@ -137,7 +137,7 @@ def delete_sp(sb: Sandbox, req: Request) -> Response:
 def patch_sp(sb: Sandbox, req: Request) -> Response:
     need(req, sb.tenant, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
     sp = _sp_or_404(sb.tenant, req.params["id"])
-    body = req.json()
+    body = odata.update_body(req, "servicePrincipal")
     if set(body) != {"accountEnabled"} or not isinstance(body["accountEnabled"], bool):
         raise GraphHttpError(400, "Request_BadRequest", "Only accountEnabled can be changed here.")
     sp.account_enabled = body["accountEnabled"]

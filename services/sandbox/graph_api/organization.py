@@ -93,7 +93,7 @@ def patch_org(sb: Sandbox, req: Request) -> Response:
     )
     if req.params["id"] != t.org.id:
         raise not_found(req.params["id"])
-    body = req.json()
+    body = odata.update_body(req, "organization")
     o = t.org
     now = sb.clock.now()
     for key, value in body.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from services.sandbox import odata
 from services.sandbox.authz import need
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import AUTH_POLICY_ADMIN, GLOBAL_ADMIN, PRIV_AUTH_ADMIN
@@ -48,7 +49,7 @@ def patch_mfa(sb: Sandbox, req: Request) -> Response:
         roles=(GLOBAL_ADMIN, AUTH_POLICY_ADMIN, PRIV_AUTH_ADMIN),
     )
     user = user_or_404(sb.tenant, req.params["id"])
-    body = req.json()
+    body = odata.update_body(req, "strongAuthenticationRequirements")
     state = body.get("perUserMfaState")
     if state not in MFA_STATES or set(body) != {"perUserMfaState"}:
         raise GraphHttpError(400, "BadRequest", "Invalid value for perUserMfaState.")

@@ -43,7 +43,7 @@ def patch_secdef(sb: Sandbox, req: Request) -> Response:
         application=("Policy.ReadWrite.SecurityDefaults",),
         roles=(GLOBAL_ADMIN, SECURITY_ADMIN),
     )
-    body = req.json()
+    body = odata.update_body(req, "identitySecurityDefaultsEnforcementPolicy")
     value = body.get("isEnabled")
     if not isinstance(value, bool):
         raise GraphHttpError(400, "BadRequest", "isEnabled must be true or false.")
@@ -95,7 +95,7 @@ def patch_ca(sb: Sandbox, req: Request) -> Response:
     pol = sb.tenant.ca_policies.get(req.params["id"])
     if pol is None:
         raise not_found(req.params["id"])
-    body = req.json()
+    body = odata.update_body(req, "conditionalAccessPolicy")
     state = body.get("state")
     if state not in CA_STATES or set(body) != {"state"}:
         raise GraphHttpError(

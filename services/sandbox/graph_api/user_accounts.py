@@ -156,7 +156,7 @@ def patch_user(sb: Sandbox, req: Request) -> Response:
         roles=(USER_ADMIN, GLOBAL_ADMIN, PRIV_AUTH_ADMIN),
     )
     user = user_or_404(sb.tenant, req.params["id"])
-    body = req.json()
+    body = odata.update_body(req, "user")
     if user.is_synced(sb.clock.now()):
         raise GraphHttpError(400, "Request_BadRequest", SYNCED_WRITE_MESSAGE)
     for key, value in body.items():
