@@ -72,6 +72,18 @@ def test_graph_alias_casts_inside_a_batch(sandbox: Sandbox) -> None:
     assert GLOBAL_ADMIN in {r["roleTemplateId"] for r in by_id["2"]["body"]["value"]}
 
 
+def test_alias_casts_cost_what_full_ones_cost(sandbox: Sandbox) -> None:
+    s = session(sandbox)
+    base = f"{sandbox.base_url}/v1.0/me/transitiveMemberOf"
+    units = {
+        s.get(f"{base}/{ns}.directoryRole", params={"$count": "true"}, headers=EVENTUAL).headers[
+            "x-ms-resource-unit"
+        ]
+        for ns in ("microsoft.graph", "graph")
+    }
+    assert units == {"2"}  # TL: GET me/transitiveMemberOf costs 2
+
+
 def test_only_a_bare_qualified_name_is_a_cast() -> None:
     assert canonical_path("/v1.0/directory/deletedItems/graph.user") == (
         "/v1.0/directory/deletedItems/microsoft.graph.user"

@@ -140,8 +140,9 @@ def request_cost(method: str, path: str, query: dict[str, str]) -> tuple[int, in
         return 1, 1
     tail = path.split("/", 2)[-1] if path.count("/") >= 2 else path
     base = 1
-    if tail in ("users", "applications") or tail.endswith(
-        ("memberOf/microsoft.graph.directoryRole",)
+    # TL: memberOf and transitiveMemberOf both cost 2 (the path's case is the client's).
+    if tail in ("users", "applications") or tail.lower().endswith(
+        "memberof/microsoft.graph.directoryrole"
     ):
         base = 2
     elif tail == "subscribedSkus":
