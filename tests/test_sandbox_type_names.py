@@ -177,3 +177,18 @@ def test_updates_refuse_another_odata_type(sandbox: Sandbox, annotation: str, me
     )
     assert resp.status_code == 400 and message in resp.json()["error"]["message"]
     assert policy.state == before
+
+
+def test_absolute_batch_urls_fail_on_their_first_segment(sandbox: Sandbox) -> None:
+    s = session(sandbox)
+    absolute = f"{sandbox.base_url}/v1.0/organization"
+    items = [
+        {"id": "abs", "method": "GET", "url": absolute},
+        {"id": "rel", "method": "GET", "url": "/organization"},
+    ]
+    resp = s.post(f"{sandbox.base_url}/v1.0/$batch", json={"requests": items}, timeout=30)
+    assert resp.status_code == 200
+    by_id = {r["id"]: r for r in resp.json()["responses"]}
+    assert by_id["rel"]["status"] == 200
+    assert by_id["abs"]["status"] == 400
+    assert by_id["abs"]["body"]["error"]["message"] == "Resource not found for the segment 'http:'."

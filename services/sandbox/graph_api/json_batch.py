@@ -1,8 +1,9 @@
 """JSON batching (``POST /v1.0/$batch`` and ``/beta/$batch``) as BATCH documents it.
 
-At most 20 requests; ids unique; relative urls; ``headers`` with ``Content-Type`` whenever a
-``body`` is present; ``dependsOn`` sequencing with 424 for dependents of a failed request;
-every item authenticated, throttled and served on its own; responses in no guaranteed order.
+At most 20 requests; ids unique; relative urls (an absolute one fails as Graph fails it);
+``headers`` with ``Content-Type`` whenever a ``body`` is present; ``dependsOn`` sequencing with
+424 for dependents of a failed request; every item authenticated, throttled and served on its
+own; responses in no guaranteed order.
 """
 
 from __future__ import annotations
@@ -99,16 +100,18 @@ def handle_batch(sb: Sandbox, req: Request) -> Response | None:
             continue
         url = str(it["url"])
         if url.startswith(("http://", "https://")):
+            # Graph reads the url as a path under the version, so an absolute one fails on its
+            # first segment (msgraph-sdk-python #1015; "/v1.0/groups" fails on 'v1.0', JS #1178).
             status_of[iid] = 400
             responses.append(
                 {
                     "id": iid,
                     "status": 400,
-                    "headers": {},
+                    "headers": {"Content-Type": "application/json"},
                     "body": {
                         "error": {
                             "code": "BadRequest",
-                            "message": "Batch request urls must be relative.",
+                            "message": f"Resource not found for the segment '{url.split('/')[0]}'.",
                         }
                     },
                 }
