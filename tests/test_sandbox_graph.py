@@ -287,6 +287,23 @@ def test_synced_users_refuse_writes_until_sync_is_off_and_done(
     assert [e.kind for e in sb.recorder.events()][:2] == ["synced-delete-refused", "sync-disabled"]
 
 
+def test_formerly_synced_users_read_false_and_cloud_users_null(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sb = make_sandbox(users=20, seed=6, synced_fraction=0.5, dirsync_hours=1.0)
+    s = session(sb)
+    before = {u["id"]: u["onPremisesSyncEnabled"] for u in users(s, sb)}
+    assert set(before.values()) == {True, None}
+    org_id = sb.tenant_id
+    off = s.patch(
+        f"{sb.base_url}/v1.0/organization/{org_id}", json={"onPremisesSyncEnabled": False}
+    )
+    assert off.status_code == 204
+    sb.clock.advance(3600 + 1)
+    after = {u["id"]: u["onPremisesSyncEnabled"] for u in users(s, sb)}
+    assert after == {uid: (False if was else None) for uid, was in before.items()}
+
+
 # -- subscriptions and the portal ---------------------------------------------------------------
 
 

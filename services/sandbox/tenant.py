@@ -139,7 +139,9 @@ class User:
             "userPrincipalName": self.user_principal_name,
             "userType": self.user_type,
             "accountEnabled": self.account_enabled,
-            "onPremisesSyncEnabled": True if synced else None,
+            # Graph's description: true while synced, false once "originally synced ... but
+            # no longer synced", null if never synced.
+            "onPremisesSyncEnabled": True if synced else (False if self.synced else None),
             "onPremisesImmutableId": f"imm-{self.id[:8]}" if self.synced else None,
             "department": self.department,
             "createdDateTime": self.created,
