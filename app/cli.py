@@ -105,6 +105,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _behaviours(text: str) -> dict[str, bool]:
+    from services.sandbox.config import behaviour_switches
+
+    try:
+        return behaviour_switches(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -280,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--hostile-names",
         action="store_true",
         help=_("name some objects with terminal escapes, bidi overrides and formulas"),
+    )
+    serve.add_argument(
+        "--behaviour",
+        type=_behaviours,
+        default={},
+        metavar="NAMES",
+        help=_(
+            "comma-separated ways the sandbox behaves where Graph's behaviour may vary "
+            "(e.g. opaque-tokens: access tokens no client can read)"
+        ),
     )
     return parser
 
@@ -622,6 +641,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         faults=args.faults,
         hostile_names=args.hostile_names,
+        **args.behaviour,
     )
     sb = start_sandbox(config)
     token = sb.issue_token(lifetime=12 * 3600)

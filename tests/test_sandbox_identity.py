@@ -439,6 +439,33 @@ def test_short_token_lifetime_is_what_the_token_says(make_sandbox: Any) -> None:
         sb.tokens.validate(token["access_token"])
 
 
+def test_opaque_tokens_are_encrypted_yet_checked_like_the_readable_ones(make_sandbox: Any) -> None:
+    sb = make_sandbox(opaque_tokens=True)
+    token = _signed_in(sb)["access_token"]
+    header, key, iv, ciphertext, tag = token.split(".")  # JWE compact form, "dir" key
+
+    def unb64(text: str) -> bytes:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    assert key == "" and json.loads(unb64(header)) == {
+        "alg": "dir",
+        "enc": "A256GCM",
+        "typ": "JWT",
+    }
+    assert sb.admin_upn.encode() not in unb64(ciphertext)
+    assert sb.tokens.validate(token).scopes == {"User.Read", "User.ReadWrite.All"}
+    resp = _session().get(f"{sb.base_url}/v1.0/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and resp.json()["id"] == sb.admin_id
+    # Tampered with, it is refused; revoked, too.
+    forged = ".".join((header, key, iv, ciphertext[:-4] + "AAAA", tag))
+    with pytest.raises(TokenRejected):
+        sb.tokens.validate(forged)
+    sb.revoke(token)
+    with pytest.raises(TokenRejected):
+        sb.tokens.validate(token)
+    assert len(sb.issue_app_token().split(".")) == 5
+
+
 def test_unsupported_grant_type(sb: Sandbox) -> None:
     resp = _session().post(
         f"{sb.base_url}/{sb.tenant_id}/oauth2/v2.0/token",

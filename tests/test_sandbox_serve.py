@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from services.auth.scopes import token_claims
 from services.textsafe import UNSAFE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +84,31 @@ def test_serve_hostile_names_serves_them_and_prints_them_inert() -> None:
         assert org["value"][0]["displayName"].startswith("\x1b]0;owned\x07")
         apps = requests.get(f"{base}/v1.0/applications", headers=auth, timeout=10).json()
         assert any("\x1b[2J" in a["displayName"] for a in apps["value"])
+
+
+def test_serve_hands_out_a_readable_jwt_by_default() -> None:
+    with serving("--users", "12") as (_out, _base, _domain, token):
+        assert token_claims(token)["tid"]  # as Graph's tokens are today
+
+
+def test_serve_behaviour_opaque_tokens_hands_out_a_token_no_client_can_read() -> None:
+    with serving("--users", "12", "--behaviour", "opaque-tokens") as (_out, base, _d, token):
+        assert len(token.split(".")) == 5 and token_claims(token) == {}
+        resp = requests.get(
+            f"{base}/v1.0/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert resp.status_code == 200 and resp.json()["userPrincipalName"].startswith("admin@")
+
+
+def test_serve_refuses_an_unknown_behaviour() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "sandbox", "serve", "--behaviour", "kinder-graph"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "kinder-graph" in result.stderr and "opaque-tokens" in result.stderr
+    assert "Traceback" not in result.stderr

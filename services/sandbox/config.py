@@ -81,3 +81,30 @@ class SandboxConfig:
     """Which documented limit governs per-user MFA calls (graph-api.md §5.1: unconfirmed)."""
     conditional_access_blocks_device_code: bool = False
     """A Conditional Access policy blocks the device code flow (AADSTS53003 on redemption)."""
+    opaque_tokens: bool = False
+    """Issue access tokens no client can read (encrypted, JWE-shaped), as Entra may: Microsoft
+    says clients must treat access tokens as opaque. False: readable JWTs, as Graph's are today."""
+
+
+BEHAVIOURS: dict[str, str] = {
+    "opaque-tokens": "opaque_tokens",
+}
+"""Names for ``closeout sandbox serve --behaviour``: each turns on one switch of
+:class:`SandboxConfig` where Graph's behaviour is undocumented or may vary."""
+
+
+def behaviour_switches(names: str) -> dict[str, bool]:
+    """``"opaque-tokens,…"`` as :class:`SandboxConfig` keyword arguments.
+
+    Raises ValueError naming an unknown behaviour and the known ones.
+    """
+    switches: dict[str, bool] = {}
+    for name in (n.strip() for n in names.split(",")):
+        if not name:
+            continue
+        if name not in BEHAVIOURS:
+            raise ValueError(
+                f"unknown behaviour {name!r}; choose from: {', '.join(sorted(BEHAVIOURS))}"
+            )
+        switches[BEHAVIOURS[name]] = True
+    return switches

@@ -42,7 +42,11 @@ class Sandbox:
         self.clock = SimClock(self.config.time_scale)
         self.tenant: Tenant = build_tenant(self.config)
         self.lock = threading.RLock()
-        self.tokens = TokenStore(tenant_id=self.tenant.org.id, lifetime=self.config.token_lifetime)
+        self.tokens = TokenStore(
+            tenant_id=self.tenant.org.id,
+            lifetime=self.config.token_lifetime,
+            opaque=self.config.opaque_tokens,
+        )
         from .throttle import Throttle  # local: throttle imports config only
 
         self.throttle = Throttle(self.config, self.clock, len(self.tenant.users))

@@ -2,8 +2,10 @@
 
 Access tokens are JWTs shaped like Graph's (``aud``, ``tid``, ``oid``, ``upn``, ``scp`` for
 delegated, ``roles`` for app-only), signed with a per-sandbox HMAC key so that the sandbox can
-trust what it issued. Clients never verify them; they only read the claims, as with Graph.
-Token lifetimes are wall-clock, not simulated, because msal schedules refreshes in real time.
+trust what it issued. With ``opaque`` the same claims are encrypted instead (a JWE in compact
+form, ``dir`` + ``A256GCM``), as Entra may do: Microsoft says clients must not read access
+tokens, and an opaque token proves that closeout does not. Token lifetimes are wall-clock, not
+simulated, because msal schedules refreshes in real time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
@@ -74,6 +80,8 @@ class TokenStore:
     tenant_id: str
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     lifetime: float = 3600.0
+    opaque: bool = False
+    """Issue encrypted access tokens (JWE) instead of readable JWTs."""
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -141,22 +149,54 @@ class TokenStore:
             "ver": "1.0",
             **claims,
         }
+        if self.opaque:
+            return self._seal(body)
         header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         sig = hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
         return f"{header}.{payload}.{_b64(sig)}"
 
+    def _aead(self) -> AESGCM:
+        return AESGCM(hashlib.sha256(b"closeout-sandbox-jwe" + self.key).digest())
+
+    def _seal(self, claims: dict[str, object]) -> str:
+        # JWE compact serialization with direct encryption: header, an empty encrypted key,
+        # IV, ciphertext and tag. The header is the additional authenticated data (RFC 7516).
+        header = _b64(json.dumps({"alg": "dir", "enc": "A256GCM", "typ": "JWT"}).encode())
+        iv = secrets.token_bytes(12)
+        sealed = self._aead().encrypt(
+            iv, json.dumps(claims, separators=(",", ":")).encode(), header.encode()
+        )
+        return f"{header}..{_b64(iv)}.{_b64(sealed[:-16])}.{_b64(sealed[-16:])}"
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token this store issued (either form); TokenRejected otherwise."""
+        parts = token.split(".")
+        try:
+            if len(parts) == 5:
+                header, _key, iv, ciphertext, tag = parts
+                plain = self._aead().decrypt(
+                    _unb64(iv), _unb64(ciphertext) + _unb64(tag), header.encode()
+                )
+                claims = json.loads(plain)
+            else:
+                header, payload, sig = parts
+                expected = hmac.new(
+                    self.key, f"{header}.{payload}".encode(), hashlib.sha256
+                ).digest()
+                if not hmac.compare_digest(expected, _unb64(sig)):
+                    raise TokenRejected("Access token validation failure. Invalid audience.")
+                claims = json.loads(_unb64(payload))
+        except (ValueError, InvalidTag):
+            raise TokenRejected("Invalid JWT token. The token is not in a valid format.") from None
+        if not isinstance(claims, dict):
+            raise TokenRejected("Invalid JWT token. The token is not in a valid format.")
+        return claims
+
     # -- checking ------------------------------------------------------------------------
 
     def validate(self, token: str) -> Principal:
-        try:
-            header, payload, sig = token.split(".")
-            expected = hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-            if not hmac.compare_digest(expected, _unb64(sig)):
-                raise TokenRejected("Access token validation failure. Invalid audience.")
-            claims = json.loads(_unb64(payload))
-        except (ValueError, json.JSONDecodeError):
-            raise TokenRejected("Invalid JWT token. The token is not in a valid format.") from None
+        claims = self._claims(token)
         if claims.get("exp", 0) < time.time():
             raise TokenRejected("Lifetime validation failed, the token is expired.")
         with self._lock:
@@ -185,11 +225,11 @@ class TokenStore:
     def revoke(self, token: str) -> None:
         """Make a token fail validation (tests: '401, then refresh once')."""
         try:
-            claims = json.loads(_unb64(token.split(".")[1]))
-        except (ValueError, IndexError):
+            claims = self._claims(token)
+        except TokenRejected:
             return
         with self._lock:
-            self._revoked.add(claims.get("uti", ""))
+            self._revoked.add(str(claims.get("uti", "")))
 
     def revoke_all_for_user(self, user_id: str) -> None:
         with self._lock:
