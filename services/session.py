@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .auth.certificate import CertificateAuth
 from .auth.device_code import DeviceCodeAuth, DeviceCodePrompt
-from .auth.scopes import DEFAULT_CLIENT_ID, GRAPH_SCOPES, READ_ONLY_SCOPES, scoped, token_claims
+from .auth.scopes import DEFAULT_CLIENT_ID, scoped, scopes_for, token_claims
 from .auth.static_token import StaticTokenAuth
 from .auth.token_cache import TokenCacheFile
 from .caller import Caller, identify
@@ -152,7 +152,11 @@ class Session:
                 cache=cache,
                 graph_resource=self.cloud.graph_resource or self.cloud.graph_url,
             )
-        names = READ_ONLY_SCOPES if opts.read_only else GRAPH_SCOPES
+        names = scopes_for(
+            read_only=opts.read_only,
+            disable_security_defaults=opts.disable_security_defaults,
+            disable_ca_mfa=opts.disable_ca_mfa,
+        )
         resource = None if self.is_sandbox else self.cloud.graph_resource
         return DeviceCodeAuth(opts.client_id, authority, scoped(resource, names), cache=cache)
 

@@ -20,19 +20,24 @@ from typing import Any
 
 import pytest
 import requests
+from cli_harness import target_args
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from app.cli import build_parser, session_options
 from services.auth.certificate import CertificateAuth
 from services.auth.device_code import DeviceCodeAuth
 from services.auth.loopback import LoopbackHttpClient, is_loopback_host, msal_route
 from services.auth.provider import TokenProvider
 from services.auth.scopes import (
+    CONDITIONAL_ACCESS_WRITE,
     DEFAULT_CLIENT_ID,
     GRAPH_SCOPES,
     READ_ONLY_SCOPES,
+    RUN_SCOPES,
+    SECURITY_DEFAULTS_WRITE,
     is_app_only,
     scoped,
     token_claims,
@@ -47,9 +52,11 @@ from services.sandbox.identity.provider import (
     deny_device_code,
     expire_device_code,
     identity_provider,
+    pending_device_codes,
     register_app,
 )
 from services.sandbox.tokens import TokenRejected
+from services.session import Session
 
 # -- nothing may leave the machine -----------------------------------------------------------
 
@@ -549,6 +556,73 @@ def test_static_token_cannot_be_refreshed(sb: Sandbox, monkeypatch: pytest.Monke
         StaticTokenAuth("two words")
     assert StaticTokenAuth("opaque-token").claims == {}
     assert StaticTokenAuth("opaque-token").token() == "opaque-token"
+
+
+# -- the scopes a run asks for ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "extra"),
+    [
+        ([], set()),
+        (["--disable-ca-mfa"], {CONDITIONAL_ACCESS_WRITE}),
+        (["--disable-security-defaults"], {SECURITY_DEFAULTS_WRITE}),
+        (
+            ["--disable-ca-mfa", "--disable-security-defaults"],
+            {CONDITIONAL_ACCESS_WRITE, SECURITY_DEFAULTS_WRITE},
+        ),
+    ],
+)
+def test_device_code_asks_only_for_the_scopes_the_run_needs(
+    make_sandbox, tmp_path: Path, options: list[str], extra: set[str]
+) -> None:
+    sb = make_sandbox(users=10, seed=2)
+    args = build_parser().parse_args(["run", "--headless", *options, *target_args(sb, tmp_path)])
+    session = Session(session_options(args))
+    try:
+        prompt = session.start_device_code()  # msal → the sandbox's /devicecode over HTTP
+    finally:
+        session.close()
+    (code,) = [c for c in pending_device_codes(sb) if c["user_code"] == prompt.user_code]
+    asked = set(code["scopes"]) - {"openid", "profile", "offline_access"}
+    assert asked == set(RUN_SCOPES) | extra
+
+
+def test_read_only_asks_for_read_scopes_only(make_sandbox, tmp_path: Path) -> None:
+    sb = make_sandbox(users=10, seed=2)
+    args = build_parser().parse_args(
+        ["plan", "--read-only", "--disable-ca-mfa", *target_args(sb, tmp_path)]
+    )
+    session = Session(session_options(args))
+    try:
+        prompt = session.start_device_code()
+    finally:
+        session.close()
+    (code,) = [c for c in pending_device_codes(sb) if c["user_code"] == prompt.user_code]
+    asked = set(code["scopes"]) - {"openid", "profile", "offline_access"}
+    assert asked == set(READ_ONLY_SCOPES)
+
+
+def test_a_tenant_that_never_consented_to_the_policy_writes_can_still_sign_in(
+    make_sandbox, tmp_path: Path
+) -> None:
+    sb = make_sandbox(granted_scopes=frozenset(RUN_SCOPES))
+    for options, consented in (([], True), (["--disable-ca-mfa"], False)):
+        args = build_parser().parse_args(
+            ["run", "--headless", *options, *target_args(sb, tmp_path)]
+        )
+        session = Session(session_options(args))
+        try:
+            prompt = session.start_device_code()
+            approve_device_code(sb, prompt.user_code)
+            if consented:
+                session.wait_device_code(prompt, threading.Event())
+                assert session.auth.granted_scopes == set(RUN_SCOPES)
+            else:
+                with pytest.raises(AuthError, match="AADSTS65001"):
+                    session.wait_device_code(prompt, threading.Event())
+        finally:
+            session.close()
 
 
 # -- claims, scopes, routes ---------------------------------------------------------------------

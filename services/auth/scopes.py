@@ -1,8 +1,8 @@
 """What closeout asks Entra for, and what a token says it was given.
 
-Owns the client id used when the admin names none, the delegated scope lists, their
-qualification per cloud, and the decoding of an access token's claims (for display only:
-Microsoft says clients must treat access tokens as opaque).
+Owns the client id used when the admin names none, the delegated scopes a run asks for (only
+those it needs), their qualification per cloud, and the decoding of an access token's claims
+(for display only: Microsoft says clients must treat access tokens as opaque).
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "CONDITIONAL_ACCESS_WRITE",
     "DEFAULT_CLIENT_ID",
     "GLOBAL_GRAPH",
     "GRAPH_SCOPES",
     "OIDC_SCOPES",
     "READ_ONLY_SCOPES",
+    "RUN_SCOPES",
+    "SECURITY_DEFAULTS_WRITE",
     "bare_scope",
     "is_app_only",
     "scoped",
+    "scopes_for",
     "token_claims",
 ]
 
@@ -35,7 +39,7 @@ takes an app registration of the organization's own instead.
 
 GLOBAL_GRAPH = "https://graph.microsoft.com"
 
-GRAPH_SCOPES: tuple[str, ...] = (
+RUN_SCOPES: tuple[str, ...] = (
     "User.Read",
     "User.ReadWrite.All",
     "User.DeleteRestore.All",
@@ -44,11 +48,17 @@ GRAPH_SCOPES: tuple[str, ...] = (
     "RoleManagement.Read.Directory",
     "Policy.Read.All",
     "Policy.ReadWrite.AuthenticationMethod",
-    "Policy.ReadWrite.SecurityDefaults",
-    "Policy.ReadWrite.ConditionalAccess",
     "Application.ReadWrite.All",
 )
-"""Delegated permissions for a full close-out (graph-api.md §9); all need admin consent."""
+"""Delegated permissions every close-out run needs (graph-api.md §9); all need admin consent."""
+
+SECURITY_DEFAULTS_WRITE = "Policy.ReadWrite.SecurityDefaults"
+"""Asked for only with ``--disable-security-defaults``."""
+CONDITIONAL_ACCESS_WRITE = "Policy.ReadWrite.ConditionalAccess"
+"""Asked for only with ``--disable-ca-mfa``."""
+
+GRAPH_SCOPES: tuple[str, ...] = (*RUN_SCOPES, SECURITY_DEFAULTS_WRITE, CONDITIONAL_ACCESS_WRITE)
+"""Every delegated permission a run may ask for."""
 
 READ_ONLY_SCOPES: tuple[str, ...] = (
     "User.Read",
@@ -59,6 +69,23 @@ READ_ONLY_SCOPES: tuple[str, ...] = (
     "Application.Read.All",
 )
 """Delegated permissions for ``--read-only``: inventory and plan, no writes."""
+
+
+def scopes_for(
+    *, read_only: bool, disable_security_defaults: bool = False, disable_ca_mfa: bool = False
+) -> tuple[str, ...]:
+    """The delegated scopes this run needs, and no more.
+
+    Turning security defaults or Conditional Access policies off are the only writes that need
+    their own scopes, and only a run with the matching option makes them: a tenant that never
+    consented to those scopes can still be closed without them.
+    """
+    if read_only:
+        return READ_ONLY_SCOPES
+    extra = (SECURITY_DEFAULTS_WRITE,) if disable_security_defaults else ()
+    extra += (CONDITIONAL_ACCESS_WRITE,) if disable_ca_mfa else ()
+    return (*RUN_SCOPES, *extra)
+
 
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 
