@@ -616,7 +616,7 @@ def _report_missing(engine: Any, report: Reporter | None = None, *, reading: boo
 
     ``reading``: only what reading the tenant needs (plan, status, export change nothing).
     """
-    from services.requirements import missing_for
+    from services.requirements import hinted_missing, missing_for
 
     missing = missing_for(engine.caller, read_only=True) if reading else engine.missing()
     for m in missing:
@@ -627,6 +627,22 @@ def _report_missing(engine: Any, report: Reporter | None = None, *, reading: boo
             )
         else:
             _say(m.text())
+    hints = hinted_missing(engine.caller, read_only=True) if reading else engine.hints()
+    if hints and not missing:
+        # What a readable token claims is a hint, not a verdict: say it early, then let
+        # Graph decide (the run stops at the first request it refuses).
+        lines = [m.hint_text() for m in hints]
+        lines.append(
+            _(
+                "closeout does not rely on what an access token says (it may be encrypted or "
+                "not a JWT at all): it goes on and stops at the first request Graph refuses."
+            )
+        )
+        for line in lines:
+            if report is not None:
+                report.emit({"event": "note", "level": "warning", "message": line}, line)
+            else:
+                _say(line)
     return bool(missing)
 
 

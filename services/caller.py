@@ -3,9 +3,14 @@
 The tenant is read first (``GET /organization``) and, when the admin named one, checked to be
 that tenant before anything else is read (:mod:`services.tenant_match`).
 
-Delegated sign-in: ``/me`` and ``/me/transitiveMemberOf/microsoft.graph.directoryRole`` (option A
-of graph-api.md §1), falling back to role assignments on 403. App-only: no ``/me``; the token's
-``roles`` claim lists the application permissions, and the accounts to keep must be named.
+Whether the caller is a user (delegated) or an application (app-only) is Graph's answer to
+``/me``, not something read from the access token (clients must treat tokens as opaque): Graph
+refuses ``/me`` for an app-only token. Delegated: ``/me`` and
+``/me/transitiveMemberOf/microsoft.graph.directoryRole`` (option A of graph-api.md §1), falling
+back to role assignments on 403. App-only: the accounts to keep must be named.
+
+The granted permissions are what the sign-in reported (msal's token response) or unknown; a
+readable token's claims are kept apart, as a hint for messages.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from .graph import GraphClient
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, TenantInfo
 from .tenant_match import check_tenant, initial_domain, organization_names
 
+_APP_ONLY_ME = "only valid with delegated authentication flow"
+
 ROLE_NAMES = {
     GLOBAL_ADMIN: "Global Administrator",
     BILLING_ADMIN: "Billing Administrator",
@@ -28,11 +35,14 @@ ROLE_NAMES = {
 class Caller:
     tenant: TenantInfo
     role_ids: frozenset[str]
-    permissions: frozenset[str]
-    """Delegated scopes (``scp``) or, app-only, application permissions (``roles``)."""
+    permissions: frozenset[str] | None
+    """Granted delegated scopes as closeout's own sign-in reported them; None when unknown (a
+    bring-your-own or app-only token: closeout learns from Graph's first 403 instead)."""
     sync_enabled: bool | None = None
     domains: frozenset[str] = frozenset()
     """Every verified domain of the tenant, lower-cased."""
+    permission_hint: frozenset[str] | None = None
+    """What a readable token's claims say it carries: for messages only, never for a decision."""
 
     @property
     def app_only(self) -> bool:
@@ -41,9 +51,6 @@ class Caller:
     @property
     def is_global_admin(self) -> bool:
         return GLOBAL_ADMIN in self.role_ids
-
-    def has_any(self, *names: str) -> bool:
-        return any(n in self.permissions for n in names)
 
 
 def read_organization(client: GraphClient) -> dict[str, Any]:
@@ -77,30 +84,44 @@ def my_role_ids(client: GraphClient, user_id: str) -> frozenset[str]:
     return frozenset(str(a.get("roleDefinitionId")) for a in assignments)
 
 
+def read_me(client: GraphClient) -> dict[str, Any] | None:
+    """The signed-in user, or None when the token is an application's (app-only).
+
+    Graph answers ``/me`` for an app-only token with ``400 BadRequest`` "/me request is only
+    valid with delegated authentication flow." (reported verbatim in
+    microsoftgraph/msgraph-sdk-php#1163); a 403 with the same words is taken the same way.
+    Anything else (a 403 for a delegated token without ``User.Read``) is an error.
+    """
+    try:
+        return client.get("/me", params={"$select": "id,userPrincipalName,displayName"})
+    except GraphError as exc:
+        if exc.status in (400, 403) and _APP_ONLY_ME in exc.message.lower():
+            return None
+        raise
+
+
 def identify(
     client: GraphClient,
-    claims: dict[str, Any],
     *,
+    permissions: frozenset[str] | None,
     cloud: str,
     sandbox: bool = False,
     named: tuple[str, ...] = (),
+    permission_hint: frozenset[str] | None = None,
 ) -> Caller:
-    """Read the tenant and the caller. ``claims`` are the access token's (unverified) claims.
+    """Read the tenant and the caller; ``permissions`` as the sign-in reported them, or None.
 
     ``named``: the tenants the admin named (id or domain); unless Graph's tenant is each of
     them, :class:`~services.tenant_match.TenantMismatch` is raised after that one read.
     """
     org = read_organization(client)
     check_tenant(named, org)
-    app_only = claims.get("idtyp") == "app" or ("scp" not in claims and "roles" in claims)
-    permissions = frozenset(
-        claims.get("roles", []) if app_only else str(claims.get("scp", "")).split()
-    )
+    me = read_me(client)
+    app_only = me is None
     upn: str | None = None
     user_id: str | None = None
     role_ids: frozenset[str] = frozenset()
-    if not app_only:
-        me = client.get("/me", params={"$select": "id,userPrincipalName,displayName"})
+    if me is not None:
         upn, user_id = me.get("userPrincipalName"), me.get("id")
         role_ids = my_role_ids(client, str(user_id))
     tenant = TenantInfo(
@@ -119,4 +140,5 @@ def identify(
         permissions,
         org.get("onPremisesSyncEnabled"),
         domains=organization_names(org)[1],
+        permission_hint=permission_hint,
     )

@@ -46,7 +46,7 @@ from .models import (
 from .pacing import WritePacer
 from .paths import tenant_dir, tenant_path, write_private
 from .plan import Plan, PlanOptions, build_plan, check_plan
-from .requirements import Missing, missing_for
+from .requirements import Missing, hinted_missing, learned_missing, missing_for
 from .steps import directory, mfa, prepare, subscriptions, users
 from .steps.base import EngineOptions, StepContext
 from .textsafe import json_loads
@@ -204,7 +204,21 @@ class Engine:
     # -- requirements and reading ---------------------------------------------------------------
 
     def missing(self) -> list[Missing]:
-        return missing_for(
+        """What stops a run: missing roles, permissions the sign-in did not get, and, when the
+        permissions are unknown, the parts of the tenant Graph refused to show (403)."""
+        found = missing_for(
+            self.caller,
+            read_only=self.options.read_only,
+            disable_security_defaults=self.options.disable_security_defaults,
+            disable_ca=self.options.disable_ca_mfa,
+        )
+        if self.caller.permissions is None and self.inventory is not None:
+            found += learned_missing(self.inventory.denied)
+        return found
+
+    def hints(self) -> list[Missing]:
+        """Permissions a readable token's claims say are missing: a warning, never a stop."""
+        return hinted_missing(
             self.caller,
             read_only=self.options.read_only,
             disable_security_defaults=self.options.disable_security_defaults,
@@ -393,7 +407,7 @@ class Engine:
             return dict(self.states)
         missing = self.missing()
         exported = (self.dir / "inventory-before.json").exists()
-        self._set_state(prepare.assess(missing, inv, exported))
+        self._set_state(prepare.assess(missing, inv, exported, self.hints()))
         if self.plan is None:
             return dict(self.states)
         ctx = self.context()

@@ -40,6 +40,10 @@ __all__ = [
 # e.g. a proxy echoing request headers.
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# An encrypted token (JWE compact form: five segments, the key segment empty for "dir").
+_JWE = re.compile(
+    r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]{4,}){2}\.[A-Za-z0-9_-]*"
+)
 _AUTH_HEADER = re.compile(
     r"(?i)(['\"]?authorization['\"]?\s*[:=]\s*['\"]?)(?:[A-Za-z]+\s+)?[^\s'\",}]+"
 )
@@ -53,7 +57,7 @@ def redact(text: str, *secrets: str | None) -> str:
             text = text.replace(secret, "[redacted]")
     text = _AUTH_HEADER.sub(r"\1[redacted]", text)
     text = _BEARER.sub(r"\1 [redacted]", text)
-    return _JWT.sub("[redacted-jwt]", text)
+    return _JWT.sub("[redacted-jwt]", _JWE.sub("[redacted-jwt]", text))
 
 
 class CloseoutError(Exception):

@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 
 from .i18n import N_, _
 
-__all__ = ["PERMISSIONS", "RULES", "Permission", "Rule", "guidance_for", "split_version"]
+__all__ = [
+    "PERMISSIONS",
+    "RULES",
+    "Permission",
+    "Rule",
+    "guidance_for",
+    "permission_for",
+    "split_version",
+]
 
 _VERSIONS = ("v1.0", "beta")
 
@@ -246,23 +254,32 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile("^(?:" + "|".join(alternatives) + ")/?$", re.IGNORECASE)
 
 
+def permission_for(method: str, path: str) -> Permission | None:
+    """What the endpoint of ``method path`` needs (``path`` as :func:`guidance_for` takes it)."""
+    method = (method or "").upper()
+    rel_path = split_version(path or "")[1]
+    return next(
+        (p for p in PERMISSIONS if p.method == method and _compile(p.path).match(rel_path)), None
+    )
+
+
 def _permission_text(method: str, rel_path: str) -> str:
-    for perm in PERMISSIONS:
-        if perm.method == method and _compile(perm.path).match(rel_path):
-            text = (
-                _(
-                    "Access denied: {method} {path} needs the role {roles} and the delegated "
-                    "permission {scopes}"
-                )
-                if perm.roles
-                else _("Access denied: {method} {path} needs the delegated permission {scopes}")
-            ).format(method=method, path=perm.path, roles=perm.roles, scopes=perm.scopes)
-            if perm.note:
-                text += f"; {_(perm.note)}"
-            return _(
-                "{text}. Sign in with an account that has it, or have a Global Administrator "
-                "grant admin consent for the scope, then retry."
-            ).format(text=text)
+    perm = permission_for(method, rel_path)
+    if perm is not None:
+        text = (
+            _(
+                "Access denied: {method} {path} needs the role {roles} and the delegated "
+                "permission {scopes}"
+            )
+            if perm.roles
+            else _("Access denied: {method} {path} needs the delegated permission {scopes}")
+        ).format(method=method, path=perm.path, roles=perm.roles, scopes=perm.scopes)
+        if perm.note:
+            text += f"; {_(perm.note)}"
+        return _(
+            "{text}. Sign in with an account that has it, or have a Global Administrator "
+            "grant admin consent for the scope, then retry."
+        ).format(text=text)
     return _(
         "Access denied: the signed-in account or the app lacks a directory role or a "
         "consented permission for this call. Check the account's roles and the app's granted "

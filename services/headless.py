@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from .control import RunControl
 from .engine import Engine
-from .errors import CloseoutError
+from .errors import CloseoutError, GraphError
 from .i18n import _
 from .models import (
     Event,
@@ -254,15 +254,25 @@ def _count_text(engine: Engine, step: StepId) -> str:
     )
 
 
-def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunControl) -> Outcome:
-    """Run the close-out as far as it can go now (and, with ``wait``, until it is done)."""
+def _stop_for_missing(engine: Engine, report: Reporter) -> Outcome | None:
     missing = engine.missing()
-    if missing:
-        for m in missing:
-            report.emit(
-                {"event": "missing", "kind": m.kind, "name": m.name, "step": int(m.step)}, m.text()
-            )
-        return Outcome(EXIT_AUTH, failures=[m.text() for m in missing])
+    if not missing:
+        return None
+    for m in missing:
+        report.emit(
+            {"event": "missing", "kind": m.kind, "name": m.name, "step": int(m.step)}, m.text()
+        )
+    return Outcome(EXIT_AUTH, failures=[m.text() for m in missing])
+
+
+def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunControl) -> Outcome:
+    """Run the close-out as far as it can go now (and, with ``wait``, until it is done).
+
+    A 403 ends the run with exit 5: a permission or role is missing (the error names it).
+    """
+    stop = _stop_for_missing(engine, report)
+    if stop is not None:
+        return stop
     if opts.confirm_domain is not None:
         engine.check_domain(opts.confirm_domain)
     for key in opts.manual:
@@ -279,6 +289,10 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         states = engine.assess()
         if engine.gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
             return Outcome(EXIT_DONE)
+        # A fresh read may have met a 403 that tells what an unreadable token lacks.
+        stop = _stop_for_missing(engine, report)
+        if stop is not None:
+            return stop
         acted, needs = _act(engine, states, opts, report, control, stuck, failures)
         if acted:
             continue
@@ -407,6 +421,8 @@ def _act(
         try:
             result = engine.run_step(step, confirm_domain=opts.confirm_domain, control=control)
         except CloseoutError as exc:
+            if isinstance(exc, GraphError) and exc.status == 403:
+                raise  # not this step's failure: the run lacks a permission or role (exit 5)
             failures[step] = (str(exc),)
             return False, needs
         if result.status == StepStatus.FAILED:

@@ -43,6 +43,8 @@ class Inventory:
     role_names: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     """Parts that could not be read, with the reason."""
+    denied: dict[str, GraphError] = field(default_factory=dict)
+    """Of those, the ones Graph refused (403): what the caller lacks, when nothing else says."""
 
     @property
     def synced_users(self) -> list[UserRow]:
@@ -318,6 +320,8 @@ def take_inventory(
             if exc.status not in (400, 403, 404):
                 raise
             inv.errors[part] = f"{exc.status} {exc.code}: {exc.message}"
+            if exc.status == 403:
+                inv.denied[part] = exc
 
     def users() -> None:
         inv.users = read_users(client, roles=inv.roles, role_names=inv.role_names, skus=inv.skus)

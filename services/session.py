@@ -17,7 +17,13 @@ from urllib.parse import urlsplit
 
 from .auth.certificate import CertificateAuth
 from .auth.device_code import DeviceCodeAuth, DeviceCodePrompt
-from .auth.scopes import DEFAULT_CLIENT_ID, scoped, scopes_for, token_claims
+from .auth.scopes import (
+    DEFAULT_CLIENT_ID,
+    claimed_permissions,
+    scoped,
+    scopes_for,
+    token_claims,
+)
 from .auth.static_token import StaticTokenAuth
 from .auth.token_cache import TokenCacheFile
 from .caller import Caller, identify
@@ -244,10 +250,12 @@ class Session:
             self.cloud.graph_url, self.auth, read_only=self.options.read_only, on_call=on_call
         )
         try:
+            # The token is opaque to closeout: what a readable one claims is only a hint.
             claims = token_claims(self.auth.token())
             self.caller = identify(
                 self.client,
-                claims,
+                permissions=self.auth.granted_scopes,
+                permission_hint=claimed_permissions(claims),
                 cloud=self.cloud.name,
                 sandbox=self.is_sandbox,
                 named=self.named_tenants,

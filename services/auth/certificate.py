@@ -17,7 +17,7 @@ import msal
 from services.auth.entra_errors import auth_error
 from services.auth.loopback import HTTP_TIMEOUT
 from services.auth.msal_app import MsalAuth
-from services.auth.scopes import GLOBAL_GRAPH, token_claims
+from services.auth.scopes import GLOBAL_GRAPH
 from services.auth.token_cache import TokenCacheFile
 from services.errors import AuthError
 from services.i18n import _
@@ -110,10 +110,10 @@ class CertificateAuth(MsalAuth):
             return str(result["access_token"])
 
     @property
-    def granted_scopes(self) -> frozenset[str]:
-        """App roles of the current token (``User.ReadWrite.All``, …)."""
-        roles = token_claims(self.token()).get("roles") or []
-        return frozenset(str(r) for r in roles)
+    def granted_scopes(self) -> None:
+        """Unknown: a client credentials response names only ``.default``, and the token's
+        ``roles`` claim is not read (Microsoft: clients must treat access tokens as opaque)."""
+        return None
 
 
 def _load_certificate(path: Path) -> tuple[str, str, str]:

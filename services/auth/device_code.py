@@ -23,7 +23,7 @@ import msal
 from services.auth.entra_errors import error_codes
 from services.auth.loopback import HTTP_TIMEOUT
 from services.auth.msal_app import MsalAuth
-from services.auth.scopes import OIDC_SCOPES, bare_scope, token_claims
+from services.auth.scopes import OIDC_SCOPES, bare_scope
 from services.auth.token_cache import TokenCacheFile
 from services.errors import AuthError
 from services.i18n import _
@@ -67,7 +67,7 @@ class DeviceCodeAuth(MsalAuth):
             raise AuthError("No scopes to sign in for", hint="this is a bug in the caller")
         self._account: dict[str, Any] | None = None
         self._flows: dict[str, dict[str, Any]] = {}
-        self._granted: frozenset[str] = frozenset()
+        self._granted: frozenset[str] | None = None
 
     def _build(self) -> msal.ClientApplication:
         return msal.PublicClientApplication(
@@ -97,8 +97,12 @@ class DeviceCodeAuth(MsalAuth):
         return home.split(".", 1)[1] if "." in home else None
 
     @property
-    def granted_scopes(self) -> frozenset[str]:
-        """Delegated permissions the last token carries, bare (``User.ReadWrite.All``)."""
+    def granted_scopes(self) -> frozenset[str] | None:
+        """Delegated permissions the last token was issued for, bare (``User.ReadWrite.All``).
+
+        From msal's token response (its ``scope``) or msal's cache entry for the token, never
+        from the token itself; None when neither says.
+        """
         return self._granted
 
     # -- silent ----------------------------------------------------------------------------
@@ -230,17 +234,19 @@ class DeviceCodeAuth(MsalAuth):
         if scope:
             self._granted = frozenset(bare_scope(s) for s in str(scope).split()) - OIDC_SCOPES
         else:
-            scp = str(token_claims(token).get("scp", ""))
-            self._granted = frozenset(scp.split()) if scp else self._cached_targets(account)
+            # A token msal served from its cache comes without ``scope``; the cache entry it
+            # came from records the scopes the token response gave for it.
+            self._granted = self._cached_targets(account, token)
 
-    def _cached_targets(self, account: Mapping[str, Any]) -> frozenset[str]:
-        found: set[str] = set()
+    def _cached_targets(self, account: Mapping[str, Any], token: str) -> frozenset[str] | None:
         for entry in self._token_cache.search(
             msal.TokenCache.CredentialType.ACCESS_TOKEN,
             query={"home_account_id": account.get("home_account_id"), "client_id": self.client_id},
         ):
-            found.update(bare_scope(s) for s in str(entry.get("target", "")).split())
-        return frozenset(found) - OIDC_SCOPES
+            if entry.get("secret") == token:
+                targets = {bare_scope(s) for s in str(entry.get("target", "")).split()}
+                return frozenset(targets) - OIDC_SCOPES
+        return None
 
     def token(self, *, force_refresh: bool = False) -> str:
         """A valid access token; ``force_refresh`` redeems the refresh token (after a 401)."""
@@ -269,7 +275,7 @@ class DeviceCodeAuth(MsalAuth):
             if self._account is not None:
                 self._call(self._msal().remove_account, self._account)
             self._account = None
-            self._granted = frozenset()
+            self._granted = None
 
 
 def _client_info(result: Mapping[str, Any]) -> dict[str, str] | None:

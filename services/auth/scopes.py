@@ -1,8 +1,11 @@
 """What closeout asks Entra for, and what a token says it was given.
 
 Owns the client id used when the admin names none, the delegated scopes a run asks for (only
-those it needs), their qualification per cloud, and the decoding of an access token's claims
-(for display only: Microsoft says clients must treat access tokens as opaque).
+those it needs), their qualification per cloud, and the decoding of an access token's claims.
+
+Microsoft says clients must treat access tokens as opaque: they may be encrypted or not JWTs at
+all. What a readable token's claims say is therefore only ever a hint (an early, friendly
+message); no decision that blocks or permits a run rests on it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "RUN_SCOPES",
     "SECURITY_DEFAULTS_WRITE",
     "bare_scope",
+    "claimed_permissions",
     "is_app_only",
     "scoped",
     "scopes_for",
@@ -111,7 +115,7 @@ def bare_scope(scope: str) -> str:
 
 
 def token_claims(access_token: str) -> dict[str, Any]:
-    """The payload of a JWT access token, decoded WITHOUT verifying it (for display only).
+    """The payload of a JWT access token, decoded WITHOUT verifying it (for hints only).
 
     Graph tokens are JWTs today, but Microsoft says clients must treat them as opaque: anything
     that is not a decodable JWT gives ``{}``.
@@ -132,3 +136,16 @@ def is_app_only(token_or_claims: str | Mapping[str, Any]) -> bool:
     if claims.get("idtyp") == "app":
         return True
     return "scp" not in claims and bool(claims.get("roles"))
+
+
+def claimed_permissions(claims: Mapping[str, Any]) -> frozenset[str] | None:
+    """What a readable token says it carries (``roles`` for an app token, else ``scp``).
+
+    None when there are no claims to read (an encrypted or opaque token). A hint for a message,
+    never the basis of a decision: the token's format is not a contract.
+    """
+    if not claims:
+        return None
+    if is_app_only(claims):
+        return frozenset(str(r) for r in claims.get("roles") or [])
+    return frozenset(str(claims.get("scp", "")).split())

@@ -1,5 +1,9 @@
 """A bring-your-own access token (``CLOSEOUT_ACCESS_TOKEN``), e.g. from
 ``az account get-access-token``: closeout sends it as it is and cannot renew it.
+
+The token is opaque to closeout: it may be encrypted or not a JWT at all. What its claims say
+when it happens to be readable (who, which permissions, when it expires) only makes messages
+friendlier; Graph's answers decide.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from services.auth.scopes import is_app_only, token_claims
+from services.auth.scopes import token_claims
 from services.errors import AuthError
 from services.i18n import _
 
@@ -53,10 +57,9 @@ class StaticTokenAuth:
         return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
 
     @property
-    def granted_scopes(self) -> frozenset[str]:
-        if is_app_only(self._claims):
-            return frozenset(str(r) for r in self._claims.get("roles") or [])
-        return frozenset(str(self._claims.get("scp", "")).split())
+    def granted_scopes(self) -> None:
+        """Unknown: closeout did not obtain this token, and does not read it to find out."""
+        return None
 
     def _rejected(self, why: str) -> AuthError:
         return AuthError(
@@ -72,11 +75,21 @@ class StaticTokenAuth:
         )
 
     def token(self, *, force_refresh: bool = False) -> str:
+        """The token, sent as it is; ``force_refresh`` (Graph answered 401) cannot be met.
+
+        The expiry a readable token claims is not checked before sending (a wrong clock on
+        this machine must not refuse a good token): it only names the likely cause once Graph
+        has refused it.
+        """
         if force_refresh:
+            expires = self.expires_at
+            if expires is not None and expires <= datetime.now(UTC):
+                raise self._rejected(
+                    _(
+                        "was rejected by Microsoft Graph; it says it expired at {when:%Y-%m-%d %H:%M:%S} UTC"
+                    ).format(when=expires)
+                )
             raise self._rejected(_("was rejected by Microsoft Graph (expired or revoked)"))
-        expires = self.expires_at
-        if expires is not None and expires <= datetime.now(UTC):
-            raise self._rejected(_("expired at {when:%Y-%m-%d %H:%M:%S} UTC").format(when=expires))
         return self._token
 
     def __repr__(self) -> str:

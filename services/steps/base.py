@@ -2,7 +2,9 @@
 
 Also the one way a step sends writes: :meth:`StepContext.execute` runs batch items through the
 executor with the write pacer, writes the journal's intent lines (fsynced) before each batch is
-sent and its outcome lines after, and reports progress and per-item outcomes to the sink.
+sent and its outcome lines after, and reports progress and per-item outcomes to the sink. The
+first batch of every kind of write goes out alone: when Graph refuses all of it (403), the run
+stops there with the permission named (closeout does not read tokens to know beforehand).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any
 from services.batch import BatchExecutor, BatchItem, ItemResult, Outcome
 from services.caller import Caller
 from services.control import RunControl
-from services.errors import CloseoutError
-from services.graph import GraphClient
+from services.errors import CloseoutError, GraphError
+from services.graph import MAX_BATCH, GraphClient
 from services.i18n import _
 from services.inventory import Inventory
 from services.journal import Journal
@@ -133,6 +135,11 @@ class StepContext:
 
     # -- bulk writes -----------------------------------------------------------------------
 
+    def _succeeded_before(self, action: str) -> bool:
+        """Whether the journal shows ``action`` succeeding on any object (the permission is
+        there, then: a 403 now is about the objects)."""
+        return self.journal is not None and self.journal.last_success(action) is not None
+
     def execute(self, step: StepId, items: list[BatchItem]) -> list[ItemResult]:
         """Send ``items`` (all writes) through ``$batch``; journal and report every outcome."""
         if not items:
@@ -204,11 +211,36 @@ class StepContext:
             on_results=on_results,
             on_before_send=before_send,
         )
-        results = executor.run(items)
+        # One batch first, alone. If Graph refuses every request in it and this kind of write
+        # never succeeded in this tenant, the token or the account lacks what it needs, and
+        # the rest would only be refused too: stop with Graph's refusal (it names the
+        # permission) before anything else is sent. A refusal of some objects only (a
+        # protected account) is theirs: the run goes on and lists them.
+        results = executor.run(items[:MAX_BATCH])
+        refused = all(
+            r.outcome == Outcome.failed and r.status == 403 for r in results
+        ) and not self._succeeded_before(items[0].action)
+        if not refused:
+            results += executor.run(items[MAX_BATCH:])
         status = self.pacer.status()
         done, failed, _eta = progress.snapshot()
         self.sink(ProgressUpdated(step, done, total, failed, 0.0, status.in_window, status.quota))
+        if refused:
+            raise _refusal(results[0])
         return results
+
+
+def _refusal(result: ItemResult) -> GraphError:
+    """Graph's 403 for one item, as the error a direct call would have raised."""
+    item = result.item
+    return GraphError(
+        403,
+        result.code or "Authorization_RequestDenied",
+        result.message or "",
+        method=item.method,
+        path=f"/{item.version}{item.url}",
+        request_id=result.request_id,
+    )
 
 
 class _Progress:

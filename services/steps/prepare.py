@@ -3,6 +3,8 @@ inventory exported as the backup the article asks for (the evidence pack's "befo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.i18n import _
 from services.inventory import Inventory
 from services.models import StepId, StepState, StepStatus
@@ -13,7 +15,10 @@ from .base import state
 STEP = StepId.PREPARE
 
 
-def assess(missing: list[Missing], inv: Inventory | None, exported: bool) -> StepState:
+def assess(
+    missing: list[Missing], inv: Inventory | None, exported: bool, hints: Sequence[Missing] = ()
+) -> StepState:
+    """``hints``: what a readable token's claims say is missing, shown as notes only."""
     if missing:
         return state(
             STEP,
@@ -23,7 +28,7 @@ def assess(missing: list[Missing], inv: Inventory | None, exported: bool) -> Ste
         )
     if inv is None:
         return state(STEP, StepStatus.PENDING, _("Read the tenant and export the inventory."))
-    notes: list[str] = []
+    notes = [m.hint_text() for m in hints]
     if inv.data_holders:
         upns = [u.upn for u in inv.data_holders]
         notes.append(
