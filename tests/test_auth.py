@@ -229,6 +229,9 @@ def test_silent_refresh_after_the_access_token_expired(make_sandbox: Any, tmp_pa
     with pytest.raises(TokenRejected, match="expired"):
         sb.tokens.validate(old)
 
+    # The refreshed token must still be valid when it is checked below: a one-second token
+    # (exp = whole seconds) could expire in between on a loaded machine.
+    sb.tokens.lifetime = 3600.0
     later = _auth(sb, TokenCacheFile(cache_path), scopes=READ_ONLY_SCOPES)
     assert later.try_silent() is True  # redeemed the cached refresh token
     new = later.token()
