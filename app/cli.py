@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,15 +104,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(_("must be 1 or more"))
     return value
-
-
-def _behaviours(text: str) -> dict[str, bool]:
-    from services.sandbox.config import behaviour_switches
-
-    try:
-        return behaviour_switches(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_float(text: str) -> float:
@@ -276,7 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_sandbox = sub.add_parser("sandbox", help=_("the sandbox tenant"))
     sb_sub = p_sandbox.add_subparsers(dest="sandbox_command", parser_class=_Parser, required=True)
-    serve = sb_sub.add_parser("serve", help=_("serve a sandbox tenant on loopback until Ctrl-C"))
+    serve = sb_sub.add_parser(
+        "serve",
+        help=_("serve a sandbox tenant on loopback until Ctrl-C"),
+        epilog=_behaviour_list(),
+        formatter_class=fmt,
+    )
     serve.add_argument("--users", type=_positive_int, default=300)
     serve.add_argument("--seed", type=int, default=1)
     serve.add_argument("--port", type=int, default=0, help=_("port (default: any free one)"))
@@ -293,14 +290,32 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--behaviour",
         type=_behaviours,
-        default={},
-        metavar="NAMES",
-        help=_(
-            "comma-separated ways the sandbox behaves where Graph's behaviour may vary "
-            "(e.g. opaque-tokens: access tokens no client can read)"
-        ),
+        default="",
+        metavar="NAME,...",
+        help=_("how the sandbox answers where Graph may answer either way (listed below)"),
     )
     return parser
+
+
+def _behaviour_list() -> str:
+    """The ``sandbox serve`` epilog: every behaviour name and what it does."""
+    from services.sandbox.config import BEHAVIOURS
+
+    lines = [_("behaviours (--behaviour a,b):")]
+    for b in BEHAVIOURS:
+        lines.append(f"  {b.name}")
+        lines += textwrap.wrap(_(b.help), 76, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
+
+
+def _behaviours(text: str) -> str:
+    from services.sandbox.config import behaviour_settings
+
+    try:
+        behaviour_settings(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 # -- shared plumbing ----------------------------------------------------------------------------
@@ -648,6 +663,7 @@ def _report_missing(engine: Any, report: Reporter | None = None, *, reading: boo
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     from services.sandbox import SandboxConfig, start_sandbox
+    from services.sandbox.config import behaviour_settings
 
     config = SandboxConfig(
         users=args.users,
@@ -657,7 +673,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         faults=args.faults,
         hostile_names=args.hostile_names,
-        **args.behaviour,
+        **behaviour_settings(args.behaviour),
     )
     sb = start_sandbox(config)
     token = sb.issue_token(lifetime=12 * 3600)
@@ -669,6 +685,8 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     print(f"  admin           {sb.admin_upn}")
     print(f"  device login    {sb.base_url}/devicelogin")
     print(f"  state           {sb.base_url}/_sandbox/state")
+    if args.behaviour:
+        print(f"  behaviours      {args.behaviour}")
     print("\n" + _("A ready token for the admin (12 h):"))
     print(f"  export CLOSEOUT_ACCESS_TOKEN={token}")
     print(

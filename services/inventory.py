@@ -217,7 +217,18 @@ def read_deleted_users(client: GraphClient) -> list[dict[str, Any]]:
     )
 
 
-def read_subscriptions(client: GraphClient) -> list[SubscriptionRow]:
+def partner_tenant(owner_tenant_id: object, tenant_id: str) -> str | None:
+    """``ownerTenantId`` when it names another tenant, i.e. a partner bought it.
+
+    Graph fills it for directly bought subscriptions too, with the tenant's own id (CSUB's
+    example: ``ownerType: "User"``), so "set" alone does not mean "through a partner".
+    """
+    if not isinstance(owner_tenant_id, str) or not owner_tenant_id.strip():
+        return None
+    return None if owner_tenant_id.strip().lower() == tenant_id.lower() else owner_tenant_id
+
+
+def read_subscriptions(client: GraphClient, tenant_id: str) -> list[SubscriptionRow]:
     return [
         SubscriptionRow(
             id=str(s["id"]),
@@ -226,7 +237,7 @@ def read_subscriptions(client: GraphClient) -> list[SubscriptionRow]:
             is_trial=bool(s.get("isTrial")),
             total_licenses=int(s.get("totalLicenses") or 0),
             next_lifecycle=parse_time(s.get("nextLifecycleDateTime")),
-            partner_tenant_id=s.get("ownerTenantId"),
+            partner_tenant_id=partner_tenant(s.get("ownerTenantId"), tenant_id),
             sku_id=str(s.get("skuId") or ""),
         )
         for s in client.get_all("/directory/subscriptions")
@@ -335,7 +346,10 @@ def take_inventory(
     if "deleted" in wanted:
         attempt("deleted", lambda: setattr(inv, "deleted_users", read_deleted_users(client)))
     if "subscriptions" in wanted:
-        attempt("subscriptions", lambda: setattr(inv, "subscriptions", read_subscriptions(client)))
+        attempt(
+            "subscriptions",
+            lambda: setattr(inv, "subscriptions", read_subscriptions(client, tenant.id)),
+        )
     if "apps" in wanted:
         attempt("apps", lambda: setattr(inv, "applications", read_applications(client)))
         attempt(

@@ -175,7 +175,7 @@ class PortalHuman:
 
     It only acts on a part once closeout has handed it over (a ``handoff`` line for that step
     in the JSON output), always through the sandbox's HTTP control endpoints: cancels active
-    subscriptions (asking the partner for partner-bought ones), deletes disabled ones, clears
+    subscriptions (asking the partner for those closeout says to), deletes disabled ones, clears
     the checks no API can make, and selects "Delete tenant" once closeout reports step 5 ready.
     """
 
@@ -225,10 +225,13 @@ class PortalHuman:
         said = self._said()
         handed = {obj.get("step") for obj in said if obj.get("event") == "handoff"}
         if 2 in handed:
+            # As closeout advised: through the partner only where it said so. The sandbox
+            # refuses a partner-bought one cancelled directly, and the other way round.
+            advised = partner_advised(said)
             for sub in state["subscriptions"]:
                 if sub["status"] in ("Enabled", "Warning"):
                     resp = self._post(
-                        f"subscriptions/{sub['id']}/cancel", {"asPartner": sub["partner"]}
+                        f"subscriptions/{sub['id']}/cancel", {"asPartner": sub["id"] in advised}
                     )
                     self._note(f"cancel {sub['sku']}", resp)
         if 3 in handed:
@@ -253,6 +256,14 @@ class PortalHuman:
         self.actions.append(f"{what}: {resp.status_code}")
         if resp.status_code >= 400:
             self.errors.append(f"{what}: {resp.status_code} {resp.text[:200]}")
+
+
+def partner_advised(said: list[dict[str, Any]]) -> set[str]:
+    """Subscriptions closeout's latest step-2 handoff says to cancel through the partner."""
+    handoffs = [o for o in said if o.get("event") == "handoff" and o.get("step") == 2]
+    if not handoffs:
+        return set()
+    return {i["object"] for i in handoffs[-1]["items"] if "partner" in (i.get("note") or "")}
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox
+from services.sandbox.config import behaviour_settings
 
 
 def _is_loopback(host: Any) -> bool:
@@ -103,11 +104,15 @@ def _private_dirs(
 
 @pytest.fixture
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    """``make_sandbox(users=50, seed=3, ...)`` starts a sandbox that is stopped after the test."""
+    """``make_sandbox(users=50, seed=3, ...)`` starts a sandbox that is stopped after the test.
+
+    ``behaviours="sync-flag-lags,no-owner"`` picks behaviour switches by their names (those of
+    ``closeout sandbox serve --behaviour``).
+    """
     started: list[Sandbox] = []
 
-    def make(**kw: Any) -> Sandbox:
-        sb = start_sandbox(SandboxConfig(**kw))
+    def make(*, behaviours: str = "", **kw: Any) -> Sandbox:
+        sb = start_sandbox(SandboxConfig(**{**behaviour_settings(behaviours), **kw}))
         started.append(sb)
         return sb
 

@@ -311,12 +311,14 @@ def test_subscription_lifecycle_through_the_admin_center(sandbox: Sandbox) -> No
     s = session(sandbox)
     subs = s.get(f"{sandbox.base_url}/v1.0/directory/subscriptions").json()["value"]
     assert {x["status"] for x in subs} >= {"Enabled", "Warning", "Suspended", "Deleted"}
-    partner = next(x for x in subs if x["ownerTenantId"])
+    # Partner-bought means owned by another tenant: direct ones carry the tenant's own id.
+    own = sandbox.tenant_id
+    partner = next(x for x in subs if x["ownerTenantId"] not in (None, own))
     refused = requests.post(
         f"{sandbox.base_url}/_sandbox/subscriptions/{partner['id']}/cancel", timeout=10
     )
     assert refused.status_code == 409 and "partner" in refused.json()["error"]["message"]
-    active = next(x for x in subs if x["status"] == "Enabled" and not x["ownerTenantId"])
+    active = next(x for x in subs if x["status"] == "Enabled" and x["ownerTenantId"] == own)
     assert (
         requests.post(
             f"{sandbox.base_url}/_sandbox/subscriptions/{active['id']}/cancel", timeout=10

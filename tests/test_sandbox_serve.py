@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from services.auth.scopes import token_claims
+from services.sandbox.seed import PARTNER_TENANT
 from services.textsafe import UNSAFE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,3 +113,12 @@ def test_serve_refuses_an_unknown_behaviour() -> None:
     assert result.returncode == 2
     assert "kinder-graph" in result.stderr and "opaque-tokens" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_with_behaviours_answers_as_they_say() -> None:
+    with serving("--users", "20", "--behaviour", "no-owner") as (out, base, _domain, token):
+        assert "behaviours      no-owner" in out
+        auth = {"Authorization": f"Bearer {token}"}
+        subs = requests.get(f"{base}/v1.0/directory/subscriptions", headers=auth, timeout=10)
+        # Directly bought ones carry no owner; the partner-bought one its partner's tenant.
+        assert {x["ownerTenantId"] for x in subs.json()["value"]} == {None, PARTNER_TENANT}

@@ -43,6 +43,16 @@ class SimClock:
         with self._lock:
             self._skipped += sim_seconds
 
+    def set_time_scale(self, time_scale: float) -> None:
+        """Run at another speed from now on; time already passed stays as it was."""
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        with self._lock:
+            now = time.monotonic()
+            self._skipped += (now - self._real0) * self.time_scale
+            self._real0 = now
+            self.time_scale = float(time_scale)
+
     def to_real(self, sim_seconds: float) -> float:
         return sim_seconds / self.time_scale
 

@@ -6,8 +6,11 @@ the same mechanism in seconds instead of minutes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+
+from services.i18n import N_, _
 
 from .tenant import GLOBAL_ADMIN
 
@@ -85,26 +88,119 @@ class SandboxConfig:
     """Issue access tokens no client can read (encrypted, JWE-shaped), as Entra may: Microsoft
     says clients must treat access tokens as opaque. False: readable JWTs, as Graph's are today."""
 
+    sync_flag: Literal["flips", "lags", "null"] = "flips"
+    """What the organization's ``onPremisesSyncEnabled`` reads once turning directory sync off
+    has begun. Microsoft documents no "pending" value (graph-api.md §2.2): ``false`` at once,
+    ``true`` until every synced user is converted, or (undocumented) ``null``."""
+    connect_still_running: bool = False
+    """An Entra Connect server nobody stopped: 72 hours after sync was turned off it turns it
+    back on, and the users it syncs that still exist read synced again (DIRSYNC's warning)."""
+    subscription_owner: Literal["own-tenant", "none"] = "own-tenant"
+    """``ownerTenantId`` of a directly bought subscription: the tenant's own id, as the docs'
+    example shows (graph-api.md §3.1, CSUB), or null. Partner-bought ones carry the partner's."""
 
-BEHAVIOURS: dict[str, str] = {
-    "opaque-tokens": "opaque_tokens",
-}
-"""Names for ``closeout sandbox serve --behaviour``: each turns on one switch of
-:class:`SandboxConfig` where Graph's behaviour is undocumented or may vary."""
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A name for one setting of one behaviour switch (``closeout sandbox serve --behaviour``)."""
+
+    name: str
+    field: str
+    value: object
+    help: str
+    """What it means, in English (``N_``: translated where shown)."""
 
 
-def behaviour_switches(names: str) -> dict[str, bool]:
-    """``"opaque-tokens,…"`` as :class:`SandboxConfig` keyword arguments.
+# One row per name; a switch with more than two settings has a name for each, its default too,
+# so that a test or a demo can say which Graph it means.
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour(
+        "opaque-tokens",
+        "opaque_tokens",
+        True,
+        N_("access tokens no client can read (encrypted, JWE-shaped) instead of readable JWTs"),
+    ),
+    Behaviour(
+        "sync-flag-flips",
+        "sync_flag",
+        "flips",
+        N_(
+            "the organization's onPremisesSyncEnabled reads false as soon as sync is turned off (default)"
+        ),
+    ),
+    Behaviour(
+        "sync-flag-lags",
+        "sync_flag",
+        "lags",
+        N_(
+            "the organization's onPremisesSyncEnabled stays true until every synced user is converted"
+        ),
+    ),
+    Behaviour(
+        "sync-flag-null",
+        "sync_flag",
+        "null",
+        N_("the organization's onPremisesSyncEnabled reads null once sync is turned off"),
+    ),
+    Behaviour(
+        "connect-still-running",
+        "connect_still_running",
+        True,
+        N_(
+            "an Entra Connect server still runs and turns sync back on 72 hours after it was turned off"
+        ),
+    ),
+    Behaviour(
+        "write-limit-window",
+        "write_limit",
+        "window",
+        N_("the write quota slides: a write counts until a window after it was admitted (default)"),
+    ),
+    Behaviour(
+        "write-limit-bucket",
+        "write_limit",
+        "bucket",
+        N_("the write quota is a bucket that starts full and refills steadily, a quota per window"),
+    ),
+    Behaviour(
+        "own-tenant-owner",
+        "subscription_owner",
+        "own-tenant",
+        N_("directly bought subscriptions carry the tenant's own ownerTenantId (default)"),
+    ),
+    Behaviour(
+        "no-owner",
+        "subscription_owner",
+        "none",
+        N_("directly bought subscriptions carry no ownerTenantId"),
+    ),
+)
 
-    Raises ValueError naming an unknown behaviour and the known ones.
+
+def behaviour_settings(names: str | Iterable[str]) -> dict[str, object]:
+    """The config fields that behaviour ``names`` (a comma list or names) set.
+
+    Raises ValueError naming the unknown name, or the two names that set one switch twice.
     """
-    switches: dict[str, bool] = {}
-    for name in (n.strip() for n in names.split(",")):
-        if not name:
-            continue
-        if name not in BEHAVIOURS:
+    if isinstance(names, str):
+        names = [n for n in (part.strip() for part in names.split(",")) if n]
+    by_name = {b.name: b for b in BEHAVIOURS}
+    settings: dict[str, object] = {}
+    chosen: dict[str, str] = {}
+    for name in names:
+        b = by_name.get(name)
+        if b is None:
             raise ValueError(
-                f"unknown behaviour {name!r}; choose from: {', '.join(sorted(BEHAVIOURS))}"
+                _("unknown behaviour {name!r}; choose from: {names}").format(
+                    name=name, names=", ".join(by_name)
+                )
             )
-        switches[BEHAVIOURS[name]] = True
-    return switches
+        if b.field in chosen and chosen[b.field] != name:
+            raise ValueError(
+                _("behaviours {a!r} and {b!r} contradict each other").format(
+                    a=chosen[b.field], b=name
+                )
+            )
+        chosen[b.field] = name
+        settings[b.field] = b.value
+    return settings

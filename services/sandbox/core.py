@@ -26,7 +26,7 @@ from .identity.provider import IdentityProvider
 from .recorder import Recorder
 from .routing import build_routers
 from .seed import build_tenant
-from .tenant import GLOBAL_ADMIN, Tenant
+from .tenant import GLOBAL_ADMIN, SYNC_LOCK_SECONDS, Tenant
 from .tokens import Principal, TokenRejected, TokenStore
 
 DROP = None  # handle() returns this when the connection must be dropped without an answer
@@ -270,11 +270,28 @@ class Sandbox:
             if now >= last:
                 org.sync_done_at = last
                 self.recorder.event(now, "sync-complete")
+        if (
+            self.config.connect_still_running
+            and org.sync_disabled_at is not None
+            and now >= org.sync_disabled_at + SYNC_LOCK_SECONDS
+        ):
+            self._connect_turns_sync_back_on(now)
         for sub in self.tenant.subscriptions.values():
             for _ in range(6):
                 if sub.next_lifecycle is None or now < sub.next_lifecycle:
                     break
                 self._advance_subscription(sub)
+
+    def _connect_turns_sync_back_on(self, now: float) -> None:
+        # What DIRSYNC warns of: a sync server nobody stopped turns sync on again as soon as
+        # Entra allows it, and the users it still finds in AD are synced once more.
+        org = self.tenant.org
+        org.sync_enabled = True
+        org.sync_disabled_at = None
+        org.sync_done_at = None
+        for user in self.tenant.users.values():
+            user.synced_until = None
+        self.recorder.event(now, "sync-reenabled")
 
     def _advance_subscription(self, sub: Any) -> None:
         at = sub.next_lifecycle
@@ -312,6 +329,13 @@ class Sandbox:
                     409,
                     "Conflict",
                     "This subscription was bought through a partner. Contact your partner to cancel it.",
+                )
+            if as_partner and not sub.owner_tenant_id:
+                raise GraphHttpError(
+                    409,
+                    "Conflict",
+                    "This subscription was bought directly, not through a partner: cancel it in "
+                    "the admin center.",
                 )
             if sub.total_licenses > 25 and not sub.self_service:
                 raise GraphHttpError(

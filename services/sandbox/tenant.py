@@ -29,6 +29,9 @@ ROLE_TEMPLATES: dict[str, str] = {
     "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2": "Hybrid Identity Administrator",
     "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
 }
+# Once turned off, directory sync cannot be turned back on for 72 hours (DIRSYNC, EPS).
+SYNC_LOCK_SECONDS = 72 * 3600.0
+
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 BILLING_ADMIN = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
@@ -184,7 +187,9 @@ class Subscription:
     total_licenses: int
     created: str
     next_lifecycle: float | None  # simulated seconds; None = no scheduled change
-    owner_tenant_id: str | None = None  # set when a partner (CSP) bought it
+    # Set only when a partner (CSP) bought it; a direct one's owner, as Graph shows it, comes
+    # from the subscription_owner switch (graph_api/licensing.py).
+    owner_tenant_id: str | None = None
     owner_id: str | None = None
     owner_type: str | None = None
     marked_for_deletion: bool = False

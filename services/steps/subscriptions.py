@@ -33,7 +33,7 @@ def products_link(admin_center_url: str) -> str:
 
 
 def read(ctx: StepContext) -> list[SubscriptionRow]:
-    return read_subscriptions(ctx.client)
+    return read_subscriptions(ctx.client, ctx.caller.tenant.id)
 
 
 def _item(

@@ -4,6 +4,7 @@ the admin center's part, played through :mod:`services.sandbox.control_api`."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -47,9 +48,7 @@ def sub_json(sb: Sandbox, sub: Subscription) -> dict[str, Any]:
         "nextLifecycleDateTime": iso(sb.clock.at(sub.next_lifecycle))
         if sub.next_lifecycle is not None
         else None,
-        "ownerId": sub.owner_id,
-        "ownerTenantId": sub.owner_tenant_id,
-        "ownerType": sub.owner_type,
+        **_owner(sb, sub),
         "serviceStatus": [
             {
                 "servicePlanId": pid,
@@ -64,6 +63,21 @@ def sub_json(sb: Sandbox, sub: Subscription) -> dict[str, Any]:
         "status": sub.status,
         "totalLicenses": sub.total_licenses,
     }
+
+
+def _owner(sb: Sandbox, sub: Subscription) -> dict[str, Any]:
+    """Who bought it: a partner-bought one names the partner's tenant; a direct one, as the
+    docs' example shows, the buying user in the tenant's own (switch ``subscription_owner``)."""
+    if sub.owner_tenant_id is not None:
+        return {
+            "ownerId": sub.owner_id,
+            "ownerTenantId": sub.owner_tenant_id,
+            "ownerType": sub.owner_type,
+        }
+    if sb.config.subscription_owner == "own-tenant":
+        buyer = str(uuid.uuid5(uuid.NAMESPACE_URL, f"buyer/{sub.id}"))
+        return {"ownerId": buyer, "ownerTenantId": sb.tenant.org.id, "ownerType": "User"}
+    return {"ownerId": None, "ownerTenantId": None, "ownerType": None}
 
 
 def list_subscriptions(sb: Sandbox, req: Request) -> Response:

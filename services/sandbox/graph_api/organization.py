@@ -10,7 +10,7 @@ from services.sandbox import odata
 from services.sandbox.authz import READ_ORG, need
 from services.sandbox.clock import iso
 from services.sandbox.http import GraphHttpError, Request, Response
-from services.sandbox.tenant import GLOBAL_ADMIN, HYBRID_ADMIN
+from services.sandbox.tenant import GLOBAL_ADMIN, HYBRID_ADMIN, SYNC_LOCK_SECONDS
 
 from .objects import not_found
 
@@ -50,9 +50,6 @@ def org_json(sb: Sandbox) -> dict[str, Any]:
         }
         for d in o.custom_domains
     ]
-    sync: bool | None = (
-        True if o.sync_enabled else (False if o.sync_disabled_at is not None else None)
-    )
     return {
         "id": o.id,
         "displayName": o.display_name,
@@ -60,11 +57,25 @@ def org_json(sb: Sandbox) -> dict[str, Any]:
         "createdDateTime": o.created,
         "tenantType": "AAD",
         "verifiedDomains": domains,
-        "onPremisesSyncEnabled": sync,
+        "onPremisesSyncEnabled": sync_flag(sb),
         "onPremisesLastSyncDateTime": iso(sb.clock.at(-3600))
         if (o.sync_enabled or o.sync_disabled_at is not None)
         else None,
     }
+
+
+def sync_flag(sb: Sandbox) -> bool | None:
+    """The organization's ``onPremisesSyncEnabled``: documented ``true`` while synced, ``false``
+    once no longer synced, ``null`` if never; while turning off is under way it reads as the
+    ``sync_flag`` switch says, since Microsoft documents no pending value."""
+    o = sb.tenant.org
+    if o.sync_enabled:
+        return True
+    if o.sync_disabled_at is None:
+        return None
+    if sb.config.sync_flag == "lags":
+        return o.sync_done_at is None
+    return None if sb.config.sync_flag == "null" else False
 
 
 def list_org(sb: Sandbox, req: Request) -> Response:
@@ -113,7 +124,7 @@ def patch_org(sb: Sandbox, req: Request) -> Response:
                     user.synced_until = now + duration * (0.2 + 0.8 * rng.random())
             sb.recorder.event(now, "sync-disabled", duration=duration)
         elif value is True and not o.sync_enabled:
-            if o.sync_disabled_at is not None and now < o.sync_disabled_at + 72 * 3600:
+            if o.sync_disabled_at is not None and now < o.sync_disabled_at + SYNC_LOCK_SECONDS:
                 raise GraphHttpError(
                     400,
                     "Request_BadRequest",
