@@ -429,7 +429,11 @@ class CloseoutApp(App[int]):
         if step == StepId.PREPARE:
             self._run_step(step, None)
             return
-        ask = run_confirmation(self.step_states[step], self.engine.inventory)
+        ask = run_confirmation(
+            self.step_states[step],
+            self.engine.inventory,
+            sync_turn_off=step == StepId.DELETE_USERS and self.engine.sync_turn_off_due,
+        )
         self.push_screen(
             ConfirmModal(ask.title, ask.body, confirm_label=ask.confirm_label, id="confirm"),
             lambda ok: self._run_step(step, None) if ok else None,

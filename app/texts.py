@@ -12,6 +12,7 @@ from services.inventory import Inventory
 from services.models import StepId, StepState, StepStatus
 from services.names import status_word, step_name
 from services.plan import Plan, action_label
+from services.steps.dirsync import connect_advice
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,13 @@ def step_detail(st: StepState, plan: Plan | None) -> Detail:
     return Detail(title, will_do, did, blockers)
 
 
-def run_confirmation(st: StepState, inventory: Inventory | None) -> Confirmation:
-    """What to ask before step 1 or 4 runs: the count and the consequence."""
+def run_confirmation(
+    st: StepState, inventory: Inventory | None, *, sync_turn_off: bool = False
+) -> Confirmation:
+    """What to ask before step 1 or 4 runs: the count and the consequence.
+
+    ``sync_turn_off``: this run of step 1 turns directory sync off (the engine says when).
+    """
     remaining = max(st.total - st.done, 0)
     if st.step == StepId.DISABLE_MFA:
         return Confirmation(
@@ -70,13 +76,18 @@ def run_confirmation(st: StepState, inventory: Inventory | None) -> Confirmation
             ),
             _("Continue"),
         )
-    if inventory is not None and inventory.synced_users:
+    if sync_turn_off and inventory is not None:
+        synced = len(inventory.synced_users)
         return Confirmation(
             _("Turn directory synchronization off?"),
             _(
-                "Users are synchronized from on-premises AD. Turning sync off takes up to 72 hours "
-                "and cannot be undone during that time. After it, {n} users will be deleted."
-            ).format(n=remaining),
+                "{synced:,} users are synchronized from on-premises AD. Turning sync off takes up "
+                "to 72 hours and cannot be undone during that time; closeout sends it once. The "
+                "{now:,} users who are not synchronized are deleted now, the others once they are "
+                "converted. They can be restored for 30 days."
+            ).format(synced=synced, now=max(remaining - synced, 0))
+            + "\n\n"
+            + connect_advice(),
             _("Continue"),
         )
     return Confirmation(

@@ -87,6 +87,8 @@ class Engine:
         self.states: dict[StepId, StepState] = {s: StepState(s) for s in StepId}
         self.handoffs: dict[StepId, Handoff] = {}
         self.gone = False
+        self.sync_turn_off_due = False
+        """Whether running step 1 now turns directory sync off (as of the last assessment)."""
         self._policies_at = -POLICY_REUSE
         self.run_id = ""
         self._lock = threading.RLock()
@@ -414,6 +416,7 @@ class Engine:
         sync_on = self.caller.sync_enabled if inv is not None else None
         org_sync = _org_sync(self.client) if inv.synced_users else sync_on
         s1 = users.assess(ctx, inv.users, org_sync)
+        self.sync_turn_off_due = users.sync_view(ctx, inv.users, org_sync).due
         self._set_state(s1)
         link = self.options.portal_links.get("products", "")
         now = self.client.server_time() or datetime.now(UTC)

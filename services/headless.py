@@ -42,6 +42,7 @@ from .models import (
 from .names import phase_word, status_word, step_name
 from .plan import action_label, subscription_label
 from .steps.directory import MANUAL_ITEMS
+from .steps.dirsync import connect_advice
 
 EXIT_DONE = 0
 EXIT_USAGE = 2
@@ -239,7 +240,15 @@ def _count_text(engine: Engine, step: StepId) -> str:
         return ""
     if step == StepId.DELETE_USERS:
         n = len(plan.user_delete_ids())
-        return _("Delete {n:,} users? They can be restored for 30 days.").format(n=n)
+        delete = _("Delete {n:,} users? They can be restored for 30 days.").format(n=n)
+        if engine.sync_turn_off_due:
+            sync = _(
+                "Directory synchronization is turned off first, once: it takes up to 72 hours "
+                "and cannot be undone meanwhile. Users who are not synchronized are deleted "
+                "meanwhile, the others once they are converted."
+            )
+            return f"{sync} {delete} {connect_advice()}"
+        return delete
     if step == StepId.DISABLE_MFA:
         return _("Turn off MFA for {n:,} accounts and the policies you named?").format(
             n=len(plan.ids("disable-mfa"))
@@ -367,6 +376,8 @@ def stuck_for_good(states: dict[StepId, StepState]) -> list[StepId]:
 
 def _waiting_line(s: StepState) -> str:
     line = _("step {step}: {text}").format(step=int(s.step), text=s.waiting_for or s.summary)
+    if s.waiting_until is not None:
+        line += f" — {_('until')} {s.waiting_until:%Y-%m-%d %H:%M} UTC"
     if s.status == StepStatus.BLOCKED and s.blockers:
         line += " (" + "; ".join(s.blockers) + ")"
     return line + (f" — {s.link}" if s.link else "")

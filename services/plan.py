@@ -26,6 +26,7 @@ from .models import (
     TenantInfo,
     UserRow,
 )
+from .steps.dirsync import connect_advice
 
 # What each planned action means, in words (translated where shown).
 ACTION_LABELS: dict[str, str] = {
@@ -238,10 +239,13 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
                 org_id,
                 inv.tenant.display_name,
                 _(
-                    "{n} users are synchronized from on-premises AD; turning sync off takes up to 72 hours."
+                    "{n} users are synchronized from on-premises AD; turning sync off takes up to "
+                    "72 hours and is sent once. Users who are not synchronized are deleted "
+                    "meanwhile, the others once they are converted."
                 ).format(n=len(inv.synced_users)),
             )
         )
+        warnings.append(connect_advice())
     deletes = _ordered_deletes([u for u in inv.users if u.id not in kept_ids])
     for u in deletes:
         detail = ", ".join(

@@ -1,9 +1,9 @@
 """The engine itself (the API the TUI drives), against a sandbox tenant over real HTTP.
 
-Step 1 on a synced tenant turns sync off, waits for it (the 72-hour horizon), and only then
-deletes; the last-line guard refuses a forged plan before anything is sent; step 5 needs the
-typed initial domain and the ticked manual checks; events reach the sink; state is only ever
-"done" after a fresh read says so.
+Step 1 on a synced tenant turns sync off once, deletes the cloud-only users meanwhile and the
+synced ones once the wait (the 72-hour horizon) is over; the last-line guard refuses a forged
+plan before anything is sent; step 5 needs the typed initial domain and the ticked manual
+checks; events reach the sink; state is only ever "done" after a fresh read says so.
 """
 
 from __future__ import annotations
@@ -89,12 +89,19 @@ def test_step1_turns_sync_off_waits_then_deletes(make_sandbox, rig_for) -> None:
     synced = [u.id for u in sb.tenant.users.values() if u.synced]
     assert synced
 
+    cloud_only = {u.id for u in sb.tenant.users.values() if not u.synced} - {sb.admin_id}
+    assert cloud_only
+
     first = eng.run_step(StepId.DELETE_USERS)
     assert first.status == StepStatus.WAITING_TIME
     assert "72 hours" in (first.waiting_for or "")
-    (patch,) = writes(sb)
+    (patch,) = [w for w in writes(sb) if w.method == "PATCH"]
     assert patch.method == "PATCH" and patch.path == f"/v1.0/organization/{sb.tenant_id}"
-    assert sb.recorder.events("user-deleted") == []
+    # Cloud-only users need not wait for sync: they went in the same run, after the PATCH.
+    assert writes(sb)[0] is patch
+    early = sb.recorder.events("user-deleted")
+    assert {e.detail["id"] for e in early} == cloud_only
+    assert not any(e.detail["was_synced"] for e in early)
     # The horizon is 72 h after sync was turned off, on Graph's (the sandbox's) clock.
     sync_off = sb.clock.now_dt()
     assert first.waiting_until is not None
@@ -104,7 +111,7 @@ def test_step1_turns_sync_off_waits_then_deletes(make_sandbox, rig_for) -> None:
     advance(sb, 1)
     again = eng.run_step(StepId.DELETE_USERS)
     assert again.status == StepStatus.WAITING_TIME
-    assert len(writes(sb)) == 1
+    assert len(writes(sb)) == 1 + len(cloud_only)
 
     advance(sb, 61)
     ready = eng.assess()[StepId.DELETE_USERS]

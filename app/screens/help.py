@@ -41,8 +41,9 @@ STEPS = [
     (
         N_("1 Delete users"),
         N_(
-            "If users are synchronized from on-premises AD, turns directory sync off and waits (up to 72 hours) until "
-            "none is. Then deletes every user except you, in batches of 20; they can be restored for 30 days."
+            "If users are synchronized from on-premises AD, turns directory sync off, once (stop Entra Connect first). "
+            "Deletes every user except you, in batches of 20: cloud-only ones at once, synchronized ones once they are "
+            "converted (up to 72 hours). They can be restored for 30 days."
         ),
     ),
     (

@@ -1,58 +1,130 @@
-"""Step 1 — delete users: directory sync off first, wait until no user is synced, then delete
-every user except the accounts to keep, in ``$batch``es (graph-api.md §2).
+"""Step 1 — delete users: turn directory sync off (once: :mod:`.dirsync`), then delete every
+user except the accounts to keep, in ``$batch``es (graph-api.md §2).
 
-Done means a fresh read lists only the kept accounts and no synced user.
+Cloud-only users need not wait for sync: a run deletes every planned user that is not
+synchronized now, while sync is turning off, and the formerly synced ones once Graph shows them
+converted; the plan's delete set stays one set. Done means a fresh read lists only the kept
+accounts and no synced user.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.batch import BatchItem
 from services.i18n import _
 from services.inventory import read_users
+from services.journal import format_time
 from services.models import StepId, StepState, StepStatus, UserRow
 
-from .base import StepContext, failed_results, horizon, state
+from . import dirsync
+from .base import StepContext, failed_results, state
 
 STEP = StepId.DELETE_USERS
-SYNC_HORIZON_HOURS = 72
 
 
-def sync_off_time(ctx: StepContext) -> datetime | None:
-    """When closeout turned sync off (from the journal), for the 72-hour horizon."""
-    if ctx.journal is None:
-        return None
-    return ctx.journal.last_success("disable-directory-sync")
+@dataclass(frozen=True)
+class SyncView:
+    """What step 1 makes of directory sync right now."""
+
+    synced: int
+    """Users Graph reads as synchronized."""
+    turn_off: dirsync.TurnOff | None
+    """The PATCH the journal records, if any."""
+    waiting_until: datetime | None
+    """While users are converted: the end of the 72 hours, then of the grace after them."""
+    back_on: bool
+    """Users still synchronized after the window and its grace: sync is on again."""
+    due: bool
+    """This run sends the PATCH."""
 
 
-def assess(ctx: StepContext, users: list[UserRow], sync_enabled: bool | None) -> StepState:
+def sync_view(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> SyncView:
+    synced = sum(1 for u in users if u.synced)
+    now = ctx.server_now()
+    off = dirsync.last_turn_off(ctx.journal, now, in_flight=synced > 0)
+    overdue = off is not None and off.overdue(now)
+    back_on = overdue and synced > 0
+    # Until then a journalled PATCH is never sent again, whatever Graph reads. After it, only a
+    # plan made since (the admin's answer to "sync is on again") sends it again; before any
+    # PATCH, synced users and a flag not already off do.
+    replanned = off is not None and ctx.plan.created_at >= off.overdue_at
+    due = synced > 0 and ((off is None and org_flag is not False) or (back_on and replanned))
+    until = None
+    if off is not None and not overdue:
+        until = off.until if off.window_open(now) else off.overdue_at
+    return SyncView(synced, off, until, back_on and not replanned, due)
+
+
+def assess(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> StepState:
     planned = set(ctx.plan.user_delete_ids())
     remaining = [u for u in users if u.id not in ctx.kept_ids]
-    synced = [u for u in users if u.synced]
     new = [u for u in remaining if u.id not in planned]
+    deletable = [u for u in remaining if u.id in planned and not u.synced]
     total = len(planned)
     done = total - sum(1 for u in remaining if u.id in planned)
-    if not remaining and not synced:
-        return state(
-            STEP, StepStatus.DONE, _("Only the kept accounts remain."), done=done, total=total
-        )
+    sync = sync_view(ctx, users, org_flag)
     blockers = tuple(
         _("{upn} appeared after the plan was made; re-plan to include it.").format(upn=u.upn)
         for u in new
     )
-    if synced and not sync_enabled:
-        until = horizon(sync_off_time(ctx), SYNC_HORIZON_HOURS)
+    if (
+        sync.turn_off is not None
+        and sync.turn_off.overdue(ctx.server_now())
+        and not sync.synced
+        and org_flag is True
+    ):
+        blockers += (dirsync.flag_back_on_text(sync.turn_off),)
+    if sync.back_on:
+        assert sync.turn_off is not None
         return state(
             STEP,
-            StepStatus.WAITING_TIME,
-            _("Directory sync is turning off; {n} users are still synchronized.").format(
-                n=len(synced)
-            ),
+            StepStatus.BLOCKED,
+            _("Directory sync is on again: {n} users are synchronized.").format(n=sync.synced),
+            done=done,
+            total=total,
+            blockers=(dirsync.back_on_text(sync.turn_off, sync.synced), *blockers),
+        )
+    if not remaining and not sync.synced:
+        return state(
+            STEP,
+            StepStatus.DONE,
+            _("Only the kept accounts remain."),
+            done=done,
+            total=total,
+            blockers=blockers,
+        )
+    if sync.synced and not sync.due:
+        # Turning off is under way: closeout sent it (the journal says so), or it reads off.
+        summary = (
+            _("Directory sync is turning off; {n} users are still synchronized.")
+            if sync.turn_off is not None
+            else _(
+                "Directory sync was turned off outside closeout; {n} users are still synchronized."
+            )
+        ).format(n=sync.synced)
+        if sync.turn_off is not None and sync.waiting_until == sync.turn_off.overdue_at:
+            summary += " " + _(
+                "Microsoft's 72 hours are over: a few more hours before closeout concludes that "
+                "sync was turned back on."
+            )
+        if sync.turn_off is not None and not sync.turn_off.confirmed:
+            summary += " " + _(
+                "closeout stopped while sending the request to turn it off, so it counts as sent."
+            )
+        if deletable:
+            summary += " " + _("{n} users that are not synchronized can be deleted now.").format(
+                n=len(deletable)
+            )
+        return state(
+            STEP,
+            StepStatus.PENDING if deletable else StepStatus.WAITING_TIME,
+            summary,
             done=done,
             total=total,
             waiting_for=_("directory synchronization to turn off (up to 72 hours)"),
-            waiting_until=until,
+            waiting_until=sync.waiting_until,
             blockers=blockers,
         )
     if new and len(new) == len(remaining):
@@ -66,9 +138,9 @@ def assess(ctx: StepContext, users: list[UserRow], sync_enabled: bool | None) ->
         )
     summary = (
         _("{n} users are synchronized: directory sync must be turned off first.").format(
-            n=len(synced)
+            n=sync.synced
         )
-        if synced
+        if sync.due
         else _("{n} users to delete.").format(n=len(remaining) - len(new))
     )
     return state(STEP, StepStatus.PENDING, summary, done=done, total=total, blockers=blockers)
@@ -82,7 +154,8 @@ def read_state(ctx: StepContext) -> tuple[list[UserRow], bool | None]:
     return users, org.get("onPremisesSyncEnabled")
 
 
-def turn_sync_off(ctx: StepContext) -> None:
+def turn_sync_off(ctx: StepContext) -> StepState | None:
+    """Send the PATCH (journalled like every write); a failure comes back as a failed state."""
     ctx.require_writable(_("turning directory synchronization off"))
     org_id = ctx.caller.tenant.id
     item = BatchItem(
@@ -91,38 +164,42 @@ def turn_sync_off(ctx: StepContext) -> None:
         url=f"/organization/{org_id}",
         body={"onPremisesSyncEnabled": False},
         headers={"Content-Type": "application/json"},
-        action="disable-directory-sync",
+        action=dirsync.ACTION,
         label=ctx.caller.tenant.display_name,
     )
     results = ctx.execute(STEP, [item])
-    if failed_results(results):
-        r = results[0]
-        ctx.note(
-            _("Turning directory sync off failed: {code} {message}").format(
-                code=r.code, message=r.message
-            ),
-            level="error",
-            step=STEP,
+    if not results or failed_results(results) or not results[0].ok:
+        r = results[0] if results else None
+        text = _("Turning directory sync off failed: {code} {message}").format(
+            code=r.code if r else "", message=r.message if r else _("not sent")
         )
-    else:
-        ctx.note(
-            _("Directory synchronization turned off; Microsoft says this can take up to 72 hours."),
-            step=STEP,
-        )
+        ctx.note(text, level="error", step=STEP)
+        return state(STEP, StepStatus.FAILED, text, failed=1, blockers=(text,))
+    # Graph's clock at this moment goes with it: the 72 hours are Graph's (a sandbox may run
+    # them fast), and every later run measures the window from here.
+    ctx.note(
+        _("Directory synchronization turned off; Microsoft says this can take up to 72 hours."),
+        step=STEP,
+        action=dirsync.ACTION,
+        graph_time=format_time(ctx.server_now()),
+    )
+    return None
 
 
 def run(ctx: StepContext) -> StepState:
     """Do what step 1 can do now; return its state from a fresh read afterwards."""
-    users, sync_enabled = read_state(ctx)
-    synced = [u for u in users if u.synced]
-    if synced:
-        if sync_enabled:
-            turn_sync_off(ctx)
-            users, sync_enabled = read_state(ctx)
-        return assess(ctx, users, sync_enabled)
+    users, org_flag = read_state(ctx)
+    if sync_view(ctx, users, org_flag).due:
+        failed = turn_sync_off(ctx)
+        if failed is not None:
+            return failed
+        users, org_flag = read_state(ctx)
+    if sync_view(ctx, users, org_flag).back_on:
+        return assess(ctx, users, org_flag)
     planned = set(ctx.plan.user_delete_ids())
     existing = {u.id: u for u in users}
-    order = [uid for uid in ctx.plan.user_delete_ids() if uid in existing]
+    # Everyone planned who is not synchronized now: cloud-only users at once, formerly synced
+    # ones as soon as Graph shows them converted. Synced ones would be refused.
     items = [
         BatchItem(
             key=uid,
@@ -131,17 +208,19 @@ def run(ctx: StepContext) -> StepState:
             action="delete-user",
             label=existing[uid].upn,
         )
-        for uid in order
-        if uid not in ctx.kept_ids and uid in planned
+        for uid in ctx.plan.user_delete_ids()
+        if uid in existing
+        and uid not in ctx.kept_ids
+        and uid in planned
+        and not existing[uid].synced
     ]
     results = ctx.execute(STEP, items)
+    sent = {r.item.key for r in results}
     failed = {r.item.key for r in failed_results(results)}
     # Graph lists with replication delay: re-read until what we deleted is gone from the list.
     for _attempt in range(max(1, ctx.options.verify_attempts)):
-        users, sync_enabled = read_state(ctx)
-        lingering = [
-            u for u in users if u.id in planned and u.id not in failed and u.id not in ctx.kept_ids
-        ]
+        users, org_flag = read_state(ctx)
+        lingering = [u for u in users if u.id in sent and u.id not in failed]
         if (
             not lingering
             or ctx.control.stopped
@@ -150,7 +229,7 @@ def run(ctx: StepContext) -> StepState:
             break
         if ctx.control.wait(ctx.options.verify_delay):
             break
-    result = assess(ctx, users, sync_enabled)
+    result = assess(ctx, users, org_flag)
     if failed and result.status != StepStatus.DONE:
         result = StepState(
             STEP,
