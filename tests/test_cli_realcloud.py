@@ -1,4 +1,4 @@
-"""Issue 7, items 2 and 4: the full headless close-out under each sandbox behaviour that the
+"""Issue 7, items 2, 4 and 9: the full headless close-out under each sandbox behaviour that the
 documentation leaves open, with the end state read from the sandbox's recorder.
 
 - Directory sync turns off once: the PATCH is sent exactly once across runs and restarts, a run
@@ -8,6 +8,8 @@ documentation leaves open, with the end state read from the sandbox's recorder.
   turns sync back on after the window is said plainly, once, instead of a loop.
 - Partner-bought means another tenant: with direct subscriptions carrying the tenant's own
   ``ownerTenantId`` (the docs' example) or none, only the partner's gets "contact your partner".
+- Step 2's click path follows the current "Cancel your subscription" article, in English and
+  Swedish.
 """
 
 from __future__ import annotations
@@ -274,3 +276,44 @@ def test_the_partner_note_lands_only_on_the_partners_subscription(
     assert {sid for sid, by_partner in cancelled.items() if by_partner} == partner
     assert direct_active <= {sid for sid, by_partner in cancelled.items() if not by_partner}
     assert sb.tenant.deleted
+
+
+# The article's MOSA steps, one line each: products, the subscription, its details page's
+# Cancel subscription, when (now, not at renewal), why and confirm, then the next one.
+CLICK_PATH = {
+    "en": [
+        ["Billing > Your products"],
+        ["Select the subscription"],
+        ["Subscription and payment settings", "Cancel subscription"],
+        ["Options for canceling", "Cancel now", "Cancel before the next renewal date", "Next"],
+        ["reason", "Cancel now"],
+        ["Repeat"],
+    ],
+    "sv": [
+        ["Fakturering > Dina produkter"],
+        ["Välj den prenumeration"],
+        ["Prenumerations- och betalningsinställningar", "Avbryt prenumeration"],
+        ["Alternativ för att avbryta", "Avbryt nu", "Avbryt före nästa förnyelsedatum", "Nästa"],
+        ["anledning", "Avbryt nu"],
+        ["Upprepa"],
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "sv"])
+def test_step_2_click_path_follows_the_current_article(
+    make_sandbox, tmp_path: Path, monkeypatch, lang: str
+) -> None:
+    sb = make_sandbox(users=30, seed=24, time_scale=FAST)
+    result = run_cli(
+        ["run", "--headless", "--json", "--no-wait", "--lang", lang, *target_args(sb, tmp_path)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert result.code == 3, result.text[-2000:]
+    (handoff,) = [o for o in result.json_lines() if o["event"] == "handoff" and o["step"] == 2]
+    path = handoff["click_path"]
+    assert len(path) == len(CLICK_PATH[lang]), path
+    for line, parts in zip(path, CLICK_PATH[lang], strict=True):
+        assert all(part in line for part in parts), (line, parts)
+    assert graph_writes(sb) == []

@@ -85,24 +85,36 @@ def cancel_handoff(subs: list[SubscriptionRow], link: str) -> Handoff:
         step=StepId.CANCEL_SUBSCRIPTIONS,
         title=_("Cancel all active subscriptions"),
         link=link,
+        # The current "Cancel your subscription" article (CANCEL), MOSA billing account.
         click_path=(
-            _("In the Microsoft 365 admin center, go to Billing > Your products."),
             _(
-                "On the Products tab, find an active subscription. Select the three dots "
-                "(More actions), then Cancel subscription."
+                "In the Microsoft 365 admin center, go to Billing > Your products "
+                "(in the Simplified view: Subscriptions)."
+            ),
+            _("Select the subscription you want to cancel."),
+            _(
+                "On the subscription details page, in the Subscription and payment settings "
+                "section, select Cancel subscription."
             ),
             _(
-                "In the Cancel subscription pane, choose a reason for cancelling; optionally give feedback."
+                "In the Options for canceling your subscription pane, select Cancel now (Cancel "
+                "before the next renewal date keeps it active until then), then select Next."
             ),
-            _("Select Save."),
+            _(
+                "Select a reason for canceling, optionally give feedback, then select Cancel now "
+                "to confirm."
+            ),
             _("Repeat for every active subscription."),
         ),
         items=tuple(items),
         notes=(
             _("If you added your own domain, remove it before you cancel."),
             _(
-                "Under a Microsoft Customer Agreement you may only be able to turn off recurring "
-                "billing; the subscription then ends at the end of its term."
+                "Under a Microsoft Customer Agreement, Cancel subscription is under Billing "
+                "settings > Subscription status, and cancelling is possible only within seven "
+                "days of the start or renewal; after that, turn off recurring billing instead "
+                "(Edit recurring billing: Off, Save): the subscription then ends at the end of "
+                "its term."
             ),
         ),
         done=not pending,
