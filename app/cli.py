@@ -695,9 +695,11 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
             url=sb.base_url, authority=sb.authority
         )
     )
-    print(_("Ctrl-C stops the sandbox."), flush=True)
     done = threading.Event()
+    # The handler is in place before the line that invites Ctrl-C: a Ctrl-C right after it
+    # stops the sandbox cleanly (exit 0) instead of interrupting Python (exit 3).
     with stop_on_signals(done.set):
+        print(_("Ctrl-C stops the sandbox."), flush=True)
         done.wait()
     sb.stop()
     return EXIT_DONE
