@@ -20,14 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from services import __version__
-from services.errors import AuthError, CloseoutError, GraphError, NetworkError
+from services.errors import CloseoutError
+from services.exit_codes import ExitCode, exit_code_for, exit_codes_help
 from services.headless import (
-    EXIT_AUTH,
-    EXIT_BUSY,
-    EXIT_DONE,
-    EXIT_FAILED,
-    EXIT_USAGE,
-    EXIT_WAITING,
     DriveOptions,
     Reporter,
     drive,
@@ -36,21 +31,12 @@ from services.headless import (
     status_exit_code,
 )
 from services.i18n import N_, SUPPORTED, _, set_language
-from services.locks import TenantLocked
 from services.plan import PlanError
 from services.session import TenantGone
 from services.textsafe import neutralise
 
-EXIT_CODES = N_(
+ENVIRONMENT = N_(
     """\
-exit codes:
-  {done}  done: the tenant's deletion is confirmed
-  {usage}  usage or configuration error (bad option, config, or a --confirm-domain mismatch)
-  {waiting}  waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)
-  {failed}  some actions failed permanently (they are listed)
-  {auth}  sign-in, role or permission problem (named)
-  {busy}  another closeout process is changing this tenant (named); nothing was done
-
 environment:
   CLOSEOUT_ACCESS_TOKEN  use this Graph access token instead of signing in
                          (e.g. az account get-access-token --resource-type ms-graph)
@@ -79,19 +65,12 @@ class _Parser(argparse.ArgumentParser):
             + _("(see closeout --help)")
             + "\n"
         )
-        raise SystemExit(EXIT_USAGE)
+        raise SystemExit(ExitCode.USAGE)
 
 
 def exit_codes() -> str:
     """The epilog of every ``--help``: exit codes and environment variables."""
-    return _(EXIT_CODES).format(
-        done=EXIT_DONE,
-        usage=EXIT_USAGE,
-        waiting=EXIT_WAITING,
-        failed=EXIT_FAILED,
-        auth=EXIT_AUTH,
-        busy=EXIT_BUSY,
-    )
+    return exit_codes_help() + "\n" + _(ENVIRONMENT)
 
 
 def _positive_int(text: str) -> int:
@@ -441,11 +420,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         try:
             engine = session.engine
             if _report_missing(engine, reading=True):
-                return EXIT_AUTH
+                return ExitCode.AUTH
             # Saved: the plan a run applies is one the admin has seen printed in full.
             engine.make_plan(save=True)
             print_plan(engine, sys.stdout, json_mode=args.json)
-            return EXIT_DONE
+            return ExitCode.DONE
         finally:
             session.close()
 
@@ -457,7 +436,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         try:
             engine = session.engine
             if _report_missing(engine, reading=True):
-                return EXIT_AUTH
+                return ExitCode.AUTH
             if engine.load_plan() is None:
                 try:
                     engine.make_plan(save=False)
@@ -470,7 +449,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             subs = engine.inventory.subscriptions if engine.inventory and not engine.gone else ()
             print_status(states, sys.stdout, json_mode=args.json, subscriptions=subs)
             if not engine.gone and engine.missing():
-                return EXIT_AUTH  # step 0 lists what is missing; a run could not proceed
+                return ExitCode.AUTH  # step 0 lists what is missing; a run could not proceed
             return status_exit_code(states, engine.gone)
         finally:
             session.close()
@@ -483,20 +462,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not args.tenant:
             raise UsageError(_("export --offline needs --tenant with the tenant id."))
         print(export_offline(args.tenant, root=args.state_dir, out=args.out))
-        return EXIT_DONE
+        return ExitCode.DONE
     stop = threading.Event()
     with stop_on_signals(stop.set):
         session = connect_headless(args, stop)
         try:
             engine = session.engine
             if _report_missing(engine, reading=True):
-                return EXIT_AUTH
+                return ExitCode.AUTH
             if engine.load_plan() is None:
                 engine.make_plan()
             engine.assess()
             path = engine.write_evidence(args.out, all_runs=True)
             print(path)
-            return EXIT_DONE
+            return ExitCode.DONE
         finally:
             session.close()
 
@@ -530,19 +509,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             session = connect_headless(args, control.stop_event, sink=report, write=True)
         except TenantGone as exc:
             report.emit({"event": "note", "level": "info", "message": exc.message}, None)
-            report.emit({"event": "exit", "code": EXIT_DONE}, None)
+            report.emit({"event": "exit", "code": ExitCode.DONE}, None)
             raise
         except CloseoutError as exc:
             # A wrong tenant or a rejected token: JSON readers hear it too.
             _report_error(report, exc)
             raise
         engine = session.engine
-        code = EXIT_WAITING
+        code = ExitCode.WAITING
         try:
             # Before reading or planning: a missing role or permission would otherwise surface
             # as a bare 403 from the inventory, or as a plan refusal that hides the cause.
             if _report_missing(engine, report):
-                code = EXIT_AUTH
+                code = ExitCode.AUTH
                 report.emit({"event": "exit", "code": code}, _("exit {code}").format(code=code))
                 return code
             unfinished = session.journal.unfinished()
@@ -620,7 +599,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _report_error(report: Reporter, exc: CloseoutError) -> int:
     """An error and the exit code as JSON lines (main() prints the message and hint)."""
-    code = error_exit_code(exc)
+    code = exit_code_for(exc)
     report.emit({"event": "error", "message": exc.message, "hint": exc.hint, "code": code}, None)
     report.emit({"event": "exit", "code": code}, None)
     return code
@@ -702,7 +681,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         print(_("Ctrl-C stops the sandbox."), flush=True)
         done.wait()
     sb.stop()
-    return EXIT_DONE
+    return ExitCode.DONE
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -723,18 +702,6 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "sandbox":
         return cmd_sandbox_serve(args)
     return cmd_tui(args)
-
-
-def error_exit_code(exc: CloseoutError) -> int:
-    if isinstance(exc, TenantLocked):
-        return EXIT_BUSY
-    if isinstance(exc, AuthError):
-        return EXIT_AUTH
-    if isinstance(exc, GraphError):
-        return EXIT_AUTH if exc.status in (401, 403) else EXIT_FAILED
-    if isinstance(exc, NetworkError):
-        return EXIT_FAILED
-    return EXIT_USAGE
 
 
 def _lang_option(argv: list[str]) -> str | None:
@@ -768,18 +735,18 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"closeout: {exc.message}")
         if exc.hint:
             _say(f"  {exc.hint}")
-        return EXIT_DONE
+        return ExitCode.DONE
     except CloseoutError as exc:
         _say(f"closeout: {exc.message}")
         if exc.hint:
             _say(f"  {exc.hint}")
-        return error_exit_code(exc)
+        return exit_code_for(exc)
     except KeyboardInterrupt:
         _say(_("closeout: interrupted"))
-        return EXIT_WAITING
+        return ExitCode.WAITING
     except OSError as exc:
         _say(f"closeout: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})")
-        return EXIT_USAGE
+        return ExitCode.USAGE
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from services.control import RunControl
 from services.deletion_evidence import TokenRejected
 from services.engine import Engine
 from services.errors import CloseoutError
-from services.headless import EXIT_AUTH
+from services.exit_codes import ExitCode, exit_code_for
 from services.i18n import _
 from services.models import Handoff, InventoryRefreshed, StepId, StepState, StepStatus
 from services.session import Session, SessionOptions
@@ -101,7 +101,7 @@ class CloseoutApp(App[int]):
         self.step_running: StepId | None = None
         self.control: RunControl | None = None
         self.unfinished: str | None = None
-        self.closeout_code = 3
+        self.closeout_code: ExitCode = ExitCode.WAITING
         self._hangup = False
         self._quitting = False
         self._users_signature: object = None
@@ -176,7 +176,7 @@ class CloseoutApp(App[int]):
             # Quitting from here exits as headless would: 5 for a wrong tenant or a
             # rejected token.
             if isinstance(exc, TenantMismatch | TokenRejected):
-                self.closeout_code = EXIT_AUTH
+                self.closeout_code = exit_code_for(exc)
             self.post_message(ConnectFailed(exc.message, exc.hint))
 
     def on_device_code_shown(self, message: DeviceCodeShown) -> None:
@@ -327,7 +327,7 @@ class CloseoutApp(App[int]):
             and self.engine
             and self.engine.gone
         ):
-            self.closeout_code = 0
+            self.closeout_code = ExitCode.DONE
             self.notify(_("The tenant is deleted. The close-out is complete."), timeout=10)
 
     def on_progress_changed(self, message: ProgressChanged) -> None:

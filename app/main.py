@@ -6,13 +6,13 @@ import argparse
 import contextlib
 import signal
 
-from services.headless import EXIT_FAILED
+from services.exit_codes import ExitCode
 from services.session import SessionOptions
 
 from .closeout_app import CloseoutApp
 
 
-def run_tui(args: argparse.Namespace, options: SessionOptions) -> int:
+def run_tui(args: argparse.Namespace, options: SessionOptions) -> ExitCode:
     app = CloseoutApp(options)
     previous = None
     if hasattr(signal, "SIGHUP"):
@@ -29,5 +29,5 @@ def run_tui(args: argparse.Namespace, options: SessionOptions) -> int:
             app.session.close()
     if code is None and app.return_code:
         # The app crashed (Textual printed why): not "waiting", whatever the checklist said.
-        return EXIT_FAILED
-    return app.closeout_code if code is None else int(code)
+        return ExitCode.FAILED
+    return app.closeout_code if code is None else ExitCode(code)

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from .control import RunControl
 from .engine import Engine
 from .errors import CloseoutError, GraphError
+from .exit_codes import ExitCode
 from .i18n import _
 from .models import (
     Event,
@@ -43,14 +44,6 @@ from .names import phase_word, status_word, step_name
 from .plan import action_label, subscription_label
 from .steps.directory import MANUAL_ITEMS
 from .steps.dirsync import connect_advice
-
-EXIT_DONE = 0
-EXIT_USAGE = 2
-EXIT_WAITING = 3
-EXIT_FAILED = 4
-EXIT_AUTH = 5
-EXIT_BUSY = 6
-"""Another closeout process is working on the tenant (it is named); nothing was done."""
 
 
 class Reporter:
@@ -229,7 +222,7 @@ class DriveOptions:
 
 @dataclass
 class Outcome:
-    code: int
+    code: ExitCode
     waiting: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -271,7 +264,7 @@ def _stop_for_missing(engine: Engine, report: Reporter) -> Outcome | None:
         report.emit(
             {"event": "missing", "kind": m.kind, "name": m.name, "step": int(m.step)}, m.text()
         )
-    return Outcome(EXIT_AUTH, failures=[m.text() for m in missing])
+    return Outcome(ExitCode.AUTH, failures=[m.text() for m in missing])
 
 
 def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunControl) -> Outcome:
@@ -297,7 +290,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
     while not control.stopped:
         states = engine.assess()
         if engine.gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
-            return Outcome(EXIT_DONE)
+            return Outcome(ExitCode.DONE)
         # A fresh read may have met a 403 that tells what an unreadable token lacks.
         stop = _stop_for_missing(engine, report)
         if stop is not None:
@@ -315,7 +308,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
                 report.emit(
                     {"event": "failed", "message": line}, _("FAILED {line}").format(line=line)
                 )
-            return Outcome(EXIT_FAILED, failures=lines)
+            return Outcome(ExitCode.FAILED, failures=lines)
         waiting = needs + [_waiting_line(s) for s in states.values() if s.status.waiting]
         waiting += [_waiting_line(s) for s in states.values() if s.status == StepStatus.BLOCKED]
         # Waiting only helps while something outside this process is under way (a 72-hour
@@ -333,7 +326,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         ):
             for line in waiting:
                 report.emit({"event": "waiting", "message": line}, f"{_('waiting')}: {line}")
-            return Outcome(EXIT_WAITING, waiting=waiting)
+            return Outcome(ExitCode.WAITING, waiting=waiting)
         if control.wait(engine.options.poll_interval):
             break
     # A stop (Ctrl-C, SIGTERM, a dropped SSH session) lands between batches: say so, so that a
@@ -343,7 +336,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         "continue."
     )
     report.emit({"event": "stopped", "message": line}, line)
-    return Outcome(EXIT_WAITING, waiting=[line])
+    return Outcome(ExitCode.WAITING, waiting=[line])
 
 
 # What each step waits for before it can move (design.md §2).
@@ -534,9 +527,9 @@ def print_status(
             out.write(f"    · {subscription_label(sub)}: {phase_word(sub.phase)}\n")
 
 
-def status_exit_code(states: dict[StepId, StepState], gone: bool) -> int:
+def status_exit_code(states: dict[StepId, StepState], gone: bool) -> ExitCode:
     if gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
-        return EXIT_DONE
+        return ExitCode.DONE
     if any(s.status == StepStatus.FAILED for s in states.values()):
-        return EXIT_FAILED
-    return EXIT_WAITING
+        return ExitCode.FAILED
+    return ExitCode.WAITING

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cli_harness import FAST, run_cli, target_args, wait_for
 
-from services.headless import EXIT_BUSY
+from services.exit_codes import ExitCode
 from services.journal import Journal
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_a_second_runner_with_another_state_dir_is_refused(make_sandbox, tmp_pat
         # --no-wait: were it let in, it would end after its own deletions instead of waiting.
         second = cli([*run, "--no-wait", *target_args(sb, state_b)], token_b)
         out, err = second.communicate(timeout=60)
-        assert second.returncode == EXIT_BUSY, out + err
+        assert second.returncode == ExitCode.BUSY, out + err
         assert first.poll() is None, "the first run must still be the one working"
         assert f"pid {first.pid}" in err, err
         assert str(state_a.resolve()) in err, err
@@ -70,7 +70,7 @@ def test_a_second_runner_with_another_state_dir_is_refused(make_sandbox, tmp_pat
             r = run_cli(
                 [command, *target_args(sb, state_b)], monkeypatch=monkeypatch, token=token_b
             )
-            assert r.code != EXIT_BUSY and "Another closeout" not in r.text, r.text
+            assert r.code != ExitCode.BUSY and "Another closeout" not in r.text, r.text
     finally:
         if first.poll() is None:
             first.send_signal(signal.SIGTERM)
@@ -90,4 +90,4 @@ def test_a_second_runner_with_another_state_dir_is_refused(make_sandbox, tmp_pat
 def test_busy_exit_code_is_documented() -> None:
     from app.cli import exit_codes
 
-    assert f"  {EXIT_BUSY}  " in exit_codes()
+    assert f"  {int(ExitCode.BUSY)}  " in exit_codes()

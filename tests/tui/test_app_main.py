@@ -16,7 +16,7 @@ from app.messages import StepStateChanged
 from app.screens.dialogs import ManualChecksModal, TypedConfirmModal
 from app.screens.help import HelpScreen
 from app.screens.main_screen import MainScreen
-from services.headless import EXIT_FAILED, EXIT_WAITING
+from services.exit_codes import ExitCode
 from services.journal import Journal
 from services.models import StepId, StepState, StepStatus
 from services.session import SessionOptions
@@ -275,7 +275,7 @@ async def test_a_crash_is_reported_not_swallowed(
 
 @pytest.mark.parametrize(
     ("ending", "expected"),
-    [("quit", EXIT_WAITING), ("crash", EXIT_FAILED)],
+    [("quit", ExitCode.WAITING), ("crash", ExitCode.FAILED)],
 )
 def test_run_tui_exit_code(monkeypatch: pytest.MonkeyPatch, ending: str, expected: int) -> None:
     def run(self: CloseoutApp, **_kw: object) -> int | None:

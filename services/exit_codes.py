@@ -1,0 +1,67 @@
+"""closeout's exit codes, for the CLI, the headless run and the TUI alike: each code's value,
+what it means (the table every ``--help`` ends with), and which code an error ends the process
+with. Scripts depend on these numbers: a code is never reused for another meaning.
+
+Light on purpose (the ``--help`` parser reads it): the error classes are imported only when an
+error is mapped, by which time whatever raised it has loaded them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from .i18n import N_, _
+
+__all__ = ["ExitCode", "exit_code_for", "exit_codes_help"]
+
+
+class ExitCode(IntEnum):
+    DONE = 0
+    USAGE = 2
+    WAITING = 3
+    FAILED = 4
+    AUTH = 5
+    BUSY = 6
+
+
+MEANINGS: dict[ExitCode, str] = {
+    ExitCode.DONE: N_("done: the tenant's deletion is confirmed"),
+    ExitCode.USAGE: N_(
+        "usage or configuration error (bad option, config, or a --confirm-domain mismatch)"
+    ),
+    ExitCode.WAITING: N_(
+        "waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)"
+    ),
+    ExitCode.FAILED: N_("some actions failed permanently (they are listed)"),
+    ExitCode.AUTH: N_("sign-in, role or permission problem (named)"),
+    ExitCode.BUSY: N_("another closeout process is changing this tenant (named); nothing was done"),
+}
+
+
+def exit_codes_help() -> str:
+    """The exit-code table of ``--help``, in the current language."""
+    lines = [_("exit codes:")]
+    lines += [f"  {int(code)}  {_(MEANINGS[code])}" for code in ExitCode]
+    return "\n".join(lines) + "\n"
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The code a process ends with when ``exc`` ends it (a CLI command, a headless run, or the
+    TUI's connect). Anything not named here is a usage or configuration error."""
+    from .deletion_evidence import TenantGone
+    from .errors import AuthError, GraphError, NetworkError
+    from .locks import TenantLocked
+
+    if isinstance(exc, TenantGone):
+        return ExitCode.DONE  # not an error: the close-out's last step happened
+    if isinstance(exc, TenantLocked):
+        return ExitCode.BUSY
+    if isinstance(exc, AuthError):
+        return ExitCode.AUTH
+    if isinstance(exc, GraphError):
+        return ExitCode.AUTH if exc.status in (401, 403) else ExitCode.FAILED
+    if isinstance(exc, NetworkError):
+        return ExitCode.FAILED
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.WAITING  # stopped: running the same command again continues
+    return ExitCode.USAGE
