@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from app.cli import build_parser, session_options
+from app.cli import build_parser
+from app.cli.options import session_options
 from services.auth.certificate import CertificateAuth
 from services.auth.device_code import DeviceCodeAuth
 from services.auth.loopback import LoopbackHttpClient, is_loopback_host, msal_route

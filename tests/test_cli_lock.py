@@ -88,6 +88,6 @@ def test_a_second_runner_with_another_state_dir_is_refused(make_sandbox, tmp_pat
 
 
 def test_busy_exit_code_is_documented() -> None:
-    from app.cli import exit_codes
+    from app.cli.parser import epilog
 
-    assert f"  {int(ExitCode.BUSY)}  " in exit_codes()
+    assert f"  {int(ExitCode.BUSY)}  " in epilog()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import UsageError
+from app.cli.command import UsageError
 from services.deletion_evidence import TenantGone, TokenRejected
 from services.errors import AuthError, CloseoutError, GraphError, NetworkError
 from services.exit_codes import ExitCode, exit_code_for, exit_codes_help

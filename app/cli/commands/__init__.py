@@ -1,0 +1,18 @@
+"""The command registry: every subcommand, in the order ``--help`` lists them, and the TUI that
+runs when no command is given. Adding a command: one module exporting a
+:class:`~app.cli.command.Command`, and its entry here."""
+
+from __future__ import annotations
+
+from app.cli.command import Command
+
+from .export import EXPORT
+from .plan import PLAN
+from .run import RUN
+from .sandbox import SANDBOX
+from .status import STATUS
+from .tui import TUI
+
+__all__ = ["COMMANDS", "TUI"]
+
+COMMANDS: tuple[Command, ...] = (PLAN, STATUS, EXPORT, RUN, SANDBOX)

@@ -1,0 +1,169 @@
+"""``closeout run --headless``: the close-out without the TUI, as far as it can go now (and,
+unless ``--no-wait``, until it is done); progress as text or JSON lines on stdout, the evidence
+pack written at the end. The run itself is :func:`services.headless.drive`; this module turns
+the options into its inputs, resumes an unfinished run, and reports the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import TYPE_CHECKING
+
+from app.cli.command import Command, UsageError
+from app.cli.context import Connection, connected, report_failure
+from app.cli.process import say
+from services.errors import CloseoutError
+from services.exit_codes import ExitCode
+from services.i18n import N_, _
+
+if TYPE_CHECKING:
+    from services.control import RunControl
+    from services.headless import Reporter
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--headless", action="store_true", help=_("no TUI: print progress (required)")
+    )
+    parser.add_argument("--json", action="store_true", help=_("one JSON object per line"))
+    parser.add_argument(
+        "--yes", action="store_true", help=_("allow destructive steps (counts are printed)")
+    )
+    parser.add_argument(
+        "--confirm-domain",
+        metavar="DOMAIN",
+        help=_("the tenant's initial *.onmicrosoft.com domain: allows step 5's cleanup"),
+    )
+    parser.add_argument(
+        "--confirm-manual",
+        action="append",
+        default=[],
+        metavar="ITEM",
+        help=_("tick a manual check: invoices, self-service, azure, or all (repeatable)"),
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help=_("return at the first wait (exit 3)")
+    )
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    if not args.headless:
+        raise UsageError(
+            _("closeout run needs --headless (for the TUI, run closeout without a command).")
+        )
+    from services.control import RunControl
+    from services.headless import Reporter
+
+    manual = manual_checks(args.confirm_manual)
+    control = RunControl()
+    report = Reporter(sys.stdout, json_mode=args.json)
+    with connected(args, control=control, report=report, write=True) as connection:
+        engine = connection.engine
+        code = ExitCode.WAITING
+        try:
+            code = _close_out(args, connection, report, control, manual)
+            return code
+        except CloseoutError as exc:
+            # The journal's run-end records the exit code the process really ends with.
+            code = report_failure(report, exc)
+            raise
+        finally:
+            if engine.run_id:
+                with contextlib.suppress(Exception):
+                    pack = engine.finish(code)
+                    if pack is not None:
+                        say(_("Evidence pack: {path}").format(path=pack))
+
+
+def manual_checks(items: list[str]) -> list[str]:
+    """The ``--confirm-manual`` values (repeated or comma-separated; ``all``) as check keys."""
+    from services.steps.directory import MANUAL_ITEMS
+
+    manual: list[str] = []
+    for item in items:
+        for key in item.split(","):
+            key = key.strip()
+            if key == "all":
+                manual += list(MANUAL_ITEMS)
+            elif key in MANUAL_ITEMS:
+                manual.append(key)
+            elif key:
+                raise UsageError(
+                    _("Unknown manual check {key!r}; choose from: {keys}, all").format(
+                        key=key, keys=", ".join(MANUAL_ITEMS)
+                    )
+                )
+    return manual
+
+
+def _close_out(
+    args: argparse.Namespace,
+    connection: Connection,
+    report: Reporter,
+    control: RunControl,
+    manual: list[str],
+) -> ExitCode:
+    from services.headless import DriveOptions, drive
+    from services.steps.directory import MANUAL_ITEMS
+
+    engine = connection.engine
+    # Before reading or planning: a missing role or permission would otherwise surface as a
+    # bare 403 from the inventory, or as a plan refusal that hides the cause.
+    if connection.report_missing():
+        return _exit(report, ExitCode.AUTH)
+    unfinished = connection.session.journal.unfinished() if connection.session.journal else None
+    if unfinished is not None and not engine.recording:
+        line = _("The journal shows an unfinished run {run}; read-only, it is not resumed.").format(
+            run=unfinished.run_id
+        )
+        report.emit({"event": "note", "level": "info", "message": line}, line)
+        unfinished = None
+    if unfinished is not None:
+        report.emit(
+            {"event": "resume", "run": unfinished.run_id, "pending": len(unfinished.pending)},
+            _(
+                "Resuming after an unfinished run {run} ({n} actions were in flight); "
+                "reconciling with a fresh read."
+            ).format(run=unfinished.run_id, n=len(unfinished.pending)),
+        )
+    engine.refresh()
+    plan = engine.ensure_plan()
+    engine.begin(
+        "run",
+        {
+            "yes": args.yes,
+            "no_wait": args.no_wait,
+            "keep": args.keep,
+            "read_only": args.read_only,
+            "resumed": unfinished.run_id if unfinished else None,
+        },
+    )
+    report.emit(
+        {"event": "plan", "digest": plan.digest(), "actions": len(plan.actions)},
+        _("Plan {digest}: {n} actions; keeping {keep}.").format(
+            digest=plan.digest(), n=len(plan.actions), keep=", ".join(k.upn for k in plan.keep)
+        ),
+    )
+    if connection.session.sandbox is not None:
+        from services.sandbox.portal import PortalPlayer
+
+        PortalPlayer(
+            connection.session.sandbox, engine, interval=engine.options.poll_interval
+        ).start(control.stop_event)
+        manual = list(MANUAL_ITEMS)
+    options = DriveOptions(
+        yes=args.yes,
+        confirm_domain=args.confirm_domain,
+        wait=not args.no_wait,
+        manual=tuple(manual),
+    )
+    return _exit(report, drive(engine, options, report, control).code)
+
+
+def _exit(report: Reporter, code: ExitCode) -> ExitCode:
+    report.emit({"event": "exit", "code": code}, _("exit {code}").format(code=code))
+    return code
+
+
+RUN = Command("run", N_("run the close-out"), run, configure)

@@ -1,0 +1,129 @@
+"""``closeout sandbox serve``: a sandbox tenant alone on loopback, until Ctrl-C, with a ready
+token and the options that point closeout at it."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+import threading
+from typing import TYPE_CHECKING
+
+from app.cli.command import Command
+from app.cli.options import positive_float, positive_int
+from app.cli.process import stop_on_signals
+from services.exit_codes import ExitCode
+from services.i18n import N_, _
+
+if TYPE_CHECKING:
+    from services.sandbox import Sandbox
+
+
+def behaviour_list() -> str:
+    """The ``sandbox serve`` epilog: every behaviour name and what it does."""
+    from services.sandbox.config import BEHAVIOURS
+
+    lines = [_("behaviours (--behaviour a,b):")]
+    for b in BEHAVIOURS:
+        lines.append(f"  {b.name}")
+        lines += textwrap.wrap(_(b.help), 76, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
+
+
+def behaviours(text: str) -> str:
+    """``--behaviour a,b``, checked (an unknown name is a usage error)."""
+    from services.sandbox.config import behaviour_settings
+
+    try:
+        behaviour_settings(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--users", type=positive_int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--port", type=int, default=0, help=_("port (default: any free one)"))
+    parser.add_argument("--time-scale", type=positive_float, default=1.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--faults", default="", help='e.g. "5xx=0.02,429=0.01,drop=0.005,slow=0.01:1.5"'
+    )
+    parser.add_argument(
+        "--hostile-names",
+        action="store_true",
+        help=_("name some objects with terminal escapes, bidi overrides and formulas"),
+    )
+    parser.add_argument(
+        "--behaviour",
+        type=behaviours,
+        default="",
+        metavar="NAME,...",
+        help=_("how the sandbox answers where Graph may answer either way (listed below)"),
+    )
+
+
+def serve(args: argparse.Namespace) -> ExitCode:
+    from services.sandbox import SandboxConfig, start_sandbox
+    from services.sandbox.config import behaviour_settings
+
+    config = SandboxConfig(
+        users=args.users,
+        seed=args.seed,
+        port=args.port,
+        time_scale=args.time_scale,
+        latency_ms=args.latency_ms,
+        faults=args.faults,
+        hostile_names=args.hostile_names,
+        **behaviour_settings(args.behaviour),
+    )
+    done = threading.Event()
+    # Before anything is printed: a Ctrl-C as soon as the banner says it stops the sandbox
+    # stops it cleanly (exit 0) instead of interrupting the process.
+    with stop_on_signals(done.set):
+        sb = start_sandbox(config)
+        try:
+            _banner(sb, args.behaviour)
+            done.wait()
+        finally:
+            sb.stop()
+    return ExitCode.DONE
+
+
+def _banner(sb: Sandbox, behaviour: str) -> None:
+    from services.textsafe import neutralise
+
+    token = sb.issue_token(lifetime=12 * 3600)
+    print(f"closeout sandbox {neutralise(sb.tenant.org.display_name)}")
+    print(f"  Graph root      {sb.base_url}")
+    print(f"  authority       {sb.authority}")
+    print(f"  tenant id       {sb.tenant_id}")
+    print(f"  initial domain  {sb.initial_domain}")
+    print(f"  admin           {sb.admin_upn}")
+    print(f"  device login    {sb.base_url}/devicelogin")
+    print(f"  state           {sb.base_url}/_sandbox/state")
+    if behaviour:
+        print(f"  behaviours      {behaviour}")
+    print("\n" + _("A ready token for the admin (12 h):"))
+    print(f"  export CLOSEOUT_ACCESS_TOKEN={token}")
+    print(
+        "\n"
+        + _("Then: closeout plan --graph-url {url} --authority {authority}").format(
+            url=sb.base_url, authority=sb.authority
+        )
+    )
+    print(_("Ctrl-C stops the sandbox."), flush=True)
+
+
+SERVE = Command(
+    "serve",
+    N_("serve a sandbox tenant on loopback until Ctrl-C"),
+    serve,
+    configure_serve,
+    common_options=False,
+    logs=False,
+    epilog=behaviour_list,
+)
+SANDBOX = Command(
+    "sandbox", N_("the sandbox tenant"), subcommands=(SERVE,), common_options=False, logs=False
+)

@@ -1,0 +1,23 @@
+"""``closeout`` with no command: the TUI (``--demo``: on an in-process sandbox tenant)."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli.command import Command
+from app.cli.options import session_options
+from services.exit_codes import ExitCode
+from services.i18n import N_, _
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mouse", action="store_true", help=_("enable the mouse in the TUI"))
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from app.main import run_tui  # Textual and the app: only when the TUI starts
+
+    return run_tui(args, session_options(args))
+
+
+TUI = Command("tui", N_("the TUI"), run, configure)

@@ -1,0 +1,166 @@
+"""Connect, run, report: the frame every headless command (plan, status, export, run) runs in.
+
+:func:`connected` stops on SIGINT, SIGTERM and SIGHUP, signs in (a device code prompt goes to
+stderr), identifies the tenant, opens its journal and builds the engine, and closes it all when
+the command ends; a failure to connect is also told to a script reading JSON lines.
+:class:`Connection` names every missing role or permission before a command reads or changes
+anything. :func:`read_tenant` is the whole frame for the commands that only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services.errors import CloseoutError
+from services.exit_codes import ExitCode, exit_code_for
+from services.i18n import _
+
+from .options import session_options
+from .process import log_call, say, stop_on_signals
+
+if TYPE_CHECKING:
+    from services.control import RunControl
+    from services.engine import Engine
+    from services.headless import Reporter
+    from services.session import Session
+
+__all__ = ["Connection", "connected", "read_tenant", "report_failure"]
+
+
+@dataclass
+class Connection:
+    """A headless command's connected session, and where it reports (JSON lines or text on
+    stdout for ``run``; stderr for the others)."""
+
+    session: Session
+    report: Reporter | None = None
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.session.engine
+        assert engine is not None, "connected() yields a connected session"
+        return engine
+
+    def report_missing(self, *, reading: bool = False) -> bool:
+        """Name every missing role or permission; True if any. What only a token's claims
+        suggest is missing is said as a warning, and does not count.
+
+        ``reading``: only what reading the tenant needs (plan, status, export change nothing).
+        """
+        from services.requirements import hinted_missing, missing_for
+
+        engine = self.engine
+        missing = missing_for(engine.caller, read_only=True) if reading else engine.missing()
+        for m in missing:
+            if self.report is not None:
+                self.report.emit(
+                    {"event": "missing", "kind": m.kind, "name": m.name, "step": int(m.step)},
+                    m.text(),
+                )
+            else:
+                say(m.text())
+        hints = hinted_missing(engine.caller, read_only=True) if reading else engine.hints()
+        if hints and not missing:
+            # What a readable token claims is a hint, not a verdict: say it early, then let
+            # Graph decide (the run stops at the first request it refuses).
+            lines = [m.hint_text() for m in hints]
+            lines.append(
+                _(
+                    "closeout does not rely on what an access token says (it may be encrypted or "
+                    "not a JWT at all): it goes on and stops at the first request Graph refuses."
+                )
+            )
+            for line in lines:
+                if self.report is not None:
+                    self.report.emit({"event": "note", "level": "warning", "message": line}, line)
+                else:
+                    say(line)
+        return bool(missing)
+
+
+@contextlib.contextmanager
+def connected(
+    args: argparse.Namespace,
+    *,
+    read_only: bool = False,
+    control: RunControl | None = None,
+    report: Reporter | None = None,
+    write: bool = False,
+) -> Iterator[Connection]:
+    """Signed in and connected for the length of the ``with`` block, then closed.
+
+    ``control``: what a signal stops (a run's); ``report``: a run's reporter, which also hears
+    of a failure to connect; ``write``: the command may change the tenant (``run``).
+    """
+    stop = threading.Event() if control is None else control.stop_event
+    with stop_on_signals(stop.set if control is None else control.stop):
+        try:
+            session = _connect(args, stop, read_only=read_only, report=report, write=write)
+        except CloseoutError as exc:
+            # A wrong tenant or a rejected token: JSON readers hear it too.
+            if report is not None:
+                report_failure(report, exc)
+            raise
+        try:
+            yield Connection(session, report)
+        finally:
+            session.close()
+
+
+def read_tenant(
+    args: argparse.Namespace,
+    body: Callable[[Engine], ExitCode],
+    *,
+    read_only: bool = False,
+) -> ExitCode:
+    """plan, status and export: connected, and stopped with exit 5 (each missing role or
+    permission named) if the tenant may not be read; otherwise ``body`` gives the exit code."""
+    with connected(args, read_only=read_only) as connection:
+        if connection.report_missing(reading=True):
+            return ExitCode.AUTH
+        return body(connection.engine)
+
+
+def report_failure(report: Reporter, exc: CloseoutError) -> ExitCode:
+    """The error that ends a run, and its exit code, as JSON lines (main() prints the message
+    and hint on stderr). A tenant that is gone ends it too, as a note: that is the goal."""
+    code = exit_code_for(exc)
+    if code == ExitCode.DONE:
+        report.emit({"event": "note", "level": "info", "message": exc.message}, None)
+    else:
+        report.emit(
+            {"event": "error", "message": exc.message, "hint": exc.hint, "code": code}, None
+        )
+    report.emit({"event": "exit", "code": code}, None)
+    return code
+
+
+def _connect(
+    args: argparse.Namespace,
+    stop: threading.Event,
+    *,
+    read_only: bool,
+    report: Reporter | None,
+    write: bool,
+) -> Session:
+    from services.session import Session, sign_in_headless
+
+    session = Session(session_options(args, read_only=read_only))
+    try:
+        if session.sandbox is not None:
+            say(
+                _("Sandbox tenant {domain} at {url} (nothing here contacts Microsoft).").format(
+                    domain=session.sandbox.initial_domain, url=session.sandbox.base_url
+                )
+            )
+        sign_in_headless(session, stop, say)
+        session.connect(sink=report, on_call=log_call, write=write)
+    except BaseException:
+        session.close()  # the demo's sandbox, an open journal: not left behind by a failure
+        raise
+    return session

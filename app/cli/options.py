@@ -1,0 +1,151 @@
+"""The options every closeout command takes (sign-in, tenant, behaviour, demo), their argument
+types, and the session options a command connects with."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services.i18n import _
+
+from .command import UsageError
+
+if TYPE_CHECKING:
+    from services.session import SessionOptions
+
+__all__ = ["common_options", "positive_float", "positive_int", "session_options"]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a whole number").format(text=text)
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(_("must be 1 or more"))
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("{text!r} is not a number").format(text=text)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(_("must be more than 0"))
+    return value
+
+
+def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
+    """The options every command takes, as a parent parser. ``suppress`` (for subcommands): an
+    option not given after the subcommand keeps the value given before it, not the default."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group(_("sign-in and tenant"))
+    g.add_argument(
+        "--tenant", help=_("tenant id or domain to sign in to (default: the account's home tenant)")
+    )
+    g.add_argument("--client-id", help=_("app registration (public client) to sign in with"))
+    g.add_argument("--cloud", default="global", help=_("global (default), usgov, usdod or china"))
+    g.add_argument("--graph-url", help=_("Graph root to use instead of the cloud's (no /v1.0)"))
+    g.add_argument("--authority", help=_("sign-in authority URL including the tenant"))
+    g.add_argument(
+        "--certificate",
+        metavar="PEM",
+        help=_("app-only sign-in with this certificate (key + cert)"),
+    )
+    g.add_argument(
+        "--thumbprint", help=_("certificate thumbprint (default: computed from the PEM)")
+    )
+    g.add_argument(
+        "--no-token-cache", action="store_true", help=_("do not read or write the token cache")
+    )
+    b = p.add_argument_group(_("behaviour"))
+    b.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="UPN",
+        help=_("an account to keep (repeatable; required with app-only sign-in)"),
+    )
+    b.add_argument(
+        "--read-only", action="store_true", help=_("read and plan only: no write request leaves")
+    )
+    b.add_argument(
+        "--disable-security-defaults",
+        action="store_true",
+        help=_("step 4 also turns security defaults off"),
+    )
+    b.add_argument(
+        "--disable-ca-mfa",
+        action="store_true",
+        help=_("step 4 also turns off Conditional Access policies that require MFA"),
+    )
+    b.add_argument(
+        "--poll-interval",
+        type=positive_float,
+        metavar="SECONDS",
+        help=_("seconds between reads while waiting (default 300; demo: scaled)"),
+    )
+    b.add_argument(
+        "--state-dir", type=Path, help=_("where journals and evidence go (default: XDG state dir)")
+    )
+    b.add_argument("--lang", choices=("en", "sv"), help=_("language (default: from the locale)"))
+    d = p.add_argument_group(_("demo"))
+    d.add_argument(
+        "--demo",
+        action="store_true",
+        help=_("use an in-process sandbox tenant (no Microsoft contact)"),
+    )
+    d.add_argument(
+        "--users", type=positive_int, default=300, help=_("demo tenant size (default 300)")
+    )
+    d.add_argument("--seed", type=int, default=7, help=_("demo tenant seed (default 7)"))
+    d.add_argument(
+        "--time-scale",
+        type=positive_float,
+        help=_(
+            "sandbox clock speed, simulated seconds per real second: the demo's (default "
+            "3600), or that of a sandbox reached with a loopback --graph-url (closeout's waits "
+            "shrink by it)"
+        ),
+    )
+    if suppress:
+        for action in p._actions:
+            action.default = argparse.SUPPRESS
+    return p
+
+
+def session_options(args: argparse.Namespace, *, read_only: bool = False) -> SessionOptions:
+    """What the session signs in to and how, from the shared options. ``read_only``: the
+    command only reads (``plan``), whatever ``--read-only`` says."""
+    from services.auth.scopes import DEFAULT_CLIENT_ID
+    from services.session import DEMO_TIME_SCALE, SessionOptions
+
+    if args.graph_url and args.demo:
+        raise UsageError(_("--demo and --graph-url cannot be combined."))
+    return SessionOptions(
+        tenant=args.tenant,
+        client_id=args.client_id or DEFAULT_CLIENT_ID,
+        cloud=args.cloud,
+        graph_url=args.graph_url,
+        authority=args.authority,
+        certificate=args.certificate,
+        thumbprint=args.thumbprint,
+        read_only=args.read_only or read_only,
+        keep=tuple(args.keep),
+        disable_security_defaults=args.disable_security_defaults,
+        disable_ca_mfa=args.disable_ca_mfa,
+        demo=args.demo,
+        demo_users=args.users,
+        demo_seed=args.seed,
+        demo_time_scale=args.time_scale or DEMO_TIME_SCALE,
+        sandbox_time_scale=None if args.demo else args.time_scale,
+        poll_interval=args.poll_interval,
+        state_root=args.state_dir,
+        use_token_cache=not args.no_token_cache,
+        environ=dict(os.environ),
+    )

@@ -1,0 +1,91 @@
+"""The process around a command: signals that stop it, the log file, and lines on stderr.
+
+Stdout belongs to the command's output (a plan, JSON lines for a script); what the admin is told
+along the way (a sign-in prompt, a missing role, an error) goes to stderr through :func:`say`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.graph import CallRecord
+
+__all__ = ["log_call", "say", "setup_logging", "stop_on_signals"]
+
+log = logging.getLogger("closeout")
+_log_handler: logging.Handler | None = None
+
+# The handlers signal.signal returns: a callable, an int constant (SIG_DFL, SIG_IGN) or None.
+_Handler = Callable[[int, FrameType | None], object] | int | None
+
+
+def say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP (a dropped SSH session) stop the run cleanly."""
+    previous: dict[int, _Handler] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def setup_logging(state_dir: Path | None) -> Path | None:
+    """Everything (Graph calls included, tokens never) to a log file under the state dir."""
+    from services.paths import ensure_private_dir, log_dir
+
+    try:
+        directory = ensure_private_dir(state_dir / "logs") if state_dir else log_dir()
+    except OSError:
+        return None
+    path = directory / "closeout.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    # main() may run more than once in a process (tests, the TUI's re-runs): replace our
+    # handler instead of stacking one more open file per call.
+    global _log_handler
+    if _log_handler is not None:
+        root.removeHandler(_log_handler)
+        _log_handler.close()
+    _log_handler = handler
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def log_call(record: CallRecord) -> None:
+    """One Graph call, one log line (a failure as a warning)."""
+    level = logging.WARNING if (record.status or 0) >= 400 or record.error else logging.INFO
+    log.log(
+        level,
+        "%s %s %s %s %.0fms%s",
+        record.method,
+        record.path,
+        record.status,
+        record.request_id or "-",
+        record.duration_ms,
+        f" {record.error}" if record.error else "",
+    )
