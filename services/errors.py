@@ -9,7 +9,6 @@ that comes from outside (exception strings, response bodies).
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 from collections.abc import Mapping
@@ -17,7 +16,6 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from .guidance import guidance_for
 from .i18n import _
 from .textsafe import neutralise, neutralise_optional
 
@@ -168,6 +166,8 @@ class GraphError(CloseoutError):
         self.client_request_id = neutralise_optional(client_request_id)
         self.inner_code = neutralise_optional(inner_code)
         self.retry_after = retry_after
+        from .guidance import guidance_for  # its tables load with the first Graph error
+
         self.guidance = neutralise(
             guidance
             if guidance is not None
@@ -311,6 +311,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils  # rare (Graph sends seconds), and slow to import for --help
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
