@@ -193,11 +193,13 @@ class Sandbox:
         is_batch = req.path.endswith("/$batch")
         object_id = None if is_batch else self._object_id(req.path)
         # Faults reach the $batch envelope too: a whole batch can be throttled, fail or drop.
-        fault = self.faults.decide(req.method, req.path, top_level=top_level)
+        fault = self.faults.decide(
+            req.method, req.path, top_level=top_level, paged="$skiptoken" in req.query
+        )
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
-            if fault.drop:
+            if fault.drop and not fault.after:
                 self._record(req, 0, object_id, counted=False)
                 return DROP
             if fault.status is not None:
@@ -213,7 +215,7 @@ class Sandbox:
                     inner_code=str(fault.status) if fault.status == 429 else None,
                 )
         if is_batch:
-            return route.handler(req)
+            return self.faults.after_serving(fault, req, route.handler(req))
         verdict = self.throttle.check(
             req.method, req.path, req.query, req.principal.app_id, self.tenant_id
         )
@@ -238,7 +240,7 @@ class Sandbox:
         finally:
             self._record(req, status, object_id, counted=route.writes)
         resp.headers.update(verdict.headers)
-        return resp
+        return self.faults.after_serving(fault, req, resp)
 
     def _object_id(self, path: str) -> str | None:
         m = _GUID.search(path)

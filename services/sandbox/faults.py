@@ -3,7 +3,11 @@
 Random spec, comma-separated: ``5xx=P`` (503/502/504), ``429=P`` (a throttle with a short
 ``Retry-After``), ``drop=P`` (close the connection without answering), ``slow=P:SECONDS``.
 Targeted rules match method and a path regex, fire ``times`` times (-1: forever) and apply to
-top-level requests and to items inside a ``$batch`` alike.
+top-level requests and to items inside a ``$batch`` alike. Besides refusing, stalling or
+dropping a request, a rule can spoil what was served: cut the connection after the request was
+carried out (``drop`` with ``after``: the answer is lost), answer a ``$batch`` with ids that do
+not match what was asked (``batch_ids``), or start a page with items of the page before
+(``overlap``, only on pages reached through a next link).
 """
 
 from __future__ import annotations
@@ -12,6 +16,11 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .http import Request, Response
+
+BatchIds = Literal["foreign", "duplicate", "missing"]
 
 
 @dataclass
@@ -29,10 +38,17 @@ class FaultRule:
     drop: bool = False
     delay: float = 0.0
     """Real seconds to stall before answering (or dropping)."""
+    after: bool = False
+    """With ``drop``: serve the request first (Graph carries it out), then cut the connection."""
+    batch_ids: BatchIds | None = None
+    """For a ``$batch``: serve it, then answer ``foreign`` ids (never asked), a ``duplicate``
+    id (one answer's id on another, whose own is then missing), or one answer ``missing``."""
+    overlap: int = 0
+    """For a page reached through a next link: repeat the last N items of the page before."""
     hits: int = field(default=0, init=False)
 
-    def matches(self, method: str, path: str) -> bool:
-        if self.times == 0:
+    def matches(self, method: str, path: str, *, paged: bool = False) -> bool:
+        if self.times == 0 or (self.overlap and not paged):
             return False
         if self.method and self.method.upper() != method.upper():
             return False
@@ -49,6 +65,9 @@ class Fault:
     retry_after: float | None = None
     drop: bool = False
     delay: float = 0.0
+    after: bool = False
+    batch_ids: BatchIds | None = None
+    overlap: int = 0
 
 
 _DEFAULT_CODES = {
@@ -71,6 +90,8 @@ class Faults:
         self._rng = random.Random(seed ^ 0x5EED)
         self.rates: dict[str, float] = {}
         self.slow_seconds = 1.0
+        # The last page served per collection path, kept only once an overlap rule exists.
+        self._pages: dict[str, list[Any]] | None = None
         self.parse(spec)
 
     def parse(self, spec: str) -> None:
@@ -93,28 +114,37 @@ class Faults:
     def add(self, rule: FaultRule) -> FaultRule:
         with self._lock:
             self._rules.append(rule)
+            if rule.overlap and self._pages is None:
+                self._pages = {}
         return rule
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
             self.rates = {}
+            self._pages = None
 
-    def decide(self, method: str, path: str, *, top_level: bool) -> Fault | None:
+    def decide(
+        self, method: str, path: str, *, top_level: bool, paged: bool = False
+    ) -> Fault | None:
         with self._lock:
             for rule in self._rules:
-                if rule.matches(method, path):
+                if rule.matches(method, path, paged=paged):
                     rule.hits += 1
                     if rule.times > 0:
                         rule.times -= 1
                     code, message = _DEFAULT_CODES.get(rule.status, ("Error", "Injected fault."))
+                    spoils = rule.drop or rule.batch_ids is not None or rule.overlap > 0
                     return Fault(
-                        status=None if rule.drop else rule.status,
+                        status=None if spoils else rule.status,
                         code=rule.code or code,
                         message=rule.message or message,
                         retry_after=rule.retry_after,
                         drop=rule.drop,
                         delay=rule.delay,
+                        after=rule.after,
+                        batch_ids=rule.batch_ids,
+                        overlap=rule.overlap,
                     )
             if not self.rates or "/_sandbox" in path:
                 return None
@@ -135,3 +165,38 @@ class Faults:
                     retry_after=round(self._rng.uniform(0.2, 1.5), 3),
                 )
         return None
+
+    def after_serving(
+        self, fault: Fault | None, req: Request, resp: Response | None
+    ) -> Response | None:
+        """``resp`` as the fault spoils it once served; None to cut the connection instead
+        (or when serving it already did: a ``$batch`` whose item was dropped)."""
+        if resp is None or (fault is not None and fault.drop and fault.after):
+            return None
+        body = resp.body
+        if fault is not None and fault.batch_ids and isinstance(body, dict):
+            _spoil_ids(body.get("responses"), fault.batch_ids)
+        if (
+            self._pages is not None
+            and req.method == "GET"
+            and isinstance(body, dict)
+            and isinstance(body.get("value"), list)
+        ):
+            with self._lock:
+                before = self._pages.get(req.path, [])
+                self._pages[req.path] = list(body["value"])
+            if fault is not None and fault.overlap and before:
+                body["value"] = before[-fault.overlap :] + body["value"]
+        return resp
+
+
+def _spoil_ids(responses: Any, how: BatchIds) -> None:
+    if not isinstance(responses, list) or not responses:
+        return
+    if how == "foreign":
+        for answer in responses:
+            answer["id"] = f"{answer['id']}0"
+    elif how == "duplicate" and len(responses) > 1:
+        responses[1]["id"] = responses[0]["id"]
+    elif how == "missing":
+        responses.pop()

@@ -100,6 +100,7 @@ GRAPH: tuple[Endpoint, ...] = (
         E("PATCH", "/identity/conditionalAccess/policies/{id}", policies.patch_ca),
         E("GET", "/applications", applications.list_apps),
         E("GET", "/applications/$count", applications.count_apps),
+        E("GET", "/applications/{id}", applications.get_app),
         E("DELETE", "/applications/{id}", applications.delete_app),
         E(
             "GET",
@@ -107,6 +108,7 @@ GRAPH: tuple[Endpoint, ...] = (
             recycle_bin.list_deleted_apps,
         ),
         E("GET", "/servicePrincipals", applications.list_sps),
+        E("GET", "/servicePrincipals/{id}", applications.get_sp),
         E("DELETE", "/servicePrincipals/{id}", applications.delete_sp),
         E("PATCH", "/servicePrincipals/{id}", applications.patch_sp),
     ),

@@ -73,6 +73,14 @@ def list_apps(sb: Sandbox, req: Request) -> Response:
     )
 
 
+def get_app(sb: Sandbox, req: Request) -> Response:
+    need(req, sb.tenant, delegated=READ_APPS, application=READ_APPS)
+    app = sb.tenant.applications.get(req.params["id"])
+    if app is None:
+        raise not_found(req.params["id"])
+    return Response(body=odata.project(app_json(app), req, "application", APP_PROPS))
+
+
 def count_apps(sb: Sandbox, req: Request) -> Response:
     need(req, sb.tenant, delegated=READ_APPS, application=READ_APPS)
     odata.require_eventual_for_count(req)
@@ -112,6 +120,12 @@ def _sp_or_404(tenant: Tenant, key: str) -> ServicePrincipal:
     if sp is None:
         raise not_found(key)
     return sp
+
+
+def get_sp(sb: Sandbox, req: Request) -> Response:
+    need(req, sb.tenant, delegated=READ_APPS, application=READ_APPS)
+    sp = _sp_or_404(sb.tenant, req.params["id"])
+    return Response(body=odata.project(sp_json(sp), req, "servicePrincipal", SP_PROPS))
 
 
 def delete_sp(sb: Sandbox, req: Request) -> Response:

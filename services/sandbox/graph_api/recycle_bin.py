@@ -63,9 +63,13 @@ def list_deleted_apps(sb: Sandbox, req: Request) -> Response:
 def get_deleted(sb: Sandbox, req: Request) -> Response:
     need(req, sb.tenant, delegated=READ_USERS, application=READ_USERS)
     user = sb.tenant.deleted_users.get(req.params["id"])
-    if user is None:
+    if user is not None:
+        return Response(body=odata.project(user.to_graph(sb.clock.now()), req, "user", USER_PROPS))
+    # Any deleted directory object is found by its id, an app registration too.
+    app = sb.tenant.deleted_applications.get(req.params["id"])
+    if app is None:
         raise not_found(req.params["id"])
-    return Response(body=odata.project(user.to_graph(sb.clock.now()), req, "user", USER_PROPS))
+    return Response(body=odata.project(app_json(app), req, "application", APP_PROPS))
 
 
 def purge(sb: Sandbox, req: Request) -> Response:
