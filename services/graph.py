@@ -344,9 +344,14 @@ class GraphClient:
 
         ``headers`` (e.g. ``ConsistencyLevel: eventual``) go with every page, because Graph
         does not carry them into next links. A stop between pages raises :class:`Stopped`.
+
+        An object that an earlier page already listed (pages can overlap while the directory
+        changes under them) is left out: every list closeout reads names each id once, so no
+        count is doubled and no object is acted on twice.
         """
         resp = self.request("GET", path, version=version, params=params, headers=headers)
         seen: set[str] = set()
+        listed: set[str] = set()
         while True:
             data = _json_or_error(resp)
             if not isinstance(data, dict):
@@ -356,7 +361,7 @@ class GraphClient:
                     )
                 )
             value = data.get("value")
-            yield list(value) if isinstance(value, list) else []
+            yield _first_listing(value if isinstance(value, list) else [], listed)
             next_link = data.get("@odata.nextLink")
             if not next_link:
                 return
@@ -736,6 +741,19 @@ class GraphClient:
         except Exception:
             # A broken log panel must not break a deletion run mid-batch.
             log.exception("on_call callback failed")
+
+
+def _first_listing(items: list[Any], listed: set[str]) -> list[Any]:
+    """``items`` without those whose ``id`` is in ``listed``; adds the new ids to it."""
+    out = []
+    for item in items:
+        key = item.get("id") if isinstance(item, dict) else None
+        if isinstance(key, str):
+            if key in listed:
+                continue
+            listed.add(key)
+        out.append(item)
+    return out
 
 
 def _json_or_error(resp: GraphResponse) -> Any:

@@ -12,6 +12,7 @@ import io
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +164,27 @@ def sandbox_state(sb: Sandbox) -> dict[str, Any]:
     resp = requests.get(f"{sb.base_url}/_sandbox/state", timeout=10)
     resp.raise_for_status()
     return resp.json()
+
+
+def run_no_wait(
+    sb: Sandbox, state_dir: Path, monkeypatch: pytest.MonkeyPatch, *extra: str
+) -> Result:
+    """``run --headless --yes --no-wait --json``: as far as the API goes without waiting."""
+    return run_cli(
+        ["run", "--headless", "--yes", "--no-wait", "--json", *extra, *target_args(sb, state_dir)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+
+
+def delete_requests(sb: Sandbox, prefix: str = "/v1.0/users/") -> Counter[str]:
+    """DELETEs per object id under ``prefix`` that reached Graph, whatever their answer (a
+    dropped one included): more than one means the object was sent two DELETEs."""
+    return Counter(
+        r.path.rsplit("/", 1)[-1]
+        for r in sb.recorder.records()
+        if r.method == "DELETE" and r.path.startswith(prefix)
+    )
 
 
 def graph_writes(sb: Sandbox) -> list[Any]:
