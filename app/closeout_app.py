@@ -207,6 +207,9 @@ class CloseoutApp(App[int]):
         assert self.engine is not None
         self.main.query_one(TenantHeader).set_tenant(self.engine.caller.tenant)
         self.bridge.note("info", connect_summary(self.engine.plan, self.engine.inventory))
+        for text in self.engine.journal_warnings():
+            self.bridge.note("warning", text)
+            self.notify(text, title=_("Damaged journal"), severity="warning", timeout=15)
         if not self.engine.recording:
             self.bridge.note("warning", read_only_notice())
             self.notify(read_only_notice(), title=_("Read-only"), timeout=10)

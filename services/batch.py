@@ -5,8 +5,13 @@ packs up to 20 of the same API version into one ``POST /{version}/$batch``, keep
 batches in flight, paces writes to the tenant's write quota, and decides each item's fate from
 its own sub-response: done, already gone (404 on a DELETE), retried later (429 after its own
 ``Retry-After``; 5xx, 424 and network errors with jittered backoff), or failed with Graph's code
-and message. Pause and stop act between batches; a stop never leaves a sent request
-unrecorded: in-flight POSTs are judged, and everything unfinished is reported ``skipped``.
+and message. A write whose request may have reached Graph but got no answer that can be trusted
+(the connection broke after sending; a malformed envelope; sub-responses for ids that were not
+asked, or twice, or not at all) is ``unknown``: not resent blindly, and never ``done`` on an
+answer that may be another item's; its step settles it with a fresh read (:mod:`.settle`).
+Pause and stop act between batches; a stop never leaves a sent request unrecorded: in-flight
+POSTs are judged, and everything unfinished is reported ``skipped`` (code ``NotSent`` when it
+was never sent at all).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class Outcome(StrEnum):
     gone = "gone"  # 404 on a DELETE: already deleted, counts as success
     failed = "failed"  # permanent 4xx, or retries exhausted
     skipped = "skipped"  # not finished because the run stopped; safe to run again
+    unknown = "unknown"  # sent, no trustworthy answer: did Graph act on it? A fresh read says
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,11 @@ class ItemResult:
     @property
     def ok(self) -> bool:
         return self.outcome in (Outcome.done, Outcome.gone)
+
+    @property
+    def sent(self) -> bool:
+        """False for an item that never went out: "not sent" is no outcome of a request."""
+        return self.attempts > 0
 
 
 @dataclass(eq=False)
@@ -315,7 +326,10 @@ class BatchExecutor:
                 log.warning("batch of %d: %s", len(batch), exc.message)
                 judge = _Judgement(self, self._jitter())
                 for work in batch:
-                    judge.retry(work, status=None, code=exc.kind, message=exc.message)
+                    if exc.unsent:
+                        judge.retry(work, status=None, code=exc.kind, message=exc.message)
+                    else:
+                        judge.ambiguous(work, status=None, code=exc.kind, message=exc.message)
             else:
                 # Before judging: the journal's outcome lines must not keep our slots longer.
                 self._answered(grant)
@@ -361,12 +375,24 @@ class BatchExecutor:
         # A 429's own limit reading (1.00) is the throttling itself, handled by hold().
         pressures = [resp.throttle_percentage if resp.status != 429 else None]
         if responses is not None:
-            # Per-item answers exist (a 200, or a 424 as THR describes): judge each on its own.
-            by_id = {str(r.get("id")): r for r in responses if isinstance(r, dict)}
+            # Per-item answers exist (a 200, or a 424 as THR describes): judge each on its own,
+            # if the answers can be told apart. An id that was not asked, or one answered
+            # twice, means no answer in this envelope can be matched to its request.
+            by_id = _answers_by_id(responses, len(batch))
+            if by_id is None:
+                for work in batch:
+                    judge.ambiguous(
+                        work,
+                        status=resp.status,
+                        code="UntrustedBatchResponse",
+                        message="the batch response answered other ids than were asked",
+                    )
+                self._observe(pressures, grant)
+                return judge
             for n, work in enumerate(batch, 1):
                 sub = by_id.get(str(n))
                 if sub is None:
-                    judge.retry(
+                    judge.ambiguous(
                         work,
                         status=None,
                         code="MissingSubResponse",
@@ -399,10 +425,15 @@ class BatchExecutor:
                     throttled=True,
                     delay=ra,
                 )
-        elif status >= 500 or status == 424 or resp.ok:
-            # A 2xx without a readable body is as unknown as a 5xx: send the items again.
+        elif status == 424:
+            # Failed dependency without item answers: nothing was carried out.
             for work in batch:
                 judge.retry(work, status=status, code=error.code, message=error.message)
+        elif status >= 500 or resp.ok:
+            # A 2xx without readable item answers, or a server fault on the envelope (a gateway
+            # may answer 5xx after Graph acted): whether the writes were carried out is unknown.
+            for work in batch:
+                judge.ambiguous(work, status=status, code=error.code, message=error.message)
         else:
             if status == 401:
                 # Sign-in is gone (the client already refreshed once): every further batch
@@ -447,7 +478,15 @@ class BatchExecutor:
                 delay=ra,
                 request_id=request_id,
             )
-        elif status >= 500 or status == 424 or status == 0:
+        elif status < 100:
+            judge.ambiguous(
+                work,
+                status=None,
+                code=error.code,
+                message="the answer for this request has no valid status",
+                request_id=request_id,
+            )
+        elif status >= 500 or status == 424:
             judge.retry(
                 work,
                 status=status or None,
@@ -493,13 +532,15 @@ class BatchExecutor:
         """Final sweep after the workers ended: whatever is unfinished is skipped."""
         if work.attempts:
             message = f"not finished: the run stopped before a retry (last: {work.message})"
+            code = work.code or "Stopped"
         else:
             message = "not sent: the run stopped first"
+            code = "NotSent"
         result = ItemResult(
             item=work.item,
             outcome=Outcome.skipped,
             status=work.status,
-            code=work.code or "Stopped",
+            code=code,
             message=message,
             request_id=work.request_id,
             attempts=work.attempts,
@@ -605,6 +646,32 @@ class _Judgement:
             wait,
         )
 
+    def ambiguous(
+        self,
+        work: _Work,
+        *,
+        status: int | None,
+        code: str | None,
+        message: str | None,
+        request_id: str | None = None,
+    ) -> None:
+        """The request may have reached Graph, and no answer for it can be trusted.
+
+        A write becomes ``unknown`` at once: resending it blindly could write twice, and only
+        a fresh read can say whether it was carried out. A read is simply sent again.
+        """
+        if not work.item.is_write:
+            self.retry(work, status=status, code=code, message=message, request_id=request_id)
+            return
+        self.final(
+            work,
+            Outcome.unknown,
+            status,
+            code,
+            f"sent, but no answer that can be trusted came back ({message})",
+            request_id,
+        )
+
     def finals(self, batch: list[_Work]) -> list[ItemResult | None]:
         return [self._finals.get(w.index) for w in batch]
 
@@ -631,6 +698,20 @@ def _responses(resp: GraphResponse) -> list[Any] | None:
     if isinstance(data, dict) and isinstance(data.get("responses"), list):
         return data["responses"]
     return None
+
+
+def _answers_by_id(responses: list[Any], asked: int) -> dict[str, dict[str, Any]] | None:
+    """Sub-responses by id, or None if they cannot be matched to the requests: an entry that
+    is not an object, an id that was not asked (``1``..``asked``), or an id answered twice."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for answer in responses:
+        if not isinstance(answer, dict):
+            return None
+        key = str(answer.get("id"))
+        if key in by_id or not key.isdigit() or not 1 <= int(key) <= asked or key != str(int(key)):
+            return None
+        by_id[key] = answer
+    return by_id
 
 
 def _lower_headers(headers: Any) -> dict[str, str]:

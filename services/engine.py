@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from .evidence import default_pack_dir, outcomes_from_journal, write_pack
 from .graph import GraphClient
 from .i18n import _
 from .inventory import PARTS, Inventory, subscriptions_summary, take_inventory
-from .journal import Journal
+from .journal import TENANT_GONE_EVIDENCE, Journal
 from .models import (
     Event,
     Handoff,
@@ -47,6 +47,7 @@ from .pacing import WritePacer
 from .paths import tenant_dir, tenant_path, write_private
 from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, hinted_missing, learned_missing, missing_for
+from .settle import Write, settle
 from .steps import directory, mfa, prepare, subscriptions, users
 from .steps.base import EngineOptions, StepContext
 from .textsafe import json_loads
@@ -124,9 +125,8 @@ class Engine:
     # -- runs ----------------------------------------------------------------------------------
 
     def begin(self, command: str, options: dict[str, Any]) -> str:
-        """Start a run in the journal; settle what an interrupted earlier run left in flight."""
+        """Start a run in the journal; settle what earlier runs left without a known outcome."""
         if self.recording:
-            unfinished = self.journal.unfinished()
             self.run_id = self.journal.start_run(
                 command,
                 options=options,
@@ -134,20 +134,70 @@ class Engine:
                 version=__version__,
                 plan_digest=self.plan.digest() if self.plan else None,
             )
-            if unfinished is not None and unfinished.pending:
-                self._reconcile(unfinished.pending)
+            pending = self.journal.unsettled()
+            if pending:
+                self._reconcile(pending)
         return self.run_id
 
-    def _reconcile(self, pending: tuple[dict[str, Any], ...]) -> None:
-        """Record an outcome for each write in flight when a run stopped, from a fresh read.
+    def _reconcile(self, pending: list[dict[str, Any]], *, at_end: bool = False) -> None:
+        """Record an outcome for each write without a known one, from a fresh read.
 
-        A killed process leaves intents without outcomes. Where Graph now shows the object
-        gone, the evidence gets a ``gone`` outcome for it (the request's own answer was lost);
-        what is still there is left to its step, which sends it again and records that.
+        A killed process leaves intents without outcomes; a lost or untrustworthy answer
+        leaves ``unknown``. Each is read back (:mod:`services.settle`): what Graph carried
+        out is recorded ``done``/``gone`` as confirmed by a fresh read, what it did not as
+        ``skipped`` (its step sends it again); what no read can settle now stays as it is.
+        Intents from before requests were journalled are judged from the inventory
+        (deletions only). ``at_end``: the run is ending, so each read is tried once.
         """
+        writes: list[Write] = []
+        legacy: list[dict[str, Any]] = []
+        for intent in pending:
+            write = Write.from_intent(intent)
+            if write is None:
+                legacy.append(intent)
+            else:
+                writes.append(write)
+        outcomes: list[dict[str, Any]] = []
+        runs = {str(p.get("run")) for p in pending}
+        why = (
+            _("Sent, but the answer was lost or could not be trusted")
+            if at_end
+            else _("In flight or unanswered when run {run} ended").format(
+                run=", ".join(sorted(runs))
+            )
+        )
+        for verdict in settle(self.client, writes, retry=not at_end):
+            line = verdict.outcome(why)
+            if line is not None:
+                outcomes.append(line)
+        outcomes += self._reconcile_from_inventory(legacy)
+        if outcomes:
+            self.journal.write_outcomes(outcomes)
+        confirmed = sum(1 for o in outcomes if o["result"] in ("done", "gone"))
+        left = len(pending) - len(outcomes)
+        if at_end:
+            # The run's last event has been shown: the log and the evidence pack tell the rest.
+            log.info(
+                "%d actions had no trustworthy answer: a fresh read settles %d, %d stay unknown",
+                len(pending),
+                len(outcomes),
+                left,
+            )
+            return
+        text = _(
+            "{n} actions were in flight when the last run stopped: a fresh read confirms "
+            "{gone} of them; their steps redo the others as needed."
+        ).format(n=len(pending), gone=confirmed)
+        self.emit(Noted("warning" if left else "info", text))
+
+    def _reconcile_from_inventory(self, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Gone outcomes for legacy intents (no request recorded) whose object a fresh
+        inventory no longer lists; the others are left to their steps."""
+        if not pending:
+            return []
         inv = self.inventory or self.refresh()
         if inv is None:
-            return
+            return []
         present: dict[str, set[str]] = {
             "delete-user": {u.id for u in inv.users},
             "purge-user": {str(d.get("id")) for d in inv.deleted_users},
@@ -155,7 +205,7 @@ class Engine:
             "purge-application": {str(d.get("id")) for d in inv.deleted_applications},
             "delete-service-principal": {sp.id for sp in inv.service_principals},
         }
-        settled = [
+        return [
             {
                 "step": intent.get("step"),
                 "action": intent.get("action"),
@@ -170,38 +220,43 @@ class Engine:
             if intent.get("action") in present
             and str(intent.get("object")) not in present[str(intent.get("action"))]
         ]
-        if settled:
-            self.journal.write_outcomes(settled)
-        self.emit(
-            Noted(
-                "info",
-                _(
-                    "{n} actions were in flight when the last run stopped: a fresh read confirms "
-                    "{gone} of them; their steps redo the others as needed."
-                ).format(n=len(pending), gone=len(settled)),
-            )
-        )
 
     def finish(self, exit_code: int) -> Path | None:
-        """End the run in the journal and write its evidence pack; returns the pack's folder.
+        """Settle what is still unknown, end the run in the journal and write its evidence
+        pack; returns the pack's folder.
 
         Nothing (None) without a run this engine records: a read-only session has no run.
         """
         if not (self.recording and self.run_id):
             return None
-        pack = None
         try:
-            pack = self.write_evidence()
+            pending = self.journal.unsettled()
+            if pending and not self.gone:
+                self._reconcile(pending, at_end=True)
+        except (OSError, CloseoutError) as exc:
+            log.warning("could not settle unknown outcomes at the end of the run: %s", exc)
+        pack = None
+        rows: list[dict[str, Any]] = []
+        try:
+            rows = self._outcome_rows(all_runs=False)
+            pack = self._write_pack(rows)
         except (OSError, CloseoutError) as exc:
             self.emit(
                 Noted("error", _("Could not write the evidence pack: {error}").format(error=exc))
             )
         counts: dict[str, int] = {}
-        for rec in self.journal.outcomes(self.run_id):
-            counts[str(rec.get("result"))] = counts.get(str(rec.get("result")), 0) + 1
+        for row in rows:
+            counts[str(row["result"])] = counts.get(str(row["result"]), 0) + 1
         self.journal.end_run(self.run_id, exit_code, counts)
         self.run_id = ""  # finishing twice must not end the run twice
         return pack
+
+    def journal_warnings(self) -> list[str]:
+        """What the admin must hear about the journal itself (damaged lines, and where)."""
+        if self.journal is None:
+            return []
+        text = self.journal.health.warning(self.journal.path)
+        return [text] if text else []
 
     # -- requirements and reading ---------------------------------------------------------------
 
@@ -245,6 +300,8 @@ class Engine:
                 directory.tenant_gone(self.authority_base, tenant.id) is True
             ):
                 self.gone = True
+                if self.recording:
+                    self.journal.tenant_gone("watch", TENANT_GONE_EVIDENCE)
                 self.emit(Noted("info", _("The tenant no longer exists.")))
                 return None
             raise
@@ -523,23 +580,32 @@ class Engine:
     # -- evidence ------------------------------------------------------------------------------
 
     def write_evidence(self, out_dir: Path | None = None, *, all_runs: bool = False) -> Path:
+        """The evidence pack: of this run (or, ``all_runs``, of every run: ``export``)."""
+        return self._write_pack(self._outcome_rows(all_runs=all_runs), out_dir)
+
+    def _outcome_rows(self, *, all_runs: bool) -> list[dict[str, Any]]:
+        if self.journal is None:
+            return []
+        scope = None if all_runs or not self.run_id else self.run_id
+        return outcomes_from_journal(self.journal.iter_records(), run_id=scope)
+
+    def _write_pack(self, rows: list[dict[str, Any]], out_dir: Path | None = None) -> Path:
         before_path = self.dir / "inventory-before.json"
         try:
             before = json_loads(before_path.read_bytes())
         except (OSError, ValueError):
             before = self.inventory.to_json() if self.inventory else {}
-        records = self.journal.records() if self.journal is not None else []
         run_id = self.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        rows = outcomes_from_journal(
-            [r for r in records if all_runs or not self.run_id or r.get("run") == self.run_id]
-        )
+        gone = self.journal.tenant_gone_record() if self.journal is not None else None
         summary = {
             "states": {
                 str(int(s)): {"status": str(v.status), "summary": v.summary}
                 for s, v in self.states.items()
             },
             "keep": [k.upn for k in self.plan.keep] if self.plan else [],
-            "tenantDeleted": self.gone,
+            "tenantDeleted": self.gone or gone is not None,
+            "tenantDeletion": gone,
+            "journal": self.journal.health.to_json() if self.journal is not None else None,
             # Once the tenant is gone Graph lists none of them any more.
             "subscriptions": subscriptions_summary(
                 before,
@@ -555,6 +621,7 @@ class Engine:
             summary=summary,
             run_id=run_id,
             replace=True,
+            warnings=self.journal_warnings(),
         )
 
 
@@ -593,22 +660,33 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
         before = json_loads((folder / "inventory-before.json").read_bytes())
     except (OSError, ValueError):
         before = {}
-    records = Journal(tenant.id, root=root).records()
-    rows = outcomes_from_journal(records)
-    gone = any(
-        r.get("kind") == "step"
-        and r.get("step") == int(StepId.DELETE_DIRECTORY)
-        and r.get("status") == str(StepStatus.DONE)
-        for r in records
-    )
+    journal = Journal(tenant.id, root=root)
+    runs: set[str] = set()
+    step_5_done = False
+
+    def scan() -> Iterator[dict[str, Any]]:
+        nonlocal step_5_done
+        for rec in journal.iter_records():
+            kind = rec.get("kind")
+            if kind == "run-start":
+                runs.add(str(rec.get("run")))
+            elif kind == "step" and rec.get("step") == int(StepId.DELETE_DIRECTORY):
+                step_5_done = step_5_done or rec.get("status") == str(StepStatus.DONE)
+            yield rec
+
+    rows = outcomes_from_journal(scan())
+    detected = journal.tenant_gone_record()
     run_id = new_run_id()
     summary = {
         "offline": True,
-        "tenantDeleted": gone,
+        "tenantDeleted": step_5_done or detected is not None,
+        "tenantDeletion": detected,
+        "journal": journal.health.to_json(),
         "keep": [k.get("upn") for k in plan.get("keep", [])],
-        "runs": sorted({str(r.get("run")) for r in records if r.get("kind") == "run-start"}),
+        "runs": sorted(runs),
         "subscriptions": subscriptions_summary(before, None),
     }
+    damaged = journal.health.warning(journal.path)
     target = out or default_pack_dir(tenant.id, run_id, root=root)
     return write_pack(
         target,
@@ -618,4 +696,5 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
         summary=summary,
         run_id=run_id,
         replace=out is not None,
+        warnings=[damaged] if damaged else [],
     )

@@ -111,10 +111,14 @@ class NetworkError(CloseoutError):
         *,
         attempts: int = 1,
         secrets: tuple[str | None, ...] = (),
+        unsent: bool = False,
     ) -> None:
         self.method = method.upper()
         self.path = path
         self.attempts = attempts
+        self.unsent = unsent
+        """The request certainly never left (no connection was made); otherwise Graph may
+        have received it and acted on it even though no answer came back."""
         self.kind = type(cause).__name__
         self.detail = redact(_short_reason(cause), *secrets)
         message = (

@@ -1,9 +1,11 @@
 """The evidence pack: one folder per run that proves what was deleted, when and by whom.
 
 Owns the pack's layout and formats: ``inventory-before.json`` (the backup taken before any
-change), ``outcomes.csv`` / ``outcomes.json`` (one row per object and action: result, time,
-HTTP status, Graph code and request id), ``summary.json`` / ``summary.md`` (tenant, signed-in
-user, tool version, counts, failures, subscriptions by product name, kept accounts) and
+change), ``outcomes.csv`` / ``outcomes.json`` (one row per object and action: its latest result,
+time, how many times it was sent, HTTP status, Graph code and request id; every attempt stays in
+the journal), ``summary.json`` / ``summary.md`` (tenant, signed-in user, tool version, counts,
+failures, outcomes still unknown, subscriptions by product name, kept accounts, warnings such as
+damaged journal lines) and
 ``SHA256SUMS`` (so later changes to the files can be detected with ``sha256sum -c``).
 
 A pack is built in a hidden temporary folder beside the target and renamed into place, so a
@@ -50,6 +52,7 @@ COLUMNS = (
     "object_id",
     "label",
     "result",
+    "attempts",
     "http_status",
     "code",
     "message",
@@ -91,12 +94,28 @@ def default_pack_dir(tenant_id: str, run_id: str, *, root: Path | None = None) -
 def outcomes_from_journal(
     records: Iterable[Mapping[str, Any]], *, run_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Journal ``outcome`` records (of ``run_id``, if given) as evidence rows (:data:`COLUMNS`)."""
-    return [
-        _row(rec)
-        for rec in records
-        if rec.get("kind") == "outcome" and (run_id is None or rec.get("run") == run_id)
-    ]
+    """The latest outcome of each (action, object) as an evidence row (:data:`COLUMNS`).
+
+    Only records of ``run_id`` count, if given. A user that failed in one run and was deleted
+    in the next is one row, deleted; ``attempts`` says how many times its request was sent
+    (intent lines). ``records`` is consumed once, in file order (a stream is fine): memory
+    grows with the objects, not with the journal's history.
+    """
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    sent: Counter[tuple[str, str]] = Counter()
+    for rec in records:
+        kind = rec.get("kind")
+        if kind not in ("intent", "outcome") or (run_id is not None and rec.get("run") != run_id):
+            continue
+        key = (str(rec.get("action")), str(rec.get("object")))
+        if kind == "intent":
+            sent[key] += 1
+        else:
+            latest.pop(key, None)  # keep the order of the latest outcomes
+            latest[key] = _row(rec)
+    for key, row in latest.items():
+        row["attempts"] = sent[key]
+    return list(latest.values())
 
 
 def write_pack(
@@ -108,11 +127,14 @@ def write_pack(
     summary: Mapping[str, Any],
     run_id: str,
     replace: bool = False,
+    warnings: Iterable[str] = (),
 ) -> Path:
     """Write the evidence pack of ``run_id`` to ``out_dir`` atomically; returns ``out_dir``.
 
-    ``outcomes`` are rows with the keys of :data:`COLUMNS` (journal outcome records are
-    accepted too). ``summary`` is kept as given in ``summary.json``; the Markdown summary
+    ``outcomes`` are rows with the keys of :data:`COLUMNS`, one per object and action (journal
+    outcome records are accepted too: see :func:`outcomes_from_journal`). ``warnings`` (e.g.
+    damaged journal lines) head the Markdown summary and are listed in ``summary.json``.
+    ``summary`` is kept as given in ``summary.json``; the Markdown summary
     uses its ``started``, ``ended``, ``exit_code`` and ``kept`` (or ``keep``: UPNs, or mappings
     with ``upn``/``display_name``/``id``/``reason``) when present; start and end default to the
     first and last outcome times. Refuses an existing
@@ -123,7 +145,7 @@ def write_pack(
     if out_dir.exists() or out_dir.is_symlink():
         _check_replaceable(out_dir, replace)
     rows = [_row(item) for item in outcomes]
-    files = _render(tenant, dict(inventory), rows, dict(summary), run_id)
+    files = _render(tenant, dict(inventory), rows, dict(summary), run_id, list(warnings))
 
     parent = out_dir.parent
     if not parent.exists():
@@ -213,6 +235,7 @@ def _row(src: Mapping[str, Any]) -> dict[str, Any]:
         "object_id": _first(src, "object_id", "object"),
         "label": _first(src, "label"),
         "result": _first(src, "result", "outcome"),
+        "attempts": _first(src, "attempts"),
         "http_status": _first(src, "http_status", "status"),
         "code": _first(src, "code"),
         "message": _first(src, "message"),
@@ -261,6 +284,7 @@ def _render(
     rows: list[dict[str, Any]],
     summary: dict[str, Any],
     run_id: str,
+    warnings: list[str],
 ) -> dict[str, str | bytes]:
     generated = format_time(datetime.now(UTC))
     counts = Counter(
@@ -268,6 +292,7 @@ def _render(
         for r in rows
     )
     failures = [r for r in rows if r["result"] == "failed"]
+    unknown = [r for r in rows if r["result"] == "unknown"]
     summary_doc = {
         "run_id": run_id,
         "tool": "closeout",
@@ -280,6 +305,8 @@ def _render(
             for (step, action, result), n in sorted(counts.items())
         ],
         "failures": failures,
+        "unknown": unknown,
+        "warnings": warnings,
         "summary": summary,
     }
     buf = io.StringIO()
@@ -294,7 +321,9 @@ def _render(
         CSV_FILE: buf.getvalue().encode("utf-8-sig"),
         OUTCOMES_JSON_FILE: _json(rows),
         SUMMARY_JSON_FILE: _json(summary_doc),
-        SUMMARY_MD_FILE: _summary_md(tenant, rows, counts, failures, summary, run_id, generated),
+        SUMMARY_MD_FILE: _summary_md(
+            tenant, rows, counts, (failures, unknown), summary, run_id, generated, warnings
+        ),
     }
     for name, data in files.items():
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
@@ -321,11 +350,13 @@ def _summary_md(
     tenant: TenantInfo,
     rows: list[dict[str, Any]],
     counts: Counter[tuple[str, str, str]],
-    failures: list[dict[str, Any]],
+    problems: tuple[list[dict[str, Any]], list[dict[str, Any]]],
     summary: dict[str, Any],
     run_id: str,
     generated: str,
+    warnings: list[str],
 ) -> str:
+    failures, unknown = problems
     times = sorted(str(r["time"]) for r in rows if r["time"])
     started = summary.get("started") or (times[0] if times else None)
     ended = summary.get("ended") or (times[-1] if times else None)
@@ -340,6 +371,10 @@ def _summary_md(
     ]
     if tenant.sandbox:
         lines += [_("**Sandbox tenant**: simulated, no real organization was changed."), ""]
+    if warnings:
+        lines += ["## " + _("Warnings"), ""]
+        lines += [f"- {_md(text)}" for text in warnings]
+        lines.append("")
     facts = [
         (_("Tenant"), _md(tenant.display_name)),
         (_("Tenant id"), _md(tenant.id)),
@@ -353,6 +388,8 @@ def _summary_md(
     ]
     if summary.get("exit_code") is not None:
         facts.append((_("Exit code"), _md(summary["exit_code"])))
+    if "tenantDeleted" in summary:
+        facts.append((_("Tenant deleted"), _deleted_fact(summary)))
     facts.append((_("Pack written"), generated))
     lines += ["| | |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in facts]
@@ -371,18 +408,16 @@ def _summary_md(
         lines.append(_("No changes were sent in this run."))
 
     lines += ["", "## " + _("Failures ({n})").format(n=len(failures)), ""]
-    if failures:
-        for row in failures[:_MAX_LISTED_FAILURES]:
-            status = f"{row['http_status']} " if row["http_status"] is not None else ""
-            lines.append(
-                f"- {_md(row['label'])} ({_md(row['object_id'])}), {_md(row['action'])}: "
-                f"{_md(status + str(row['code'] or ''))}: {_md(row['message'])}"
+    lines += _listed(failures, with_code=True) if failures else [_("None.")]
+    if unknown:
+        lines += ["", "## " + _("Outcome unknown ({n})").format(n=len(unknown)), ""]
+        lines.append(
+            _(
+                "Sent, but no answer that could be trusted came back, and no fresh read could "
+                "settle them yet; the next run reads them again."
             )
-        if len(failures) > _MAX_LISTED_FAILURES:
-            more = len(failures) - _MAX_LISTED_FAILURES
-            lines.append("- " + _("… and {n} more (see {file})").format(n=more, file=CSV_FILE))
-    else:
-        lines.append(_("None."))
+        )
+        lines += ["", *_listed(unknown, with_code=False)]
 
     lines += _subscriptions_md(summary.get("subscriptions"))
 
@@ -398,7 +433,11 @@ def _summary_md(
         "## " + _("Files"),
         "",
         f"- {INVENTORY_FILE}: " + _("the inventory before any change"),
-        f"- {CSV_FILE}, {OUTCOMES_JSON_FILE}: " + _("one row per object and action"),
+        f"- {CSV_FILE}, {OUTCOMES_JSON_FILE}: "
+        + _(
+            "the latest outcome per object and action, with how many times it was sent "
+            "(the journal keeps every attempt)"
+        ),
         f"- {SUMMARY_JSON_FILE}: " + _("this summary, machine-readable"),
         f"- {CHECKSUM_FILE}: " + _("checksums; verify with `sha256sum -c SHA256SUMS`"),
         "",
@@ -426,6 +465,36 @@ def _subscriptions_md(subs: Any) -> list[str]:
         cells += [s.get("statusNow")] if now else []
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return lines
+
+
+def _listed(rows: list[dict[str, Any]], *, with_code: bool) -> list[str]:
+    """One Markdown line per row (at most :data:`_MAX_LISTED_FAILURES`), then how many more."""
+    lines = []
+    for row in rows[:_MAX_LISTED_FAILURES]:
+        status = f"{row['http_status']} " if row["http_status"] is not None else ""
+        code = f"{_md(status + str(row['code'] or ''))}: " if with_code else ""
+        lines.append(
+            f"- {_md(row['label'])} ({_md(row['object_id'])}), {_md(row['action'])}: "
+            f"{code}{_md(row['message'])}"
+        )
+    if len(rows) > _MAX_LISTED_FAILURES:
+        more = len(rows) - _MAX_LISTED_FAILURES
+        lines.append("- " + _("… and {n} more (see {file})").format(n=more, file=CSV_FILE))
+    return lines
+
+
+def _deleted_fact(summary: Mapping[str, Any]) -> str:
+    if not summary.get("tenantDeleted"):
+        return _("no")
+    found = summary.get("tenantDeletion")
+    if isinstance(found, Mapping) and found.get("t"):
+        how = (
+            _("detected at sign-in")
+            if found.get("detected") == "sign-in"
+            else _("detected while closeout watched")
+        )
+        return _("yes: {how}, {time}").format(how=how, time=_md(found["t"]))
+    return _("yes")
 
 
 def _kept_line(item: Any) -> str:

@@ -27,7 +27,8 @@ class ExitCode(IntEnum):
 MEANINGS: dict[ExitCode, str] = {
     ExitCode.DONE: N_("done: the tenant's deletion is confirmed"),
     ExitCode.USAGE: N_(
-        "usage or configuration error (bad option, config, or a --confirm-domain mismatch)"
+        "usage or configuration error (bad option, config, a --confirm-domain mismatch, or a "
+        "journal in the state dir that records another tenant)"
     ),
     ExitCode.WAITING: N_(
         "waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)"

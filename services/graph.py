@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from . import __version__
 from .auth.provider import TokenProvider
@@ -292,6 +293,7 @@ class GraphClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        retry: bool = True,
     ) -> GraphResponse:
         """Send one request with retries; a non-2xx final answer raises :class:`GraphError`.
 
@@ -300,7 +302,8 @@ class GraphClient:
         ``$batch`` POSTs go through :meth:`post_batch`, whose items the executor retries.
 
         ``path`` is version-relative (``/users/x``) or an absolute ``@odata.nextLink`` under
-        ``graph_url`` (sent unchanged; its version comes from the link).
+        ``graph_url`` (sent unchanged; its version comes from the link). ``retry=False``: one
+        attempt only, for a read that has a later chance anyway.
         """
         return self._send(
             method,
@@ -309,7 +312,7 @@ class GraphClient:
             params=params,
             json=json,
             headers=headers,
-            retry=True,
+            retry=retry,
             raise_for_status=True,
         )
 
@@ -562,16 +565,17 @@ class GraphClient:
                     raise exc from refused
                 raise
             except _NETWORK_ERRORS as exc:
+                # A POST that may have reached Graph is not resent blindly (it could create
+                # something twice); one that never got a connection is safe to resend.
+                unsent = _never_sent(exc)
                 err = NetworkError(
                     method,
                     _versioned(ver, shown),
                     exc,
                     attempts=attempt,
                     secrets=(self._last_token,),
+                    unsent=unsent,
                 )
-                # A POST that may have reached Graph is not resent blindly (it could create
-                # something twice); one that never got a connection is safe to resend.
-                unsent = isinstance(exc, requests.ConnectTimeout)
                 if not retry or retries >= self.max_retries or not (safe_to_repeat or unsent):
                     raise err from None
                 retries += 1
@@ -754,6 +758,16 @@ def _first_listing(items: list[Any], listed: set[str]) -> list[Any]:
             listed.add(key)
         out.append(item)
     return out
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True if no connection was ever made, so the request certainly did not reach Graph
+    (refused, name not resolved, connect timeout); a reset or a read timeout may come after
+    Graph acted on it."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _json_or_error(resp: GraphResponse) -> Any:

@@ -27,7 +27,7 @@ import secrets
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -36,6 +36,8 @@ from types import TracebackType
 from typing import Any
 
 from . import __version__
+from .errors import CloseoutError
+from .i18n import _
 from .locks import Holder, ProcessLock, os_user, runtime_lock_path
 from .models import ItemFinished
 from .paths import (
@@ -55,20 +57,39 @@ __all__ = [
     "KINDS",
     "LOCK_NAME",
     "RESULTS",
+    "ForeignJournal",
     "Journal",
+    "JournalHealth",
     "UnfinishedRun",
     "contains_token",
     "format_time",
     "new_run_id",
     "parse_time",
+    "record_tenant_gone",
     "validate_run_id",
 ]
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "journal.lock"
 
-KINDS = frozenset({"run-start", "intent", "outcome", "step", "confirm", "tick", "note", "run-end"})
-RESULTS = frozenset({"done", "gone", "failed", "skipped"})
+KINDS = frozenset(
+    {
+        "run-start",
+        "intent",
+        "outcome",
+        "step",
+        "confirm",
+        "tick",
+        "note",
+        "tenant-gone",
+        "run-end",
+    }
+)
+RESULTS = frozenset({"done", "gone", "failed", "skipped", "unknown"})
+"""``unknown``: sent, but no answer that can be trusted came back; a fresh read settles it."""
+SETTLED = RESULTS - {"unknown"}
+# Line numbers of damaged lines kept for the warning; the count covers all of them.
+MAX_LISTED_DAMAGED = 10
 _RESERVED = frozenset({"t", "kind"})
 
 # A JWT is three base64url segments and its header always starts with base64('{"') = "eyJ".
@@ -146,6 +167,86 @@ class UnfinishedRun:
     """The run ids covered, oldest first (the last one is ``run_id``)."""
 
 
+@dataclass(frozen=True)
+class JournalHealth:
+    """What the last full read found wrong with the journal file."""
+
+    damaged: int = 0
+    """Complete lines that are not a readable record: what they held is missing from the
+    record. (A torn last line, a write cut short by a kill, is not counted until the next
+    record completes it.)"""
+    damaged_lines: tuple[int, ...] = ()
+    """Line numbers (1-based) of the first :data:`MAX_LISTED_DAMAGED` damaged lines."""
+    torn_tail: bool = False
+
+    def warning(self, path: Path) -> str | None:
+        """One line for the admin naming how many lines are damaged and where, or None."""
+        if not self.damaged:
+            return None
+        where = ", ".join(str(n) for n in self.damaged_lines)
+        if self.damaged > len(self.damaged_lines):
+            where += ", …"
+        return _(
+            "The journal {path} has {n} damaged lines that could not be read (line {lines}): "
+            "what they recorded is missing from the record."
+        ).format(path=path, n=self.damaged, lines=where)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "damagedLines": self.damaged,
+            "damagedAt": list(self.damaged_lines),
+            "tornTail": self.torn_tail,
+        }
+
+
+class ForeignJournal(CloseoutError):
+    """The journal in this tenant's folder records runs on another tenant: refused whole."""
+
+    def __init__(self, path: Path, tenant: str, other: str, line: int) -> None:
+        self.path = path
+        self.tenant = tenant
+        self.other = other
+        self.line = line
+        super().__init__(
+            _(
+                "The journal {path} records runs on tenant {other} (line {line}), not on "
+                "{tenant}: refusing to read or resume it."
+            ).format(path=path, other=other, line=line, tenant=tenant),
+            _(
+                "It was copied or moved here from another tenant's folder; move it back (or "
+                "aside), then run closeout again."
+            ),
+        )
+
+
+@dataclass
+class _Scan:
+    """Where a read of the journal file got to, and what it found on the way."""
+
+    offset: int = 0
+    """Byte offset after the last complete line."""
+    line: int = 0
+    """Complete lines read (the line number of the last one)."""
+    damaged: int = 0
+    damaged_lines: list[int] = field(default_factory=list)
+    tail: dict[str, Any] | None = None
+    torn: bool = False
+    identity: tuple[int, int] | None = None
+
+    def reset(self) -> None:
+        self.offset = self.line = self.damaged = 0
+        self.damaged_lines = []
+        self.tail, self.torn, self.identity = None, False, None
+
+    def damage(self) -> None:
+        self.damaged += 1
+        if len(self.damaged_lines) < MAX_LISTED_DAMAGED:
+            self.damaged_lines.append(self.line)
+
+    def health(self) -> JournalHealth:
+        return JournalHealth(self.damaged, tuple(self.damaged_lines), self.torn)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -210,10 +311,9 @@ class Journal:
         self.lock_path = self.directory / LOCK_NAME
         self.run_id: str | None = None
         """The run started by :meth:`start_run` and not yet ended; records carry it."""
-        self.corrupt_lines = 0
-        """Unreadable lines skipped by the last read (a torn last line is not counted)."""
-        self.torn_tail = False
-        """The last read ended in a partial line (a process was killed mid-write)."""
+        self.health = JournalHealth()
+        """What the last full read (:meth:`records`, :meth:`iter_records`, :meth:`check`)
+        found damaged."""
         self.stale_holders: tuple[Holder, ...] = ()
         """Lock records left by a killed process, found when :meth:`open` took the locks."""
         self._clock = clock or _utcnow
@@ -226,10 +326,20 @@ class Journal:
         # A small index kept up to date by reading only appended bytes, for what is polled
         # often (ticks, when sync was turned off). Records themselves are never kept: a
         # 100,000-user run writes 200,000 of them.
-        self._index_id: tuple[int, int] | None = None
-        self._index_offset = 0
+        self._index = _Scan()
         self._ticks: dict[str, bool] = {}
         self._last_success: dict[str, str] = {}
+        self._gone: dict[str, Any] | None = None
+
+    @property
+    def corrupt_lines(self) -> int:
+        """Unreadable lines skipped by the last full read (a torn last line is not counted)."""
+        return self.health.damaged
+
+    @property
+    def torn_tail(self) -> bool:
+        """The last full read ended in a partial line (a process was killed mid-write)."""
+        return self.health.torn_tail
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -354,12 +464,14 @@ class Journal:
         """Record the start of a run and make it the current one; returns its id.
 
         ``user`` is the signed-in UPN (None with app-only sign-in); the OS user, host and pid
-        are recorded beside it so the organization can tell who ran closeout, and where.
+        are recorded beside it so the organization can tell who ran closeout, and where. The
+        tenant is recorded too: a journal copied into another tenant's folder is refused.
         """
         run = validate_run_id(run_id) if run_id is not None else new_run_id(self._clock())
         self.append(
             "run-start",
             run=run,
+            tenant=self.tenant_id,
             command=command,
             options=dict(options or {}),
             user=user,
@@ -436,55 +548,71 @@ class Journal:
         """Record an event worth proving later, e.g. "directory sync turned off"."""
         self.append("note", text=text, **fields)
 
+    def tenant_gone(self, detected: str, evidence: str) -> None:
+        """Record that the tenant was found deleted: ``detected`` says when (``sign-in``, or
+        ``watch`` while step 5 waited), ``evidence`` on what grounds. Needs no run: at sign-in
+        there is none, and the evidence pack written later must still know."""
+        self.append("tenant-gone", tenant=self.tenant_id, detected=detected, evidence=evidence)
+
     def _require_run(self) -> None:
         if self.run_id is None:
             raise RuntimeError("no run in progress: call start_run() first")
 
     # -- reading -----------------------------------------------------------------------------
 
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record in file order, one at a time, so that memory stays flat however
+        long the journal is (the evidence of a 100,000-user run reads 200,000 records).
+
+        Updates :attr:`health` when the end is reached. Raises :class:`ForeignJournal` at a
+        run recorded on another tenant: nothing in such a file may be trusted or resumed.
+        """
+        scan = _Scan()
+        yield from self._scan(scan)
+        if scan.tail is not None:
+            yield scan.tail
+        self.health = scan.health()
+
     def records(self) -> list[dict[str, Any]]:
-        """Every readable record in file order; updates ``corrupt_lines`` and ``torn_tail``.
+        """Every readable record in file order (see :meth:`iter_records`).
 
         Reads the whole file each time (for resume, export and evidence: rare); what is
         polled often is answered from a small incremental index instead.
         """
-        out: list[dict[str, Any]] = []
-        with self._read_mutex:
-            found = self._read_from(0, None, out.append)
-        if found is None:
-            self.corrupt_lines = 0
-            self.torn_tail = False
-            return []
-        _identity, _offset, corrupt, tail, torn = found
-        self.corrupt_lines = corrupt
-        self.torn_tail = torn
-        if tail is not None:
-            out.append(tail)
-        return out
+        return list(self.iter_records())
 
-    def _read_from(
-        self,
-        offset: int,
-        identity: tuple[int, int] | None,
-        visit: Callable[[dict[str, Any]], None],
-    ) -> tuple[tuple[int, int], int, int, dict[str, Any] | None, bool] | None:
-        """Parse complete lines from ``offset`` (from 0 if the file is not ``identity`` any
-        more), calling ``visit`` for each record. None if there is no journal yet. Returns
-        (identity, offset after the last complete line, corrupt lines, tail record, torn)."""
+    def check(self) -> JournalHealth:
+        """Read the whole journal once: refuses another tenant's, says what is damaged."""
+        for _record in self.iter_records():
+            pass
+        return self.health
+
+    def _scan(
+        self, scan: _Scan, on_restart: Callable[[], None] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Records of the complete lines after ``scan.offset``, advancing ``scan`` as it goes.
+
+        If the file is not the one ``scan`` was reading any more (replaced, truncated, gone),
+        ``scan`` starts over from the top and ``on_restart`` is called first.
+        """
+        scan.tail, scan.torn = None, False
         try:
             fh = self.path.open("rb")
         except FileNotFoundError:
-            return None
-        tail: dict[str, Any] | None = None
-        torn = False
-        corrupt = 0
+            if scan.identity is not None:
+                scan.reset()
+                if on_restart is not None:
+                    on_restart()
+            return
         with fh:
             st = os.fstat(fh.fileno())
             current = (st.st_dev, st.st_ino)
-            if identity is not None and (current != identity or st.st_size < offset):
-                offset = -1  # replaced or truncated: the caller starts over
-                return current, offset, 0, None, False
-            fh.seek(offset)
+            if scan.identity is not None and (current != scan.identity or st.st_size < scan.offset):
+                scan.reset()
+                if on_restart is not None:
+                    on_restart()
+            scan.identity = current
+            fh.seek(scan.offset)
             for raw in fh:
                 line = raw.strip()
                 if not raw.endswith(b"\n"):
@@ -492,30 +620,36 @@ class Journal:
                     # a complete record whose newline never made it. Our next append completes
                     # the line, and then it is read again.
                     if line:
-                        tail = _decode(line)
-                        torn = tail is None
+                        scan.tail = _decode(line)
+                        scan.torn = scan.tail is None
                     break
-                offset += len(raw)
+                scan.offset += len(raw)
+                scan.line += 1
                 if not line:
                     continue
                 record = _decode(line)
                 if record is None:
-                    corrupt += 1
-                else:
-                    visit(record)
-        return current, offset, corrupt, tail, torn
+                    scan.damage()
+                    continue
+                self._check_tenant(record, scan.line)
+                yield record
+        if scan.tail is not None:
+            self._check_tenant(scan.tail, scan.line + 1)
+
+    def _check_tenant(self, record: Mapping[str, Any], line: int) -> None:
+        # Runs recorded before run-start lines carried the tenant cannot tell: the folder's
+        # name is then the only evidence, and they are read as this tenant's.
+        tenant = record.get("tenant") if record.get("kind") == "run-start" else None
+        if isinstance(tenant, str) and tenant.strip().lower() != self.tenant_id:
+            raise ForeignJournal(self.path, self.tenant_id, tenant[:80], line)
 
     def _refresh_index(self) -> None:
         with self._read_mutex:
-            found = self._read_from(self._index_offset, self._index_id, self._index_record)
-            if found is not None and found[1] < 0:  # the file was replaced: rebuild
-                self._ticks, self._last_success = {}, {}
-                found = self._read_from(0, None, self._index_record)
-            if found is None:
-                self._index_id, self._index_offset = None, 0
-                self._ticks, self._last_success = {}, {}
-                return
-            self._index_id, self._index_offset = found[0], found[1]
+            for record in self._scan(self._index, self._clear_index):
+                self._index_record(record)
+
+    def _clear_index(self) -> None:
+        self._ticks, self._last_success, self._gone = {}, {}, None
 
     def _index_record(self, rec: dict[str, Any]) -> None:
         kind = rec.get("kind")
@@ -523,11 +657,18 @@ class Journal:
             self._ticks[rec["key"]] = rec.get("done", True) is not False
         elif kind == "outcome" and rec.get("result") in ("done", "gone"):
             self._last_success[str(rec.get("action"))] = str(rec.get("t"))
+        elif kind == "tenant-gone":
+            self._gone = rec
 
     def last_success(self, action: str) -> datetime | None:
         """When ``action`` last succeeded (any object), e.g. when sync was turned off."""
         self._refresh_index()
         return parse_time(self._last_success.get(action))
+
+    def tenant_gone_record(self) -> dict[str, Any] | None:
+        """The last ``tenant-gone`` record: when and how the tenant's deletion was detected."""
+        self._refresh_index()
+        return self._gone
 
     def unfinished(self) -> UnfinishedRun | None:
         """The latest run if it never recorded a ``run-end``, with what it left pending."""
@@ -561,7 +702,7 @@ class Journal:
         for rec in records:
             kind = rec["kind"]
             key = (rec.get("action"), rec.get("object"))
-            if kind == "outcome":
+            if kind == "outcome" and rec.get("result") in SETTLED:
                 # An outcome from any run settles an earlier intent on the same object.
                 pending.pop(key, None)
             if rec.get("run") not in covered:
@@ -569,14 +710,7 @@ class Journal:
             last_at = parse_time(rec.get("t")) or last_at
             if kind == "intent":
                 pending.pop(key, None)
-                pending[key] = {
-                    "step": rec.get("step"),
-                    "action": rec.get("action"),
-                    "object": rec.get("object"),
-                    "label": rec.get("label", ""),
-                    "run": rec.get("run"),
-                    "batch": rec.get("batch"),
-                }
+                pending[key] = _intent_fields(rec)
             elif kind == "outcome":
                 counts[str(rec.get("result"))] += 1
             elif kind == "step":
@@ -599,6 +733,30 @@ class Journal:
             last_at=last_at,
             runs=tuple(chain),
         )
+
+    def unsettled(self) -> list[dict[str, Any]]:
+        """Writes of any run whose outcome is not known, oldest first.
+
+        An intent with no outcome after it (the process died with the request in flight), or
+        whose latest outcome is ``unknown`` (sent, but the answer was lost or could not be
+        trusted). Each is the latest intent's fields: step, action, object, label, run and,
+        in journals written since they were recorded, the request (method, url, version,
+        body) that a fresh read needs to settle it (:mod:`services.settle`).
+        """
+        open_writes: dict[tuple[str, str], dict[str, Any]] = {}
+        for rec in self.iter_records():
+            kind = rec["kind"]
+            if kind not in ("intent", "outcome"):
+                continue
+            key = (rec["action"], rec["object"])
+            if kind == "intent":
+                open_writes.pop(key, None)
+                open_writes[key] = _intent_fields(rec)
+            elif rec.get("result") in SETTLED:
+                open_writes.pop(key, None)
+            elif key not in open_writes:
+                open_writes[key] = _intent_fields(rec)
+        return list(open_writes.values())
 
     def manual_ticks(self) -> set[str]:
         """Keys of the manual checklist items currently ticked (the last tick of each wins)."""
@@ -627,13 +785,72 @@ class Journal:
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:
+    """The record on ``line``, or None if it is damaged: not JSON, no kind, or a write record
+    whose action or object is not a plain string (nothing could settle or report it)."""
     try:
         value = json_loads(line)  # a journal from before names were neutralised, or copied in
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
         return None
+    kind = value["kind"]
+    if kind in ("intent", "outcome") and not all(
+        isinstance(value.get(key), str) and value[key] for key in ("action", "object")
+    ):
+        return None
+    if kind == "run-start" and not isinstance(value.get("tenant", ""), str):
+        return None
     return value
+
+
+TENANT_GONE_EVIDENCE = (
+    "Graph refused the tenant and its public OpenID discovery document answers AADSTS90002 "
+    "(tenant not found)"
+)
+
+
+def record_tenant_gone(
+    tenant_id: str,
+    *,
+    root: Path | None = None,
+    detected: str,
+    evidence: str = TENANT_GONE_EVIDENCE,
+) -> bool:
+    """Journal that ``tenant_id`` was found deleted, if closeout has a journal for it.
+
+    For the detection at sign-in, when no run and no open journal exist: the evidence pack
+    and ``export --offline`` must still say the tenant is deleted. Nothing is created for a
+    tenant closeout never reached. False if it could not be written (no journal, another
+    process holds the tenant, the file refused it).
+    """
+    try:
+        journal = Journal(tenant_id, root=root)
+    except CloseoutError:
+        return False
+    if not journal.path.is_file():
+        return False
+    try:
+        with journal.open("run"):
+            journal.tenant_gone(detected, evidence)
+    except (CloseoutError, OSError, ValueError):
+        return False
+    return True
+
+
+_REQUEST_FIELDS = ("method", "url", "version", "body")
+
+
+def _intent_fields(rec: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {
+        "step": rec.get("step"),
+        "action": rec.get("action"),
+        "object": rec.get("object"),
+        "label": rec.get("label", ""),
+        "run": rec.get("run"),
+        "batch": rec.get("batch"),
+    }
+    fields.update({key: rec[key] for key in _REQUEST_FIELDS if key in rec})
+    return fields
 
 
 def _require(fields: Mapping[str, Any], keys: tuple[str, ...], kind: str) -> None:

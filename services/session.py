@@ -33,7 +33,7 @@ from .engine import Engine
 from .errors import AuthError, CloseoutError, GraphError
 from .graph import CallRecord, GraphClient
 from .i18n import _
-from .journal import Journal
+from .journal import Journal, record_tenant_gone
 from .models import Event
 from .steps.base import EngineOptions
 from .steps.subscriptions import products_link
@@ -270,9 +270,15 @@ class Session:
             )
             if explained is exc:
                 raise
+            if isinstance(explained, TenantGone) and write and not self.options.read_only:
+                # Journalled where closeout kept this tenant's record: the evidence written
+                # later (export --offline) must say the tenant is deleted, and since when.
+                record_tenant_gone(explained.tenant_id, root=self.state_root, detected="sign-in")
             raise explained from None
         read_only = self.options.read_only or not write
         self.journal = Journal(self.caller.tenant.id, root=self.state_root, read_only=read_only)
+        # Before anything trusts it: another tenant's journal is refused, damage is counted.
+        self.journal.check()
         if not read_only:
             self.journal.open(command)
         self.engine = Engine(

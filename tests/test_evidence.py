@@ -62,6 +62,7 @@ def row(i: int, result: str = "done", label: str | None = None, **extra: Any) ->
         "object_id": f"user-{i:04d}",
         "label": label if label is not None else f"user{i}@contosorante.se",
         "result": result,
+        "attempts": 1,
         "http_status": 204 if result == "done" else 403,
         "code": "" if result == "done" else "Authorization_RequestDenied",
         "message": "" if result == "done" else "Insufficient privileges to complete the operation.",

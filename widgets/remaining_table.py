@@ -46,6 +46,7 @@ _STYLE_CLASS = {
     "gone": "remaining-table--done",
     "failed": "remaining-table--failed",
     "skipped": "remaining-table--skipped",
+    "unknown": "remaining-table--skipped",
 }
 
 
@@ -61,6 +62,7 @@ def status_label(status: str) -> str:
         "gone": _("gone"),
         "failed": _("failed"),
         "skipped": _("skipped"),
+        "unknown": _("unknown"),
         "kept": _("kept"),
         "active": _("active"),
         "expired": _("expired"),

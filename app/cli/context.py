@@ -107,9 +107,21 @@ def connected(
                 report_failure(report, exc)
             raise
         try:
+            _warn_journal(session, report)
             yield Connection(session, report)
         finally:
             session.close()
+
+
+def _warn_journal(session: Session, report: Reporter | None) -> None:
+    """Damaged journal lines, named before anything else: a JSON line for a run, else stderr
+    (stdout may be JSON for a script)."""
+    engine = session.engine
+    for text in engine.journal_warnings() if engine is not None else ():
+        if report is not None:
+            report.emit({"event": "note", "level": "warning", "message": text}, text)
+        else:
+            say(_("closeout: warning: {text}").format(text=text))
 
 
 def read_tenant(

@@ -2,9 +2,10 @@
 
 Also the one way a step sends writes: :meth:`StepContext.execute` runs batch items through the
 executor with the write pacer, writes the journal's intent lines (fsynced) before each batch is
-sent and its outcome lines after, and reports progress and per-item outcomes to the sink. The
-first batch of every kind of write goes out alone: when Graph refuses all of it (403), the run
-stops there with the permission named (closeout does not read tokens to know beforehand).
+sent and its outcome lines after, settles by a fresh read what got no trustworthy answer, and
+reports progress and per-item outcomes to the sink. The first batch of every kind of write goes
+out alone: when Graph refuses all of it (403), the run stops there with the permission named
+(closeout does not read tokens to know beforehand).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from services.models import (
 )
 from services.pacing import WritePacer
 from services.plan import Plan
+from services.settle import request_fields, settle_results
 
 Sink = Callable[[Event], None]
 
@@ -153,7 +155,13 @@ class StepContext:
             if self.journal is not None:
                 self.journal.write_intents(
                     [
-                        {"step": int(step), "action": i.action, "object": i.key, "label": i.label}
+                        {
+                            "step": int(step),
+                            "action": i.action,
+                            "object": i.key,
+                            "label": i.label,
+                            **request_fields(i),  # what a fresh read needs to settle it
+                        }
                         for i in batch
                     ]
                 )
@@ -222,6 +230,16 @@ class StepContext:
         ) and not self._succeeded_before(items[0].action)
         if not refused:
             results += executor.run(items[MAX_BATCH:])
+        # What got no answer that can be trusted is read back now, and sent again only if
+        # the read shows it was not carried out.
+        results = settle_results(
+            self.client,
+            self.control,
+            int(step),
+            results,
+            report=on_results,
+            resend=executor.run,
+        )
         status = self.pacer.status()
         done, failed, _eta = progress.snapshot()
         self.sink(ProgressUpdated(step, done, total, failed, 0.0, status.in_window, status.quota))
