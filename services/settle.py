@@ -40,6 +40,11 @@ __all__ = [
 SETTLE_ROUNDS = 3
 """How often a step reads back and resends what stays ambiguous before leaving it unknown."""
 _VERSIONS = ("v1.0", "beta")
+# Fields that may go on reading as before for a while after a PATCH that Graph carried out:
+# the organization's onPremisesSyncEnabled reads false at once, stays true until every synced
+# user is converted, or reads null (graph-api.md §2.2). A read can confirm such a PATCH, never
+# refute it: resending would turn sync off twice.
+_LAGGING_FIELDS = frozenset({"onPremisesSyncEnabled"})
 
 
 class Verdict(StrEnum):
@@ -174,8 +179,11 @@ def read_back(client: GraphClient, write: Write, *, retry: bool = True) -> Settl
             current = None
         if not isinstance(current, dict):
             return Settled(write, Verdict.unknown, resp.request_id, "unreadable answer")
-        same = all(current.get(key) == value for key, value in write.body.items())
-        return Settled(write, Verdict.done if same else Verdict.not_done, resp.request_id)
+        if all(current.get(key) == value for key, value in write.body.items()):
+            return Settled(write, Verdict.done, resp.request_id)
+        if _LAGGING_FIELDS & write.body.keys():
+            return Settled(write, Verdict.unknown, resp.request_id, "the setting may lag")
+        return Settled(write, Verdict.not_done, resp.request_id)
     # A POST or PUT cannot be told from its object alone.
     return Settled(write, Verdict.unknown, resp.request_id, f"cannot read back a {write.method}")
 

@@ -198,3 +198,32 @@ def test_a_lost_patch_answer_is_confirmed_by_reading_the_setting(
     assert {uid: results for uid, results in seen.items()} == {
         u.id: ["unknown", "done"] for u in keep
     }
+
+
+@pytest.mark.parametrize("flag", ["flips", "lags"])
+def test_a_lost_answer_to_turning_sync_off_is_never_sent_again(
+    make_sandbox: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    # Graph's onPremisesSyncEnabled may read false at once after the PATCH, or true until the
+    # users are converted (graph-api.md §2.2): a read can confirm the PATCH, never refute it.
+    # 72 simulated hours take 72 s here: the users are not converted while the test runs.
+    sb = make_sandbox(
+        users=40, seed=33, synced_fraction=0.3, time_scale=3600, dirsync_hours=72, sync_flag=flag
+    )
+    sb.add_fault(method="POST", path=BATCH, drop=True, after=True, times=1)
+
+    def patches() -> int:
+        return sum(
+            1 for x in sb.recorder.records() if x.method == "PATCH" and "/organization/" in x.path
+        )
+
+    r = run_no_wait(sb, tmp_path, monkeypatch)
+    assert r.code == 3, r.text  # waiting for sync to turn off
+    assert sb.tenant.org.sync_disabled_at is not None
+    assert patches() == 1  # turned off once; the lost answer did not make it twice
+    seen = history(journal_records(sb, tmp_path), "disable-directory-sync")
+    assert seen == {sb.tenant_id: ["unknown", "done"] if flag == "flips" else ["unknown"]}
+    again = run_no_wait(sb, tmp_path, monkeypatch)
+    assert again.code == 3, again.text
+    assert patches() == 1
+    assert history(journal_records(sb, tmp_path), "disable-directory-sync") == seen

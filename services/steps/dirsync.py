@@ -111,7 +111,8 @@ def _in_flight(records: list[dict[str, Any]], *, after: datetime | None) -> Turn
             continue
         if rec.get("kind") == "intent":
             pending = at
-        elif rec.get("kind") == "outcome":
+        elif rec.get("kind") == "outcome" and rec.get("result") != "unknown":
+            # "unknown": sent, its answer lost, and no read could tell yet: still possibly sent.
             pending = None
     return None if pending is None else TurnOff(pending, False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.batch import BatchItem
+from services.batch import BatchItem, Outcome
 from services.i18n import _
 from services.inventory import read_users
 from services.journal import format_time
@@ -168,6 +168,18 @@ def turn_sync_off(ctx: StepContext) -> StepState | None:
         label=ctx.caller.tenant.display_name,
     )
     results = ctx.execute(STEP, [item])
+    if results and results[0].outcome == Outcome.unknown:
+        # Sent, its answer lost, and no read could confirm it (Graph's flag may lag): the
+        # journal counts it as sent, so it is never sent again; the step waits as for one sent.
+        ctx.note(
+            _(
+                "Turning directory sync off was sent, but its answer was lost; closeout counts "
+                "it as sent and does not send it again."
+            ),
+            level="warning",
+            step=STEP,
+        )
+        return None
     if not results or failed_results(results) or not results[0].ok:
         r = results[0] if results else None
         text = _("Turning directory sync off failed: {code} {message}").format(
