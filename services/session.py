@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +17,6 @@ from urllib.parse import urlsplit
 from .auth.certificate import CertificateAuth
 from .auth.device_code import DeviceCodeAuth, DeviceCodePrompt
 from .auth.scopes import (
-    DEFAULT_CLIENT_ID,
     claimed_permissions,
     scoped,
     scopes_for,
@@ -35,46 +33,13 @@ from .graph import CallRecord, GraphClient
 from .i18n import _
 from .journal import Journal, record_tenant_gone
 from .models import Event
+from .session_options import DEMO_TIME_SCALE, SessionOptions
 from .steps.base import EngineOptions
 from .steps.subscriptions import products_link
 from .tenant_match import named_tenants
 from .textsafe import neutralise
 
 __all__ = ["DEMO_TIME_SCALE", "Session", "SessionOptions", "TenantGone", "sign_in_headless"]
-
-DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    tenant: str | None = None
-    client_id: str = DEFAULT_CLIENT_ID
-    cloud: str = "global"
-    graph_url: str | None = None
-    authority: str | None = None
-    certificate: str | None = None
-    thumbprint: str | None = None
-    read_only: bool = False
-    keep: tuple[str, ...] = ()
-    disable_security_defaults: bool = False
-    disable_ca_mfa: bool = False
-    demo: bool = False
-    demo_users: int = 300
-    demo_seed: int = 7
-    demo_time_scale: float = DEMO_TIME_SCALE
-    sandbox_time_scale: float | None = None
-    """The clock speed of a sandbox tenant reached through a loopback ``graph_url`` (tests,
-    ``closeout sandbox serve``): closeout's own waits and pacing window shrink by it. Ignored
-    for any other Graph."""
-    demo_auto_approve: float | None = 2.0
-    """Real seconds after which the demo's stand-in browser approves the device code."""
-    poll_interval: float | None = None
-    write_window: float | None = None
-    state_root: Path | None = None
-    token_cache: Path | None = None
-    use_token_cache: bool = True
-    environ: dict[str, str] = field(default_factory=dict)
-
 
 class Session:
     """One sign-in to one tenant, and the engine that works on it."""

@@ -13,7 +13,7 @@ from services.i18n import _
 from .command import UsageError
 
 if TYPE_CHECKING:
-    from services.session import SessionOptions
+    from services.session_options import SessionOptions
 
 __all__ = ["common_options", "positive_float", "positive_int", "session_options"]
 
@@ -123,7 +123,7 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
     """What the session signs in to and how, from the shared options. ``read_only``: the
     command only reads (``plan``), whatever ``--read-only`` says."""
     from services.auth.scopes import DEFAULT_CLIENT_ID
-    from services.session import DEMO_TIME_SCALE, SessionOptions
+    from services.session_options import DEMO_TIME_SCALE, SessionOptions
 
     if args.graph_url and args.demo:
         raise UsageError(_("--demo and --graph-url cannot be combined."))

@@ -1,0 +1,47 @@
+"""What a session signs in to and how: the options the CLI and the TUI start one with.
+
+Its own light module, so that the command line can build them (and the TUI paint its first
+screen) before the session's sign-in, HTTP and engine code is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .auth.scopes import DEFAULT_CLIENT_ID
+
+__all__ = ["DEMO_TIME_SCALE", "SessionOptions"]
+
+DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    tenant: str | None = None
+    client_id: str = DEFAULT_CLIENT_ID
+    cloud: str = "global"
+    graph_url: str | None = None
+    authority: str | None = None
+    certificate: str | None = None
+    thumbprint: str | None = None
+    read_only: bool = False
+    keep: tuple[str, ...] = ()
+    disable_security_defaults: bool = False
+    disable_ca_mfa: bool = False
+    demo: bool = False
+    demo_users: int = 300
+    demo_seed: int = 7
+    demo_time_scale: float = DEMO_TIME_SCALE
+    sandbox_time_scale: float | None = None
+    """The clock speed of a sandbox tenant reached through a loopback ``graph_url`` (tests,
+    ``closeout sandbox serve``): closeout's own waits and pacing window shrink by it. Ignored
+    for any other Graph."""
+    demo_auto_approve: float | None = 2.0
+    """Real seconds after which the demo's stand-in browser approves the device code."""
+    poll_interval: float | None = None
+    write_window: float | None = None
+    state_root: Path | None = None
+    token_cache: Path | None = None
+    use_token_cache: bool = True
+    environ: dict[str, str] = field(default_factory=dict)
