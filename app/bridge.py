@@ -12,10 +12,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from services.graph import CallRecord
 from services.models import (
     Event,
     HandoffUpdated,
@@ -27,6 +27,9 @@ from services.models import (
 )
 
 from .messages import HandoffChanged, InventoryLoaded, ProgressChanged, StepStateChanged
+
+if TYPE_CHECKING:
+    from services.graph import CallRecord
 
 log = logging.getLogger("closeout.graph.calls")
 events = logging.getLogger("closeout.events")

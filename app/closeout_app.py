@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,14 +23,10 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from services.control import RunControl
-from services.deletion_evidence import TokenRejected
-from services.engine import Engine
 from services.errors import CloseoutError
 from services.exit_codes import ExitCode, exit_code_for
 from services.i18n import _
 from services.models import Handoff, InventoryRefreshed, StepId, StepState, StepStatus
-from services.session import Session, SessionOptions
-from services.steps.directory import MANUAL_ITEMS
 from services.tenant_match import TenantMismatch
 from widgets import (
     LogPanel,
@@ -69,6 +65,12 @@ from .texts import (
     step_detail,
 )
 
+if TYPE_CHECKING:
+    # The engine, the session and what they load (HTTP, msal) are imported by the sign-in
+    # worker: the app's module loads only what its first screen needs.
+    from services.engine import Engine
+    from services.session import Session, SessionOptions
+
 log = logging.getLogger("closeout.app")
 
 FLUSH_SECONDS = 0.1
@@ -85,7 +87,7 @@ class CloseoutApp(App[int]):
         self,
         options: SessionOptions,
         *,
-        session_factory: Callable[[SessionOptions], Session] = Session,
+        session_factory: Callable[[SessionOptions], Session] | None = None,
         watch: bool = True,
     ) -> None:
         super().__init__()
@@ -136,6 +138,10 @@ class CloseoutApp(App[int]):
         worker = get_current_worker()
         try:
             if self.session is None:
+                if self._session_factory is None:
+                    from services.session import Session
+
+                    self._session_factory = Session
                 self.session = self._session_factory(self.options)
             session = self.session
             if session.needs_device_code:
@@ -175,6 +181,8 @@ class CloseoutApp(App[int]):
         except CloseoutError as exc:
             # Quitting from here exits as headless would: 5 for a wrong tenant or a
             # rejected token.
+            from services.deletion_evidence import TokenRejected
+
             if isinstance(exc, TenantMismatch | TokenRejected):
                 self.closeout_code = exit_code_for(exc)
             self.post_message(ConnectFailed(exc.message, exc.hint))
@@ -550,6 +558,8 @@ class CloseoutApp(App[int]):
             self.push_screen(HandoffScreen(handoff))
 
     def show_manual_checks(self) -> None:
+        from services.steps.directory import MANUAL_ITEMS
+
         if self.engine is None:
             return
         self.push_screen(
@@ -558,6 +568,8 @@ class CloseoutApp(App[int]):
         )
 
     def _on_manual_checks(self, ticked: set[str] | None) -> None:
+        from services.steps.directory import MANUAL_ITEMS
+
         if ticked is None or self.engine is None:
             return
         for key in MANUAL_ITEMS:

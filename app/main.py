@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+from typing import TYPE_CHECKING
 
 from services.exit_codes import ExitCode
-from services.session import SessionOptions
 
 from .closeout_app import CloseoutApp
+
+if TYPE_CHECKING:
+    from services.session_options import SessionOptions
 
 
 def run_tui(args: argparse.Namespace, options: SessionOptions) -> ExitCode:

@@ -8,11 +8,14 @@ batches on a timer, so no line is ever dropped and the UI never gets one call pe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from services.auth.device_code import DeviceCodePrompt
 from services.models import Handoff, InventoryRefreshed, ProgressUpdated, StepId, StepState
+
+if TYPE_CHECKING:
+    from services.auth.device_code import DeviceCodePrompt
 
 
 class DeviceCodeShown(Message):

@@ -6,13 +6,15 @@ Plain functions of the engine's state, so the app only decides when to show them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from services.i18n import _, ngettext
-from services.inventory import Inventory
 from services.models import StepId, StepState, StepStatus
 from services.names import status_word, step_name
-from services.plan import Plan, action_label
-from services.steps.dirsync import connect_advice
+
+if TYPE_CHECKING:
+    from services.inventory import Inventory
+    from services.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class Confirmation:
 def step_detail(st: StepState, plan: Plan | None) -> Detail:
     will_do: list[str] = []
     if plan is not None:
+        # Imported here, as connect_advice below: the app's first paint need not wait for the
+        # planning and step code (and the Graph client they load); they are loaded by then.
+        from services.plan import action_label
+
         groups: dict[str, list[str]] = {}
         for a in plan.for_step(st.step):
             groups.setdefault(a.action, []).append(a.label)
@@ -77,6 +83,8 @@ def run_confirmation(
             _("Continue"),
         )
     if sync_turn_off and inventory is not None:
+        from services.steps.dirsync import connect_advice
+
         synced = len(inventory.synced_users)
         return Confirmation(
             _("Turn directory synchronization off?"),

@@ -3,7 +3,7 @@ the code (OSC 52, works over SSH in most terminals), the time left, and errors e
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,10 +11,12 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from services.auth.device_code import DeviceCodePrompt
 from services.i18n import _
 from services.textsafe import neutralise
 from widgets import DeviceCodePanel, TenantHeader
+
+if TYPE_CHECKING:
+    from services.auth.device_code import DeviceCodePrompt
 
 
 class SignInScreen(Screen[None]):
