@@ -114,13 +114,22 @@ class CloseoutApp(App[int]):
     # -- start --------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.push_screen(MainScreen())
-        # Before sign-in the badge already says what closeout is about to connect to.
-        self.push_screen(SignInScreen(sandbox=self.targets_sandbox))
+        # The first paint is the sign-in screen alone (before sign-in its badge already says
+        # what closeout is about to connect to); the main screen, most of the app's widgets,
+        # is built after it (on_ready). Installed, so that it can be taken off and put back.
+        self.install_screen(SignInScreen(sandbox=self.targets_sandbox), name="sign-in")
+        self.push_screen("sign-in")
         # Not named _flush: App._flush(stderr=...) is what Textual's stdout/stderr capture
         # calls, from whichever thread printed.
         self.set_interval(FLUSH_SECONDS, self._flush_bridge)
         self.set_interval(0.5, self._check_hangup)
+
+    def on_ready(self) -> None:
+        # The sign-in screen is on the terminal: now the main screen goes beneath it (one
+        # frame: nothing in between is painted), and sign-in starts, whose worker would
+        # otherwise compete with the first paint for the interpreter.
+        self.switch_screen(MainScreen())
+        self.push_screen("sign-in")
         self.start_sign_in()
 
     def start_sign_in(self) -> None:
