@@ -9,9 +9,13 @@ Every figure is measured from outside, from the moment the process is spawned:
 - the same first paint for a minimal Textual app (one Static), the floor Textual itself sets,
   and ``python -c pass``, the interpreter's own start.
 
-Prints median, min and max of each over ``--runs`` runs::
+Prints median, min and max of each over ``--runs`` runs (interleaved, so that a change in the
+machine's load affects every figure alike)::
 
-    python -m scripts.bench_startup [--runs 10] [--only help|demo]
+    python -m scripts.bench_startup [--runs 10] [--only help|demo] [--checkout DIR ...]
+
+``--checkout DIR`` (repeatable) also measures the closeout in another checkout (e.g. a
+``git worktree`` of an older commit) side by side, with this interpreter and its packages.
 """
 
 from __future__ import annotations
@@ -66,9 +70,11 @@ def reap(proc: subprocess.Popen[bytes]) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_to_exit(argv: list[str], env: dict[str, str]) -> Sample:
+def time_to_exit(argv: list[str], env: dict[str, str], cwd: str | None = None) -> Sample:
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+    )
     cpu = reap(proc)
     wall = time.perf_counter() - started
     if proc.returncode:
@@ -76,7 +82,9 @@ def time_to_exit(argv: list[str], env: dict[str, str]) -> Sample:
     return wall, cpu
 
 
-def time_to_paint(argv: list[str], env: dict[str, str], timeout: float = 30.0) -> Sample:
+def time_to_paint(
+    argv: list[str], env: dict[str, str], cwd: str | None = None, timeout: float = 30.0
+) -> Sample:
     """From spawn until MARKER is on the pseudo-terminal; the process is then stopped (its CPU
     figure is up to the stop, a few milliseconds later)."""
     primary, secondary = os.openpty()
@@ -88,6 +96,7 @@ def time_to_paint(argv: list[str], env: dict[str, str], timeout: float = 30.0) -
         stdout=secondary,
         stderr=secondary,
         env=env,
+        cwd=cwd,
         start_new_session=True,
     )
     os.close(secondary)
@@ -124,23 +133,31 @@ def summary(name: str, samples: list[Sample]) -> str:
     wall = [s[0] * 1000 for s in samples]
     cpu = [s[1] * 1000 for s in samples]
     return (
-        f"{name:<34} wall median {statistics.median(wall):5.0f} ms "
+        f"{name:<40} wall median {statistics.median(wall):5.0f} ms "
         f"(min {min(wall):5.0f}, max {max(wall):5.0f})   "
         f"CPU median {statistics.median(cpu):5.0f} ms (min {min(cpu):5.0f})   {len(wall)} runs"
     )
 
 
-def measure(name: str, runs: int, once: Callable[[], Sample]) -> None:
-    once()  # warm the file cache and the bytecode
-    print(summary(name, [once() for _ in range(runs)]), flush=True)
+def measure(runs: int, cases: list[tuple[str, Callable[[], Sample]]]) -> None:
+    """Each case ``runs`` times, round-robin, after one warm-up run each (file cache,
+    bytecode)."""
+    for _, once in cases:
+        once()
+    samples: dict[str, list[Sample]] = {name: [] for name, _ in cases}
+    for _ in range(runs):
+        for name, once in cases:
+            samples[name].append(once())
+    for name, _ in cases:
+        print(summary(name, samples[name]), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--only", choices=("help", "demo"))
+    parser.add_argument("--checkout", action="append", default=[], type=Path, metavar="DIR")
     args = parser.parse_args()
-    closeout = closeout_command()
     state = tempfile.mkdtemp(prefix="closeout-bench-startup-")
     env = {
         **os.environ,
@@ -152,20 +169,44 @@ def main() -> None:
     }
     # As installed: bytecode cached (the warm-up run writes what is missing).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    measure("python -c pass", args.runs, lambda: time_to_exit([sys.executable, "-c", "pass"], env))
-    if args.only in (None, "help"):
-        measure("closeout --help", args.runs, lambda: time_to_exit([*closeout, "--help"], env))
-    if args.only in (None, "demo"):
-        measure(
-            "minimal Textual app, first paint",
-            args.runs,
-            lambda: time_to_paint([sys.executable, "-c", MINIMAL_APP], env),
+    # (label, command, environment, working directory) of each closeout measured.
+    closeouts: list[tuple[str, list[str], dict[str, str], str | None]] = [
+        ("closeout", closeout_command(), env, None)
+    ]
+    for tree in args.checkout:
+        tree = tree.resolve()
+        closeouts.append(
+            (
+                f"[{tree.name}]",
+                [sys.executable, "-m", "app.cli"],
+                {**env, "PYTHONPATH": str(tree)},
+                str(tree),
+            )
         )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    measure(
+        args.runs, [("python -c pass", lambda: time_to_exit([sys.executable, "-c", "pass"], env))]
+    )
+    if args.only in (None, "help"):
         measure(
-            "closeout --demo, first paint",
             args.runs,
-            lambda: time_to_paint([*closeout, "--demo", "--lang", "en"], env),
+            [
+                (f"{label} --help", lambda c=cmd, e=e, d=d: time_to_exit([*c, "--help"], e, d))
+                for label, cmd, e, d in closeouts
+            ],
+        )
+    if args.only in (None, "demo"):
+        minimal = [sys.executable, "-c", MINIMAL_APP]
+        measure(
+            args.runs,
+            [("minimal Textual app, first paint", lambda: time_to_paint(minimal, env))]
+            + [
+                (
+                    f"{label} --demo, first paint",
+                    lambda c=cmd, e=e, d=d: time_to_paint([*c, "--demo", "--lang", "en"], e, d),
+                )
+                for label, cmd, e, d in closeouts
+            ],
         )
 
 
