@@ -98,6 +98,23 @@ class SandboxConfig:
     subscription_owner: Literal["own-tenant", "none"] = "own-tenant"
     """``ownerTenantId`` of a directly bought subscription: the tenant's own id, as the docs'
     example shows (graph-api.md §3.1, CSUB), or null. Partner-bought ones carry the partner's."""
+    own_app: bool = False
+    """The app closeout signs in with is registered in the tenant (an app registration and its
+    service principal) and issued tokens carry its app id. Deleting either invalidates those
+    tokens at once and later sign-ins fail with AADSTS700016, as Entra does. Off: tokens come
+    from Microsoft's public client, whose service principal is Microsoft's."""
+    sp_soft_delete: bool = True
+    """Deleting a service principal (or the app registration it belongs to) moves it to the
+    recycle bin, ``directory/deletedItems/microsoft.graph.servicePrincipal``, for 30 days, as
+    Graph documents it (servicePrincipal resource: "List deleted", "Permanently delete";
+    deletion-and-recovery FAQ). False (``sp-hard-delete``): gone at once, the old behaviour."""
+    viral_enabled: bool = False
+    """A self-service sign-up product (free Power BI, bought by nobody) is enabled in
+    ``directory/subscriptions``; only the Entra admin center deletes it (DELTEN)."""
+    portal_refuses_microsoft_sps: bool = False
+    """The portal's "Delete tenant" refuses while any Microsoft service principal is enabled
+    (DELTEN: enterprise apps that can't be deleted "might block you"; KB2967860 says they
+    don't). Off: Microsoft's own service principals never block, as KB2967860 says."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +190,39 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "subscription_owner",
         "none",
         N_("directly bought subscriptions carry no ownerTenantId"),
+    ),
+    Behaviour(
+        "own-app",
+        "own_app",
+        True,
+        N_(
+            "the app closeout signs in with is registered in the tenant; deleting it kills its "
+            "tokens"
+        ),
+    ),
+    Behaviour(
+        "sp-soft-delete",
+        "sp_soft_delete",
+        True,
+        N_("deleted service principals wait in the recycle bin, as Graph documents (default)"),
+    ),
+    Behaviour(
+        "sp-hard-delete",
+        "sp_soft_delete",
+        False,
+        N_("deleted service principals are gone at once, skipping the recycle bin"),
+    ),
+    Behaviour(
+        "viral-enabled",
+        "viral_enabled",
+        True,
+        N_("a self-service sign-up product (free Power BI) is enabled in directory/subscriptions"),
+    ),
+    Behaviour(
+        "portal-refuses-ms-sps",
+        "portal_refuses_microsoft_sps",
+        True,
+        N_("the portal's Delete tenant refuses while a Microsoft service principal is enabled"),
     ),
 )
 

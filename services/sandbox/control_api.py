@@ -54,11 +54,14 @@ def state_summary(sb: Sandbox) -> dict[str, Any]:
                     "partner": bool(s.owner_tenant_id),
                     "markedForDeletion": s.marked_for_deletion,
                     "trial": s.is_trial,
+                    "selfService": s.self_service,
                 }
                 for s in t.subscriptions.values()
             ],
             "applications": len(t.applications),
             "servicePrincipals": len(t.service_principals),
+            "deletedApplications": len(t.deleted_applications),
+            "deletedServicePrincipals": len(t.deleted_service_principals),
             "conditionalAccess": {p.display_name: p.state for p in t.ca_policies.values()},
             "securityDefaults": t.security_defaults_enabled,
             "manual": {k: b.resolved for k, b in t.manual_blockers.items()},
@@ -83,6 +86,18 @@ def cancel_subscription(sb: Sandbox, req: Request) -> Response:
 
 def delete_subscription(sb: Sandbox, req: Request) -> Response:
     return Response(body=sb.delete_subscription(req.params["id"]))
+
+
+def delete_self_service_product(sb: Sandbox, req: Request) -> Response:
+    return Response(body=sb.delete_self_service_product(req.params["id"]))
+
+
+def portal_delete_application(sb: Sandbox, req: Request) -> Response:
+    return Response(body=sb.portal_delete_application(req.params["id"]))
+
+
+def portal_delete_service_principal(sb: Sandbox, req: Request) -> Response:
+    return Response(body=sb.portal_delete_service_principal(req.params["id"]))
 
 
 def resolve_manual(sb: Sandbox, req: Request) -> Response:

@@ -26,7 +26,7 @@ from .identity.provider import IdentityProvider
 from .recorder import Recorder
 from .routing import build_routers
 from .seed import build_tenant
-from .tenant import GLOBAL_ADMIN, SYNC_LOCK_SECONDS, Tenant
+from .tenant import GLOBAL_ADMIN, GRAPH_CLI_APP_ID, OWN_APP_ID, SYNC_LOCK_SECONDS, Tenant
 from .tokens import Principal, TokenRejected, TokenStore
 
 DROP = None  # handle() returns this when the connection must be dropped without an answer
@@ -87,9 +87,12 @@ class Sandbox:
         scopes: set[str] | frozenset[str] | None = None,
         lifetime: float | None = None,
         upn: str | None = None,
-        app_id: str = "14d82eec-204b-4c2f-b7e8-296a70dab67e",
+        app_id: str | None = None,
     ) -> str:
-        """A ready delegated token (for tests and ``closeout sandbox serve``)."""
+        """A ready delegated token (for tests and ``closeout sandbox serve``), issued to the
+        sign-in app: closeout's own registration with the ``own_app`` switch, else Microsoft's
+        public client."""
+        app_id = app_id or self.sign_in_app_id
         with self.lock:
             user = self.tenant.find_user(upn) if upn else self.tenant.users.get(self.admin_id)
             if user is None:
@@ -101,6 +104,10 @@ class Sandbox:
                 scopes=frozenset(scopes) if scopes is not None else self.granted(ALL_SCOPES),
                 lifetime=lifetime,
             )
+
+    @property
+    def sign_in_app_id(self) -> str:
+        return OWN_APP_ID if self.config.own_app else GRAPH_CLI_APP_ID
 
     def issue_app_token(self, roles: set[str] | None = None, app_id: str | None = None) -> str:
         return self.tokens.issue_app_token(
@@ -188,7 +195,12 @@ class Sandbox:
 
     def _handle_graph(self, req: Request, top_level: bool) -> Response | None:
         req.path = odata.canonical_path(req.path)
-        req.principal = self._authenticate(req)
+        try:
+            req.principal = self._authenticate(req)
+        except GraphHttpError:
+            # Recorded too: tests prove what a client sent after its tokens died.
+            self._record(req, 401, self._object_id(req.path), counted=False)
+            raise
         route, req.params = self.graph_routes.match(req.method, req.path)
         is_batch = req.path.endswith("/$batch")
         object_id = None if is_batch else self._object_id(req.path)
@@ -326,6 +338,14 @@ class Sandbox:
                 raise GraphHttpError(404, "NotFound", f"No subscription {sub_id}.")
             if sub.status not in ("Enabled", "Warning"):
                 raise GraphHttpError(409, "Conflict", f"Subscription is {sub.status}, not active.")
+            if sub.self_service:
+                raise GraphHttpError(
+                    409,
+                    "Conflict",
+                    "This is a self-service sign-up product: the Microsoft 365 admin center "
+                    "cannot cancel it. Delete it in the Microsoft Entra admin center (Licenses > "
+                    "Self-service sign-up products).",
+                )
             if sub.owner_tenant_id and not as_partner:
                 raise GraphHttpError(
                     409,
@@ -368,6 +388,47 @@ class Sandbox:
                 self.recorder.event(now, "subscription-deleted", id=sub_id)
             return {"id": sub_id, "status": sub.status, "deprovisionAt": sub.next_lifecycle}
 
+    def delete_self_service_product(self, sub_id: str) -> dict[str, Any]:
+        """Entra admin center > Licenses > Self-service sign-up products > Delete: immediate."""
+        with self.lock:
+            sub = self.tenant.subscriptions.get(sub_id)
+            if sub is None or not sub.self_service:
+                raise GraphHttpError(404, "NotFound", f"No self-service sign-up product {sub_id}.")
+            sub.status, sub.next_lifecycle = "Deleted", None
+            self.recorder.event(self.clock.now(), "self-service-product-deleted", id=sub_id)
+            return {"id": sub_id, "status": sub.status}
+
+    def portal_delete_application(self, object_id: str) -> dict[str, Any]:
+        """App registrations > the app > Delete, then Deleted applications > Delete permanently.
+
+        The portal's permanent delete is taken to remove the app's soft-deleted service
+        principal with it (not documented; service principals have no page in the portal).
+        """
+        from .graph_api.applications import delete_application
+
+        with self.lock:
+            app = self.tenant.deleted_applications.get(object_id)
+            if app is None:  # still live: Delete first
+                app = delete_application(self, object_id)
+            self.tenant.deleted_applications.remove(app.id)
+            for sp in list(self.tenant.deleted_service_principals.values()):
+                if sp.app_id == app.app_id:
+                    self.tenant.deleted_service_principals.remove(sp.id)
+            self.recorder.event(self.clock.now(), "portal-application-deleted", id=object_id)
+            return {"id": object_id, "deleted": True}
+
+    def portal_delete_service_principal(self, object_id: str) -> dict[str, Any]:
+        """Enterprise applications > the app > Properties > Delete."""
+        from .graph_api.applications import retire_service_principal
+
+        with self.lock:
+            sp = self.tenant.service_principals.get(object_id)
+            if sp is None:
+                raise GraphHttpError(404, "NotFound", f"No service principal {object_id}.")
+            retire_service_principal(self, sp)
+            self.recorder.event(self.clock.now(), "portal-service-principal-deleted", id=object_id)
+            return {"id": object_id, "deleted": True}
+
     def resolve_manual(self, key: str) -> dict[str, Any]:
         with self.lock:
             blocker = self.tenant.manual_blockers.get(key)
@@ -397,6 +458,13 @@ class Sandbox:
         if any(not sp.is_microsoft and sp.account_enabled for sp in t.service_principals.values()):
             blockers.append(
                 "Directory contains one or more applications that were added by a user or administrator."
+            )
+        if self.config.portal_refuses_microsoft_sps and any(
+            sp.is_microsoft and sp.account_enabled for sp in t.service_principals.values()
+        ):
+            blockers.append(
+                "Directory contains enterprise applications that can't be deleted here "
+                "(Microsoft service principals)."
             )
         for blocker in t.manual_blockers.values():
             if not blocker.resolved:

@@ -1,6 +1,6 @@
 """Plays the admin's part in the portals, for the demo only: cancel and delete subscriptions
-(asking the partner for partner-bought ones), clear the checks no API can make, and select
-"Delete tenant" once the portal's checks pass.
+(asking the partner for partner-bought ones), delete self-service sign-up products in Entra,
+clear the checks no API can make, and select "Delete tenant" once the portal's checks pass.
 
 It acts on the in-process :class:`~services.sandbox.core.Sandbox` directly; the real code
 path never imports it. The TUI binds it to a sandbox-only key; the headless demo runs it on a
@@ -35,7 +35,7 @@ class PortalPlayer:
         """Step 2's handoff: cancel every active or expired subscription."""
         done = []
         for sub in list(self.sandbox.tenant.subscriptions.values()):
-            if sub.status in ("Enabled", "Warning"):
+            if sub.status in ("Enabled", "Warning") and not sub.self_service:
                 try:
                     self.sandbox.cancel_subscription(sub.id, as_partner=bool(sub.owner_tenant_id))
                     how = " (by the partner)" if sub.owner_tenant_id else ""
@@ -51,6 +51,15 @@ class PortalPlayer:
             if sub.status in ("Suspended", "LockedOut") and not sub.marked_for_deletion:
                 self.sandbox.delete_subscription(sub.id)
                 done.append(f"deleted {self._name(sub)}")
+        return self._log(done)
+
+    def delete_self_service(self) -> list[str]:
+        """Step 5's handoff: Entra admin center > Licenses > Self-service sign-up products."""
+        done = []
+        for sub in list(self.sandbox.tenant.subscriptions.values()):
+            if sub.self_service and sub.status != "Deleted":
+                self.sandbox.delete_self_service_product(sub.id)
+                done.append(f"deleted the self-service product {self._name(sub)}")
         return self._log(done)
 
     def resolve_manual(self) -> list[str]:
@@ -78,14 +87,19 @@ class PortalPlayer:
         if step == 3:
             return self.delete_disabled()
         if step == 5:
-            out = self.resolve_manual()
+            out = self.resolve_manual() + self.delete_self_service()
             if not self.sandbox.deletion_blockers():
                 out += self.delete_tenant()
             return out
         return []
 
     def play_all(self) -> list[str]:
-        out = self.cancel_active() + self.delete_disabled() + self.resolve_manual()
+        out = (
+            self.cancel_active()
+            + self.delete_disabled()
+            + self.resolve_manual()
+            + self.delete_self_service()
+        )
         if not self.sandbox.deletion_blockers():
             out += self.delete_tenant()
         return out

@@ -16,6 +16,9 @@ from .tenant import (
     AUTH_POLICY_ADMIN,
     BILLING_ADMIN,
     GLOBAL_ADMIN,
+    GRAPH_APP_ID,
+    GRAPH_CLI_APP_ID,
+    OWN_APP_ID,
     ROLE_TEMPLATES,
     USER_ADMIN,
     Application,
@@ -137,6 +140,12 @@ _SKUS = [
         [("50e68c76-46c6-4674-81f9-75456511b170", "FLOW_P2_VIRAL")],
     ),
 ]
+# Free Power BI: a self-service sign-up product (viral_enabled seeds it enabled).
+_VIRAL_SKU = (
+    "a403ebcc-fae0-4ca2-8c8c-7a907fd6c235",
+    "POWER_BI_STANDARD",
+    [("2049e525-b859-401b-b2a0-e0a31c4b1fe4", "BI_AZURE_P0")],
+)
 
 _DAY = 86400.0
 
@@ -254,6 +263,8 @@ def build_tenant(config: SandboxConfig) -> Tenant:
 
     if config.subscriptions == "standard":
         _seed_subscriptions(tenant, rng)
+    if config.viral_enabled:
+        _seed_viral_product(tenant, rng)
     _seed_apps(tenant, config, rng)
     _seed_policies(tenant, config, rng)
     if config.manual_blockers:
@@ -261,6 +272,8 @@ def build_tenant(config: SandboxConfig) -> Tenant:
             ("invoices", "An invoice is unpaid (Billing > Bills & payments)."),
             ("self-service", "A self-service sign-up product is active (Power Automate Free)."),
             ("azure", "An Azure subscription is associated with the directory."),
+            ("mfa-providers", "Directory has one or more Multi-Factor Authentication providers."),
+            ("partners", "A partner holds delegated admin roles in the directory."),
         ):
             tenant.manual_blockers[key] = ManualBlocker(key=key, description=text)
     if config.hostile_names:
@@ -372,6 +385,43 @@ def _seed_subscriptions(tenant: Tenant, rng: random.Random) -> None:
     )
 
 
+def _seed_viral_product(tenant: Tenant, rng: random.Random) -> None:
+    """A user's free Power BI sign-up: enabled, huge seat count, owned by nobody in billing."""
+    sku_id, part, plans = _VIRAL_SKU
+    tenant.skus[sku_id] = Sku(sku_id=sku_id, sku_part_number=part, service_plans=plans)
+    sub = Subscription(
+        id=_uuid(rng),
+        commerce_subscription_id=_uuid(rng),
+        sku_id=sku_id,
+        status="Enabled",
+        is_trial=False,
+        total_licenses=1000000,
+        created=_created(rng),
+        next_lifecycle=None,
+        self_service=True,
+    )
+    tenant.subscriptions.add(sub.id, sub)
+
+
+def _seed_own_app(tenant: Tenant) -> None:
+    """The app registration closeout signs in with, and its service principal (fixed ids)."""
+    ns = uuid.UUID(tenant.org.id)
+    app = Application(
+        id=str(uuid.uuid5(ns, "own-app")),
+        app_id=OWN_APP_ID,
+        display_name="closeout (sign-in app)",
+        created="2024-05-02T09:00:00Z",
+    )
+    tenant.applications.add(app.id, app)
+    sp = ServicePrincipal(
+        id=str(uuid.uuid5(ns, "own-app-sp")),
+        app_id=OWN_APP_ID,
+        display_name=app.display_name,
+        app_owner_organization_id=tenant.org.id,
+    )
+    tenant.service_principals.add(sp.id, sp)
+
+
 def _seed_apps(tenant: Tenant, config: SandboxConfig, rng: random.Random) -> None:
     names = [
         "Payroll connector",
@@ -414,20 +464,28 @@ def _seed_apps(tenant: Tenant, config: SandboxConfig, rng: random.Random) -> Non
         "Microsoft Intune",
         "Power BI Service",
         "Microsoft Forms",
-        "Skype for Business Online",
+        "Microsoft Graph Command Line Tools",
         "Windows Azure Active Directory",
         "Microsoft Office 365 Portal",
         "Office 365 Management APIs",
     ]
+    well_known = {
+        "Microsoft Graph": GRAPH_APP_ID,
+        "Microsoft Graph Command Line Tools": GRAPH_CLI_APP_ID,
+    }
     for i in range(config.microsoft_service_principals):
+        name = first_party[i % len(first_party)]
+        sp_id, drawn_app_id = _uuid(rng), _uuid(rng)  # drawn either way: same seed, same ids
         sp = ServicePrincipal(
-            id=_uuid(rng),
-            app_id=_uuid(rng),
-            display_name=first_party[i % len(first_party)],
+            id=sp_id,
+            app_id=well_known.get(name, drawn_app_id) if i < len(first_party) else drawn_app_id,
+            display_name=name,
             app_owner_organization_id=MICROSOFT_SERVICES_TENANT,
             delete_behaviour="refuse" if i % 3 == 0 else "ok",
         )
         tenant.service_principals.add(sp.id, sp)
+    if config.own_app:
+        _seed_own_app(tenant)
 
 
 def _seed_policies(tenant: Tenant, config: SandboxConfig, rng: random.Random) -> None:

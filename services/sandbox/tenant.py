@@ -18,6 +18,13 @@ MICROSOFT_TENANT_IDS = frozenset(
     }
 )
 
+# Well-known application ids: Microsoft Graph itself, and Microsoft's public client that
+# closeout signs in with by default ("Microsoft Graph Command Line Tools").
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+GRAPH_CLI_APP_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+# The app registration closeout signs in with when the ``own_app`` switch is on.
+OWN_APP_ID = "c1053a11-5e0d-4b2a-9c3e-0a0b0c0d0e0f"
+
 ROLE_TEMPLATES: dict[str, str] = {
     "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
     "b0f54661-2d74-4c50-afa3-1ec803f12efe": "Billing Administrator",
@@ -227,6 +234,7 @@ class ServicePrincipal:
     # first attempt due to dependencies"); "refuse": never deletable, can only be disabled.
     delete_behaviour: str = "ok"
     failed_attempts: int = 0
+    deleted_at: str | None = None
 
     @property
     def is_microsoft(self) -> bool:
@@ -316,6 +324,7 @@ class Tenant:
     applications: Collection[Application] = field(default_factory=Collection)
     deleted_applications: Collection[Application] = field(default_factory=Collection)
     service_principals: Collection[ServicePrincipal] = field(default_factory=Collection)
+    deleted_service_principals: Collection[ServicePrincipal] = field(default_factory=Collection)
     ca_policies: Collection[ConditionalAccessPolicy] = field(default_factory=Collection)
     security_defaults_enabled: bool = False
     manual_blockers: dict[str, ManualBlocker] = field(default_factory=dict)

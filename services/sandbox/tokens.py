@@ -87,6 +87,7 @@ class TokenStore:
         self._lock = threading.Lock()
         self._revoked: set[str] = set()
         self._refresh: dict[str, _Refresh] = {}
+        self._gone_apps: set[str] = set()
         self.tenant_deleted = False
 
     # -- issuing -------------------------------------------------------------------------
@@ -204,6 +205,11 @@ class TokenStore:
                 raise TokenRejected("Continuous access evaluation resulted in challenge.")
         if self.tenant_deleted or claims.get("tid") != self.tenant_id:
             raise TokenRejected(f"The tenant for tenant guid '{claims.get('tid')}' does not exist.")
+        if self.app_gone(str(claims.get("appid"))):
+            raise TokenRejected(
+                f"Access token validation failure: the application '{claims.get('appid')}' it "
+                "was issued to is no longer registered in this directory."
+            )
         if claims.get("idtyp") == "app":
             return Principal(
                 kind="app",
@@ -221,6 +227,16 @@ class TokenStore:
             scopes=frozenset(claims.get("scp", "").split()),
             token_id=claims["uti"],
         )
+
+    def app_removed(self, app_id: str) -> None:
+        """The app's registration or service principal left the tenant: its tokens stop working
+        at once and it can no longer sign in (Entra's AADSTS700016)."""
+        with self._lock:
+            self._gone_apps.add(app_id.lower())
+
+    def app_gone(self, app_id: str) -> bool:
+        with self._lock:
+            return app_id.lower() in self._gone_apps
 
     def revoke(self, token: str) -> None:
         """Make a token fail validation (tests: '401, then refresh once')."""

@@ -104,6 +104,8 @@ def _banner(sb: Sandbox, behaviour: str) -> None:
     print(f"  state           {sb.base_url}/_sandbox/state")
     if behaviour:
         print(f"  behaviours      {behaviour}")
+    if sb.config.own_app:
+        print(f"  sign-in app     {sb.sign_in_app_id} (pass it as --client-id)")
     print("\n" + _("A ready token for the admin (12 h):"))
     print(f"  export CLOSEOUT_ACCESS_TOKEN={token}")
     print(

@@ -1,6 +1,10 @@
 """Graph's app registrations and service principals: list, count, delete, and turning a service
 principal off (graph-api.md §6). Some service principals refuse deletion, as Microsoft's own
-and those with dependants do."""
+and those with dependants do.
+
+Deleting either moves it to the recycle bin (``sp_soft_delete``: service principals too, as
+Graph documents), and an app whose registration or service principal leaves the tenant can no
+longer sign in there: its tokens stop working at once."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ SP_PROPS = (
     "accountEnabled",
     "servicePrincipalType",
     "tags",
+    "deletedDateTime",
 )
 
 
@@ -42,6 +47,7 @@ def app_json(app: Application) -> dict[str, Any]:
 
 def sp_json(sp: ServicePrincipal) -> dict[str, Any]:
     return {
+        "deletedDateTime": sp.deleted_at,
         "id": sp.id,
         "appId": sp.app_id,
         "displayName": sp.display_name,
@@ -90,17 +96,42 @@ def count_apps(sb: Sandbox, req: Request) -> Response:
 def delete_app(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
     need(req, t, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
-    app = t.applications.remove(req.params["id"])
+    delete_application(sb, req.params["id"])
+    return Response(status=204)
+
+
+def delete_application(sb: Sandbox, app_id: str) -> Application:
+    """Soft-delete an app registration and, in its home tenant, its service principal."""
+    t = sb.tenant
+    app = t.applications.remove(app_id)
     if app is None:
-        raise not_found(req.params["id"])
+        raise not_found(app_id)
     app.deleted_at = iso(sb.clock.now_dt())
     t.deleted_applications.add(app.id, app)
-    # Deleting an app registration also removes its service principal in the home tenant.
+    # Deleting an app registration also deletes its service principal in the home tenant.
     for sp in t.service_principals.values():
         if sp.app_id == app.app_id and sp.app_owner_organization_id == t.org.id:
-            t.service_principals.remove(sp.id)
-    sb.recorder.event(sb.clock.now(), "application-deleted", id=app.id)
-    return Response(status=204)
+            retire_service_principal(sb, sp)
+    sb.tokens.app_removed(app.app_id)
+    sb.recorder.event(sb.clock.now(), "application-deleted", id=app.id, app_id=app.app_id)
+    return app
+
+
+def retire_service_principal(sb: Sandbox, sp: ServicePrincipal) -> None:
+    """Take a service principal out of the tenant: into the recycle bin, or gone for good."""
+    t = sb.tenant
+    t.service_principals.remove(sp.id)
+    if sb.config.sp_soft_delete:
+        sp.deleted_at = iso(sb.clock.now_dt())
+        t.deleted_service_principals.add(sp.id, sp)
+    sb.tokens.app_removed(sp.app_id)
+    sb.recorder.event(
+        sb.clock.now(),
+        "service-principal-deleted",
+        id=sp.id,
+        app_id=sp.app_id,
+        microsoft=sp.is_microsoft,
+    )
 
 
 def list_sps(sb: Sandbox, req: Request) -> Response:
@@ -143,8 +174,7 @@ def delete_sp(sb: Sandbox, req: Request) -> Response:
             if sp.delete_behaviour == "dependency"
             else "The service principal can't be deleted: it is used by a Microsoft service.",
         )
-    t.service_principals.remove(sp.id)
-    sb.recorder.event(sb.clock.now(), "service-principal-deleted", id=sp.id)
+    retire_service_principal(sb, sp)
     return Response(status=204)
 
 

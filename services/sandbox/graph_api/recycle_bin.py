@@ -1,16 +1,17 @@
-"""Graph's recycle bin (``/directory/deletedItems``): deleted users and app registrations, read
-and purged for good. Graph refuses the collection without a type cast."""
+"""Graph's recycle bin (``/directory/deletedItems``): deleted users, app registrations and
+service principals, read and purged for good. Graph refuses the collection without a type
+cast; purging needs the permission of the object's own type (DIDEL's table)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_APPS, READ_USERS, need
+from services.sandbox.authz import READ_APPS, READ_USERS, WRITE_APPS, need
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import GLOBAL_ADMIN, PRIV_AUTH_ADMIN, USER_ADMIN
 
-from .applications import APP_PROPS, app_json
+from .applications import APP_PROPS, SP_PROPS, app_json, sp_json
 from .objects import USER_PROPS, not_found, user_body
 from .user_accounts import DELETE_USER_DELEGATED
 
@@ -60,6 +61,18 @@ def list_deleted_apps(sb: Sandbox, req: Request) -> Response:
     )
 
 
+def list_deleted_sps(sb: Sandbox, req: Request) -> Response:
+    t = sb.tenant
+    need(req, t, delegated=READ_APPS, application=READ_APPS)
+    odata.reject_unsupported(req)
+    top = odata.page_size(req)
+    items, nxt = t.deleted_service_principals.page(odata.decode_skiptoken(req, "dsps"), top)
+    values = [odata.project(sp_json(s), req, "servicePrincipal", SP_PROPS) for s in items]
+    return Response(
+        body=odata.collection_body(sb.base_url, req, "directoryObjects", values, nxt, "dsps")
+    )
+
+
 def get_deleted(sb: Sandbox, req: Request) -> Response:
     need(req, sb.tenant, delegated=READ_USERS, application=READ_USERS)
     user = sb.tenant.deleted_users.get(req.params["id"])
@@ -74,18 +87,28 @@ def get_deleted(sb: Sandbox, req: Request) -> Response:
 
 def purge(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
+    key = req.params["id"]
+    if key in t.deleted_users:
+        need(
+            req,
+            t,
+            delegated=DELETE_USER_DELEGATED,
+            application=("User.DeleteRestore.All",),
+            roles=(USER_ADMIN, GLOBAL_ADMIN, PRIV_AUTH_ADMIN),
+        )
+        t.deleted_users.remove(key)
+        sb.recorder.event(sb.clock.now(), "user-purged", id=key)
+        return Response(status=204)
     need(
         req,
         t,
-        delegated=DELETE_USER_DELEGATED,
-        application=("User.DeleteRestore.All",),
-        roles=(USER_ADMIN, GLOBAL_ADMIN, PRIV_AUTH_ADMIN),
+        delegated=WRITE_APPS,
+        application=("Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"),
     )
-    key = req.params["id"]
-    if t.deleted_users.remove(key) is not None:
-        sb.recorder.event(sb.clock.now(), "user-purged", id=key)
-    elif t.deleted_applications.remove(key) is not None:
+    if t.deleted_applications.remove(key) is not None:
         sb.recorder.event(sb.clock.now(), "application-purged", id=key)
+    elif t.deleted_service_principals.remove(key) is not None:
+        sb.recorder.event(sb.clock.now(), "service-principal-purged", id=key)
     else:
         raise not_found(key)
     return Response(status=204)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .oauth import IdentityError, error_response, json_response, parse_form, require
-from .resolution import resolve_tenant, split_scopes
+from .resolution import require_registered_app, resolve_tenant, split_scopes
 from .user_tokens import issue_user_tokens
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ def devicecode(sb: Sandbox, req: Request) -> Response:
         tenant = resolve_tenant(sb, req.params["tenant"])
         form = parse_form(req)
         client_id = require(form, "client_id")
+        require_registered_app(sb, client_id)
         scope = require(form, "scope")
         graph, _ = split_scopes(sb, scope)
         if not graph:

@@ -48,6 +48,19 @@ def resolve_tenant(sb: Sandbox, name: str) -> str:
     )
 
 
+def require_registered_app(sb: Sandbox, client_id: str) -> None:
+    """AADSTS700016 for an app whose registration or service principal left the tenant."""
+    if client_id and sb.tokens.app_gone(client_id):
+        raise IdentityError(
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{client_id}' was not found in the directory "
+            f"'{sb.initial_domain}'. This can happen if the application has not been installed "
+            "by the administrator of the tenant or consented to by any user in the tenant. You "
+            "may have sent your authentication request to the wrong tenant.",
+        )
+
+
 def graph_resources(sb: Sandbox) -> frozenset[str]:
     base = sb.base_url.rstrip("/")
     return GRAPH_RESOURCES | {base, https_base(sb).rstrip("/")}

@@ -15,7 +15,7 @@ from .oauth import (
     parse_form,
     require,
 )
-from .resolution import resolve_tenant
+from .resolution import require_registered_app, resolve_tenant
 from .user_tokens import refresh_grant
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ def token(sb: Sandbox, req: Request) -> Response:
     try:
         tenant = resolve_tenant(sb, req.params["tenant"])
         form = parse_form(req)
+        require_registered_app(sb, form.get("client_id", ""))
         grant = require(form, "grant_type")
         if grant == DEVICE_CODE_GRANT:
             return json_response(device_code_grant(sb, form, tenant))
