@@ -47,8 +47,9 @@ from .pacing import WritePacer
 from .paths import tenant_dir, tenant_path, write_private
 from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, hinted_missing, learned_missing, missing_for
+from .self_service import split as split_self_service
 from .settle import Write, settle
-from .steps import directory, mfa, prepare, subscriptions, users
+from .steps import directory, directory_cleanup, last_resort, mfa, prepare, subscriptions, users
 from .steps.base import EngineOptions, StepContext
 from .textsafe import json_loads
 
@@ -90,6 +91,12 @@ class Engine:
         self.gone = False
         self.sync_turn_off_due = False
         """Whether running step 1 now turns directory sync off (as of the last assessment)."""
+        self.signed_out = False
+        """closeout's sign-in stopped working at the portal stage: it watches without one."""
+        self._probe_at = -float("inf")
+        self._final_stage = False
+        self._own_app_deleted: tuple[tuple[str, str], ...] = ()
+        self._last_resort: bool | None = None
         self._policies_at = -POLICY_REUSE
         self.run_id = ""
         self._lock = threading.RLock()
@@ -204,6 +211,10 @@ class Engine:
             "delete-application": {a.id for a in inv.applications},
             "purge-application": {str(d.get("id")) for d in inv.deleted_applications},
             "delete-service-principal": {sp.id for sp in inv.service_principals},
+            "remove-service-principal": {sp.id for sp in inv.service_principals},
+            "purge-service-principal": {str(d.get("id")) for d in inv.deleted_service_principals},
+            "delete-own-app": {a.id for a in inv.applications}
+            | {sp.id for sp in inv.service_principals},
         }
         return [
             {
@@ -283,8 +294,15 @@ class Engine:
         )
 
     def refresh(self) -> Inventory | None:
-        """A fresh inventory; None (and ``gone``) once the tenant no longer exists."""
+        """A fresh inventory; None (and ``gone``) once the tenant no longer exists.
+
+        Also None while closeout watches without a sign-in (``signed_out``): then only the
+        tenant's public discovery document is read, gently, until it reports the tenant gone.
+        """
         if self.gone:
+            return None
+        if self.signed_out:
+            self._probe_discovery()
             return None
         # Conditional Access allows one request per second per tenant: re-use a read that is
         # only seconds old instead of tripping its limit (its 429s carry no Retry-After).
@@ -304,6 +322,9 @@ class Engine:
                     self.journal.tenant_gone("watch", TENANT_GONE_EVIDENCE)
                 self.emit(Noted("info", _("The tenant no longer exists.")))
                 return None
+            if self._sign_in_may_end() and _is_refusal(exc):
+                self._start_watching_without_sign_in(exc)
+                return None
             raise
         if recent and self.inventory is not None:
             inv.policies = self.inventory.policies
@@ -313,6 +334,52 @@ class Engine:
             self.inventory = inv
         self.emit(inv.as_event())
         return inv
+
+    # -- watching without a sign-in ---------------------------------------------------------------
+
+    def _sign_in_may_end(self) -> bool:
+        """Past the point where closeout's tokens are expected to stop working: it handed the
+        portal's part over (the admin may delete closeout's app, then the tenant), or it
+        deleted its own app itself."""
+        return self._final_stage or bool(self._own_app_deleted)
+
+    def _start_watching_without_sign_in(self, exc: CloseoutError) -> None:
+        """Graph refuses closeout's token at the portal stage: as expected once its own app or
+        the tenant is deleted. A refused token says nothing about the tenant itself, so "gone"
+        comes only from the tenant's public discovery document (no token needed), which is
+        all that is read from now on."""
+        self.signed_out = True
+        self.emit(
+            Noted(
+                "info",
+                _(
+                    "Microsoft Graph no longer accepts closeout's sign-in ({error}). As expected "
+                    "once closeout's app or the tenant is deleted: closeout now watches the "
+                    "tenant's public sign-in metadata until it reports the tenant gone."
+                ).format(error=exc.message),
+            )
+        )
+        if self.recording:
+            self.journal.note("watching without sign-in", reason=exc.message)
+        self._probe_discovery(force=True)
+
+    def _probe_discovery(self, *, force: bool = False) -> None:
+        # Gently: at most one unauthenticated request per poll interval.
+        now = time.monotonic()
+        if not force and now - self._probe_at < 0.9 * self.options.poll_interval:
+            return
+        self._probe_at = now
+        if directory.tenant_gone(self.authority_base, self.caller.tenant.id) is True:
+            self.gone = True
+            self.emit(
+                Noted(
+                    "info",
+                    _(
+                        "The tenant no longer exists: its public sign-in metadata answers "
+                        "AADSTS90002 (tenant not found)."
+                    ),
+                )
+            )
 
     # -- the plan ------------------------------------------------------------------------------
 
@@ -358,6 +425,8 @@ class Engine:
                 keep_upns=self.options.keep_upns,
                 disable_security_defaults=self.options.disable_security_defaults,
                 disable_ca_mfa=self.options.disable_ca_mfa,
+                own_app_ids=self.options.own_app_ids,
+                delete_own_app=self.options.delete_own_app,
             ),
         )
         self.plan = plan
@@ -384,9 +453,25 @@ class Engine:
             plan is not None
             and wanted <= {k.upn.lower() for k in plan.keep}
             and self._policy_choices_match(plan)
+            and self._own_app_choice_matches(plan)
         ):
             return plan
         return self.make_plan()
+
+    def _own_app_choice_matches(self, plan: Plan) -> bool:
+        """The saved plan treats closeout's own app as ``--delete-own-app`` now says."""
+        if self.inventory is None:
+            return True
+        own = self.context_for(plan).own_app()
+        planned = {
+            a.object_id: a.action
+            for a in plan.for_step(StepId.DELETE_DIRECTORY)
+            if a.action in ("delete-own-app", "hand-off-own-app")
+        }
+        wanted = "delete-own-app" if self.options.delete_own_app else "hand-off-own-app"
+        return plan.own_app.get("appIds") == sorted(own.app_ids) and planned == {
+            o.id: wanted for o in own.blocking
+        }
 
     def _policy_choices_match(self, plan: Plan) -> bool:
         actions = {a.action for a in plan.for_step(StepId.DISABLE_MFA)}
@@ -407,10 +492,14 @@ class Engine:
     def context(self, control: RunControl | None = None) -> StepContext:
         if self.plan is None or self.inventory is None:
             raise CloseoutError(_("Read the tenant and make a plan first."))
+        return self.context_for(self.plan, control)
+
+    def context_for(self, plan: Plan, control: RunControl | None = None) -> StepContext:
+        assert self.inventory is not None
         return StepContext(
             client=self.client,
             caller=self.caller,
-            plan=self.plan,
+            plan=plan,
             inventory=self.inventory,
             options=self.options,
             control=control or self.control,
@@ -418,6 +507,7 @@ class Engine:
             sink=self.emit,
             pacer=self.pacer,
             run_id=self.run_id,
+            all_service_principals_removed=self._last_resort_ran(),
         )
 
     def ticks(self) -> set[str]:
@@ -462,6 +552,9 @@ class Engine:
             for step in StepId:
                 self._set_state(StepState(step, StepStatus.DONE, _("The tenant is deleted.")))
             return dict(self.states)
+        if self.signed_out and self.plan is not None and self.inventory is not None:
+            self._set_state(directory.watching_without_sign_in(self.context()))
+            return dict(self.states)
         if inv is None:
             return dict(self.states)
         missing = self.missing()
@@ -477,19 +570,22 @@ class Engine:
         self._set_state(s1)
         link = self.options.portal_links.get("products", "")
         now = self.client.server_time() or datetime.now(UTC)
-        self._set_state(subscriptions.assess_cancel(inv.subscriptions, link))
-        self._set_state(subscriptions.assess_delete(inv.subscriptions, link, now))
-        self._publish_handoff(subscriptions.cancel_handoff(inv.subscriptions, link))
-        self._publish_handoff(subscriptions.delete_handoff(inv.subscriptions, link, now))
+        # Self-service sign-up products are deleted in the Entra admin center (step 5's
+        # handoff), never cancelled in the Microsoft 365 admin center.
+        bought, _self_service = split_self_service(inv.subscriptions)
+        self._set_state(subscriptions.assess_cancel(bought, link))
+        self._set_state(subscriptions.assess_delete(bought, link, now))
+        self._publish_handoff(subscriptions.cancel_handoff(bought, link))
+        self._publish_handoff(subscriptions.delete_handoff(bought, link, now))
         self._set_state(
             mfa.assess(ctx, s1.status == StepStatus.DONE, {u.id for u in inv.users}, inv.policies)
         )
         ticks = self.ticks()
         s5 = directory.assess(ctx, inv, ticks, self.states)
-        if s5.status == StepStatus.WAITING_PERSON and not s5.blockers:
-            self._publish_handoff(
-                directory.delete_tenant_handoff(ctx, directory.readiness(ctx, inv, ticks))
-            )
+        checks = directory.readiness(ctx, inv, ticks)
+        self._final_stage = s5.status == StepStatus.WAITING_PERSON and directory.final_stage(checks)
+        if self._final_stage:
+            self._publish_handoff(directory.delete_tenant_handoff(ctx, checks))
         self._set_state(s5)
         return dict(self.states)
 
@@ -500,11 +596,11 @@ class Engine:
 
     # -- acting --------------------------------------------------------------------------------
 
-    def check_domain(self, typed: str | None) -> None:
+    def check_domain(self, typed: str | None, what: str = "delete-directory") -> None:
         expected = self.caller.tenant.initial_domain
         if (typed or "").strip() != expected:
             if self.recording:
-                self.journal.confirm("delete-directory", 0, matched=False, expected=expected)
+                self.journal.confirm(what, 0, matched=False, expected=expected)
             raise ConfirmationMismatch(
                 _(
                     "The domain you typed does not match the initial domain {domain}; nothing was changed."
@@ -551,13 +647,19 @@ class Engine:
                     )
                 inv = self.refresh()
                 if inv is not None:
-                    failures = directory.cleanup(ctx, inv)
+                    failures = self._after_cleanup(
+                        ctx, directory_cleanup.cleanup(ctx, inv, self.refresh)
+                    )
             elif step == StepId.PREPARE:
                 self.make_plan()
         except CloseoutError:
             self._set_state(before)
             raise
         self.assess(refresh=True)
+        return self._outcome(step, failures)
+
+    def _outcome(self, step: StepId, failures: list[str]) -> StepState:
+        """The step as Graph now shows it, or failed with what failed if it is not done."""
         after = self.states[step]
         if failures and after.status != StepStatus.DONE:
             return self._keep(
@@ -576,6 +678,85 @@ class Engine:
     def _keep(self, state: StepState) -> StepState:
         self._set_state(state)
         return state
+
+    def _after_cleanup(
+        self, ctx: StepContext, result: directory_cleanup.CleanupResult
+    ) -> list[str]:
+        if result.own_app_deleted:
+            # Nothing is sent after this: the next read is refused and the watch goes on
+            # without a sign-in. The handoff says what closeout left in the recycle bin.
+            self._own_app_deleted = result.own_app_deleted
+            inv = self.inventory
+            if inv is not None:
+                self._publish_handoff(
+                    directory.delete_tenant_handoff(
+                        ctx,
+                        [
+                            c
+                            for c in directory.readiness(ctx, inv, self.ticks())
+                            if c.key != directory.OWN_APP
+                        ],
+                        own_app_deleted=result.own_app_deleted,
+                    )
+                )
+        return result.failures
+
+    # -- the last resort: every service principal ------------------------------------------------
+
+    def _last_resort_ran(self) -> bool:
+        if self._last_resort is None:
+            self._last_resort = self.journal is not None and any(
+                r.get("kind") == "confirm"
+                and r.get("what") == last_resort.CONFIRM_WHAT
+                and r.get("matched") is True
+                for r in self.journal.records()
+            )
+        return self._last_resort
+
+    def last_resort_available(self) -> bool:
+        """Only at the portal stage, while closeout can still sign in: the portal can have
+        refused "Delete tenant" only once closeout handed it over."""
+        return (
+            self._final_stage
+            and not self.signed_out
+            and not self.gone
+            and not self.options.read_only
+            and self.inventory is not None
+        )
+
+    def last_resort_consequences(self) -> list[str]:
+        inv = self.inventory
+        return last_resort.consequences(self.context(), inv) if inv is not None else []
+
+    def remove_all_service_principals(
+        self, confirm_domain: str | None, *, control: RunControl | None = None
+    ) -> StepState:
+        """DELTEN's "Remove enterprise apps that you can't delete", after the portal refused."""
+        if not self.last_resort_available():
+            raise CloseoutError(
+                _(
+                    "Removing every service principal is offered only after closeout handed "
+                    "Delete tenant over and the portal refused it; nothing was changed."
+                ),
+                _("Follow step 5's handoff first; if the portal refuses, come back to this."),
+            )
+        self.check_domain(confirm_domain, last_resort.CONFIRM_WHAT)
+        inv = self.refresh()
+        if inv is None:
+            return self.states[StepId.DELETE_DIRECTORY]
+        ctx = self.context(control)
+        rest, graph, _own = last_resort.targets(ctx, inv)
+        if self.recording:
+            self.journal.confirm(
+                last_resort.CONFIRM_WHAT,
+                len(rest) + len(graph),
+                matched=True,
+                expected=self.caller.tenant.initial_domain,
+            )
+        self._last_resort = True
+        failures = self._after_cleanup(ctx, last_resort.run(ctx, inv))
+        self.assess(refresh=True)
+        return self._outcome(StepId.DELETE_DIRECTORY, failures)
 
     # -- evidence ------------------------------------------------------------------------------
 
@@ -623,6 +804,13 @@ class Engine:
             replace=True,
             warnings=self.journal_warnings(),
         )
+
+
+def _is_refusal(exc: CloseoutError) -> bool:
+    """Graph refused the token (401), or a new one could not be had (the app is gone)."""
+    if isinstance(exc, GraphError):
+        return exc.status == 401
+    return isinstance(exc, AuthError)
 
 
 def _org_sync(client: GraphClient) -> bool | None:

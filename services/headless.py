@@ -41,9 +41,10 @@ from .models import (
     SubscriptionRow,
 )
 from .names import phase_word, status_word, step_name
-from .plan import action_label, subscription_label
+from .plan import action_label, own_app_text, subscription_label
 from .steps.directory import MANUAL_ITEMS
 from .steps.dirsync import connect_advice
+from .steps.last_resort import CONFIRM_WHAT as CONFIRM_ALL_SPS
 
 
 class Reporter:
@@ -218,6 +219,10 @@ class DriveOptions:
     wait: bool = True
     manual: tuple[str, ...] = ()
     max_stuck: int = 2
+    portal_refused: bool = False
+    """The admin says the portal refused "Delete tenant": offer the last resort."""
+    confirm_all_sps: str | None = None
+    """The typed initial domain that allows it."""
 
 
 @dataclass
@@ -246,13 +251,17 @@ def _count_text(engine: Engine, step: StepId) -> str:
         return _("Turn off MFA for {n:,} accounts and the policies you named?").format(
             n=len(plan.ids("disable-mfa"))
         )
-    return _(
-        "Permanently delete {p:,} deleted users, {a:,} applications and {s:,} service principals? "
-        "This cannot be undone."
-    ).format(
-        p=len(plan.ids("purge-user")),
-        a=len(plan.ids("delete-application")),
-        s=len(plan.ids("delete-service-principal")),
+    return (
+        _(
+            "Permanently delete {p:,} deleted users, {a:,} applications and {s:,} service "
+            "principals? This cannot be undone."
+        ).format(
+            p=len(plan.ids("purge-user")),
+            a=len(plan.ids("delete-application")),
+            s=len(plan.ids("delete-service-principal")),
+        )
+        + " "
+        + own_app_text(plan.own_app)
     )
 
 
@@ -277,6 +286,8 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         return stop
     if opts.confirm_domain is not None:
         engine.check_domain(opts.confirm_domain)
+    if opts.confirm_all_sps is not None:
+        engine.check_domain(opts.confirm_all_sps, CONFIRM_ALL_SPS)
     for key in opts.manual:
         engine.tick(key)
     if opts.manual and not engine.recording:
@@ -287,6 +298,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         report.emit({"event": "note", "level": "warning", "message": line}, f"warning: {line}")
     stuck: dict[StepId, int] = {}
     failures: dict[StepId, tuple[str, ...]] = {}
+    last_resort_done = False
     while not control.stopped:
         states = engine.assess()
         if engine.gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
@@ -298,6 +310,18 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         acted, needs = _act(engine, states, opts, report, control, stuck, failures)
         if acted:
             continue
+        if opts.portal_refused and not last_resort_done and engine.last_resort_available():
+            if opts.confirm_all_sps is None:
+                needs.append(
+                    _(
+                        "step 5: to delete, then disable, every service principal (Microsoft's "
+                        "too), pass --confirm-remove-all-sps {domain}."
+                    ).format(domain=engine.caller.tenant.initial_domain)
+                )
+            else:
+                last_resort_done = True
+                if _last_resort(engine, opts, report, control, failures):
+                    continue
         if failures:
             lines = [
                 _("step {step}: {text}").format(step=int(s), text=b)
@@ -441,6 +465,38 @@ def _act(
     return False, needs
 
 
+def _last_resort(
+    engine: Engine,
+    opts: DriveOptions,
+    report: Reporter,
+    control: RunControl,
+    failures: dict[StepId, tuple[str, ...]],
+) -> bool:
+    """DELTEN's "Remove enterprise apps that you can't delete", once; True if it ran."""
+    lines = engine.last_resort_consequences()
+    report.emit(
+        {
+            "step": int(StepId.DELETE_DIRECTORY),
+            "event": "confirmed",
+            "action": CONFIRM_ALL_SPS,
+            "message": " ".join(lines),
+        },
+        "\n".join(
+            [f"{_('step')} 5: {_('the portal refused Delete tenant; last resort:')}"]
+            + [f"  - {line}" for line in lines]
+        ),
+    )
+    try:
+        result = engine.remove_all_service_principals(opts.confirm_all_sps, control=control)
+    except CloseoutError as exc:
+        failures[StepId.DELETE_DIRECTORY] = (str(exc),)
+        return False
+    if result.status == StepStatus.FAILED:
+        failures[StepId.DELETE_DIRECTORY] = result.blockers
+        return False
+    return True
+
+
 def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = False) -> None:
     plan = engine.plan
     if plan is None:
@@ -451,6 +507,7 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
     t = plan.tenant
     out.write(f"{_('Plan for')} {t.display_name} ({t.initial_domain}, {t.id})\n")
     out.write(f"{_('Kept')}: " + ", ".join(f"{k.upn} ({_(k.reason)})" for k in plan.keep) + "\n")
+    out.write(f"{_('Sign-in app')}: {own_app_text(plan.own_app)}\n")
     for w in plan.warnings:
         out.write(f"! {w}\n")
     for step in StepId:

@@ -37,6 +37,7 @@ class Inventory:
     applications: list[AppRow] = field(default_factory=list)
     deleted_applications: list[dict[str, Any]] = field(default_factory=list)
     service_principals: list[AppRow] = field(default_factory=list)
+    deleted_service_principals: list[dict[str, Any]] = field(default_factory=list)
     policies: list[PolicyRow] = field(default_factory=list)
     roles: dict[str, list[str]] = field(default_factory=dict)
     """Role template id → member user ids."""
@@ -105,6 +106,7 @@ class Inventory:
             "applications": rows(self.applications),
             "deletedApplications": self.deleted_applications,
             "servicePrincipals": rows(self.service_principals),
+            "deletedServicePrincipals": self.deleted_service_principals,
             "policies": rows(self.policies),
             "roles": {self.role_names.get(k, k): v for k, v in self.roles.items()},
             # What to back up before step 1: users whose licences carry mailbox/OneDrive data.
@@ -265,6 +267,14 @@ def read_deleted_applications(client: GraphClient) -> list[dict[str, Any]]:
     )
 
 
+def read_deleted_service_principals(client: GraphClient) -> list[dict[str, Any]]:
+    """Graph soft-deletes service principals too: they wait 30 days in the recycle bin."""
+    return client.get_all(
+        "/directory/deletedItems/microsoft.graph.servicePrincipal",
+        params={"$select": "id,appId,displayName,deletedDateTime", "$top": "999"},
+    )
+
+
 def read_service_principals(client: GraphClient) -> list[AppRow]:
     return [
         AppRow(
@@ -359,6 +369,12 @@ def take_inventory(
         attempt(
             "servicePrincipals",
             lambda: setattr(inv, "service_principals", read_service_principals(client)),
+        )
+        attempt(
+            "deletedServicePrincipals",
+            lambda: setattr(
+                inv, "deleted_service_principals", read_deleted_service_principals(client)
+            ),
         )
     if "policies" in wanted:
         attempt("policies", lambda: setattr(inv, "policies", read_policies(client)))

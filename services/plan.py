@@ -26,6 +26,8 @@ from .models import (
     TenantInfo,
     UserRow,
 )
+from .own_app import OwnApp, find_own_app
+from .self_service import split as split_self_service
 from .steps.dirsync import connect_advice
 
 # What each planned action means, in words (translated where shown).
@@ -43,7 +45,16 @@ ACTION_LABELS: dict[str, str] = {
     "report-ca-policy": N_("Conditional Access policies stay on (reported)"),
     "purge-user": N_("Permanently delete deleted users"),
     "delete-application": N_("Delete applications"),
+    "purge-application": N_("Permanently delete deleted applications"),
     "delete-service-principal": N_("Delete service principals"),
+    "purge-service-principal": N_("Permanently delete deleted service principals"),
+    "disable-service-principal": N_("Disable service principals that refuse deletion"),
+    "remove-service-principal": N_("Delete every service principal (last resort)"),
+    "delete-self-service-product": N_(
+        "Delete self-service sign-up products in the Entra admin center"
+    ),
+    "delete-own-app": N_("Delete closeout's own app, as the very last write"),
+    "hand-off-own-app": N_("Leave closeout's own app for you to delete, last"),
     "delete-tenant": N_("Delete the tenant in the Entra admin center"),
 }
 
@@ -119,6 +130,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     data_holders: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    own_app: dict[str, Any] = field(default_factory=dict)
+    """What happens to the app closeout signs in with (see :func:`own_app_summary`)."""
 
     def for_step(self, step: StepId) -> list[PlannedAction]:
         return [a for a in self.actions if a.step == step]
@@ -140,6 +153,7 @@ class Plan:
             "keep": [asdict(k) for k in self.keep],
             "warnings": list(self.warnings),
             "dataHolders": self.data_holders,
+            "ownApp": self.own_app,
             "steps": {
                 str(int(step)): [_action_json(a) for a in self.for_step(step)] for step in StepId
             },
@@ -162,6 +176,7 @@ class Plan:
                 actions=actions,
                 warnings=tuple(data.get("warnings", ())),
                 data_holders=int(data.get("dataHolders", 0)),
+                own_app=dict(data.get("ownApp") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(
@@ -179,6 +194,8 @@ class PlanOptions:
     keep_upns: tuple[str, ...] = ()
     disable_security_defaults: bool = False
     disable_ca_mfa: bool = False
+    own_app_ids: frozenset[str] = frozenset()
+    delete_own_app: bool = False
 
 
 def kept_accounts(
@@ -260,8 +277,10 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
         )
         actions.append(PlannedAction(StepId.DELETE_USERS, "delete-user", u.id, u.upn, detail))
 
-    # Steps 2 and 3: subscriptions (no API: handoffs).
-    for s in inv.subscriptions:
+    # Steps 2 and 3: subscriptions (no API: handoffs). Self-service sign-up products are step
+    # 5's: only the Entra admin center deletes them.
+    bought, self_service = split_self_service(inv.subscriptions)
+    for s in bought:
         label = subscription_label(s)
         sku = {
             "sku_id": s.sku_id,
@@ -333,7 +352,24 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
                 )
             )
 
-    # Step 5: irreversible cleanup, then the portal's 'Delete tenant'.
+    # Step 5: irreversible cleanup, then the portal's 'Delete tenant'. closeout's own app is
+    # in none of the deletes: it goes last, by closeout or by the admin.
+    own = find_own_app(options.own_app_ids, inv.applications, inv.service_principals)
+    for s in self_service:
+        if s.phase != SubscriptionPhase.DELETED:
+            actions.append(
+                PlannedAction(
+                    StepId.DELETE_DIRECTORY,
+                    "delete-self-service-product",
+                    s.id,
+                    subscription_label(s),
+                    _("self-service sign-up product: Entra admin center > Licenses"),
+                    kind="handoff",
+                    sku_id=s.sku_id,
+                    sku_part_number=s.sku_part_number,
+                    product_name=s.product.display_name,
+                )
+            )
     for d in inv.deleted_users:
         actions.append(
             PlannedAction(
@@ -348,15 +384,54 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
             PlannedAction(StepId.DELETE_DIRECTORY, "purge-user", u.id, u.upn, _("after step 1"))
         )
     for a in inv.applications:
-        actions.append(
-            PlannedAction(StepId.DELETE_DIRECTORY, "delete-application", a.id, a.display_name)
-        )
+        if a.id not in own.object_ids:
+            actions.append(
+                PlannedAction(StepId.DELETE_DIRECTORY, "delete-application", a.id, a.display_name)
+            )
     for sp in inv.service_principals:
-        # Our own apps' principals usually go with their application (then: 404 = gone).
-        if sp.owner_tenant_id not in MICROSOFT_TENANT_IDS:
+        # The tenant's own apps' principals usually go with their application (then: 404 =
+        # gone); Microsoft's are left alone.
+        if sp.owner_tenant_id not in MICROSOFT_TENANT_IDS and sp.id not in own.object_ids:
             actions.append(
                 PlannedAction(
                     StepId.DELETE_DIRECTORY, "delete-service-principal", sp.id, sp.display_name
+                )
+            )
+    for action, binned in (
+        ("purge-application", inv.deleted_applications),
+        ("purge-service-principal", inv.deleted_service_principals),
+    ):
+        for d in binned:
+            if not own.holds(d):
+                actions.append(
+                    PlannedAction(
+                        StepId.DELETE_DIRECTORY,
+                        action,
+                        str(d["id"]),
+                        str(d.get("displayName") or ""),
+                        _("in the recycle bin"),
+                    )
+                )
+    for o in own.blocking:
+        if options.delete_own_app:
+            actions.append(
+                PlannedAction(
+                    StepId.DELETE_DIRECTORY,
+                    "delete-own-app",
+                    o.id,
+                    o.display_name,
+                    _("the very last write: after it closeout can no longer sign in"),
+                )
+            )
+        else:
+            actions.append(
+                PlannedAction(
+                    StepId.DELETE_DIRECTORY,
+                    "hand-off-own-app",
+                    o.id,
+                    o.display_name,
+                    _("closeout signs in with it: you delete it last, just before the tenant"),
+                    kind="handoff",
                 )
             )
     actions.append(
@@ -391,10 +466,65 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
         actions=tuple(actions),
         warnings=tuple(warnings),
         data_holders=len(inv.data_holders),
+        own_app=own_app_summary(own, options.delete_own_app),
     )
     if set(plan.user_delete_ids()) & plan.kept_ids:  # defence in depth; see kept_accounts
         raise PlanError(_("Internal error: a kept account ended up in the delete set."))
     return plan
+
+
+def own_app_summary(own: OwnApp, delete_own_app: bool) -> dict[str, Any]:
+    """What happens to the app closeout signs in with, for the plan's JSON and its text.
+
+    ``handling``: ``delete-last`` (closeout deletes it as its very last write), ``hand-off``
+    (left for the admin, named in step 5's handoff), ``microsoft`` (Microsoft's public
+    client: its service principal is Microsoft's and stays, like every Microsoft one), or
+    ``absent`` (not registered in this tenant).
+    """
+    if own.blocking:
+        handling = "delete-last" if delete_own_app else "hand-off"
+    elif own.service_principals:
+        handling = "microsoft"
+    else:
+        handling = "absent"
+    return {
+        "appIds": sorted(own.app_ids),
+        "handling": handling,
+        "objects": [
+            {"id": o.id, "name": o.display_name, "kind": o.kind}
+            for o in (own.blocking or own.service_principals)
+        ],
+    }
+
+
+def own_app_text(summary: dict[str, Any]) -> str:
+    """One sentence on closeout's own app, for the plan and the typed confirmation."""
+    if not summary:
+        return ""
+    names = ", ".join(str(o.get("name")) for o in summary.get("objects", [])) or ", ".join(
+        summary.get("appIds", [])
+    )
+    handling = summary.get("handling")
+    if handling == "delete-last":
+        return _(
+            "closeout's own app {name} is deleted as the very last write, once everything else "
+            "is done: after that closeout can no longer sign in (it keeps watching the tenant's "
+            "public sign-in metadata)."
+        ).format(name=names)
+    if handling == "hand-off":
+        return _(
+            "closeout's own app {name} is left for you: you delete it last in the Entra admin "
+            "center, just before the tenant (the handoff names it); closeout can still sign in "
+            "until then."
+        ).format(name=names)
+    if handling == "microsoft":
+        return _(
+            "closeout signs in with Microsoft's public client {name}: its service principal is "
+            "Microsoft's and stays, like every Microsoft service principal."
+        ).format(name=names)
+    return _(
+        "closeout's sign-in app ({ids}) is not registered in this tenant; nothing of it is deleted."
+    ).format(ids=names)
 
 
 def check_plan(plan: Plan, caller: Caller, inv: Inventory | None = None) -> None:

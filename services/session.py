@@ -33,6 +33,7 @@ from .graph import CallRecord, GraphClient
 from .i18n import _
 from .journal import Journal, record_tenant_gone
 from .models import Event
+from .own_app import own_app_ids
 from .session_options import DEMO_TIME_SCALE, SessionOptions
 from .steps.base import EngineOptions
 from .steps.subscriptions import products_link
@@ -157,10 +158,12 @@ class Session:
             return float(self.options.sandbox_time_scale)
         return 1.0
 
-    def engine_options(self) -> EngineOptions:
+    def engine_options(self, claims: dict[str, Any] | None = None) -> EngineOptions:
         opts = self.options
         scale = self.time_scale
         return EngineOptions(
+            own_app_ids=own_app_ids(opts.client_id, claims),
+            delete_own_app=opts.delete_own_app,
             keep_upns=opts.keep,
             read_only=opts.read_only,
             disable_security_defaults=opts.disable_security_defaults,
@@ -249,7 +252,7 @@ class Session:
         self.engine = Engine(
             self.client,
             self.caller,
-            options=self.engine_options(),
+            options=self.engine_options(claims),
             authority_base=self.authority_base(),
             journal=self.journal,
             sink=sink,

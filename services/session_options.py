@@ -29,6 +29,8 @@ class SessionOptions:
     keep: tuple[str, ...] = ()
     disable_security_defaults: bool = False
     disable_ca_mfa: bool = False
+    delete_own_app: bool = False
+    """Step 5 deletes closeout's own app as its very last write (default: the admin does)."""
     demo: bool = False
     demo_users: int = 300
     demo_seed: int = 7

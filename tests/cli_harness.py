@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -192,23 +193,47 @@ def graph_writes(sb: Sandbox) -> list[Any]:
     return [w for w in sb.recorder.writes() if w.path.startswith(("/v1.0/", "/beta/"))]
 
 
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
 class PortalHuman:
     """The admin at the admin centers, as a background thread driven by what closeout says.
 
     It only acts on a part once closeout has handed it over (a ``handoff`` line for that step
-    in the JSON output), always through the sandbox's HTTP control endpoints: cancels active
-    subscriptions (asking the partner for those closeout says to), deletes disabled ones, clears
-    the checks no API can make, and selects "Delete tenant" once closeout reports step 5 ready.
+    in the JSON output), and only on the objects that handoff names, always through the
+    sandbox's HTTP control endpoints: cancels the active subscriptions step 2 names (through
+    the partner only where closeout said so), deletes the disabled ones step 3 names, clears
+    the checks no API can make, and, once closeout hands step 5 over, follows its click path:
+    the self-service products and closeout's own app it names, then "Delete tenant".
+
+    ``on_refused`` is called when the portal refuses "Delete tenant" (the admin reads the
+    reason, e.g. to stop the run); a refusal is not an error then. With ``wait_for_watch``
+    the admin, after deleting closeout's own app, waits until closeout says it watches
+    without a sign-in before deleting the tenant.
     """
 
-    def __init__(self, sb: Sandbox, tap: LineTap, *, interval: float = 0.03) -> None:
+    def __init__(
+        self,
+        sb: Sandbox,
+        tap: LineTap,
+        *,
+        interval: float = 0.03,
+        on_refused: Callable[[str], None] | None = None,
+        wait_for_watch: bool = False,
+    ) -> None:
         self.sb = sb
         self.tap = tap
         self.interval = interval
+        self.on_refused = on_refused
+        self.wait_for_watch = wait_for_watch
         self.stop = threading.Event()
         self.actions: list[str] = []
         self.errors: list[str] = []
+        self.refusals: list[str] = []
+        self.deleted_own_app_at: float | None = None
         self.delete_requested_after: dict[str, Any] | None = None
+        self._tried_on = -1
+        self._done: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name="portal-human", daemon=True)
         self._http = requests.Session()
 
@@ -245,34 +270,72 @@ class PortalHuman:
         if state["tenantDeleted"]:
             return True
         said = self._said()
-        handed = {obj.get("step") for obj in said if obj.get("event") == "handoff"}
-        if 2 in handed:
-            # As closeout advised: through the partner only where it said so. The sandbox
-            # refuses a partner-bought one cancelled directly, and the other way round.
-            advised = partner_advised(said)
-            for sub in state["subscriptions"]:
-                if sub["status"] in ("Enabled", "Warning"):
-                    resp = self._post(
-                        f"subscriptions/{sub['id']}/cancel", {"asPartner": sub["id"] in advised}
-                    )
-                    self._note(f"cancel {sub['sku']}", resp)
-        if 3 in handed:
-            for sub in state["subscriptions"]:
-                if sub["status"] in ("Suspended", "LockedOut") and not sub["markedForDeletion"]:
-                    self._note(
-                        f"delete {sub['sku']}", self._post(f"subscriptions/{sub['id']}/delete")
-                    )
+        handoffs = [obj for obj in said if obj.get("event") == "handoff"]
+        named: dict[int, set[str]] = {}
+        for obj in handoffs:
+            named.setdefault(obj["step"], set()).update(i["object"] for i in obj["items"])
+        # As closeout advised: through the partner only where it said so. The sandbox refuses
+        # a partner-bought one cancelled directly, and the other way round.
+        advised = partner_advised(said)
+        for sub in state["subscriptions"]:
+            if sub["id"] in named.get(2, ()) and sub["status"] in ("Enabled", "Warning"):
+                resp = self._post(
+                    f"subscriptions/{sub['id']}/cancel", {"asPartner": sub["id"] in advised}
+                )
+                self._note(f"cancel {sub['sku']}", resp)
+            if (
+                sub["id"] in named.get(3, ())
+                and sub["status"] in ("Suspended", "LockedOut")
+                and not sub["markedForDeletion"]
+            ):
+                self._note(f"delete {sub['sku']}", self._post(f"subscriptions/{sub['id']}/delete"))
         for key, resolved in state["manual"].items():
             if not resolved:
                 self._note(f"resolve {key}", self._post(f"manual/{key}/resolve"))
-        ready = [obj for obj in said if obj.get("event") == "handoff" and obj.get("step") == 5]
-        if ready and self.delete_requested_after is None:
-            resp = self._post("tenant/delete")
-            self._note("delete tenant", resp)
-            if resp.status_code == 200:
-                self.delete_requested_after = ready[0]
-                return True
+        ready = [i for i, obj in enumerate(handoffs) if obj["step"] == 5]
+        if not ready or self.delete_requested_after is not None or ready[-1] <= self._tried_on:
+            return False
+        latest = handoffs[ready[-1]]
+        self._follow_click_path(latest, state)
+        if self.wait_for_watch and self.deleted_own_app_at is not None and not self._watching():
+            return False
+        self._tried_on = ready[-1]
+        resp = self._http.post(f"{self.sb.base_url}/_sandbox/tenant/delete", json={}, timeout=10)
+        self.actions.append(f"delete tenant: {resp.status_code}")
+        if resp.status_code == 200:
+            self.delete_requested_after = latest
+            return True
+        self.refusals.append(resp.text)
+        if self.on_refused is not None:
+            self.on_refused(resp.text)
+        else:
+            self.errors.append(f"delete tenant: {resp.status_code} {resp.text[:300]}")
         return False
+
+    def _follow_click_path(self, handoff: dict[str, Any], state: dict[str, Any]) -> None:
+        """Delete what step 5's handoff names before the tenant: self-service sign-up products
+        in Licenses, then closeout's own app (App registrations, else Enterprise applications)."""
+        viral = {s["id"] for s in state["subscriptions"] if s["selfService"]}
+        for item in handoff["items"]:
+            key = item["object"]
+            if not _GUID.match(key) or key in self._done:
+                continue
+            self._done.add(key)
+            if key in viral:
+                self._note(f"delete {item['label']}", self._post(f"self-service/{key}/delete"))
+                continue
+            resp = self._post(f"applications/{key}/delete")
+            if resp.status_code == 404:
+                resp = self._post(f"servicePrincipals/{key}/delete")
+            self._note(f"delete app {item['label']}", resp)
+            if resp.status_code == 200:
+                self.deleted_own_app_at = self.sb.clock.now()
+
+    def _watching(self) -> bool:
+        return any(
+            obj.get("event") == "note" and "public sign-in metadata" in obj.get("message", "")
+            for obj in self._said()
+        )
 
     def _note(self, what: str, resp: requests.Response) -> None:
         self.actions.append(f"{what}: {resp.status_code}")

@@ -270,12 +270,14 @@ def test_step5_names_the_manual_checks_it_needs_instead_of_waiting(
     r = run_cli(base, monkeypatch=monkeypatch, token=sb.issue_token())
     assert r.code == 3, r.text
     waiting = [o["message"] for o in r.json_lines() if o["event"] == "waiting"]
-    assert any("--confirm-manual invoices,self-service,azure" in w for w in waiting), waiting
+    assert any(
+        "--confirm-manual invoices,self-service,azure,mfa-providers,partners" in w for w in waiting
+    ), waiting
     assert len(sb.tenant.deleted_users) > 0  # the irreversible cleanup did not run yet
 
-    # Ticking two is not enough; the third is named.
+    # Ticking four is not enough; the fifth is named.
     r = run_cli(
-        [*base, "--confirm-manual", "invoices,self-service"],
+        [*base, "--confirm-manual", "invoices,self-service,mfa-providers,partners"],
         monkeypatch=monkeypatch,
         token=sb.issue_token(),
     )

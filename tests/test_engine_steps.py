@@ -33,6 +33,7 @@ from services.plan import KeptAccount, PlannedAction
 from services.sandbox import Sandbox
 from services.session import Session, SessionOptions
 from services.steps import mfa
+from services.steps.directory import MANUAL_ITEMS
 
 
 @dataclasses.dataclass
@@ -203,11 +204,14 @@ def test_step5_needs_the_typed_domain_and_the_manual_checks(make_sandbox, rig_fo
     s5 = eng.assess()[StepId.DELETE_DIRECTORY]
     assert s5.status == StepStatus.WAITING_PERSON and "manual" in s5.summary
 
-    for key in ("invoices", "self-service", "azure"):
+    # Every manual check the portal makes, the MFA providers and partner roles included.
+    assert {"invoices", "self-service", "azure", "mfa-providers", "partners"} == set(MANUAL_ITEMS)
+    for key in MANUAL_ITEMS:
         eng.tick(key)
-    assert eng.ticks() == {"invoices", "self-service", "azure"}
+    assert eng.ticks() == set(MANUAL_ITEMS)
     eng.untick("azure")
-    assert eng.ticks() == {"invoices", "self-service"}
+    assert eng.ticks() == set(MANUAL_ITEMS) - {"azure"}
+    assert eng.assess()[StepId.DELETE_DIRECTORY].status == StepStatus.WAITING_PERSON
     eng.tick("azure")
     with pytest.raises(CloseoutError):
         eng.tick("no-such-check")

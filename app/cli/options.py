@@ -85,6 +85,14 @@ def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
         help=_("step 4 also turns off Conditional Access policies that require MFA"),
     )
     b.add_argument(
+        "--delete-own-app",
+        action="store_true",
+        help=_(
+            "step 5 deletes closeout's own app registration as its very last write (default: "
+            "it is left for you to delete, last, in the Entra admin center)"
+        ),
+    )
+    b.add_argument(
         "--poll-interval",
         type=positive_float,
         metavar="SECONDS",
@@ -139,6 +147,7 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
         keep=tuple(args.keep),
         disable_security_defaults=args.disable_security_defaults,
         disable_ca_mfa=args.disable_ca_mfa,
+        delete_own_app=args.delete_own_app,
         demo=args.demo,
         demo_users=args.users,
         demo_seed=args.seed,

@@ -34,11 +34,25 @@ from services.models import (
     StepState,
     StepStatus,
 )
+from services.own_app import OwnApp, find_own_app
 from services.pacing import WritePacer
 from services.plan import Plan
 from services.settle import request_fields, settle_results
 
 Sink = Callable[[Event], None]
+
+
+# Writes to applications and service principals other than closeout's own last one.
+APP_WRITES = frozenset(
+    {
+        "delete-application",
+        "purge-application",
+        "delete-service-principal",
+        "disable-service-principal",
+        "purge-service-principal",
+        "remove-service-principal",
+    }
+)
 
 
 class ReadOnlyRefusal(CloseoutError):
@@ -67,6 +81,10 @@ class EngineOptions:
     """Real seconds between Conditional Access writes: that service allows one request per
     second per tenant and sends no Retry-After (a fast sandbox clock shortens it)."""
     portal_links: dict[str, str] = field(default_factory=dict)
+    own_app_ids: frozenset[str] = frozenset()
+    """The app ids closeout signs in with (the configured client id, the token's appid/azp)."""
+    delete_own_app: bool = False
+    """Step 5 deletes closeout's own app as its very last write, instead of handing it over."""
 
 
 @dataclass
@@ -81,11 +99,23 @@ class StepContext:
     sink: Sink
     pacer: WritePacer
     run_id: str = ""
+    all_service_principals_removed: bool = False
+    """The last resort ran: closeout's own service principal goes too, even Microsoft's."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def kept_ids(self) -> frozenset[str]:
         return self.plan.kept_ids
+
+    def own_app(self, inv: Inventory | None = None) -> OwnApp:
+        """closeout's own app registration and service principal in ``inv`` (or the context's)."""
+        inv = inv or self.inventory
+        return find_own_app(
+            self.options.own_app_ids,
+            inv.applications,
+            inv.service_principals,
+            microsoft_too=self.all_service_principals_removed,
+        )
 
     @property
     def mfa_exempt_ids(self) -> frozenset[str]:
@@ -104,7 +134,15 @@ class StepContext:
         # The plan already leaves these out; this is the last line of defence before the wire.
         # It does not trust the plan's own keep list alone: that comes from an editable file.
         never = self.never_delete_ids
+        ours = self.own_app().object_ids
         for item in items:
+            if item.action in APP_WRITES and item.key in ours:
+                # closeout's own app goes only by its own action, the last write of step 5.
+                raise CloseoutError(
+                    _(
+                        "Refusing to {action} {label}: it is closeout's own app, which goes last."
+                    ).format(action=item.action, label=item.label)
+                )
             protected = (item.action in ("delete-user", "purge-user") and item.key in never) or (
                 item.action == "disable-mfa" and item.key in self.mfa_exempt_ids
             )

@@ -1,26 +1,44 @@
-"""Step 5 — delete the directory. Readiness checks mirroring the portal's (DELTEN, KB2967860),
-then, only after the typed initial domain, the irreversible cleanup (purge deleted users, delete
-applications and service principals, disable those that refuse), then the portal handoff for
-"Delete tenant" and a watch that reports the tenant gone (graph-api.md §6).
+"""Step 5 — delete the directory: the portal's checks and what follows from them.
+
+The readiness checks mirror the portal's (DELTEN, KB2967860): what Graph shows is checked from
+a fresh read, what no API shows is ticked by the admin. From them the step's state, and the
+handoff for the portal's part: what only a person can do (self-service sign-up products,
+closeout's own app when it is the admin's to delete) and then "Delete tenant". A public probe
+says when the tenant is gone, with no token at all (graph-api.md §6).
+
+The irreversible cleanup is :mod:`.directory_cleanup`; the last-resort removal of every service
+principal, :mod:`.last_resort`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import requests
 
-from services.batch import BatchItem, Outcome
 from services.i18n import N_, _
 from services.inventory import Inventory
-from services.models import Handoff, HandoffItem, StepId, StepState, StepStatus, SubscriptionPhase
+from services.models import (
+    AppRow,
+    Handoff,
+    HandoffItem,
+    StepId,
+    StepState,
+    StepStatus,
+    SubscriptionPhase,
+)
+from services.own_app import OwnApp
+from services.self_service import split
 
-from .base import StepContext, failed_results, state
+from .base import StepContext, state
 
 STEP = StepId.DELETE_DIRECTORY
-SP_DELETE_ROUNDS = 3
 
-# The checks no API can answer; the admin ticks them (journalled).
+# The checks no API can answer; the admin ticks them (journalled), each with the exact place to
+# look. MFA providers are an old Azure resource with no Graph API; Graph's GDAP API
+# (tenantRelationships/delegatedAdminRelationships) answers the partner's tenant only, and the
+# customer's side has none: the admin center is the one place to see and remove partner roles.
 MANUAL_ITEMS: dict[str, tuple[str, str]] = {
     "invoices": (
         N_("All outstanding invoices are paid."),
@@ -38,7 +56,31 @@ MANUAL_ITEMS: dict[str, tuple[str, str]] = {
             "Azure portal > Subscriptions: cancel and delete them, or transfer them to another directory"
         ),
     ),
+    "mfa-providers": (
+        N_("No multifactor authentication providers are linked to the directory."),
+        N_(
+            "Microsoft Entra admin center > Protection > Multifactor authentication > Providers: "
+            "select … > Delete for each one listed (no API exists)"
+        ),
+    ),
+    "partners": (
+        N_("No partner holds delegated admin roles (GDAP or DAP) in the directory."),
+        N_(
+            "Microsoft 365 admin center > Settings > Partner relationships: select each partner > "
+            "Remove roles > Yes; to end a relationship, ask the partner (Graph's GDAP API "
+            "answers partners only)"
+        ),
+    ),
 }
+
+
+class Fix(StrEnum):
+    """Who makes a failing check pass."""
+
+    NOBODY_NOW = "blocker"  # earlier steps or time; nothing to do in step 5
+    CLEANUP = "cleanup"  # closeout's cleanup, after the typed initial domain
+    TICK = "manual"  # the admin checks it and ticks it
+    HANDOFF = "handoff"  # the admin, in a portal, from the handoff's click path
 
 
 @dataclass(frozen=True)
@@ -46,16 +88,39 @@ class Check:
     key: str
     label: str
     ok: bool
-    cleanup_fixes: bool = False
+    fix: Fix = Fix.NOBODY_NOW
     detail: str = ""
+    items: tuple[HandoffItem, ...] = ()
+    """What a handoff check asks the person to act on…"""
+    click: tuple[str, ...] = ()
+    """…and where (its lines of the handoff's click path)."""
+
+
+OWN_APP = "own-app"
+SELF_SERVICE = "self-service-products"
 
 
 def readiness(ctx: StepContext, inv: Inventory, ticks: set[str]) -> list[Check]:
-    """The portal's checks, as far as Graph shows them, plus the admin's ticked manual items."""
+    """The portal's checks, as far as Graph shows them, plus the admin's ticked manual items.
+
+    closeout's own app is a check of its own: it is left out of every other one, because it
+    goes last (or is the admin's to delete), never with the other applications.
+    """
+    own = ctx.own_app(inv)
+    ours = own.object_ids
     others = [u for u in inv.users if u.id not in ctx.kept_ids]
     kept_left = [u for u in inv.users if u.id in ctx.kept_ids]
-    third_party = [sp for sp in inv.service_principals if not sp.is_microsoft and sp.enabled]
-    subs_left = [s for s in inv.subscriptions if s.phase != SubscriptionPhase.DELETED]
+    apps = [a for a in inv.applications if a.id not in ours]
+    third_party = [
+        sp
+        for sp in inv.service_principals
+        if not sp.is_microsoft and sp.enabled and sp.id not in ours
+    ]
+    binned_apps = [d for d in inv.deleted_applications if not own.holds(d)]
+    binned_sps = [d for d in inv.deleted_service_principals if not own.holds(d)]
+    bought, self_service = split(inv.subscriptions)
+    subs_left = [s for s in bought if s.phase != SubscriptionPhase.DELETED]
+    viral = [s for s in self_service if s.phase != SubscriptionPhase.DELETED]
     checks = [
         Check(
             "users",
@@ -65,23 +130,25 @@ def readiness(ctx: StepContext, inv: Inventory, ticks: set[str]) -> list[Check]:
         ),
         Check(
             "recycle-bin",
-            _("No deleted users in the recycle bin"),
-            not inv.deleted_users,
-            True,
-            _("{n} deleted users").format(n=len(inv.deleted_users)),
+            _("The recycle bin is empty of users, applications and service principals"),
+            not inv.deleted_users and not binned_apps and not binned_sps,
+            Fix.CLEANUP,
+            _("{u} users, {a} applications, {s} service principals").format(
+                u=len(inv.deleted_users), a=len(binned_apps), s=len(binned_sps)
+            ),
         ),
         Check(
             "applications",
             _("No applications"),
-            not inv.applications and not inv.deleted_applications,
-            True,
-            _("{n} applications").format(n=len(inv.applications) + len(inv.deleted_applications)),
+            not apps,
+            Fix.CLEANUP,
+            _("{n} applications").format(n=len(apps)),
         ),
         Check(
             "service-principals",
             _("No non-Microsoft service principals"),
             not third_party,
-            True,
+            Fix.CLEANUP,
             _("{n} enterprise applications").format(n=len(third_party)),
         ),
         Check(
@@ -90,10 +157,87 @@ def readiness(ctx: StepContext, inv: Inventory, ticks: set[str]) -> list[Check]:
             not subs_left,
             detail=_("{n} subscriptions not yet deleted").format(n=len(subs_left)),
         ),
+        Check(
+            SELF_SERVICE,
+            _("No self-service sign-up product is enabled"),
+            not viral,
+            Fix.HANDOFF,
+            ", ".join(s.product.label for s in viral),
+            tuple(
+                HandoffItem(
+                    s.id,
+                    s.product.label,
+                    _("to delete"),
+                    None,
+                    _("Self-service sign-up product: delete it in the Entra admin center."),
+                )
+                for s in viral
+            ),
+            (
+                _("Go to Identity > Billing > Licenses > Self-service sign-up products."),
+                _(
+                    "Select each self-service product listed below, then Delete, then Yes: the "
+                    "deletion is immediate and cannot be undone."
+                ),
+            ),
+        ),
     ]
+    if own.blocking:
+        checks.append(_own_app_check(ctx, own))
     for key, (label, where) in MANUAL_ITEMS.items():
-        checks.append(Check(f"manual:{key}", _(label), key in ticks, detail=_(where)))
+        checks.append(Check(f"manual:{key}", _(label), key in ticks, Fix.TICK, _(where)))
     return checks
+
+
+def _own_app_check(ctx: StepContext, own: OwnApp) -> Check:
+    if ctx.options.delete_own_app:
+        detail = _(
+            "closeout deletes it as its very last write, once everything else is done; after "
+            "that closeout can no longer sign in"
+        )
+        state_word = _("deleted last by closeout")
+    else:
+        detail = _(
+            "closeout signs in with it: you delete it in the Entra admin center, last, just "
+            "before the tenant"
+        )
+        state_word = _("delete last")
+    return Check(
+        OWN_APP,
+        _("closeout's own app {name} is gone").format(name=own.names),
+        False,
+        Fix.CLEANUP if ctx.options.delete_own_app else Fix.HANDOFF,
+        detail,
+        tuple(HandoffItem(o.id, o.display_name, state_word, None, detail) for o in own.blocking),
+        tuple(_own_app_click(o) for o in own.blocking),
+    )
+
+
+def _own_app_click(row: AppRow) -> str:
+    if row.kind == "application":
+        return _(
+            "Last, delete closeout's own app registration {name}: Identity > Applications > App "
+            "registrations > All applications > {name} > Delete; then Deleted applications > "
+            "{name} > Delete permanently. After this closeout can no longer sign in."
+        ).format(name=row.display_name)
+    return _(
+        "Last, delete closeout's own enterprise application {name}: Identity > Applications > "
+        "Enterprise applications > All applications > {name} > Properties > Delete. After this "
+        "closeout can no longer sign in."
+    ).format(name=row.display_name)
+
+
+def earlier_steps_left(earlier: dict[StepId, StepState]) -> list[StepId]:
+    return [
+        s
+        for s in (
+            StepId.DELETE_USERS,
+            StepId.CANCEL_SUBSCRIPTIONS,
+            StepId.DELETE_SUBSCRIPTIONS,
+            StepId.DISABLE_MFA,
+        )
+        if earlier.get(s) is None or earlier[s].status != StepStatus.DONE
+    ]
 
 
 def assess(
@@ -104,60 +248,78 @@ def assess(
     *,
     gone: bool = False,
 ) -> StepState:
+    """Where step 5 stands. In order: earlier steps and checks only time fixes (blocked), the
+    manual ticks, the cleanup, what a person does in a portal, closeout's own app (last of
+    all), then "Delete tenant"."""
     if gone:
         return state(STEP, StepStatus.DONE, _("The tenant is deleted."), done=1, total=1)
-    not_done = [
-        s
-        for s in (
-            StepId.DELETE_USERS,
-            StepId.CANCEL_SUBSCRIPTIONS,
-            StepId.DELETE_SUBSCRIPTIONS,
-            StepId.DISABLE_MFA,
-        )
-        if earlier.get(s) is None or earlier[s].status != StepStatus.DONE
-    ]
+    not_done = earlier_steps_left(earlier)
     checks = readiness(ctx, inv, ticks)
     failing = [c for c in checks if not c.ok]
-    blockers = tuple(f"{c.label}: {c.detail}" for c in failing)
+    counts = {
+        "blockers": tuple(f"{c.label}: {c.detail}" for c in failing),
+        "total": len(checks),
+        "done": len(checks) - len(failing),
+    }
     if not_done:
         return state(
             STEP,
             StepStatus.BLOCKED,
             _("Waits for steps {steps}.").format(steps=", ".join(str(int(s)) for s in not_done)),
-            blockers=blockers,
-            total=len(checks),
-            done=len(checks) - len(failing),
+            **counts,
         )
-    manual = [c for c in failing if c.key.startswith("manual:")]
-    hard = [c for c in failing if not c.cleanup_fixes and not c.key.startswith("manual:")]
-    if hard:
-        return state(
-            STEP,
-            StepStatus.BLOCKED,
-            _("Some checks fail."),
-            blockers=blockers,
-            total=len(checks),
-            done=len(checks) - len(failing),
-        )
-    if manual:
+    if any(c.fix == Fix.NOBODY_NOW for c in failing):
+        return state(STEP, StepStatus.BLOCKED, _("Some checks fail."), **counts)
+    if any(c.fix == Fix.TICK for c in failing):
         return state(
             STEP,
             StepStatus.WAITING_PERSON,
             _("Confirm the manual checks."),
-            blockers=blockers,
             waiting_for=_("you to confirm the checks no API can make"),
-            total=len(checks),
-            done=len(checks) - len(failing),
+            **counts,
         )
-    if failing:
+    own = next((c for c in failing if c.key == OWN_APP), None)
+    rest = [c for c in failing if c is not own]
+    if any(c.fix == Fix.CLEANUP for c in rest):
         return state(
             STEP,
             StepStatus.PENDING,
             _("Ready for the irreversible cleanup; type the initial domain to confirm."),
-            blockers=blockers,
-            total=len(checks),
-            done=len(checks) - len(failing),
             waiting_for=_("you to type the initial domain"),
+            **counts,
+        )
+    link = ctx.options.portal_links.get("entra")
+    if rest:
+        return state(
+            STEP,
+            StepStatus.WAITING_PERSON,
+            _("Delete what the handoff lists in the Microsoft Entra admin center."),
+            link=link,
+            waiting_for=_("you to delete them in the Entra admin center"),
+            **counts,
+        )
+    if own is not None and own.fix == Fix.CLEANUP:
+        return state(
+            STEP,
+            StepStatus.PENDING,
+            _(
+                "Everything else is done: closeout deletes its own app as its very last write; "
+                "type the initial domain to confirm. After that closeout can no longer sign in."
+            ),
+            waiting_for=_("you to type the initial domain"),
+            **counts,
+        )
+    if own is not None:
+        return state(
+            STEP,
+            StepStatus.WAITING_PERSON,
+            _(
+                "All other checks pass. Delete closeout's own app last, then the tenant, in the "
+                "Microsoft Entra admin center."
+            ),
+            link=link,
+            waiting_for=_("you to delete closeout's app, then the tenant"),
+            **counts,
         )
     return state(
         STEP,
@@ -165,121 +327,88 @@ def assess(
         _("All checks pass. Delete the tenant in the Microsoft Entra admin center."),
         total=len(checks),
         done=len(checks),
-        link=ctx.options.portal_links.get("entra"),
+        link=link,
         waiting_for=_("you to select Delete in the Entra admin center"),
     )
 
 
-def delete_tenant_handoff(ctx: StepContext, checks: list[Check]) -> Handoff:
+def final_stage(checks: list[Check]) -> bool:
+    """Only what a person does in a portal is left: the handoff is the whole of the step."""
+    return all(c.ok or c.fix == Fix.HANDOFF for c in checks)
+
+
+def delete_tenant_handoff(
+    ctx: StepContext,
+    checks: list[Check],
+    *,
+    own_app_deleted: tuple[tuple[str, str], ...] = (),
+) -> Handoff:
+    """The portal's part: what only a person can do, in order, then "Delete tenant".
+
+    ``own_app_deleted``: (id, name) of closeout's own app when closeout itself deleted it as
+    its last write; it waits in the recycle bin, which closeout can no longer empty.
+    """
+    click: list[str] = [
+        _("Sign in to the Microsoft Entra admin center as a Global Administrator of this tenant.")
+    ]
+    items: list[HandoffItem] = []
+    notes: list[str] = []
+    for c in checks:
+        if c.ok or c.fix != Fix.HANDOFF:
+            continue
+        items += c.items
+        click += c.click
+        if c.key == OWN_APP:
+            notes.append(
+                _(
+                    "After closeout's own app is deleted closeout can no longer sign in; it keeps "
+                    "watching the tenant's public sign-in metadata, which needs no sign-in."
+                )
+            )
+    for object_id, name in own_app_deleted:
+        click.append(
+            _(
+                "closeout deleted its own app registration {name} as its last write. It waits in "
+                "Identity > Applications > App registrations > Deleted applications: select it "
+                "and Delete permanently."
+            ).format(name=name)
+        )
+        items.append(HandoffItem(object_id, name, _("deleted by closeout"), None, ""))
+    click += [
+        _("Go to Identity > Overview > Manage tenants."),
+        _("Select the tenant {domain} and select Delete.").format(
+            domain=ctx.caller.tenant.initial_domain
+        ),
+        _("If a check fails, follow its link; when all checks pass, select Delete."),
+    ]
+    items += [
+        HandoffItem(c.key, c.label, _("pass") if c.ok else _("fail"), None, c.detail)
+        for c in checks
+    ]
+    notes.append(_("closeout watches until the tenant is gone."))
     return Handoff(
         step=STEP,
         title=_("Delete the tenant"),
         link=ctx.options.portal_links.get("entra", ""),
-        click_path=(
-            _(
-                "Sign in to the Microsoft Entra admin center as a Global Administrator of this tenant."
-            ),
-            _("Go to Identity > Overview > Manage tenants."),
-            _("Select the tenant {domain} and select Delete.").format(
-                domain=ctx.caller.tenant.initial_domain
-            ),
-            _("If a check fails, follow its link; when all checks pass, select Delete."),
-        ),
-        items=tuple(
-            HandoffItem(c.key, c.label, _("pass") if c.ok else _("fail"), None, c.detail)
-            for c in checks
-        ),
-        notes=(_("closeout watches until the tenant is gone."),),
+        click_path=tuple(click),
+        items=tuple(items),
+        notes=tuple(notes),
     )
 
 
-def cleanup(ctx: StepContext, inv: Inventory) -> list[str]:
-    """Purge, delete, disable. Call only after the typed confirmation. Returns failures."""
-    failures: list[str] = []
-    planned_purge = set(ctx.plan.ids("purge-user"))
-    purge = [
-        _delete("purge-user", RECYCLE_BIN, str(d["id"]), str(d.get("userPrincipalName") or ""))
-        for d in inv.deleted_users
-        if str(d["id"]) in planned_purge
-    ]
-    failures += _failed(ctx.execute(STEP, purge))
-
-    planned_apps = set(ctx.plan.ids("delete-application"))
-    apps = [
-        _delete("delete-application", "/applications", a.id, a.display_name)
-        for a in inv.applications
-        if a.id in planned_apps
-    ]
-    app_results = ctx.execute(STEP, apps)
-    failures += _failed(app_results)
-    # Deleted applications wait 30 days in the recycle bin: purge the ones this run deleted,
-    # and the planned ones that were there already.
-    purge_apps = [
-        _delete("purge-application", RECYCLE_BIN, r.item.key, r.item.label)
-        for r in app_results
-        if r.outcome in (Outcome.done, Outcome.gone)
-    ] + [
-        _delete("purge-application", RECYCLE_BIN, str(d["id"]), str(d.get("displayName") or ""))
-        for d in inv.deleted_applications
-        if str(d["id"]) in planned_apps
-    ]
-    failures += _failed(ctx.execute(STEP, purge_apps))
-
-    planned_sps = set(ctx.plan.ids("delete-service-principal"))
-    pending = [
-        _delete("delete-service-principal", "/servicePrincipals", sp.id, sp.display_name)
-        for sp in inv.service_principals
-        if sp.id in planned_sps
-    ]
-    # DELTEN: "some might fail on the first attempt due to dependencies": repeat a few rounds.
-    for round_no in range(1, SP_DELETE_ROUNDS + 1):
-        if not pending or ctx.control.stopped:
-            break
-        if round_no > 1:
-            ctx.note(
-                _("Retrying {n} service principals (round {round} of {rounds}).").format(
-                    n=len(pending), round=round_no, rounds=SP_DELETE_ROUNDS
-                ),
-                step=STEP,
-            )
-        results = ctx.execute(STEP, pending)
-        pending = [r.item for r in failed_results(results)]
-    refusing = pending
-    disable = [
-        BatchItem(
-            key=i.key,
-            method="PATCH",
-            url=f"/servicePrincipals/{i.key}",
-            body={"accountEnabled": False},
-            headers={"Content-Type": "application/json"},
-            action="disable-service-principal",
-            label=i.label,
-        )
-        for i in refusing
-    ]
-    if disable:
-        ctx.note(
-            _("{n} service principals refused deletion; disabling them instead.").format(
-                n=len(disable)
-            ),
-            level="warning",
-            step=STEP,
-        )
-    failures += _failed(ctx.execute(STEP, disable))
-    return failures
-
-
-RECYCLE_BIN = "/directory/deletedItems"
-
-
-def _delete(action: str, collection: str, key: str, label: str) -> BatchItem:
-    return BatchItem(
-        key=key, method="DELETE", url=f"{collection}/{key}", action=action, label=label
+def watching_without_sign_in(ctx: StepContext) -> StepState:
+    """Step 5 once closeout's sign-in stopped working at the portal stage."""
+    return state(
+        STEP,
+        StepStatus.WAITING_PERSON,
+        _(
+            "closeout can no longer sign in to this tenant, as expected once its own app or the "
+            "tenant is deleted. It watches the tenant's public sign-in metadata until the tenant "
+            "is gone."
+        ),
+        link=ctx.options.portal_links.get("entra"),
+        waiting_for=_("you to select Delete in the Entra admin center"),
     )
-
-
-def _failed(results: list) -> list[str]:
-    return [f"{r.item.label}: {r.code} {r.message}" for r in failed_results(results)]
 
 
 def tenant_gone(authority_base: str, tenant_id: str, *, timeout: float = 10.0) -> bool | None:

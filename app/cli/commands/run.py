@@ -40,7 +40,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ITEM",
-        help=_("tick a manual check: invoices, self-service, azure, or all (repeatable)"),
+        help=_("tick a manual check: {keys}, or all (repeatable)").format(
+            keys=", ".join(_manual_keys())
+        ),
+    )
+    parser.add_argument(
+        "--portal-refused",
+        action="store_true",
+        help=_(
+            "the portal refused Delete tenant because of enterprise applications: offer step "
+            "5's last resort (delete, then disable, every service principal)"
+        ),
+    )
+    parser.add_argument(
+        "--confirm-remove-all-sps",
+        metavar="DOMAIN",
+        help=_("the tenant's initial domain: allows that last resort (with --portal-refused)"),
     )
     parser.add_argument(
         "--no-wait", action="store_true", help=_("return at the first wait (exit 3)")
@@ -56,6 +71,13 @@ def run(args: argparse.Namespace) -> ExitCode:
     from services.headless import Reporter
 
     manual = manual_checks(args.confirm_manual)
+    if args.confirm_remove_all_sps is not None and not args.portal_refused:
+        raise UsageError(
+            _(
+                "--confirm-remove-all-sps is for after the portal refused Delete tenant: pass "
+                "--portal-refused with it."
+            )
+        )
     control = RunControl()
     report = Reporter(sys.stdout, json_mode=args.json)
     with connected(args, control=control, report=report, write=True) as connection:
@@ -74,6 +96,12 @@ def run(args: argparse.Namespace) -> ExitCode:
                     pack = engine.finish(code)
                     if pack is not None:
                         say(_("Evidence pack: {path}").format(path=pack))
+
+
+def _manual_keys() -> list[str]:
+    from services.steps.directory import MANUAL_ITEMS
+
+    return list(MANUAL_ITEMS)
 
 
 def manual_checks(items: list[str]) -> list[str]:
@@ -157,6 +185,8 @@ def _close_out(
         confirm_domain=args.confirm_domain,
         wait=not args.no_wait,
         manual=tuple(manual),
+        portal_refused=args.portal_refused,
+        confirm_all_sps=args.confirm_remove_all_sps,
     )
     return _exit(report, drive(engine, options, report, control).code)
 
