@@ -459,6 +459,28 @@ class CloseoutApp(App[int]):
             lambda ok: self._run_step(step, None) if ok else None,
         )
 
+    def can_offer_last_resort(self) -> bool:
+        return self.engine is not None and self.engine.last_resort_available()
+
+    def request_last_resort(self) -> None:
+        """The admin says the portal refused "Delete tenant": offer DELTEN's last resort,
+        behind its own typed confirmation."""
+        if self.engine is None or not self.can_offer_last_resort():
+            return
+        domain = self.engine.caller.tenant.initial_domain
+        self.push_screen(
+            TypedConfirmModal(
+                domain,
+                self.engine.last_resort_consequences(),
+                title=_("The portal refused Delete tenant: remove every service principal?"),
+                action=_("Delete and disable"),
+                id="last-resort-confirm",
+            ),
+            lambda ok: (
+                self._run_step(StepId.DELETE_DIRECTORY, domain, last_resort=True) if ok else None
+            ),
+        )
+
     def request_delete_directory(self) -> None:
         if self.engine is None or not self.can_delete_directory():
             return
@@ -469,7 +491,9 @@ class CloseoutApp(App[int]):
             lambda ok: self._run_step(StepId.DELETE_DIRECTORY, domain) if ok else None,
         )
 
-    def _run_step(self, step: StepId, confirm_domain: str | None) -> None:
+    def _run_step(
+        self, step: StepId, confirm_domain: str | None, *, last_resort: bool = False
+    ) -> None:
         if self.step_running is not None or self.engine is None:
             return
         self.control = RunControl()
@@ -478,7 +502,7 @@ class CloseoutApp(App[int]):
         bar.running = True
         bar.paused = False
         self._refresh_keys()
-        self._step_worker(step, confirm_domain, self.control)
+        self._step_worker(step, confirm_domain, self.control, last_resort)
 
     @work(
         thread=True,
@@ -488,10 +512,18 @@ class CloseoutApp(App[int]):
         name="step",
         description="Run one step",
     )
-    def _step_worker(self, step: StepId, confirm_domain: str | None, control: RunControl) -> None:
+    def _step_worker(
+        self,
+        step: StepId,
+        confirm_domain: str | None,
+        control: RunControl,
+        last_resort: bool = False,
+    ) -> None:
         assert self.engine is not None
         try:
-            if step == StepId.PREPARE:
+            if last_resort:
+                state = self.engine.remove_all_service_principals(confirm_domain, control=control)
+            elif step == StepId.PREPARE:
                 self.engine.refresh()
                 self.engine.make_plan()
                 state = self.engine.assess(refresh=False)[step]

@@ -110,19 +110,32 @@ def run_confirmation(
 
 def cleanup_consequences(plan: Plan | None) -> list[str]:
     """What step 5's typed confirmation allows, with the counts."""
+    from services.plan import own_app_text  # as above: not before the first paint
 
     def count(action: str) -> int:
         return len(plan.ids(action)) if plan else 0
 
-    return [
+    lines = [
         _("Permanently delete {n:,} users from the recycle bin (no restore after this).").format(
             n=count("purge-user")
         ),
-        _("Delete {n:,} applications and {s:,} service principals.").format(
-            n=count("delete-application"), s=count("delete-service-principal")
-        ),
-        _("Then you delete the tenant in the Microsoft Entra admin center."),
+        _(
+            "Delete {n:,} applications and {s:,} service principals, and empty the recycle bin "
+            "of them."
+        ).format(n=count("delete-application"), s=count("delete-service-principal")),
     ]
+    if count("delete-self-service-product"):
+        lines.append(
+            _(
+                "You delete {n:,} self-service sign-up products in the Entra admin center "
+                "(the handoff lists them)."
+            ).format(n=count("delete-self-service-product"))
+        )
+    own = own_app_text(plan.own_app) if plan else ""
+    if own:
+        lines.append(own)
+    lines.append(_("Then you delete the tenant in the Microsoft Entra admin center."))
+    return lines
 
 
 def read_only_notice() -> str:

@@ -71,18 +71,29 @@ class ConfirmModal(ModalScreen[bool]):
 
 
 class TypedConfirmModal(ModalScreen[bool]):
-    """Type the initial domain to allow step 5's irreversible cleanup."""
+    """Type the initial domain to allow an irreversible action: step 5's cleanup by default,
+    or (``title``, ``action``) another one, such as its last resort."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", _("Cancel"), id="cancel")]
 
-    def __init__(self, domain: str, consequences: list[str]) -> None:
-        super().__init__(id="typed-confirm")
+    def __init__(
+        self,
+        domain: str,
+        consequences: list[str],
+        *,
+        title: str | None = None,
+        action: str | None = None,
+        id: str = "typed-confirm",
+    ) -> None:
+        super().__init__(id=id)
         self.domain = domain
         self.consequences = consequences
+        self.title_text = title or _("Delete the directory: this cannot be undone")
+        self.action_text = action or _("Delete")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger"):
-            yield Label(_("Delete the directory: this cannot be undone"), classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title")
             yield Static(
                 "\n".join(f"• {c}" for c in self.consequences), classes="dialog-body", markup=False
             )
@@ -93,7 +104,7 @@ class TypedConfirmModal(ModalScreen[bool]):
             yield Input(placeholder=self.domain, id="domain")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel (Esc)"), id="cancel")
-                yield Button(_("Delete"), id="delete", variant="error", disabled=True)
+                yield Button(self.action_text, id="delete", variant="error", disabled=True)
         yield Footer()
 
     def on_mount(self) -> None:

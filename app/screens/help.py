@@ -17,7 +17,14 @@ KEYS = [
     ("r", N_("run the selected step (0: re-read and plan, 1: delete users, 4: turn MFA off)")),
     ("D", N_("step 5: delete the directory (needs steps 1–4 done and the typed initial domain)")),
     ("h", N_("show the selected step's handoff: link, click path, live watch")),
-    ("m", N_("tick the checks no API can make (invoices, self-service products, Azure)")),
+    ("m", N_("tick the checks no API can make (invoices, Azure, MFA providers, partners…)")),
+    (
+        "X",
+        N_(
+            "step 5, only after the portal refused Delete tenant: delete, then disable, every "
+            "service principal, Microsoft's too (type the initial domain)"
+        ),
+    ),
     ("p / s", N_("pause or resume / stop the running step (between batches; nothing is lost)")),
     ("/", N_("filter the table; Esc clears")),
     ("t", N_("next table tab (users, subscriptions, apps, policies)")),
@@ -70,8 +77,9 @@ STEPS = [
         N_("5 Delete the directory"),
         N_(
             "Checks what the portal checks. After you type the initial domain: purges deleted users, deletes "
-            "applications and service principals. Then you select Delete in the Entra admin center; closeout watches "
-            "until the tenant is gone."
+            "applications and service principals and empties the recycle bin of them. closeout's own app goes last: "
+            "you delete it just before the tenant (or closeout does, with --delete-own-app). Then you select Delete "
+            "in the Entra admin center; closeout watches until the tenant is gone, even once it can no longer sign in."
         ),
     ),
 ]

@@ -82,6 +82,7 @@ class MainScreen(Screen[None]):
         Binding("e", "export", _("Export"), id="export"),
         Binding("l", "log_level", _("Log level"), id="log-level"),
         Binding("A", "play_portal", _("Play admin center"), id="play-portal"),
+        Binding("X", "last_resort", _("Portal refused…"), id="last-resort"),
     ]
 
     @property
@@ -129,6 +130,10 @@ class MainScreen(Screen[None]):
             return True if app.can_run(selected) else None
         if action == "delete_directory":
             return True if not running and app.can_delete_directory() else None
+        if action == "last_resort":
+            # Only once step 5 handed "Delete tenant" over: the portal cannot have refused
+            # anything before that.
+            return True if not running and app.can_offer_last_resort() else None
         if action in ("pause", "stop"):
             return True if running else None
         if action == "handoff":
@@ -173,6 +178,9 @@ class MainScreen(Screen[None]):
 
     def action_delete_directory(self) -> None:
         self.closeout.request_delete_directory()
+
+    def action_last_resort(self) -> None:
+        self.closeout.request_last_resort()
 
     def action_handoff(self) -> None:
         step = self.query_one(StepChecklist).selected

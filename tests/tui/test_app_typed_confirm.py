@@ -6,6 +6,7 @@ subscriptions), so ``D`` is allowed as soon as the manual checks are ticked.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual import events
@@ -110,3 +111,97 @@ async def test_wrong_domain_refuses_esc_cancels_right_domain_runs_the_cleanup(
         assert StepId.DELETE_DIRECTORY in app.handoffs
         confirms = _journal_confirms(app)
         assert [(c["matched"], c["expected"]) for c in confirms] == [(True, domain)]
+
+
+def _consequences(modal: Any) -> str:
+    return "\n".join(modal.consequences)
+
+
+async def test_the_typed_confirmation_says_what_happens_to_closeouts_own_app(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    # closeout signs in with its own app registration, registered in this tenant.
+    app = make_app(**READY_FOR_STEP_5, own_app=True)
+    async with app.run_test() as pilot:
+        await _ready(pilot)
+        await pilot.press("D")
+        await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the modal")
+        text = _consequences(app.screen)
+        assert "closeout's own app closeout (sign-in app) is left for you" in text
+        assert "delete it last" in text
+        await pilot.press("escape")
+    # Microsoft's public client (the default): its service principal is Microsoft's and stays.
+    app = make_app(**READY_FOR_STEP_5, state_root=tmp_path / "second")
+    async with app.run_test() as pilot:
+        await _ready(pilot)
+        await pilot.press("D")
+        await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the modal")
+        text = _consequences(app.screen)
+        assert "Microsoft Graph Command Line Tools" in text and "stays" in text
+
+
+async def test_last_resort_only_once_delete_tenant_is_handed_over_and_typed(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(**READY_FOR_STEP_5, portal_refuses_microsoft_sps=True)
+    async with app.run_test() as pilot:
+        await _ready(pilot)
+        sandbox = sandbox_of(app)
+        domain = sandbox.initial_domain
+        # Before closeout handed "Delete tenant" over, the portal cannot have refused: no key.
+        assert app.main.check_action("last_resort", ()) is None
+        await pilot.press("X")
+        await pilot.pause(0.2)
+        assert not shows(app, TypedConfirmModal)
+
+        await pilot.press("D")
+        await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the cleanup's modal")
+        app.screen.query_one("#domain", Input).post_message(events.Paste(domain))
+        await wait_for(pilot, lambda: not app.screen.query_one("#delete", Button).disabled, "ok")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: app.step_running is None and StepId.DELETE_DIRECTORY in app.handoffs,
+            "the cleanup and the Delete tenant handoff",
+        )
+        assert sandbox.deletion_blockers()  # the portal refuses: Microsoft's are enabled
+        await wait_for(
+            pilot, lambda: app.main.check_action("last_resort", ()) is True, "the key to offer it"
+        )
+        microsoft = {s.id for s in sandbox.tenant.service_principals.values() if s.is_microsoft}
+        writes = len(sandbox.recorder.writes())
+
+        # Its own typed confirmation: a wrong domain is refused, Esc changes nothing.
+        await pilot.press("X")
+        await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the last resort's modal")
+        modal = app.screen
+        assert modal.id == "last-resort-confirm"
+        assert "Microsoft's own" in _consequences(modal)
+        modal.query_one("#domain", Input).value = domain.upper()
+        await pilot.pause()
+        assert modal.query_one("#delete", Button).disabled
+        await pilot.press("enter")
+        assert app.screen is modal
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, "Esc to close it")
+        await pilot.pause(0.3)
+        assert app.step_running is None
+        assert len(sandbox.recorder.writes()) == writes
+
+        await pilot.press("X")
+        await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the last resort's modal")
+        modal = app.screen
+        modal.query_one("#domain", Input).post_message(events.Paste(domain))
+        await wait_for(pilot, lambda: not modal.query_one("#delete", Button).disabled, "ok")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.main, "the modal to close")
+        await wait_for(pilot, lambda: app.step_running is None, "the last resort to finish")
+        touched = {w.object_id for w in sandbox.recorder.writes()[writes:]}
+        assert touched & microsoft
+        # closeout's own sign-in app (Microsoft's public client here) is not among them.
+        cli = next(
+            s.id
+            for s in sandbox.tenant.service_principals.values()
+            if s.display_name == "Microsoft Graph Command Line Tools"
+        )
+        assert cli not in touched
