@@ -115,7 +115,10 @@ def cleanup_consequences(plan: Plan | None) -> list[str]:
     def count(action: str) -> int:
         return len(plan.ids(action)) if plan else 0
 
-    lines = [
+    # closeout's own app first: at 80x24 the first lines are the ones in view.
+    own = own_app_text(plan.own_app) if plan else ""
+    lines = [own] if own else []
+    lines += [
         _("Permanently delete {n:,} users from the recycle bin (no restore after this).").format(
             n=count("purge-user")
         ),
@@ -131,9 +134,6 @@ def cleanup_consequences(plan: Plan | None) -> list[str]:
                 "(the handoff lists them)."
             ).format(n=count("delete-self-service-product"))
         )
-    own = own_app_text(plan.own_app) if plan else ""
-    if own:
-        lines.append(own)
     lines.append(_("Then you delete the tenant in the Microsoft Entra admin center."))
     return lines
 

@@ -19,6 +19,7 @@ from app.screens.main_screen import MainScreen
 from app.screens.sign_in import SignInScreen
 from services.models import StepId, StepStatus
 from services.session import SessionOptions
+from services.steps.directory import MANUAL_ITEMS
 from widgets import RemainingTable, StepChecklist
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
@@ -103,7 +104,7 @@ async def finish_steps_1_to_4(app: CloseoutApp, pilot: Pilot[int]) -> None:
         pilot, app, lambda: status(app, StepId.DELETE_SUBSCRIPTIONS) == StepStatus.DONE
     )
     assert app.engine is not None
-    for key in ("invoices", "self-service", "azure"):
+    for key in MANUAL_ITEMS:
         app.engine.tick(key)
     await refreshing_until(pilot, app, app.can_delete_directory)
 

@@ -507,20 +507,18 @@ def own_app_text(summary: dict[str, Any]) -> str:
     handling = summary.get("handling")
     if handling == "delete-last":
         return _(
-            "closeout's own app {name} is deleted as the very last write, once everything else "
-            "is done: after that closeout can no longer sign in (it keeps watching the tenant's "
-            "public sign-in metadata)."
+            "closeout's own app {name} is deleted as the very last write, once all else is done: "
+            "after it closeout can no longer sign in."
         ).format(name=names)
     if handling == "hand-off":
         return _(
-            "closeout's own app {name} is left for you: you delete it last in the Entra admin "
-            "center, just before the tenant (the handoff names it); closeout can still sign in "
-            "until then."
+            "closeout's own app {name} is left for you to delete last, just before the tenant "
+            "(the handoff names it)."
         ).format(name=names)
     if handling == "microsoft":
         return _(
             "closeout signs in with Microsoft's public client {name}: its service principal is "
-            "Microsoft's and stays, like every Microsoft service principal."
+            "Microsoft's and stays."
         ).format(name=names)
     return _(
         "closeout's sign-in app ({ids}) is not registered in this tenant; nothing of it is deleted."

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
@@ -94,9 +94,13 @@ class TypedConfirmModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(
-                "\n".join(f"• {c}" for c in self.consequences), classes="dialog-body", markup=False
-            )
+            # Scrolls if long: the domain box and the buttons stay in view at 80x24.
+            with VerticalScroll(classes="consequences"):
+                yield Static(
+                    "\n".join(f"• {c}" for c in self.consequences),
+                    classes="dialog-body",
+                    markup=False,
+                )
             yield Static(
                 _("Type the initial domain {domain} to confirm:").format(domain=self.domain),
                 markup=False,

@@ -126,18 +126,20 @@ async def test_the_typed_confirmation_says_what_happens_to_closeouts_own_app(
         await _ready(pilot)
         await pilot.press("D")
         await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the modal")
-        text = _consequences(app.screen)
-        assert "closeout's own app closeout (sign-in app) is left for you" in text
-        assert "delete it last" in text
+        # First, so that it is in view even at 80x24.
+        first = app.screen.consequences[0]
+        assert "closeout's own app closeout (sign-in app) is left for you" in first
+        assert "to delete last, just before the tenant" in first
         await pilot.press("escape")
     # Microsoft's public client (the default): its service principal is Microsoft's and stays.
-    app = make_app(**READY_FOR_STEP_5, state_root=tmp_path / "second")
+    # (Another tenant: the first app still holds its tenant's runner lock until teardown.)
+    app = make_app(**READY_FOR_STEP_5, seed=8, state_root=tmp_path / "second")
     async with app.run_test() as pilot:
         await _ready(pilot)
         await pilot.press("D")
         await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the modal")
-        text = _consequences(app.screen)
-        assert "Microsoft Graph Command Line Tools" in text and "stays" in text
+        first = app.screen.consequences[0]
+        assert "Microsoft Graph Command Line Tools" in first and "stays" in first
 
 
 async def test_last_resort_only_once_delete_tenant_is_handed_over_and_typed(
