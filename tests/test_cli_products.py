@@ -96,10 +96,8 @@ def test_run_hands_off_each_subscription_by_product(tenant, tmp_path, monkeypatc
     handoffs = [o for o in r.json_lines() if o["event"] == "handoff" and o["step"] == 2]
     assert handoffs, r.text
     items = handoffs[0]["items"]
-    assert {i["skuPartNumber"]: i["productName"] for i in items} == {
-        **NAMES,
-        "FLOW_FREE": "Microsoft Power Automate Free",
-    }
+    # FLOW_FREE is a self-service sign-up product: step 5's (Entra), never step 2's.
+    assert {i["skuPartNumber"]: i["productName"] for i in items} == NAMES
     e3 = next(i for i in items if i["skuPartNumber"] == "SPE_E3")
     assert e3["label"] == "Microsoft 365 E3 (SPE_E3)" and e3["skuId"]
 
