@@ -29,11 +29,8 @@ pytestmark = pytest.mark.slow
 
 
 def _sandbox(make_sandbox: Any, *behaviours: str, **kw: Any) -> Sandbox:
-    from services.sandbox.config import BEHAVIOURS
-
-    switches = {BEHAVIOURS[b][0]: BEHAVIOURS[b][1] for b in behaviours}
     settings = {"users": 40, "seed": 5, "deleted_users": 3, "deprovision_hours": 160, **kw}
-    return make_sandbox(time_scale=FAST, **settings, **switches)
+    return make_sandbox(time_scale=FAST, behaviours=",".join(behaviours), **settings)
 
 
 def _argv(sb: Sandbox, state: Path, *extra: str) -> list[str]:
