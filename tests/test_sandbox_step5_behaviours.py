@@ -72,7 +72,11 @@ def test_deleted_service_principals_wait_in_the_recycle_bin(make_sandbox: Any, s
     assert binned == ({vendor.id, app_sp.id} if soft else set())
     assert app.id in _ids(s, f"{base}/v1.0/directory/deletedItems/microsoft.graph.application")
     if soft:
+        # Read back by id, as a purge whose answer was lost is settled.
+        binned_one = s.get(f"{base}/v1.0/directory/deletedItems/{vendor.id}", timeout=10)
+        assert binned_one.status_code == 200 and binned_one.json()["appId"] == vendor.app_id
         assert s.delete(f"{base}/v1.0/directory/deletedItems/{vendor.id}").status_code == 204
+        assert s.get(f"{base}/v1.0/directory/deletedItems/{vendor.id}").status_code == 404
         assert _ids(s, f"{base}{BIN_SPS}") == {app_sp.id}
     else:
         assert s.delete(f"{base}/v1.0/directory/deletedItems/{vendor.id}").status_code == 404

@@ -78,11 +78,15 @@ def get_deleted(sb: Sandbox, req: Request) -> Response:
     user = sb.tenant.deleted_users.get(req.params["id"])
     if user is not None:
         return Response(body=odata.project(user.to_graph(sb.clock.now()), req, "user", USER_PROPS))
-    # Any deleted directory object is found by its id, an app registration too.
+    # Any deleted directory object is found by its id: an app registration or a service
+    # principal too (a purge read back must not pass for done while the object is still binned).
     app = sb.tenant.deleted_applications.get(req.params["id"])
-    if app is None:
+    if app is not None:
+        return Response(body=odata.project(app_json(app), req, "application", APP_PROPS))
+    sp = sb.tenant.deleted_service_principals.get(req.params["id"])
+    if sp is None:
         raise not_found(req.params["id"])
-    return Response(body=odata.project(app_json(app), req, "application", APP_PROPS))
+    return Response(body=odata.project(sp_json(sp), req, "servicePrincipal", SP_PROPS))
 
 
 def purge(sb: Sandbox, req: Request) -> Response:
