@@ -42,6 +42,7 @@ from .textsafe import neutralise
 
 __all__ = ["DEMO_TIME_SCALE", "Session", "SessionOptions", "TenantGone", "sign_in_headless"]
 
+
 class Session:
     """One sign-in to one tenant, and the engine that works on it."""
 
