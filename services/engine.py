@@ -1,5 +1,7 @@
-"""The closure engine: reads the tenant, keeps the plan, assesses steps 0–5 from fresh Graph
-reads and runs the ones an API allows. The headless CLI and the TUI both drive it.
+"""The closure engine: reads the tenant, keeps the plan, assesses the steps from fresh Graph
+reads and runs the ones an API allows. The headless CLI and the TUI both drive it. Which steps
+there are, in which order, and how each is assessed and run, it takes from the step registry
+(:mod:`services.steps.registry`), not from branches of its own.
 
 A step is never "done" from its own actions: :meth:`Engine.assess` re-reads Graph. Steps whose
 prerequisites hold may proceed while an earlier one waits on time or a person (step 4 while
@@ -47,10 +49,10 @@ from .pacing import WritePacer
 from .paths import tenant_dir, tenant_path, write_private
 from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, hinted_missing, learned_missing, missing_for
-from .self_service import split as split_self_service
 from .settle import Write, settle
-from .steps import directory, directory_cleanup, last_resort, mfa, prepare, subscriptions, users
+from .steps import delete_directory, directory, last_resort, registry
 from .steps.base import EngineOptions, StepContext
+from .steps.step import Asking, Assessing, Confirmation, Ran
 from .textsafe import json_loads
 
 log = logging.getLogger("closeout.engine")
@@ -86,16 +88,16 @@ class Engine:
         self.control = RunControl()
         self.plan: Plan | None = None
         self.inventory: Inventory | None = None
-        self.states: dict[StepId, StepState] = {s: StepState(s) for s in StepId}
+        self.states: dict[StepId, StepState] = {s: StepState(s) for s in registry.ids()}
         self.handoffs: dict[StepId, Handoff] = {}
         self.gone = False
-        self.sync_turn_off_due = False
-        """Whether running step 1 now turns directory sync off (as of the last assessment)."""
+        self.due: dict[StepId, frozenset[str]] = {}
+        """Per step, what running it now sends first outside the plan (as last assessed)."""
         self.signed_out = False
         """closeout's sign-in stopped working at the portal stage: it watches without one."""
         self._probe_at = -float("inf")
-        self._final_stage = False
-        self._own_app_deleted: tuple[tuple[str, str], ...] = ()
+        self._portal_stage: dict[StepId, bool] = {}
+        self._own_app_deleted = False
         self._last_resort: bool | None = None
         self._policies_at = -POLICY_REUSE
         self.run_id = ""
@@ -276,6 +278,7 @@ class Engine:
         permissions are unknown, the parts of the tenant Graph refused to show (403)."""
         found = missing_for(
             self.caller,
+            registry.STEPS,
             read_only=self.options.read_only,
             disable_security_defaults=self.options.disable_security_defaults,
             disable_ca=self.options.disable_ca_mfa,
@@ -288,6 +291,7 @@ class Engine:
         """Permissions a readable token's claims say are missing: a warning, never a stop."""
         return hinted_missing(
             self.caller,
+            registry.STEPS,
             read_only=self.options.read_only,
             disable_security_defaults=self.options.disable_security_defaults,
             disable_ca=self.options.disable_ca_mfa,
@@ -341,7 +345,7 @@ class Engine:
         """Past the point where closeout's tokens are expected to stop working: it handed the
         portal's part over (the admin may delete closeout's app, then the tenant), or it
         deleted its own app itself."""
-        return self._final_stage or bool(self._own_app_deleted)
+        return self._final_stage or self._own_app_deleted
 
     def _start_watching_without_sign_in(self, exc: CloseoutError) -> None:
         """Graph refuses closeout's token at the portal stage: as expected once its own app or
@@ -538,56 +542,64 @@ class Engine:
             self._unrecorded_ticks[key] = done
 
     def _check_manual_key(self, key: str) -> None:
-        if key not in directory.MANUAL_ITEMS:
+        checks = registry.manual_checks()
+        if key not in checks:
             raise CloseoutError(
                 _("Unknown manual check {key!r}; choose from: {keys}").format(
-                    key=key, keys=", ".join(directory.MANUAL_ITEMS)
+                    key=key, keys=", ".join(checks)
                 )
             )
+
+    @property
+    def exported(self) -> bool:
+        """Whether the inventory backup the article asks for is written."""
+        return (self.dir / "inventory-before.json").exists()
 
     def assess(self, *, refresh: bool = True) -> dict[StepId, StepState]:
         """Every step's state from a fresh read (``refresh``) or the last inventory."""
         inv = self.refresh() if refresh or self.inventory is None else self.inventory
         if self.gone:
-            for step in StepId:
-                self._set_state(StepState(step, StepStatus.DONE, _("The tenant is deleted.")))
+            for step in registry.STEPS:
+                self._set_state(StepState(step.id, StepStatus.DONE, _("The tenant is deleted.")))
             return dict(self.states)
         if self.signed_out and self.plan is not None and self.inventory is not None:
             self._set_state(directory.watching_without_sign_in(self.context()))
             return dict(self.states)
         if inv is None:
             return dict(self.states)
-        missing = self.missing()
-        exported = (self.dir / "inventory-before.json").exists()
-        self._set_state(prepare.assess(missing, inv, exported, self.hints()))
-        if self.plan is None:
-            return dict(self.states)
-        ctx = self.context()
-        sync_on = self.caller.sync_enabled if inv is not None else None
-        org_sync = _org_sync(self.client) if inv.synced_users else sync_on
-        s1 = users.assess(ctx, inv.users, org_sync)
-        self.sync_turn_off_due = users.sync_view(ctx, inv.users, org_sync).due
-        self._set_state(s1)
-        link = self.options.portal_links.get("products", "")
-        now = self.client.server_time() or datetime.now(UTC)
-        # Self-service sign-up products are deleted in the Entra admin center (step 5's
-        # handoff), never cancelled in the Microsoft 365 admin center.
-        bought, _self_service = split_self_service(inv.subscriptions)
-        self._set_state(subscriptions.assess_cancel(bought, link))
-        self._set_state(subscriptions.assess_delete(bought, link, now))
-        self._publish_handoff(subscriptions.cancel_handoff(bought, link))
-        self._publish_handoff(subscriptions.delete_handoff(bought, link, now))
-        self._set_state(
-            mfa.assess(ctx, s1.status == StepStatus.DONE, {u.id for u in inv.users}, inv.policies)
-        )
-        ticks = self.ticks()
-        s5 = directory.assess(ctx, inv, ticks, self.states)
-        checks = directory.readiness(ctx, inv, ticks)
-        self._final_stage = s5.status == StepStatus.WAITING_PERSON and directory.final_stage(checks)
-        if self._final_stage:
-            self._publish_handoff(directory.delete_tenant_handoff(ctx, checks))
-        self._set_state(s5)
+        context = self.context() if self.plan is not None else None
+        # One round, in the registry's order: each step sees the states of those before it.
+        for step in registry.STEPS:
+            if context is None and not step.plans:
+                break  # until there is a plan, only the step that makes it can say anything
+            result = step.assess(Assessing(inv, context, self.states, self))
+            # Before the state: a UI asks on seeing it.
+            self.due[step.id] = result.due
+            self._portal_stage[step.id] = result.portal_stage
+            self._set_state(result.state)
+            if result.handoff is not None:
+                self._publish_handoff(result.handoff)
         return dict(self.states)
+
+    @property
+    def sync_turn_off_due(self) -> bool:
+        """Whether running step 1 now turns directory sync off (as of the last assessment)."""
+        return "disable-directory-sync" in self.due.get(StepId.DELETE_USERS, frozenset())
+
+    def confirmation(self, step: StepId, state: StepState | None = None) -> Confirmation | None:
+        """What ``step`` asks before it acts, as of the last assessment (``state``: the caller's
+        own, fresher count); None if it asks nothing."""
+        confirm = registry.step(step).confirm
+        if confirm is None:
+            return None
+        return confirm(
+            Asking(
+                self.plan,
+                state or self.states[step],
+                self.inventory,
+                self.due.get(step, frozenset()),
+            )
+        )
 
     def _publish_handoff(self, handoff: Handoff) -> None:
         if self.handoffs.get(handoff.step) != handoff:
@@ -612,9 +624,10 @@ class Engine:
         self, step: StepId, *, confirm_domain: str | None = None, control: RunControl | None = None
     ) -> StepState:
         """Do what ``step`` can do now through the API, then re-assess it from Graph."""
+        spec = registry.step(step)
         if self.plan is None:
             self.ensure_plan()
-        if step == StepId.DELETE_DIRECTORY:
+        if spec.typed_domain:
             self.check_domain(confirm_domain)  # before anything is sent
         ctx = self.context(control)
         self._policies_at = -POLICY_REUSE  # what this step changes must be read afresh after
@@ -624,41 +637,33 @@ class Engine:
                 step, StepStatus.RUNNING, before.summary, before.done, before.total, before.failed
             )
         )
-        failures: list[str] = []
         try:
-            if step == StepId.DELETE_USERS:
-                result = users.run(ctx)
-                self._set_state(result)
-                self.assess(refresh=True)
-                return (
-                    self.states[step] if result.status != StepStatus.FAILED else self._keep(result)
+            if spec.typed_domain and self.recording:
+                self.journal.confirm(
+                    "delete-directory",
+                    len(ctx.plan.for_step(step)),
+                    matched=True,
+                    expected=self.caller.tenant.initial_domain,
                 )
-            if step == StepId.DISABLE_MFA:
-                failures = mfa.run(
-                    ctx, {u.id for u in (self.inventory.users if self.inventory else [])}
-                )
-            elif step == StepId.DELETE_DIRECTORY:
-                if self.recording:
-                    self.journal.confirm(
-                        "delete-directory",
-                        len(ctx.plan.for_step(step)),
-                        matched=True,
-                        expected=self.caller.tenant.initial_domain,
-                    )
-                inv = self.refresh()
-                if inv is not None:
-                    failures = self._after_cleanup(
-                        ctx, directory_cleanup.cleanup(ctx, inv, self.refresh)
-                    )
-            elif step == StepId.PREPARE:
-                self.make_plan()
+            ran = spec.run(ctx, self) if spec.run is not None else Ran()
+            self._after_run(ran)
+            self.assess(refresh=not ran.fresh)
         except CloseoutError:
             self._set_state(before)
             raise
-        self.assess(refresh=True)
-        return self._outcome(step, failures)
+        if ran.state is not None and ran.state.status == StepStatus.FAILED:
+            return self._keep(ran.state)  # the step's own count of what failed stands
+        return self._outcome(step, ran.failures)
 
-    def _outcome(self, step: StepId, failures: list[str]) -> StepState:
+    def _after_run(self, ran: Ran) -> None:
+        if ran.state is not None:
+            self._set_state(ran.state)
+        if ran.sign_in_ends:
+            self._own_app_deleted = True
+        if ran.handoff is not None:
+            self._publish_handoff(ran.handoff)
+
+    def _outcome(self, step: StepId, failures: tuple[str, ...]) -> StepState:
         """The step as Graph now shows it, or failed with what failed if it is not done."""
         after = self.states[step]
         if failures and after.status != StepStatus.DONE:
@@ -670,7 +675,7 @@ class Engine:
                     after.done,
                     after.total,
                     len(failures),
-                    blockers=tuple(failures) + after.blockers,
+                    blockers=failures + after.blockers,
                 )
             )
         return after
@@ -678,28 +683,6 @@ class Engine:
     def _keep(self, state: StepState) -> StepState:
         self._set_state(state)
         return state
-
-    def _after_cleanup(
-        self, ctx: StepContext, result: directory_cleanup.CleanupResult
-    ) -> list[str]:
-        if result.own_app_deleted:
-            # Nothing is sent after this: the next read is refused and the watch goes on
-            # without a sign-in. The handoff says what closeout left in the recycle bin.
-            self._own_app_deleted = result.own_app_deleted
-            inv = self.inventory
-            if inv is not None:
-                self._publish_handoff(
-                    directory.delete_tenant_handoff(
-                        ctx,
-                        [
-                            c
-                            for c in directory.readiness(ctx, inv, self.ticks())
-                            if c.key != directory.OWN_APP
-                        ],
-                        own_app_deleted=result.own_app_deleted,
-                    )
-                )
-        return result.failures
 
     # -- the last resort: every service principal ------------------------------------------------
 
@@ -712,6 +695,11 @@ class Engine:
                 for r in self.journal.records()
             )
         return self._last_resort
+
+    @property
+    def _final_stage(self) -> bool:
+        """A step's last assessment handed its whole remainder to a person in a portal."""
+        return any(self._portal_stage.values())
 
     def last_resort_available(self) -> bool:
         """Only at the portal stage, while closeout can still sign in: the portal can have
@@ -754,9 +742,10 @@ class Engine:
                 expected=self.caller.tenant.initial_domain,
             )
         self._last_resort = True
-        failures = self._after_cleanup(ctx, last_resort.run(ctx, inv))
+        ran = delete_directory.after_cleanup(ctx, self, last_resort.run(ctx, inv))
+        self._after_run(ran)
         self.assess(refresh=True)
-        return self._outcome(StepId.DELETE_DIRECTORY, failures)
+        return self._outcome(StepId.DELETE_DIRECTORY, ran.failures)
 
     # -- evidence ------------------------------------------------------------------------------
 
@@ -811,13 +800,6 @@ def _is_refusal(exc: CloseoutError) -> bool:
     if isinstance(exc, GraphError):
         return exc.status == 401
     return isinstance(exc, AuthError)
-
-
-def _org_sync(client: GraphClient) -> bool | None:
-    orgs = client.get("/organization", params={"$select": "id,onPremisesSyncEnabled"}).get(
-        "value", []
-    )
-    return orgs[0].get("onPremisesSyncEnabled") if orgs else None
 
 
 def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None = None) -> Path:

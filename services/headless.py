@@ -42,8 +42,7 @@ from .models import (
 )
 from .names import phase_word, status_word, step_name
 from .plan import action_label, own_app_text, subscription_label
-from .steps.directory import MANUAL_ITEMS
-from .steps.dirsync import connect_advice
+from .steps import registry
 from .steps.last_resort import CONFIRM_WHAT as CONFIRM_ALL_SPS
 
 
@@ -232,37 +231,10 @@ class Outcome:
     failures: list[str] = field(default_factory=list)
 
 
-def _count_text(engine: Engine, step: StepId) -> str:
-    plan = engine.plan
-    if plan is None:
-        return ""
-    if step == StepId.DELETE_USERS:
-        n = len(plan.user_delete_ids())
-        delete = _("Delete {n:,} users? They can be restored for 30 days.").format(n=n)
-        if engine.sync_turn_off_due:
-            sync = _(
-                "Directory synchronization is turned off first, once: it takes up to 72 hours "
-                "and cannot be undone meanwhile. Users who are not synchronized are deleted "
-                "meanwhile, the others once they are converted."
-            )
-            return f"{sync} {delete} {connect_advice()}"
-        return delete
-    if step == StepId.DISABLE_MFA:
-        return _("Turn off MFA for {n:,} accounts and the policies you named?").format(
-            n=len(plan.ids("disable-mfa"))
-        )
-    return (
-        _(
-            "Permanently delete {p:,} deleted users, {a:,} applications and {s:,} service "
-            "principals? This cannot be undone."
-        ).format(
-            p=len(plan.ids("purge-user")),
-            a=len(plan.ids("delete-application")),
-            s=len(plan.ids("delete-service-principal")),
-        )
-        + " "
-        + own_app_text(plan.own_app)
-    )
+def _question(engine: Engine, step: StepId) -> str:
+    """The count question the step asks before it acts (its registry entry words it)."""
+    ask = engine.confirmation(step)
+    return ask.question if ask is not None else ""
 
 
 def _stop_for_missing(engine: Engine, report: Reporter) -> Outcome | None:
@@ -344,7 +316,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
         if (
             needs
             or not external
-            or stuck_for_good(states)
+            or registry.stuck_for_good(states)
             or not opts.wait
             or engine.options.read_only
         ):
@@ -361,34 +333,6 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
     )
     report.emit({"event": "stopped", "message": line}, line)
     return Outcome(ExitCode.WAITING, waiting=[line])
-
-
-# What each step waits for before it can move (design.md §2).
-DEPENDS_ON: dict[StepId, tuple[StepId, ...]] = {
-    StepId.PREPARE: (),
-    StepId.DELETE_USERS: (),
-    StepId.CANCEL_SUBSCRIPTIONS: (),
-    StepId.DELETE_SUBSCRIPTIONS: (StepId.CANCEL_SUBSCRIPTIONS,),
-    StepId.DISABLE_MFA: (StepId.DELETE_USERS,),
-    StepId.DELETE_DIRECTORY: (
-        StepId.DELETE_USERS,
-        StepId.CANCEL_SUBSCRIPTIONS,
-        StepId.DELETE_SUBSCRIPTIONS,
-        StepId.DISABLE_MFA,
-    ),
-}
-
-
-def stuck_for_good(states: dict[StepId, StepState]) -> list[StepId]:
-    """Blocked steps that no wait unblocks: every step they wait for is done or itself stuck."""
-    stuck: list[StepId] = []
-    for step in sorted(states):
-        st = states[step]
-        if st.status != StepStatus.BLOCKED:
-            continue
-        if all(states[d].status == StepStatus.DONE or d in stuck for d in DEPENDS_ON.get(step, ())):
-            stuck.append(step)
-    return stuck
 
 
 def _waiting_line(s: StepState) -> str:
@@ -413,38 +357,45 @@ def _act(
     needs: list[str] = []
     if engine.options.read_only:
         return False, [_("read-only: nothing was changed")]
-    s5 = states[StepId.DELETE_DIRECTORY]
-    unticked = [k for k in MANUAL_ITEMS if k not in engine.ticks()]
-    if s5.status == StepStatus.WAITING_PERSON and unticked:
-        # Only this process could record the ticks (it holds the journal), and it takes them
-        # from its command line: waiting would never see them.
-        needs.append(
-            _(
-                "step 5: once they are true, confirm the checks no API can make with "
-                "--confirm-manual {keys} (or all)."
-            ).format(keys=",".join(unticked))
-        )
-    for step in (StepId.DELETE_USERS, StepId.DISABLE_MFA, StepId.DELETE_DIRECTORY):
+    ticked = engine.ticks()
+    for spec in registry.STEPS:
+        unticked = [k for k in spec.manual_checks if k not in ticked]
+        if states[spec.id].status == StepStatus.WAITING_PERSON and unticked:
+            # Only this process could record the ticks (it holds the journal), and it takes
+            # them from its command line: waiting would never see them.
+            needs.append(
+                _(
+                    "step {step}: once they are true, confirm the checks no API can make with "
+                    "--confirm-manual {keys} (or all)."
+                ).format(step=int(spec.id), keys=",".join(unticked))
+            )
+    # In the registry's order, every step an API runs; never the planning step: a headless run
+    # applies the plan it was given and does not make a new one on its own.
+    for spec in registry.STEPS:
+        step = spec.id
+        if spec.run is None or spec.plans:
+            continue
         st = states[step]
         if st.status != StepStatus.PENDING or step in failures:
             continue
+        question = _question(engine, step)
         if not opts.yes:
             needs.append(
                 _("step {step}: {question} Pass --yes to do it.").format(
-                    step=int(step), question=_count_text(engine, step)
+                    step=int(step), question=question
                 )
             )
             continue
-        if step == StepId.DELETE_DIRECTORY and opts.confirm_domain is None:
+        if spec.typed_domain and opts.confirm_domain is None:
             needs.append(
-                _("step 5: pass --confirm-domain {domain} to run the irreversible cleanup.").format(
-                    domain=engine.caller.tenant.initial_domain
-                )
+                _(
+                    "step {step}: pass --confirm-domain {domain} to run the irreversible cleanup."
+                ).format(step=int(step), domain=engine.caller.tenant.initial_domain)
             )
             continue
         report.emit(
-            {"step": int(step), "event": "confirmed", "message": _count_text(engine, step)},
-            f"{_('step')} {int(step)}: {_count_text(engine, step)} --yes",
+            {"step": int(step), "event": "confirmed", "message": question},
+            f"{_('step')} {int(step)}: {question} --yes",
         )
         try:
             result = engine.run_step(step, confirm_domain=opts.confirm_domain, control=control)
@@ -510,7 +461,7 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
     out.write(f"{_('Sign-in app')}: {own_app_text(plan.own_app)}\n")
     for w in plan.warnings:
         out.write(f"! {w}\n")
-    for step in StepId:
+    for step in registry.ids():
         actions = plan.for_step(step)
         out.write(f"\n{_('Step')} {int(step)} — {step_name(step)}: {len(actions)} {_('actions')}\n")
         by_action: dict[str, list[Any]] = {}

@@ -3,7 +3,7 @@
 Catalogues live in ``services/locale/<lang>/LC_MESSAGES/closeout.po`` (the source) and ``.mo``
 (compiled by ``python -m scripts.i18n compile``). Every user-facing string in services, app
 and widgets goes through :func:`_` so one switch changes them all; a string kept in a table and
-translated later through a variable (``_(STEP_NAMES[step])``) is marked where it is written with
+translated later through a variable (``_(STATUS_WORDS[status])``) is marked where it is written with
 :func:`N_`, so that ``python -m scripts.i18n extract`` finds it.
 """
 

@@ -2,22 +2,16 @@
 a subscription's phase.
 
 One place for the headless CLI, the TUI's checklist and its detail pane (UI-free; widgets may
-import it as they import ``services.models``).
+import it as they import ``services.models``). The step names themselves are written in each
+step's registry entry (:mod:`services.steps.registry`); this module translates them.
 """
 
 from __future__ import annotations
 
 from .i18n import N_, _
 from .models import StepId, StepStatus, SubscriptionPhase
+from .steps import load_registry
 
-STEP_NAMES = {
-    StepId.PREPARE: N_("Before you begin"),
-    StepId.DELETE_USERS: N_("Delete users"),
-    StepId.CANCEL_SUBSCRIPTIONS: N_("Cancel active subscriptions"),
-    StepId.DELETE_SUBSCRIPTIONS: N_("Delete disabled subscriptions"),
-    StepId.DISABLE_MFA: N_("Disable multifactor authentication"),
-    StepId.DELETE_DIRECTORY: N_("Delete the directory"),
-}
 STATUS_WORDS = {
     StepStatus.PENDING: N_("pending"),
     StepStatus.RUNNING: N_("running"),
@@ -38,7 +32,12 @@ PHASE_WORDS = {
 
 def step_name(step: StepId) -> str:
     """The article's name for a step, in the current language."""
-    return _(STEP_NAMES[step])
+    return _(load_registry().step(step).name)
+
+
+def step_short_name(step: StepId) -> str:
+    """A name of at most 11 cells for the narrow checklist, in the current language."""
+    return _(load_registry().step(step).short_name)
 
 
 def status_word(status: StepStatus) -> str:

@@ -5,13 +5,15 @@ missing and for which step, so the admin can fix consent or roles and run again.
 from Graph; permissions from closeout's own sign-in (msal's token response). When the
 permissions are unknown (a bring-your-own or app-only token, which closeout does not read),
 what Graph refuses is learned instead (:func:`learned_missing`), and what a readable token's
-claims say is only a warning (:func:`hinted_missing`).
+claims say is only a warning (:func:`hinted_missing`). The needs are data, one
+:class:`StepNeeds` per step, which that step's registry entry points to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from .caller import ROLE_NAMES, Caller
 from .errors import GraphError
@@ -19,13 +21,39 @@ from .guidance import permission_for
 from .i18n import N_, _
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, StepId
 
+Condition = Literal["always", "delegated", "app-only", "sync-on", "security-defaults", "ca"]
+
 
 @dataclass(frozen=True)
 class Need:
-    """One requirement: any of ``names`` satisfies it."""
+    """One requirement: any of ``names`` satisfies it, when ``when`` applies."""
 
     names: tuple[str, ...]
     why: str
+    when: Condition = "always"
+    """``always``, ``delegated`` (a signed-in admin), ``app-only``, ``sync-on`` (directory sync
+    is on), ``security-defaults`` or ``ca`` (turning them off was asked for)."""
+
+
+@dataclass(frozen=True)
+class StepNeeds:
+    """What one step requires; each step's :class:`~services.steps.step.Step` points to one."""
+
+    roles: tuple[str, ...] = ()
+    """Role template ids, any of which allows the step (delegated sign-in only)."""
+    permissions: tuple[Need, ...] = ()
+    reading: bool = False
+    """Needed even by a read-only session (reading the tenant)."""
+
+
+class NeedsStep(Protocol):
+    """A step as :func:`missing_for` sees it (``services.steps.step.Step``)."""
+
+    @property
+    def id(self) -> StepId: ...
+
+    @property
+    def requires(self) -> StepNeeds: ...
 
 
 @dataclass(frozen=True)
@@ -76,67 +104,84 @@ READ_NEEDS = (
     ),
 )
 
+# One per step, in the registry's order (services/steps/registry.py).
+PREPARE = StepNeeds(permissions=READ_NEEDS, reading=True)
+DELETE_USERS = StepNeeds(
+    roles=(GLOBAL_ADMIN,),
+    permissions=(
+        Need(("User.ReadWrite.All", "User.DeleteRestore.All"), N_("delete users")),
+        Need(
+            ("Directory.AccessAsUser.All",),
+            N_("delete users who hold admin roles"),
+            when="delegated",
+        ),
+        Need(
+            ("Organization.ReadWrite.All",),
+            N_("turn directory synchronization off"),
+            when="sync-on",
+        ),
+    ),
+)
+# The article lets a Billing Administrator do the subscription steps; both are handoffs.
+CANCEL_SUBSCRIPTIONS = StepNeeds(roles=(GLOBAL_ADMIN, BILLING_ADMIN))
+DELETE_SUBSCRIPTIONS = StepNeeds(roles=(GLOBAL_ADMIN, BILLING_ADMIN))
+DISABLE_MFA = StepNeeds(
+    roles=(GLOBAL_ADMIN,),
+    permissions=(
+        Need(("Policy.ReadWrite.AuthenticationMethod",), N_("turn per-user MFA off")),
+        Need(
+            ("Policy.ReadWrite.SecurityDefaults",),
+            N_("turn security defaults off"),
+            when="security-defaults",
+        ),
+        Need(
+            ("Policy.ReadWrite.ConditionalAccess",),
+            N_("turn Conditional Access policies off"),
+            when="ca",
+        ),
+    ),
+)
+DELETE_DIRECTORY = StepNeeds(
+    roles=(GLOBAL_ADMIN,),
+    permissions=(
+        Need(
+            ("User.DeleteRestore.All",),
+            N_("permanently delete users in the recycle bin"),
+            when="app-only",
+        ),
+        Need(
+            ("User.ReadWrite.All", "User.DeleteRestore.All"),
+            N_("permanently delete users in the recycle bin"),
+            when="delegated",
+        ),
+        Need(("Application.ReadWrite.All",), N_("delete applications and service principals")),
+    ),
+)
+
 
 def permission_needs(
-    step: StepId,
+    needs: StepNeeds,
     *,
     app_only: bool,
     sync_on: bool,
     disable_security_defaults: bool,
     disable_ca: bool,
 ) -> tuple[Need, ...]:
-    if step == StepId.PREPARE:
-        return READ_NEEDS
-    if step == StepId.DELETE_USERS:
-        needs = [Need(("User.ReadWrite.All", "User.DeleteRestore.All"), N_("delete users"))]
-        if not app_only:
-            needs.append(
-                Need(("Directory.AccessAsUser.All",), N_("delete users who hold admin roles"))
-            )
-        if sync_on:
-            needs.append(
-                Need(("Organization.ReadWrite.All",), N_("turn directory synchronization off"))
-            )
-        return tuple(needs)
-    if step == StepId.DISABLE_MFA:
-        needs = [Need(("Policy.ReadWrite.AuthenticationMethod",), N_("turn per-user MFA off"))]
-        if disable_security_defaults:
-            needs.append(
-                Need(("Policy.ReadWrite.SecurityDefaults",), N_("turn security defaults off"))
-            )
-        if disable_ca:
-            needs.append(
-                Need(
-                    ("Policy.ReadWrite.ConditionalAccess",),
-                    N_("turn Conditional Access policies off"),
-                )
-            )
-        return tuple(needs)
-    if step == StepId.DELETE_DIRECTORY:
-        purge = (
-            ("User.DeleteRestore.All",)
-            if app_only
-            else ("User.ReadWrite.All", "User.DeleteRestore.All")
-        )
-        return (
-            Need(purge, N_("permanently delete users in the recycle bin")),
-            Need(("Application.ReadWrite.All",), N_("delete applications and service principals")),
-        )
-    return ()
-
-
-def role_needs(step: StepId) -> tuple[str, ...]:
-    """Role template ids, any of which allows the step (delegated sign-in only)."""
-    if step in (StepId.DELETE_USERS, StepId.DISABLE_MFA, StepId.DELETE_DIRECTORY):
-        return (GLOBAL_ADMIN,)
-    if step in (StepId.CANCEL_SUBSCRIPTIONS, StepId.DELETE_SUBSCRIPTIONS):
-        return (GLOBAL_ADMIN, BILLING_ADMIN)
-    return ()
+    """The permissions a step needs in this situation."""
+    applies: dict[Condition, bool] = {
+        "always": True,
+        "delegated": not app_only,
+        "app-only": app_only,
+        "sync-on": sync_on,
+        "security-defaults": disable_security_defaults,
+        "ca": disable_ca,
+    }
+    return tuple(n for n in needs.permissions if applies[n.when])
 
 
 def missing_for(
     caller: Caller,
-    steps: tuple[StepId, ...] = tuple(StepId),
+    steps: Iterable[NeedsStep],
     *,
     read_only: bool = False,
     disable_security_defaults: bool = False,
@@ -148,16 +193,17 @@ def missing_for(
     """
     missing: list[Missing] = []
     for step in steps:
-        if read_only and step != StepId.PREPARE:
+        needs = step.requires
+        if read_only and not needs.reading:
             continue
         if not caller.app_only:
-            roles = role_needs(step)
+            roles = needs.roles
             if roles and not any(r in caller.role_ids for r in roles):
                 missing.append(
                     Missing(
                         "role",
                         " or ".join(ROLE_NAMES[r] for r in roles),
-                        step,
+                        step.id,
                         _("the article requires it for this step"),
                     )
                 )
@@ -170,7 +216,7 @@ def missing_for(
 
 def hinted_missing(
     caller: Caller,
-    steps: tuple[StepId, ...] = tuple(StepId),
+    steps: Iterable[NeedsStep],
     *,
     read_only: bool = False,
     disable_security_defaults: bool = False,
@@ -184,7 +230,7 @@ def hinted_missing(
         return []
     missing: list[Missing] = []
     for step in steps:
-        if not (read_only and step != StepId.PREPARE):
+        if not (read_only and not step.requires.reading):
             missing += _lacking(
                 caller, caller.permission_hint, step, disable_security_defaults, disable_ca
             )
@@ -194,14 +240,14 @@ def hinted_missing(
 def _lacking(
     caller: Caller,
     granted: frozenset[str],
-    step: StepId,
+    step: NeedsStep,
     disable_security_defaults: bool,
     disable_ca: bool,
 ) -> list[Missing]:
     return [
-        Missing("permission", " or ".join(need.names), step, _(need.why))
+        Missing("permission", " or ".join(need.names), step.id, _(need.why))
         for need in permission_needs(
-            step,
+            step.requires,
             app_only=caller.app_only,
             sync_on=bool(caller.sync_enabled),
             disable_security_defaults=disable_security_defaults,

@@ -53,9 +53,10 @@ class Connection:
         ``reading``: only what reading the tenant needs (plan, status, export change nothing).
         """
         from services.requirements import hinted_missing, missing_for
+        from services.steps.registry import STEPS
 
         engine = self.engine
-        missing = missing_for(engine.caller, read_only=True) if reading else engine.missing()
+        missing = missing_for(engine.caller, STEPS, read_only=True) if reading else engine.missing()
         for m in missing:
             if self.report is not None:
                 self.report.emit(
@@ -64,7 +65,7 @@ class Connection:
                 )
             else:
                 say(m.text())
-        hints = hinted_missing(engine.caller, read_only=True) if reading else engine.hints()
+        hints = hinted_missing(engine.caller, STEPS, read_only=True) if reading else engine.hints()
         if hints and not missing:
             # What a readable token claims is a hint, not a verdict: say it early, then let
             # Graph decide (the run stops at the first request it refuses).

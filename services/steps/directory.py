@@ -12,6 +12,7 @@ principal, :mod:`.last_resort`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,6 +36,13 @@ from .base import StepContext, state
 from .manual_checks import MANUAL_ITEMS
 
 STEP = StepId.DELETE_DIRECTORY
+DEPENDS_ON = (
+    StepId.DELETE_USERS,
+    StepId.CANCEL_SUBSCRIPTIONS,
+    StepId.DELETE_SUBSCRIPTIONS,
+    StepId.DISABLE_MFA,
+)
+"""The steps that must be done first (the registry's entry for step 5 says so too)."""
 
 
 class Fix(StrEnum):
@@ -190,24 +198,15 @@ def _own_app_click(row: AppRow) -> str:
     ).format(name=row.display_name)
 
 
-def earlier_steps_left(earlier: dict[StepId, StepState]) -> list[StepId]:
-    return [
-        s
-        for s in (
-            StepId.DELETE_USERS,
-            StepId.CANCEL_SUBSCRIPTIONS,
-            StepId.DELETE_SUBSCRIPTIONS,
-            StepId.DISABLE_MFA,
-        )
-        if earlier.get(s) is None or earlier[s].status != StepStatus.DONE
-    ]
+def earlier_steps_left(earlier: Mapping[StepId, StepState]) -> list[StepId]:
+    return [s for s in DEPENDS_ON if earlier.get(s) is None or earlier[s].status != StepStatus.DONE]
 
 
 def assess(
     ctx: StepContext,
     inv: Inventory,
     ticks: set[str],
-    earlier: dict[StepId, StepState],
+    earlier: Mapping[StepId, StepState],
     *,
     gone: bool = False,
 ) -> StepState:

@@ -5,15 +5,18 @@ MFA-requiring Conditional Access policies, turning them off only when asked.
 
 from __future__ import annotations
 
+from services import requirements
 from services.batch import BatchItem
 from services.errors import GraphError
-from services.i18n import _
+from services.i18n import N_, _
 from services.inventory import read_policies
 from services.models import PolicyRow, StepId, StepState, StepStatus
 
 from .base import StepContext, failed_results, state
+from .step import Asking, Assessing, Assessment, Confirmation, Host, Ran, Step
 
 STEP = StepId.DISABLE_MFA
+DEPENDS_ON = (StepId.DELETE_USERS,)
 
 
 def targets(ctx: StepContext, existing: set[str]) -> list[tuple[str, str]]:
@@ -160,3 +163,47 @@ def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
         for r in failed_results(ctx.execute(STEP, [item])):
             failures.append(f"{r.item.label}: {r.code} {r.message}")
     return failures
+
+
+def _assess(a: Assessing) -> Assessment:
+    inv = a.inventory
+    return Assessment(assess(a.ctx, a.done(DEPENDS_ON), {u.id for u in inv.users}, inv.policies))
+
+
+def _run(ctx: StepContext, host: Host) -> Ran:
+    return Ran(failures=tuple(run(ctx, {u.id for u in ctx.inventory.users})))
+
+
+def confirmation(ask: Asking) -> Confirmation:
+    plan, st = ask.plan, ask.state
+    return Confirmation(
+        _("Turn off MFA for {n:,} accounts and the policies you named?").format(
+            n=len(plan.ids("disable-mfa"))
+        )
+        if plan is not None
+        else "",
+        _("Turn multifactor authentication off?"),
+        (
+            _("Per-user MFA will be turned off for {n:,} accounts; yours stays on.").format(
+                n=max(st.total - st.done, 0)
+            ),
+        ),
+        _("Continue"),
+    )
+
+
+DISABLE_MFA = Step(
+    id=STEP,
+    name=N_("Disable multifactor authentication"),
+    short_name=N_("MFA off"),
+    help=N_(
+        "Turns per-user MFA off for every remaining account except yours; reports security defaults and "
+        "Conditional Access policies that require MFA (turned off only with the command-line flags)."
+    ),
+    assess=_assess,
+    requires=requirements.DISABLE_MFA,
+    depends_on=DEPENDS_ON,
+    run=_run,
+    run_label=N_("turn MFA off"),
+    confirm=confirmation,
+)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.i18n import _
+from services import requirements
+from services.i18n import N_, _
 from services.inventory import Inventory
 from services.models import StepId, StepState, StepStatus
 from services.requirements import Missing
 
-from .base import state
+from .base import StepContext, state
+from .step import Assessing, Assessment, Host, Ran, Step
 
 STEP = StepId.PREPARE
 
@@ -56,3 +58,30 @@ def assess(
         total=1,
         blockers=tuple(notes),
     )
+
+
+def _assess(a: Assessing) -> Assessment:
+    return Assessment(assess(a.host.missing(), a.inventory, a.host.exported, a.host.hints()))
+
+
+def _run(ctx: StepContext, host: Host) -> Ran:
+    """Re-read the tenant and make a new plan from it (saved when the session records)."""
+    host.refresh()
+    host.make_plan()
+    return Ran(fresh=True)
+
+
+PREPARE = Step(
+    id=STEP,
+    name=N_("Before you begin"),
+    short_name=N_("Prepare"),
+    help=N_(
+        "Signs you in, checks your roles and the permissions granted, reads everything and saves the inventory "
+        "as the backup the article asks for. Users with mailbox or OneDrive data are listed: back them up first."
+    ),
+    assess=_assess,
+    requires=requirements.PREPARE,
+    run=_run,
+    run_label=N_("re-read and plan"),
+    plans=True,
+)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.i18n import _
+from services import requirements
+from services.i18n import N_, _
 from services.inventory import read_subscriptions
 from services.models import (
     Handoff,
@@ -19,8 +20,10 @@ from services.models import (
     SubscriptionRow,
 )
 from services.plan import subscription_label, subscription_name
+from services.self_service import split
 
 from .base import StepContext, state
+from .step import Assessing, Assessment, Step
 
 ARTICLE_PRODUCTS_LINK = "https://go.microsoft.com/fwlink/p/?linkid=842054"
 DEPROVISION_HOURS = 72
@@ -254,3 +257,49 @@ def assess_delete(subs: list[SubscriptionRow], link: str, now: datetime) -> Step
         total=total,
         blockers=(_("Step 2 is not done."),),
     )
+
+
+def _products_link(ctx: StepContext) -> str:
+    return ctx.options.portal_links.get("products", "")
+
+
+def _bought(a: Assessing) -> list[SubscriptionRow]:
+    # Self-service sign-up products are deleted in the Entra admin center (step 5's handoff),
+    # never cancelled in the Microsoft 365 admin center.
+    bought, _self_service = split(a.inventory.subscriptions)
+    return bought
+
+
+def _assess_cancel(a: Assessing) -> Assessment:
+    subs, link = _bought(a), _products_link(a.ctx)
+    return Assessment(assess_cancel(subs, link), cancel_handoff(subs, link))
+
+
+def _assess_delete(a: Assessing) -> Assessment:
+    subs, link, now = _bought(a), _products_link(a.ctx), a.ctx.server_now()
+    return Assessment(assess_delete(subs, link, now), delete_handoff(subs, link, now))
+
+
+# Two steps of the article in one module: both are the same handoff-and-watch over one list.
+CANCEL_SUBSCRIPTIONS = Step(
+    id=StepId.CANCEL_SUBSCRIPTIONS,
+    name=N_("Cancel active subscriptions"),
+    short_name=N_("Cancel subs"),
+    help=N_(
+        "No API can do this: closeout shows the link and the clicks, and watches until none is active. "
+        "Partner-bought subscriptions: contact your partner."
+    ),
+    assess=_assess_cancel,
+    requires=requirements.CANCEL_SUBSCRIPTIONS,
+)
+DELETE_SUBSCRIPTIONS = Step(
+    id=StepId.DELETE_SUBSCRIPTIONS,
+    name=N_("Delete disabled subscriptions"),
+    short_name=N_("Delete subs"),
+    help=N_(
+        "Also in the admin center. A deleted subscription is deprovisioned after 72 hours; closeout counts down."
+    ),
+    assess=_assess_delete,
+    requires=requirements.DELETE_SUBSCRIPTIONS,
+    depends_on=(StepId.CANCEL_SUBSCRIPTIONS,),
+)

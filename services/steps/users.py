@@ -12,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from services import requirements
 from services.batch import BatchItem, Outcome
-from services.i18n import _
+from services.graph import GraphClient
+from services.i18n import N_, _, ngettext
 from services.inventory import read_users
 from services.journal import format_time
 from services.models import StepId, StepState, StepStatus, UserRow
 
 from . import dirsync
 from .base import StepContext, failed_results, state
+from .step import Asking, Assessing, Assessment, Confirmation, Host, Ran, Step
 
 STEP = StepId.DELETE_USERS
 
@@ -146,12 +149,17 @@ def assess(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> Ste
     return state(STEP, StepStatus.PENDING, summary, done=done, total=total, blockers=blockers)
 
 
+def org_sync(client: GraphClient) -> bool | None:
+    """Whether the organization synchronizes from on-premises AD, from a fresh read."""
+    orgs = client.get("/organization", params={"$select": "id,onPremisesSyncEnabled"}).get(
+        "value", []
+    )
+    return orgs[0].get("onPremisesSyncEnabled") if orgs else None
+
+
 def read_state(ctx: StepContext) -> tuple[list[UserRow], bool | None]:
-    org = ctx.client.get("/organization", params={"$select": "id,onPremisesSyncEnabled"}).get(
-        "value", [{}]
-    )[0]
-    users = read_users(ctx.client)
-    return users, org.get("onPremisesSyncEnabled")
+    org_flag = org_sync(ctx.client)
+    return read_users(ctx.client), org_flag
 
 
 def turn_sync_off(ctx: StepContext) -> StepState | None:
@@ -254,3 +262,82 @@ def run(ctx: StepContext) -> StepState:
             + result.blockers,
         )
     return result
+
+
+def _assess(a: Assessing) -> Assessment:
+    ctx, inv = a.ctx, a.inventory
+    # The organization's flag is read afresh only while some user is still synced.
+    org_flag = org_sync(ctx.client) if inv.synced_users else ctx.caller.sync_enabled
+    due = sync_view(ctx, inv.users, org_flag).due
+    return Assessment(
+        assess(ctx, inv.users, org_flag),
+        due=frozenset({dirsync.ACTION}) if due else frozenset(),
+    )
+
+
+def _run(ctx: StepContext, host: Host) -> Ran:
+    return Ran(state=run(ctx))
+
+
+def confirmation(ask: Asking) -> Confirmation:
+    """The count and the consequence; first, once, that sync is turned off, when it is due."""
+    plan, st, inventory = ask.plan, ask.state, ask.inventory
+    sync_off = dirsync.ACTION in ask.due
+    question = ""
+    if plan is not None:
+        question = _("Delete {n:,} users? They can be restored for 30 days.").format(
+            n=len(plan.user_delete_ids())
+        )
+        if sync_off:
+            sync = _(
+                "Directory synchronization is turned off first, once: it takes up to 72 hours "
+                "and cannot be undone meanwhile. Users who are not synchronized are deleted "
+                "meanwhile, the others once they are converted."
+            )
+            question = f"{sync} {question} {dirsync.connect_advice()}"
+    remaining = max(st.total - st.done, 0)
+    if sync_off and inventory is not None:
+        synced = len(inventory.synced_users)
+        return Confirmation(
+            question,
+            _("Turn directory synchronization off?"),
+            (
+                _(
+                    "{synced:,} users are synchronized from on-premises AD. Turning sync off "
+                    "takes up to 72 hours and cannot be undone during that time; closeout sends "
+                    "it once. The {now:,} users who are not synchronized are deleted now, the "
+                    "others once they are converted. They can be restored for 30 days."
+                ).format(synced=synced, now=max(remaining - synced, 0))
+                + "\n\n"
+                + dirsync.connect_advice(),
+            ),
+            _("Continue"),
+        )
+    return Confirmation(
+        question,
+        ngettext("Delete {n:,} user?", "Delete {n:,} users?", remaining).format(n=remaining),
+        (
+            _(
+                "{n:,} users will be deleted, guests and other admins included; you are kept. "
+                "They can be restored for 30 days."
+            ).format(n=remaining),
+        ),
+        _("Delete"),
+    )
+
+
+DELETE_USERS = Step(
+    id=STEP,
+    name=N_("Delete users"),
+    short_name=N_("Users"),
+    help=N_(
+        "If users are synchronized from on-premises AD, turns directory sync off, once (stop Entra Connect first). "
+        "Deletes every user except you, in batches of 20: cloud-only ones at once, synchronized ones once they are "
+        "converted (up to 72 hours). They can be restored for 30 days."
+    ),
+    assess=_assess,
+    requires=requirements.DELETE_USERS,
+    run=_run,
+    run_label=N_("delete users"),
+    confirm=confirmation,
+)

@@ -106,20 +106,21 @@ def _manual_keys() -> list[str]:
 
 def manual_checks(items: list[str]) -> list[str]:
     """The ``--confirm-manual`` values (repeated or comma-separated; ``all``) as check keys."""
-    from services.steps.directory import MANUAL_ITEMS
+    from services.steps import registry
 
+    known = registry.manual_checks()
     manual: list[str] = []
     for item in items:
         for key in item.split(","):
             key = key.strip()
             if key == "all":
-                manual += list(MANUAL_ITEMS)
-            elif key in MANUAL_ITEMS:
+                manual += list(known)
+            elif key in known:
                 manual.append(key)
             elif key:
                 raise UsageError(
                     _("Unknown manual check {key!r}; choose from: {keys}, all").format(
-                        key=key, keys=", ".join(MANUAL_ITEMS)
+                        key=key, keys=", ".join(known)
                     )
                 )
     return manual
@@ -133,7 +134,7 @@ def _close_out(
     manual: list[str],
 ) -> ExitCode:
     from services.headless import DriveOptions, drive
-    from services.steps.directory import MANUAL_ITEMS
+    from services.steps import registry
 
     engine = connection.engine
     # Before reading or planning: a missing role or permission would otherwise surface as a
@@ -179,7 +180,7 @@ def _close_out(
         PortalPlayer(
             connection.session.sandbox, engine, interval=engine.options.poll_interval
         ).start(control.stop_event)
-        manual = list(MANUAL_ITEMS)
+        manual = list(registry.manual_checks())
     options = DriveOptions(
         yes=args.yes,
         confirm_domain=args.confirm_domain,
