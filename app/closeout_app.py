@@ -27,6 +27,7 @@ from services.errors import CloseoutError
 from services.exit_codes import ExitCode, exit_code_for
 from services.i18n import _
 from services.models import Handoff, InventoryRefreshed, StepId, StepState, StepStatus
+from services.steps import load_registry
 from services.tenant_match import TenantMismatch
 from widgets import (
     LogPanel,
@@ -57,13 +58,7 @@ from .screens.help import HelpScreen
 from .screens.main_screen import MainScreen
 from .screens.sign_in import SignInScreen
 from .tables import app_rows, policy_rows, subscription_rows, user_rows
-from .texts import (
-    cleanup_consequences,
-    connect_summary,
-    read_only_notice,
-    run_confirmation,
-    step_detail,
-)
+from .texts import connect_summary, read_only_notice, step_detail
 
 if TYPE_CHECKING:
     # The engine, the session and what they load (HTTP, msal) are imported by the sign-in
@@ -98,7 +93,9 @@ class CloseoutApp(App[int]):
         self.engine: Engine | None = None
         self.portal: Any = None
         self.bridge = EngineBridge(self.post_message)
-        self.step_states: dict[StepId, StepState] = {s: StepState(s) for s in StepId}
+        # Filled from the step registry with the main screen, after the first paint (the
+        # registry loads the step code and, with it, the Graph client).
+        self.step_states: dict[StepId, StepState] = {}
         self.handoffs: dict[StepId, Handoff] = {}
         self.step_running: StepId | None = None
         self.control: RunControl | None = None
@@ -125,6 +122,8 @@ class CloseoutApp(App[int]):
         self.set_interval(0.5, self._check_hangup)
 
     def on_ready(self) -> None:
+        # Every step the registry lists, before the main screen that shows them.
+        self.step_states = {s: StepState(s) for s in load_registry().ids()} | self.step_states
         # The sign-in screen is on the terminal: now the main screen goes beneath it (one
         # frame: nothing in between is painted), and sign-in starts, whose worker would
         # otherwise compete with the first paint for the interpreter.
@@ -252,15 +251,21 @@ class CloseoutApp(App[int]):
             )
         else:
             self._begin(None)
-        self.show_step_detail(self.main.query_one(StepChecklist).selected or StepId.PREPARE)
+        self.show_step_detail(
+            self.main.query_one(StepChecklist).selected or load_registry().ids()[0]
+        )
 
     def _on_resume_answer(self, resume: bool | None) -> None:
         self._begin(self.unfinished if resume else None)
         if resume and self.engine is not None:
+            # The steps a run acts in (never re-planning, never the typed-domain one unasked).
             running = [
-                s
-                for s in (StepId.DELETE_USERS, StepId.DISABLE_MFA)
-                if self.step_states[s].status == StepStatus.PENDING
+                s.id
+                for s in load_registry().STEPS
+                if s.by_api
+                and not s.plans
+                and not s.typed_domain
+                and self.step_states[s.id].status == StepStatus.PENDING
             ]
             if running:
                 self.main.query_one(StepChecklist).select(running[0])
@@ -299,32 +304,23 @@ class CloseoutApp(App[int]):
     def server_now(self) -> datetime | None:
         return self.engine.client.server_time() if self.engine else None
 
-    def can_run(self, step: StepId) -> bool:
-        if self.engine is None or self.options.read_only:
-            return step == StepId.PREPARE and self.engine is not None
-        st = self.step_states[step]
-        if step == StepId.PREPARE:
-            return True
-        return (
-            st.status in (StepStatus.PENDING, StepStatus.FAILED)
-            and self.step_states[StepId.PREPARE].status == StepStatus.DONE
+    def can_run(self, step: StepId | None) -> bool:
+        """Whether ``r`` may run ``step`` now (the typed-domain step has a key of its own)."""
+        if step is None or self.engine is None:
+            return False
+        registry = load_registry()
+        spec = registry.step(step)
+        return not spec.typed_domain and registry.may_run(
+            spec, self.step_states, read_only=self.options.read_only
         )
 
     def can_delete_directory(self) -> bool:
-        if self.engine is None or self.options.read_only:
+        """Whether ``D`` may start the irreversible step (it asks for the typed domain)."""
+        if self.engine is None:
             return False
-        earlier_done = all(
-            self.step_states[s].status == StepStatus.DONE
-            for s in (
-                StepId.DELETE_USERS,
-                StepId.CANCEL_SUBSCRIPTIONS,
-                StepId.DELETE_SUBSCRIPTIONS,
-                StepId.DISABLE_MFA,
-            )
-        )
-        return earlier_done and self.step_states[StepId.DELETE_DIRECTORY].status in (
-            StepStatus.PENDING,
-            StepStatus.FAILED,
+        registry = load_registry()
+        return registry.may_run(
+            registry.typed(), self.step_states, read_only=self.options.read_only
         )
 
     # -- engine → UI ---------------------------------------------------------------------------
@@ -337,7 +333,7 @@ class CloseoutApp(App[int]):
         else:
             self._run_base.pop(st.step, None)
         checklist = self.main.query_one(StepChecklist)
-        checklist.update_steps(self.step_states[s] for s in StepId)
+        checklist.update_steps(self.step_states[s] for s in load_registry().ids())
         if checklist.selected == st.step:
             self.show_step_detail(st.step)
         self._refresh_keys_soon()
@@ -360,7 +356,9 @@ class CloseoutApp(App[int]):
         base = self._run_base.get(p.step)
         if st.status == StepStatus.RUNNING and base is not None and base + p.total <= st.total:
             self.step_states[p.step] = replace(st, done=base + p.done, failed=p.failed)
-            self.main.query_one(StepChecklist).update_steps(self.step_states[s] for s in StepId)
+            self.main.query_one(StepChecklist).update_steps(
+                self.step_states[s] for s in load_registry().ids()
+            )
 
     def on_handoff_changed(self, message: HandoffChanged) -> None:
         self.handoffs[message.handoff.step] = message.handoff
@@ -446,16 +444,15 @@ class CloseoutApp(App[int]):
     def request_run(self, step: StepId) -> None:
         if self.engine is None or not self.can_run(step):
             return
-        if step == StepId.PREPARE:
+        # The app's own copy of the state counts further than the last read while a step runs.
+        ask = self.engine.confirmation(step, self.step_states[step])
+        if ask is None:  # it changes nothing in the tenant: nothing to ask
             self._run_step(step, None)
             return
-        ask = run_confirmation(
-            self.step_states[step],
-            self.engine.inventory,
-            sync_turn_off=step == StepId.DELETE_USERS and self.engine.sync_turn_off_due,
-        )
         self.push_screen(
-            ConfirmModal(ask.title, ask.body, confirm_label=ask.confirm_label, id="confirm"),
+            ConfirmModal(
+                ask.title, "\n".join(ask.body), confirm_label=ask.confirm_label, id="confirm"
+            ),
             lambda ok: self._run_step(step, None) if ok else None,
         )
 
@@ -477,18 +474,24 @@ class CloseoutApp(App[int]):
                 id="last-resort-confirm",
             ),
             lambda ok: (
-                self._run_step(StepId.DELETE_DIRECTORY, domain, last_resort=True) if ok else None
+                self._run_step(load_registry().typed().id, domain, last_resort=True) if ok else None
             ),
         )
 
     def request_delete_directory(self) -> None:
         if self.engine is None or not self.can_delete_directory():
             return
-        counts = cleanup_consequences(self.engine.plan)
+        spec = load_registry().typed()
         domain = self.engine.caller.tenant.initial_domain
+        ask = self.engine.confirmation(spec.id, self.step_states[spec.id])
         self.push_screen(
-            TypedConfirmModal(domain, counts),
-            lambda ok: self._run_step(StepId.DELETE_DIRECTORY, domain) if ok else None,
+            TypedConfirmModal(
+                domain,
+                list(ask.body) if ask else [],
+                title=ask.title if ask else None,
+                action=ask.confirm_label if ask else None,
+            ),
+            lambda ok: self._run_step(spec.id, domain) if ok else None,
         )
 
     def _run_step(
@@ -523,10 +526,6 @@ class CloseoutApp(App[int]):
         try:
             if last_resort:
                 state = self.engine.remove_all_service_principals(confirm_domain, control=control)
-            elif step == StepId.PREPARE:
-                self.engine.refresh()
-                self.engine.make_plan()
-                state = self.engine.assess(refresh=False)[step]
             else:
                 state = self.engine.run_step(step, confirm_domain=confirm_domain, control=control)
             self.post_message(StepFinished(StepResult(step, state)))
@@ -591,7 +590,7 @@ class CloseoutApp(App[int]):
 
     def replan(self) -> None:
         if self.engine is not None and self.step_running is None:
-            self._run_step(StepId.PREPARE, None)
+            self._run_step(load_registry().planning().id, None)
 
     def show_handoff(self, step: StepId) -> None:
         handoff = self.handoffs.get(step)
@@ -599,21 +598,19 @@ class CloseoutApp(App[int]):
             self.push_screen(HandoffScreen(handoff))
 
     def show_manual_checks(self) -> None:
-        from services.steps.directory import MANUAL_ITEMS
-
         if self.engine is None:
             return
         self.push_screen(
-            ManualChecksModal(MANUAL_ITEMS, self.engine.ticks(), recorded=self.engine.recording),
+            ManualChecksModal(
+                load_registry().manual_checks(), self.engine.ticks(), recorded=self.engine.recording
+            ),
             self._on_manual_checks,
         )
 
     def _on_manual_checks(self, ticked: set[str] | None) -> None:
-        from services.steps.directory import MANUAL_ITEMS
-
         if ticked is None or self.engine is None:
             return
-        for key in MANUAL_ITEMS:
+        for key in load_registry().manual_checks():
             if key in ticked:
                 self.engine.tick(key)
             else:
@@ -664,7 +661,7 @@ class CloseoutApp(App[int]):
             self.post_message(
                 StepFinished(
                     StepResult(
-                        self.step_running or StepId.PREPARE,
+                        self.step_running or load_registry().ids()[0],
                         None,
                         _("The step stopped on an unexpected error."),
                         text,

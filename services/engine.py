@@ -581,11 +581,6 @@ class Engine:
                 self._publish_handoff(result.handoff)
         return dict(self.states)
 
-    @property
-    def sync_turn_off_due(self) -> bool:
-        """Whether running step 1 now turns directory sync off (as of the last assessment)."""
-        return "disable-directory-sync" in self.due.get(StepId.DELETE_USERS, frozenset())
-
     def confirmation(self, step: StepId, state: StepState | None = None) -> Confirmation | None:
         """What ``step`` asks before it acts, as of the last assessment (``state``: the caller's
         own, fresher count); None if it asks nothing."""

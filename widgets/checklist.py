@@ -1,9 +1,9 @@
-"""The "where am I" pane: the six closing steps, each with its state, counts and deadline.
+"""The "where am I" pane: the closing steps, each with its state, counts and deadline.
 
-Owns the step names (long and short), the status glyphs and words, and how a ``StepState`` reads
-on one or two lines. The highlighted step is the selected one; the app learns of it from
-``StepChecklist.StepSelected``. Status is shown as a glyph *and* a word, so it survives 16
-colours and ``NO_COLOR``.
+Lists the steps in the registry's order (``services.steps.registry``, which also names them),
+and owns the status glyphs and how a ``StepState`` reads on one or two lines. The highlighted
+step is the selected one; the app learns of it from ``StepChecklist.StepSelected``. Status is
+shown as a glyph *and* a word, so it survives 16 colours and ``NO_COLOR``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from textual.widgets.option_list import Option
 
 from services.i18n import _
 from services.models import StepId, StepState, StepStatus
-from services.names import status_word, step_name
+from services.names import status_word, step_name, step_short_name
+from services.steps import load_registry
 
 # Glyphs from the DOS/WGL4 repertoire, which Linux console fonts carry (a ✓ often is missing).
 GLYPHS: dict[StepStatus, str] = {
@@ -52,16 +53,7 @@ _STATUS_CLASS: dict[StepStatus, str] = {
 }
 
 
-def step_short_name(step: StepId) -> str:
-    """A name of at most 11 cells for the narrow layout."""
-    return {
-        StepId.PREPARE: _("Prepare"),
-        StepId.DELETE_USERS: _("Users"),
-        StepId.CANCEL_SUBSCRIPTIONS: _("Cancel subs"),
-        StepId.DELETE_SUBSCRIPTIONS: _("Delete subs"),
-        StepId.DISABLE_MFA: _("MFA off"),
-        StepId.DELETE_DIRECTORY: _("Directory"),
-    }[step]
+__all__ = ["StepChecklist", "compact_count", "format_until", "step_name", "step_short_name"]
 
 
 def format_until(when: datetime, now: datetime | None = None) -> str:
@@ -101,7 +93,7 @@ def _flow(phrases: list[Text], separator: Text, room: int) -> list[Text]:
 
 
 class StepChecklist(OptionList):
-    """Steps 0–5 with glyph, status word, counts and "until …"; highlight = selection.
+    """The registry's steps with glyph, status word, counts and "until …"; highlight = selection.
 
     Two lines per step normally; one line (short name, glyph, counts) while the screen has the
     ``-narrow`` class.
@@ -165,8 +157,10 @@ class StepChecklist(OptionList):
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:
+        # The option at index i is the registry's i-th step (its number is in the option's id).
+        self._ids = load_registry().ids()
         super().__init__(
-            *(Option(step_name(step), id=f"step-{int(step)}") for step in StepId),
+            *(Option(step_name(step), id=f"step-{int(step)}") for step in self._ids),
             name=name,
             id=id,
             classes=classes,
@@ -174,15 +168,15 @@ class StepChecklist(OptionList):
             markup=False,
         )
         self._signature: object = None
-        self._prompt_lines = len(StepId)
+        self._prompt_lines = len(self._ids)
         self.set_reactive(StepChecklist.steps, tuple(steps))
 
     @property
     def selected(self) -> StepId | None:
-        return None if self.highlighted is None else StepId(self.highlighted)
+        return None if self.highlighted is None else self._ids[self.highlighted]
 
     def select(self, step: StepId) -> None:
-        self.highlighted = int(step)
+        self.highlighted = self._ids.index(step)
 
     def update_steps(self, states: Iterable[StepState]) -> None:
         self.steps = tuple(states)
@@ -232,13 +226,13 @@ class StepChecklist(OptionList):
         self._signature = signature
         now = datetime.now(UTC)
         narrow = self.narrow
-        for step in StepId:
+        for index, step in enumerate(self._ids):
             state = self.state_of(step)
             if narrow:
                 prompt = self._narrow_prompt(state, styles, width)
             else:
                 prompt = self._wide_prompt(state, styles, width, now)
-            self.replace_option_prompt_at_index(int(step), prompt)
+            self.replace_option_prompt_at_index(index, prompt)
         lines = sum(option.prompt.plain.count("\n") + 1 for option in self.options)
         if lines != self._prompt_lines:
             # The height is "auto", so a new line count needs a layout. Requested from inside a
@@ -314,9 +308,9 @@ class StepChecklist(OptionList):
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
-        self.post_message(self.StepSelected(self, StepId(event.option_index)))
+        self.post_message(self.StepSelected(self, self._ids[event.option_index]))
 
     @on(OptionList.OptionSelected)
     def _activated(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.post_message(self.StepActivated(self, StepId(event.option_index)))
+        self.post_message(self.StepActivated(self, self._ids[event.option_index]))

@@ -1,4 +1,4 @@
-"""Help (``?``): every key, and what each step does."""
+"""Help (``?``): every key, and what each step does (both read from the step registry)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from services.i18n import N_, _
+from services.names import step_name
+from services.steps import load_registry
 
+# The keys "r" and "D" are described from the registry (see step_keys).
 KEYS = [
     ("↑/↓, Enter", N_("choose a step; Enter opens its handoff when it waits on you")),
-    ("r", N_("run the selected step (0: re-read and plan, 1: delete users, 4: turn MFA off)")),
-    ("D", N_("step 5: delete the directory (needs steps 1–4 done and the typed initial domain)")),
     ("h", N_("show the selected step's handoff: link, click path, live watch")),
     ("m", N_("tick the checks no API can make (invoices, Azure, MFA providers, partners…)")),
     (
@@ -37,52 +38,32 @@ KEYS = [
     ("q", N_("quit (asks first while a step runs; the journal lets you resume later)")),
 ]
 
-STEPS = [
-    (
-        N_("0 Before you begin"),
-        N_(
-            "Signs you in, checks your roles and the permissions granted, reads everything and saves the inventory "
-            "as the backup the article asks for. Users with mailbox or OneDrive data are listed: back them up first."
+
+def step_keys() -> list[tuple[str, str]]:
+    """What ``r`` and ``D`` do, for the steps the registry says they run (translated)."""
+    registry = load_registry()
+    runs = ", ".join(
+        f"{int(s.id)}: {_(s.run_label)}" for s in registry.STEPS if s.by_api and not s.typed_domain
+    )
+    typed = registry.typed()
+    return [
+        ("r", _("run the selected step ({steps})").format(steps=runs)),
+        (
+            "D",
+            _("step {step}: {what} (needs steps {steps} done and the typed initial domain)").format(
+                step=int(typed.id),
+                what=_(typed.run_label),
+                steps=_span([int(d) for d in typed.depends_on]),
+            ),
         ),
-    ),
-    (
-        N_("1 Delete users"),
-        N_(
-            "If users are synchronized from on-premises AD, turns directory sync off, once (stop Entra Connect first). "
-            "Deletes every user except you, in batches of 20: cloud-only ones at once, synchronized ones once they are "
-            "converted (up to 72 hours). They can be restored for 30 days."
-        ),
-    ),
-    (
-        N_("2 Cancel active subscriptions"),
-        N_(
-            "No API can do this: closeout shows the link and the clicks, and watches until none is active. "
-            "Partner-bought subscriptions: contact your partner."
-        ),
-    ),
-    (
-        N_("3 Delete disabled subscriptions"),
-        N_(
-            "Also in the admin center. A deleted subscription is deprovisioned after 72 hours; closeout counts down."
-        ),
-    ),
-    (
-        N_("4 Disable multifactor authentication"),
-        N_(
-            "Turns per-user MFA off for every remaining account except yours; reports security defaults and "
-            "Conditional Access policies that require MFA (turned off only with the command-line flags)."
-        ),
-    ),
-    (
-        N_("5 Delete the directory"),
-        N_(
-            "Checks what the portal checks. After you type the initial domain: purges deleted users, deletes "
-            "applications and service principals and empties the recycle bin of them. closeout's own app goes last: "
-            "you delete it just before the tenant (or closeout does, with --delete-own-app). Then you select Delete "
-            "in the Entra admin center; closeout watches until the tenant is gone, even once it can no longer sign in."
-        ),
-    ),
-]
+    ]
+
+
+def _span(numbers: list[int]) -> str:
+    """``1–4`` for a run of three or more consecutive numbers, else ``1, 3``."""
+    if len(numbers) >= 3 and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}–{numbers[-1]}"
+    return ", ".join(str(n) for n in numbers)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -95,13 +76,16 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="help-body"):
             yield Static(_("Keys"), classes="dialog-title")
-            for key, what in KEYS:
-                yield Static(f"{key:<12} {_(what)}", markup=False)
+            keys = [(key, _(what)) for key, what in KEYS]
+            for key, what in keys[:1] + step_keys() + keys[1:]:
+                yield Static(f"{key:<12} {what}", markup=False)
             yield Static("")
             yield Static(_("The steps (Microsoft's 'Close your account')"), classes="dialog-title")
-            for name, what in STEPS:
-                yield Static(_(name), classes="help-step", markup=False)
-                yield Static(_(what), classes="dialog-body", markup=False)
+            for step in load_registry().STEPS:
+                yield Static(
+                    f"{int(step.id)} {step_name(step.id)}", classes="help-step", markup=False
+                )
+                yield Static(_(step.help), classes="dialog-body", markup=False)
         yield Footer()
 
     def action_close(self) -> None:

@@ -18,7 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from services.i18n import N_, _
-from services.models import StepId, StepStatus
+from services.models import StepStatus
 from widgets import LogPanel, RemainingTable, RunProgress, StepChecklist, StepDetail, TenantHeader
 
 if TYPE_CHECKING:
@@ -125,9 +125,7 @@ class MainScreen(Screen[None]):
         running = app.step_running is not None
         selected = self.query_one(StepChecklist).selected
         if action == "run_step":
-            if running or selected not in (StepId.PREPARE, StepId.DELETE_USERS, StepId.DISABLE_MFA):
-                return None
-            return True if app.can_run(selected) else None
+            return True if not running and app.can_run(selected) else None
         if action == "delete_directory":
             return True if not running and app.can_delete_directory() else None
         if action == "last_resort":
