@@ -93,8 +93,9 @@ class CloseoutApp(App[int]):
         self.engine: Engine | None = None
         self.portal: Any = None
         self.bridge = EngineBridge(self.post_message)
-        # Filled from the step registry with the main screen, after the first paint (the
-        # registry loads the step code and, with it, the Graph client).
+        # Filled as the engine reports, and completed from the step registry on connecting:
+        # the registry loads the step code and the Graph client, which the sign-in worker
+        # imports; the UI thread must not before the first paint is on the terminal.
         self.step_states: dict[StepId, StepState] = {}
         self.handoffs: dict[StepId, Handoff] = {}
         self.step_running: StepId | None = None
@@ -122,8 +123,6 @@ class CloseoutApp(App[int]):
         self.set_interval(0.5, self._check_hangup)
 
     def on_ready(self) -> None:
-        # Every step the registry lists, before the main screen that shows them.
-        self.step_states = {s: StepState(s) for s in load_registry().ids()} | self.step_states
         # The sign-in screen is on the terminal: now the main screen goes beneath it (one
         # frame: nothing in between is painted), and sign-in starts, whose worker would
         # otherwise compete with the first paint for the interpreter.
@@ -221,6 +220,8 @@ class CloseoutApp(App[int]):
         if isinstance(self.screen, SignInScreen):
             self.pop_screen()
         assert self.engine is not None
+        self.step_states = {st.step: st for st in self._all_states()}
+        self.main.query_one(StepChecklist).update_steps(self.step_states.values())
         self.main.query_one(TenantHeader).set_tenant(self.engine.caller.tenant)
         self.bridge.note("info", connect_summary(self.engine.plan, self.engine.inventory))
         for text in self.engine.journal_warnings():
@@ -333,7 +334,7 @@ class CloseoutApp(App[int]):
         else:
             self._run_base.pop(st.step, None)
         checklist = self.main.query_one(StepChecklist)
-        checklist.update_steps(self.step_states[s] for s in load_registry().ids())
+        checklist.update_steps(self._all_states())
         if checklist.selected == st.step:
             self.show_step_detail(st.step)
         self._refresh_keys_soon()
@@ -346,6 +347,10 @@ class CloseoutApp(App[int]):
             self.closeout_code = ExitCode.DONE
             self.notify(_("The tenant is deleted. The close-out is complete."), timeout=10)
 
+    def _all_states(self) -> list[StepState]:
+        """Every step the registry lists, in its order, as last reported."""
+        return [self.step_states.get(s) or StepState(s) for s in load_registry().ids()]
+
     def on_progress_changed(self, message: ProgressChanged) -> None:
         p = message.progress
         bar = self.main.query_one(RunProgress)
@@ -356,9 +361,7 @@ class CloseoutApp(App[int]):
         base = self._run_base.get(p.step)
         if st.status == StepStatus.RUNNING and base is not None and base + p.total <= st.total:
             self.step_states[p.step] = replace(st, done=base + p.done, failed=p.failed)
-            self.main.query_one(StepChecklist).update_steps(
-                self.step_states[s] for s in load_registry().ids()
-            )
+            self.main.query_one(StepChecklist).update_steps(self._all_states())
 
     def on_handoff_changed(self, message: HandoffChanged) -> None:
         self.handoffs[message.handoff.step] = message.handoff

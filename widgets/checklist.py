@@ -1,7 +1,8 @@
 """The "where am I" pane: the closing steps, each with its state, counts and deadline.
 
-Lists the steps in the registry's order (``services.steps.registry``, which also names them),
-and owns the status glyphs and how a ``StepState`` reads on one or two lines. The highlighted
+Lists the steps it is given, in the order given (the app gives the registry's,
+``services.steps.registry``, which also names them through ``services.names``), and owns the
+status glyphs and how a ``StepState`` reads on one or two lines. The highlighted
 step is the selected one; the app learns of it from ``StepChecklist.StepSelected``. Status is
 shown as a glyph *and* a word, so it survives 16 colours and ``NO_COLOR``.
 """
@@ -24,7 +25,6 @@ from textual.widgets.option_list import Option
 from services.i18n import _
 from services.models import StepId, StepState, StepStatus
 from services.names import status_word, step_name, step_short_name
-from services.steps import load_registry
 
 # Glyphs from the DOS/WGL4 repertoire, which Linux console fonts carry (a ✓ often is missing).
 GLYPHS: dict[StepStatus, str] = {
@@ -54,6 +54,10 @@ _STATUS_CLASS: dict[StepStatus, str] = {
 
 
 __all__ = ["StepChecklist", "compact_count", "format_until", "step_name", "step_short_name"]
+
+
+def _options(ids: Iterable[StepId]) -> list[Option]:
+    return [Option(step_name(step), id=f"step-{int(step)}") for step in ids]
 
 
 def format_until(when: datetime, now: datetime | None = None) -> str:
@@ -93,7 +97,7 @@ def _flow(phrases: list[Text], separator: Text, room: int) -> list[Text]:
 
 
 class StepChecklist(OptionList):
-    """The registry's steps with glyph, status word, counts and "until …"; highlight = selection.
+    """The steps given, with glyph, status word, counts and "until …"; highlight = selection.
 
     Two lines per step normally; one line (short name, glyph, counts) while the screen has the
     ``-narrow`` class.
@@ -157,10 +161,11 @@ class StepChecklist(OptionList):
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:
-        # The option at index i is the registry's i-th step (its number is in the option's id).
-        self._ids = load_registry().ids()
+        states = tuple(steps)
+        # The option at index i is the i-th step given (its number is in the option's id).
+        self._ids = tuple(st.step for st in states)
         super().__init__(
-            *(Option(step_name(step), id=f"step-{int(step)}") for step in self._ids),
+            *_options(self._ids),
             name=name,
             id=id,
             classes=classes,
@@ -169,17 +174,28 @@ class StepChecklist(OptionList):
         )
         self._signature: object = None
         self._prompt_lines = len(self._ids)
-        self.set_reactive(StepChecklist.steps, tuple(steps))
+        self.set_reactive(StepChecklist.steps, states)
 
     @property
     def selected(self) -> StepId | None:
-        return None if self.highlighted is None else self._ids[self.highlighted]
+        index = self.highlighted
+        return None if index is None or index >= len(self._ids) else self._ids[index]
 
     def select(self, step: StepId) -> None:
-        self.highlighted = self._ids.index(step)
+        if step in self._ids:
+            self.highlighted = self._ids.index(step)
 
     def update_steps(self, states: Iterable[StepState]) -> None:
-        self.steps = tuple(states)
+        states = tuple(states)
+        ids = tuple(st.step for st in states)
+        if ids != self._ids:
+            # Other steps, or another order: new options, the selection kept where it can be.
+            was = self.selected
+            self._ids = ids
+            self.set_options(_options(ids))
+            if ids:
+                self.highlighted = ids.index(was) if was in ids else 0
+        self.steps = states
 
     @property
     def narrow(self) -> bool:
