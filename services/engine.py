@@ -46,7 +46,7 @@ from .models import (
     StepStatus,
 )
 from .pacing import WritePacer
-from .paths import tenant_dir, tenant_path, write_private
+from .paths import refuse_symlink, tenant_dir, tenant_path, write_private
 from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, hinted_missing, learned_missing, missing_for
 from .settle import Write, settle
@@ -437,7 +437,8 @@ class Engine:
         if self.recording if save is None else save:
             tenant_dir(self.caller.tenant.id, root=self.state_root)
             write_private(self.plan_path, json.dumps(plan.to_dict(), indent=2))
-            before = self.dir / "inventory-before.json"
+            # The backup is written once; a link in its place is refused, not taken as it.
+            before = refuse_symlink(self.dir / "inventory-before.json")
             if not before.exists():
                 write_private(before, json.dumps(inv.to_json(), indent=2))
             if self.recording:

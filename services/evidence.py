@@ -34,7 +34,14 @@ from .errors import CloseoutError
 from .i18n import _
 from .journal import contains_token, format_time, validate_run_id
 from .models import TenantInfo
-from .paths import DIR_MODE, ensure_private_dir, fsync_dir, tenant_dir, write_private
+from .paths import (
+    DIR_MODE,
+    ensure_private_dir,
+    fsync_dir,
+    refuse_symlink,
+    tenant_dir,
+    write_private,
+)
 
 __all__ = [
     "COLUMNS",
@@ -139,10 +146,11 @@ def write_pack(
     with ``upn``/``display_name``/``id``/``reason``) when present; start and end default to the
     first and last outcome times. Refuses an existing
     ``out_dir`` unless ``replace`` is set, and even then only if it holds nothing but pack files.
-    Raises ValueError, writing nothing, if any content looks like an access token.
+    Raises ValueError, writing nothing, if any content looks like an access token, and
+    :class:`~services.paths.SymlinkRefused` if ``out_dir`` is a symbolic link.
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists() or out_dir.is_symlink():
+    out_dir = refuse_symlink(Path(out_dir))
+    if out_dir.exists():
         _check_replaceable(out_dir, replace)
     rows = [_row(item) for item in outcomes]
     files = _render(tenant, dict(inventory), rows, dict(summary), run_id, list(warnings))

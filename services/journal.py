@@ -41,11 +41,9 @@ from .i18n import _
 from .locks import Holder, ProcessLock, os_user, runtime_lock_path
 from .models import ItemFinished
 from .paths import (
-    FILE_MODE,
-    OPEN_FLAGS,
     fsync_dir,
     normalize_tenant_id,
-    secure_fd,
+    open_private_append,
     tenant_dir,
     tenant_path,
     write_all,
@@ -367,9 +365,8 @@ class Journal:
             tenant_dir(self.tenant_id, root=self._root)
             locks.append(ProcessLock(self.lock_path, self.tenant_id).acquire(holder))
             created = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, FILE_MODE)
+            fd = open_private_append(self.path)
             try:
-                secure_fd(fd)
                 size = os.fstat(fd).st_size
                 # A process killed mid-write leaves a partial last line; our first record must
                 # not be glued onto it, or both would be lost to the reader.

@@ -8,6 +8,14 @@ every ``--state-dir`` on the machine). Every directory closeout creates is 0700,
 killed process leaves either the old file or the new one, never half of one. Tenant ids are
 validated before they become path components, so a hostile ``--tenant`` value cannot escape
 the tree.
+
+Symbolic links are never followed for what closeout writes: :func:`refuse_symlink` is the one
+rule, and every way closeout makes a folder (:func:`ensure_private_dir` and the functions built
+on it), replaces a file (:func:`write_private`) or appends to one (:func:`open_private_append`)
+applies it. A link where one of closeout's folders or files should be is refused with
+:class:`SymlinkRefused` (exit 2, the path named) before anything is written through it or its
+target's mode is touched. Whoever adds a file or folder uses these functions, not ``open``,
+``mkdir`` or ``chmod``.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import secrets
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +43,7 @@ __all__ = [
     "FILE_MODE",
     "OPEN_FLAGS",
     "InvalidTenantId",
+    "SymlinkRefused",
     "UnsafePath",
     "data_dir",
     "ensure_private_dir",
@@ -43,7 +52,9 @@ __all__ = [
     "fsync_dir",
     "log_dir",
     "normalize_tenant_id",
+    "open_private_append",
     "private_file_writer",
+    "refuse_symlink",
     "runtime_dir",
     "secure_fd",
     "state_dir",
@@ -82,6 +93,34 @@ class UnsafePath(CloseoutError):
     """A closeout directory exists but is not one we can trust (not a directory, not ours)."""
 
 
+class SymlinkRefused(UnsafePath):
+    """A symbolic link where closeout keeps a folder or file of its own: never followed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            _("{path} is a symbolic link; closeout does not follow links for its own files").format(
+                path=path
+            ),
+            hint=_(
+                "nothing was written; remove the link (or give the real path, e.g. "
+                "--state-dir \"$(realpath DIR)\"), then run closeout again"
+            ),
+        )
+
+
+def refuse_symlink(path: Path) -> Path:
+    """``path``, if it is not a symbolic link (dangling or not); else :class:`SymlinkRefused`.
+
+    The one symlink rule for everything closeout writes. Only the last component is judged:
+    the folders above closeout's own (a home directory on another disk) are the user's.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise SymlinkRefused(path)
+    return path
+
+
 def normalize_tenant_id(tenant_id: str) -> str:
     """The tenant id as a single safe path component: a GUID or slug, lower-cased.
 
@@ -105,34 +144,63 @@ def ensure_private_dir(path: Path) -> Path:
 
     Only ``path`` itself is tightened when it already exists: pre-existing parents such as
     ``~/.local/state`` belong to the user. Parents we create get 0700, as the XDG base
-    directory specification asks. Refuses a path that is not a directory or, on POSIX, is
+    directory specification asks. Refuses a path that is a symbolic link (:class:`SymlinkRefused`:
+    its target is neither entered nor chmod-ed), that is not a directory or, on POSIX, that is
     owned by another user (someone could read or swap our files through it).
     """
     path = Path(path)
     missing: list[Path] = []
     probe = path
-    while not probe.exists() and probe != probe.parent:
+    # lexists: a dangling link is something there (refused below), not a folder to create.
+    while not os.path.lexists(probe) and probe != probe.parent:
         missing.append(probe)
         probe = probe.parent
     for directory in reversed(missing):
         try:
             directory.mkdir(mode=DIR_MODE)
         except FileExistsError:
-            pass  # another process created it between our check and mkdir
+            # Another process (or someone planting a link) got there between check and mkdir.
+            _check_and_tighten(directory)
         else:
             # mkdir's mode is filtered by the umask; set it exactly.
-            directory.chmod(DIR_MODE)
-    _check_and_tighten(path)
+            _check_and_tighten(directory)
+    if not missing or missing[0] != path:
+        _check_and_tighten(path)
     return path
 
 
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
 def _check_and_tighten(path: Path) -> None:
-    st = path.stat()
+    """Judge and chmod the directory itself through a descriptor opened without following a
+    link: swapping it for a link after the check cannot redirect the chmod."""
+    refuse_symlink(path)
+    if os.name == "nt":  # no O_NOFOLLOW, and a directory cannot be opened
+        _judge(path, path.stat(), lambda: path.chmod(DIR_MODE))
+        return
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise SymlinkRefused(path) from None
+        if exc.errno == errno.ENOTDIR:
+            raise _not_a_directory(path) from None
+        raise
+    try:
+        _judge(path, os.fstat(fd), lambda: os.fchmod(fd, DIR_MODE))
+    finally:
+        os.close(fd)
+
+
+def _judge(path: Path, st: os.stat_result, tighten: Callable[[], None]) -> None:
     if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePath(
-            _("Not a directory: {path}").format(path=path),
-            hint=_("move the file out of the way and try again"),
-        )
+        raise _not_a_directory(path)
     getuid = getattr(os, "getuid", None)
     if getuid is not None and st.st_uid != getuid():
         raise UnsafePath(
@@ -140,7 +208,14 @@ def _check_and_tighten(path: Path) -> None:
             hint=_("closeout keeps journals and tokens only in directories you own"),
         )
     if stat.S_IMODE(st.st_mode) != DIR_MODE:
-        path.chmod(DIR_MODE)
+        tighten()
+
+
+def _not_a_directory(path: Path) -> UnsafePath:
+    return UnsafePath(
+        _("Not a directory: {path}").format(path=path),
+        hint=_("move the file out of the way and try again"),
+    )
 
 
 def state_dir() -> Path:
@@ -153,9 +228,11 @@ def data_dir() -> Path:
     return ensure_private_dir(platformdirs.user_data_path(APP_NAME, appauthor=False))
 
 
-def log_dir() -> Path:
-    """Log files: ``state_dir()/logs`` (kept beside the journals they explain)."""
-    return ensure_private_dir(state_dir() / "logs")
+def log_dir(root: Path | None = None) -> Path:
+    """Log files: ``state_dir()/logs`` (kept beside the journals they explain); ``root``
+    replaces the state directory (``--state-dir``)."""
+    base = ensure_private_dir(root) if root is not None else state_dir()
+    return ensure_private_dir(base / "logs")
 
 
 def tenant_dir(tenant_id: str, *, root: Path | None = None) -> Path:
@@ -232,18 +309,9 @@ def _private_base(path: Path) -> bool:
 
 def _private_leaf(path: Path) -> Path:
     """Create ``path`` 0700 (its parent must exist), refusing a symlink or a foreign owner."""
-    try:
+    with contextlib.suppress(FileExistsError):
         path.mkdir(mode=DIR_MODE)
-    except FileExistsError:
-        pass
-    else:
-        path.chmod(DIR_MODE)  # mkdir's mode is filtered by the umask
-    if stat.S_ISLNK(os.lstat(path).st_mode):
-        raise UnsafePath(
-            _("{path} is a symbolic link").format(path=path),
-            hint=_("closeout keeps its locks only in a real directory you own: remove the link"),
-        )
-    _check_and_tighten(path)
+    _check_and_tighten(path)  # also sets the mode exactly (mkdir's is filtered by the umask)
     return path
 
 
@@ -286,6 +354,28 @@ OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getatt
 """For ``os.open`` of closeout's own files: never inherited by a child, never via a symlink."""
 
 
+def open_private_append(path: Path) -> int:
+    """A descriptor appending to ``path`` (created 0600), never through a symbolic link.
+
+    For files closeout keeps appending to (the journal, the log). The parent must exist
+    (:func:`ensure_private_dir`). A link at ``path`` is :class:`SymlinkRefused`; anything but a
+    regular file of ours is refused too (:func:`secure_fd`).
+    """
+    path = refuse_symlink(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, FILE_MODE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise SymlinkRefused(path) from None  # planted between the check and the open
+        raise
+    try:
+        secure_fd(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def write_all(fd: int, data: bytes) -> None:
     """``os.write`` until all of ``data`` is written (a write may take only part of it)."""
     view = memoryview(data)
@@ -324,9 +414,10 @@ def private_file_writer(path: Path, *, sync_dir: bool = True) -> Iterator[Binary
     else's file or symlink), is flushed and fsynced, then renamed over ``path``. If the block
     raises, the temporary file is removed and ``path`` is untouched. The parent directory must
     exist (create it with :func:`ensure_private_dir`). ``sync_dir=False`` skips the directory
-    fsync, for callers that write several files and sync the directory once.
+    fsync, for callers that write several files and sync the directory once. A symbolic link
+    at ``path`` is refused (:class:`SymlinkRefused`), not replaced and not followed.
     """
-    path = Path(path)
+    path = refuse_symlink(path)
     directory = path.parent
     tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, _TMP_FLAGS, FILE_MODE)

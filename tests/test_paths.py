@@ -12,6 +12,7 @@ from services import paths
 from services.errors import CloseoutError
 from services.paths import (
     InvalidTenantId,
+    SymlinkRefused,
     UnsafePath,
     data_dir,
     ensure_private_dir,
@@ -169,15 +170,19 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["cache.bin"]
 
 
-def test_write_private_replaces_a_symlink_not_its_target(tmp_path: Path) -> None:
+def test_write_private_refuses_a_symlink_and_leaves_its_target(tmp_path: Path) -> None:
+    # Issue 9 item 15: a link where closeout keeps a file is refused, not silently replaced.
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
+    victim.chmod(0o644)
     link = tmp_path / "cache.bin"
     link.symlink_to(victim)
-    write_private(link, b"cache")
-    assert victim.read_text() == "precious"
-    assert not link.is_symlink()
-    assert link.read_bytes() == b"cache"
+    with pytest.raises(SymlinkRefused) as info:
+        write_private(link, b"cache")
+    assert str(link) in info.value.message
+    assert victim.read_text() == "precious" and mode(victim) == 0o644
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.bin", "victim.txt"]
 
 
 def test_temp_names_never_collide_with_an_existing_file(

@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     command: Command = args.handler
     assert command.run is not None, "a group's parser requires one of its subcommands"
-    if command.logs:
-        setup_logging(getattr(args, "state_dir", None))
     try:
+        if command.logs:
+            setup_logging(getattr(args, "state_dir", None))
         return command.run(args)
     except CloseoutError as exc:
         # A tenant that is gone ends here too, with 0: the close-out's last step happened

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from services.graph import CallRecord
@@ -50,18 +50,31 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+class _PrivateLogHandler(logging.FileHandler):
+    """A log file opened 0600 for appending and never through a symbolic link."""
+
+    def _open(self) -> TextIO:
+        from services.paths import open_private_append
+
+        return open(  # noqa: PTH123 - a descriptor from the one function that refuses links
+            open_private_append(Path(self.baseFilename)), "a", encoding=self.encoding
+        )
+
+
 def setup_logging(state_dir: Path | None) -> Path | None:
-    """Everything (Graph calls included, tokens never) to a log file under the state dir."""
-    from services.paths import ensure_private_dir, log_dir
+    """Everything (Graph calls included, tokens never) to a log file under the state dir.
+
+    A symbolic link as the state dir, ``logs/`` or ``closeout.log`` is refused
+    (:class:`~services.paths.SymlinkRefused`, exit 2): nothing is written through it. A log
+    that cannot be written for another reason (a read-only disk) is done without.
+    """
+    from services.paths import log_dir
 
     try:
-        directory = ensure_private_dir(state_dir / "logs") if state_dir else log_dir()
+        path = log_dir(state_dir) / "closeout.log"
+        handler = _PrivateLogHandler(path, encoding="utf-8")
     except OSError:
         return None
-    path = directory / "closeout.log"
-    handler = logging.FileHandler(path, encoding="utf-8")
-    with contextlib.suppress(OSError):
-        path.chmod(0o600)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     # main() may run more than once in a process (tests, the TUI's re-runs): replace our

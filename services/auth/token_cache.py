@@ -1,4 +1,5 @@
-"""The msal token cache, persisted to a private file (directory 0700, file 0600, atomic writes)."""
+"""The msal token cache, persisted to a private file (directory 0700, file 0600, atomic writes,
+never through a symbolic link: :mod:`services.paths` makes the folder and writes the file)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import stat
 import threading
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ import platformdirs
 
 from services.errors import AuthError
 from services.i18n import _
+from services.paths import ensure_private_dir, refuse_symlink, write_private
 
 __all__ = ["TokenCacheFile"]
 
@@ -29,7 +30,9 @@ class TokenCacheFile:
     The directory is kept at 0700 and the file at 0600. A write goes to a fresh temporary file
     (created with ``O_EXCL`` and mode 0600), is fsynced and then renamed over the old file, so
     a crash never leaves half a cache. A file that cannot be parsed is moved aside with a
-    warning and the user simply signs in again.
+    warning and the user simply signs in again. A symbolic link as the file or its folder is
+    refused (:class:`~services.paths.SymlinkRefused`): tokens are neither read through it nor
+    written into its target.
     """
 
     FILE_NAME = "msal_token_cache.json"
@@ -46,15 +49,13 @@ class TokenCacheFile:
         return Path(platformdirs.user_data_dir("closeout", appauthor=False)) / cls.FILE_NAME
 
     def _secure_directory(self) -> None:
-        directory = self.path.parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        mode = stat.S_IMODE(directory.stat().st_mode)
-        if mode & 0o077:
-            directory.chmod(0o700)
+        ensure_private_dir(self.path.parent)
 
     def load(self) -> None:
         """Read the file if there is one; a corrupt file is set aside, not fatal."""
         with self._lock:
+            refuse_symlink(self.path.parent)
+            refuse_symlink(self.path)
             try:
                 text = self.path.read_text(encoding="utf-8")
             except FileNotFoundError:
@@ -103,37 +104,12 @@ class TokenCacheFile:
             if not self.cache.has_state_changed:
                 return False
             self._secure_directory()
-            data = self.cache.serialize().encode("utf-8")
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(tmp, flags, 0o600)
             try:
-                try:
-                    if hasattr(os, "fchmod"):
-                        os.fchmod(fd, 0o600)  # the umask can only narrow; make it exact
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                tmp.replace(self.path)
+                write_private(self.path, self.cache.serialize().encode("utf-8"))
             except BaseException:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
                 self.cache.has_state_changed = True  # still unsaved
                 raise
-            self._fsync_directory()
             return True
-
-    def _fsync_directory(self) -> None:
-        # Makes the rename durable; not possible on every platform, so best effort.
-        with contextlib.suppress(OSError, AttributeError):
-            dir_fd = os.open(self.path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
 
     def __repr__(self) -> str:
         return f"TokenCacheFile({str(self.path)!r})"
