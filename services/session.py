@@ -42,6 +42,10 @@ from .textsafe import neutralise
 
 __all__ = ["DEMO_TIME_SCALE", "Session", "SessionOptions", "TenantGone", "sign_in_headless"]
 
+# The shortest --poll-interval for a real tenant: its waits last days, and a read every few
+# seconds already sees a change soon enough (a sandbox on a fast clock may be polled faster).
+REAL_POLL_FLOOR = 5.0
+
 
 class Session:
     """One sign-in to one tenant, and the engine that works on it."""
@@ -62,6 +66,13 @@ class Session:
                 _(
                     "--time-scale applies only to a sandbox tenant (--demo or a loopback --graph-url)."
                 )
+            )
+        if (options.poll_interval or REAL_POLL_FLOOR) < REAL_POLL_FLOOR and not self.is_sandbox:
+            raise CloseoutError(
+                _(
+                    "--poll-interval below {floor:g} seconds is only for a sandbox tenant: a real "
+                    "tenant would be read that often for days."
+                ).format(floor=REAL_POLL_FLOOR)
             )
         self.auth: Any = self._make_auth()
         self.client: GraphClient | None = None

@@ -1,5 +1,6 @@
-"""The options every closeout command takes (sign-in, tenant, behaviour, demo), their argument
-types, and the session options a command connects with."""
+"""The options every closeout command takes (sign-in, tenant, behaviour, demo) and the session
+options a command connects with (their numeric types, each with a floor and a ceiling, are in
+:mod:`.argtypes`)."""
 
 from __future__ import annotations
 
@@ -10,34 +11,13 @@ from typing import TYPE_CHECKING
 
 from services.i18n import _
 
+from .argtypes import POLL_INTERVAL, SEED, TIME_SCALE, USERS, positive_float, positive_int
 from .command import UsageError
 
 if TYPE_CHECKING:
     from services.session_options import SessionOptions
 
 __all__ = ["common_options", "positive_float", "positive_int", "session_options"]
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            _("{text!r} is not a whole number").format(text=text)
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(_("must be 1 or more"))
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(_("{text!r} is not a number").format(text=text)) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(_("must be more than 0"))
-    return value
 
 
 def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
@@ -94,7 +74,7 @@ def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--poll-interval",
-        type=positive_float,
+        type=POLL_INTERVAL,
         metavar="SECONDS",
         help=_("seconds between reads while waiting (default 300; demo: scaled)"),
     )
@@ -108,13 +88,11 @@ def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
         action="store_true",
         help=_("use an in-process sandbox tenant (no Microsoft contact)"),
     )
-    d.add_argument(
-        "--users", type=positive_int, default=300, help=_("demo tenant size (default 300)")
-    )
-    d.add_argument("--seed", type=int, default=7, help=_("demo tenant seed (default 7)"))
+    d.add_argument("--users", type=USERS, default=300, help=_("demo tenant size (default 300)"))
+    d.add_argument("--seed", type=SEED, default=7, help=_("demo tenant seed (default 7)"))
     d.add_argument(
         "--time-scale",
-        type=positive_float,
+        type=TIME_SCALE,
         help=_(
             "sandbox clock speed, simulated seconds per real second: the demo's (default "
             "3600), or that of a sandbox reached with a loopback --graph-url (closeout's waits "
@@ -135,6 +113,7 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
 
     if args.graph_url and args.demo:
         raise UsageError(_("--demo and --graph-url cannot be combined."))
+    _check_sign_in_options(args)
     return SessionOptions(
         tenant=args.tenant,
         client_id=args.client_id or DEFAULT_CLIENT_ID,
@@ -158,3 +137,17 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
         use_token_cache=not args.no_token_cache,
         environ=dict(os.environ),
     )
+
+
+def _check_sign_in_options(args: argparse.Namespace) -> None:
+    """Sign-in options that contradict each other: said, not one of them silently ignored."""
+    if args.thumbprint and not args.certificate:
+        raise UsageError(_("--thumbprint needs --certificate (the PEM file it belongs to)."))
+    if args.certificate and not args.demo and os.environ.get("CLOSEOUT_ACCESS_TOKEN") is not None:
+        raise UsageError(
+            _(
+                "--certificate and CLOSEOUT_ACCESS_TOKEN both say how to sign in; closeout would "
+                "use only the token."
+            ),
+            _("unset CLOSEOUT_ACCESS_TOKEN to sign in with the certificate, or drop --certificate"),
+        )

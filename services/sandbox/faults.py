@@ -6,8 +6,10 @@ Targeted rules match method and a path regex, fire ``times`` times (-1: forever)
 top-level requests and to items inside a ``$batch`` alike. Besides refusing, stalling or
 dropping a request, a rule can spoil what was served: cut the connection after the request was
 carried out (``drop`` with ``after``: the answer is lost), answer a ``$batch`` with ids that do
-not match what was asked (``batch_ids``), or start a page with items of the page before
-(``overlap``, only on pages reached through a next link).
+not match what was asked (``batch_ids``), start a page with items of the page before
+(``overlap``, only on pages reached through a next link), or ``rewrite`` the answer into
+anything at all (a non-JSON body, an HTML page, a ``value`` that is not a list, a user without
+an id: what a proxy or a broken service might send; for the bad-input tests).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,6 +48,8 @@ class FaultRule:
     id (one answer's id on another, whose own is then missing), or one answer ``missing``."""
     overlap: int = 0
     """For a page reached through a next link: repeat the last N items of the page before."""
+    rewrite: Callable[[Response], Response] | None = None
+    """Serve the request, then answer what this makes of the response instead."""
     hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str, *, paged: bool = False) -> bool:
@@ -68,6 +73,7 @@ class Fault:
     after: bool = False
     batch_ids: BatchIds | None = None
     overlap: int = 0
+    rewrite: Callable[[Response], Response] | None = None
 
 
 _DEFAULT_CODES = {
@@ -95,7 +101,9 @@ class Faults:
         self.parse(spec)
 
     def parse(self, spec: str) -> None:
+        """Set the random rates from ``spec``; ValueError (naming the part) if it is not one."""
         rates: dict[str, float] = {}
+        slow_seconds = self.slow_seconds
         for part in filter(None, (p.strip() for p in spec.split(","))):
             key, sep, value = part.partition("=")
             if not sep or key not in ("5xx", "429", "drop", "slow"):
@@ -104,12 +112,15 @@ class Faults:
                 )
             if key == "slow" and ":" in value:
                 value, seconds = value.split(":", 1)
-                self.slow_seconds = float(seconds)
-            rate = float(value)
+                slow_seconds = _number(seconds, part)
+                if not 0 <= slow_seconds <= 600:
+                    raise ValueError(f"{part!r}: the delay must be from 0 to 600 seconds")
+            rate = _number(value, part)
             if not 0 <= rate <= 1:
-                raise ValueError(f"fault rate {rate} is not between 0 and 1")
+                raise ValueError(f"{part!r}: the rate must be from 0 to 1")
             rates[key] = rate
         self.rates = rates
+        self.slow_seconds = slow_seconds
 
     def add(self, rule: FaultRule) -> FaultRule:
         with self._lock:
@@ -134,7 +145,12 @@ class Faults:
                     if rule.times > 0:
                         rule.times -= 1
                     code, message = _DEFAULT_CODES.get(rule.status, ("Error", "Injected fault."))
-                    spoils = rule.drop or rule.batch_ids is not None or rule.overlap > 0
+                    spoils = (
+                        rule.drop
+                        or rule.batch_ids is not None
+                        or rule.overlap > 0
+                        or rule.rewrite is not None
+                    )
                     return Fault(
                         status=None if spoils else rule.status,
                         code=rule.code or code,
@@ -145,6 +161,7 @@ class Faults:
                         after=rule.after,
                         batch_ids=rule.batch_ids,
                         overlap=rule.overlap,
+                        rewrite=rule.rewrite,
                     )
             if not self.rates or "/_sandbox" in path:
                 return None
@@ -173,6 +190,8 @@ class Faults:
         (or when serving it already did: a ``$batch`` whose item was dropped)."""
         if resp is None or (fault is not None and fault.drop and fault.after):
             return None
+        if fault is not None and fault.rewrite is not None:
+            return fault.rewrite(resp)
         body = resp.body
         if fault is not None and fault.batch_ids and isinstance(body, dict):
             _spoil_ids(body.get("responses"), fault.batch_ids)
@@ -188,6 +207,16 @@ class Faults:
             if fault is not None and fault.overlap and before:
                 body["value"] = before[-fault.overlap :] + body["value"]
         return resp
+
+
+def _number(text: str, part: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{part!r}: {text!r} is not a number") from None
+    if value != value:  # NaN passes every range check
+        raise ValueError(f"{part!r}: {text!r} is not a number")
+    return value
 
 
 def _spoil_ids(responses: Any, how: BatchIds) -> None:

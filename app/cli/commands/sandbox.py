@@ -8,8 +8,8 @@ import textwrap
 import threading
 from typing import TYPE_CHECKING
 
-from app.cli.command import Command
-from app.cli.options import positive_float, positive_int
+from app.cli.argtypes import LATENCY_MS, PORT, SEED, TIME_SCALE, USERS, fault_spec
+from app.cli.command import Command, UsageError
 from app.cli.process import stop_on_signals
 from services.exit_codes import ExitCode
 from services.i18n import N_, _
@@ -41,13 +41,16 @@ def behaviours(text: str) -> str:
 
 
 def configure_serve(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--users", type=positive_int, default=300)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--port", type=int, default=0, help=_("port (default: any free one)"))
-    parser.add_argument("--time-scale", type=positive_float, default=1.0)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--users", type=USERS, default=300)
+    parser.add_argument("--seed", type=SEED, default=1)
+    parser.add_argument("--port", type=PORT, default=0, help=_("port (default: any free one)"))
+    parser.add_argument("--time-scale", type=TIME_SCALE, default=1.0)
+    parser.add_argument("--latency-ms", type=LATENCY_MS, default=0.0)
     parser.add_argument(
-        "--faults", default="", help='e.g. "5xx=0.02,429=0.01,drop=0.005,slow=0.01:1.5"'
+        "--faults",
+        type=fault_spec,
+        default="",
+        help='e.g. "5xx=0.02,429=0.01,drop=0.005,slow=0.01:1.5"',
     )
     parser.add_argument(
         "--hostile-names",
@@ -81,7 +84,15 @@ def serve(args: argparse.Namespace) -> ExitCode:
     # Before anything is printed: a Ctrl-C as soon as the banner says it stops the sandbox
     # stops it cleanly (exit 0) instead of interrupting the process.
     with stop_on_signals(done.set):
-        sb = start_sandbox(config)
+        try:
+            sb = start_sandbox(config)
+        except OSError as exc:  # the port is taken, or below 1024 without the right
+            raise UsageError(
+                _("Cannot serve on port {port}: {reason}").format(
+                    port=args.port, reason=exc.strerror or exc
+                ),
+                _("choose another --port, or leave it out for any free one"),
+            ) from None
         try:
             _banner(sb, args.behaviour)
             done.wait()
