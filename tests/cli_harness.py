@@ -113,8 +113,12 @@ def run_cli(
     token: str,
     tap: LineTap | None = None,
 ) -> Result:
-    """``closeout argv`` in this process with ``token`` as CLOSEOUT_ACCESS_TOKEN."""
-    monkeypatch.setenv("CLOSEOUT_ACCESS_TOKEN", token)
+    """``closeout argv`` in this process with ``token`` as CLOSEOUT_ACCESS_TOKEN (``""``: the
+    variable is unset, so closeout signs in some other way or not at all)."""
+    if token:
+        monkeypatch.setenv("CLOSEOUT_ACCESS_TOKEN", token)
+    else:
+        monkeypatch.delenv("CLOSEOUT_ACCESS_TOKEN", raising=False)
     out = tap or LineTap()
     err = LineTap()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

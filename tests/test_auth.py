@@ -588,7 +588,9 @@ def test_static_token_cannot_be_refreshed(sb: Sandbox, monkeypatch: pytest.Monke
     monkeypatch.setenv(ENV_ACCESS_TOKEN, f"  {token}\n")
     from_env = StaticTokenAuth.from_environment()
     assert from_env is not None and from_env.token() == token
-    assert StaticTokenAuth.from_environment({ENV_ACCESS_TOKEN: " "}) is None
+    # Set but blank is what a failed $(az ...) leaves: said, not taken for "unset".
+    with pytest.raises(AuthError, match="set but empty"):
+        StaticTokenAuth.from_environment({ENV_ACCESS_TOKEN: " "})
     with pytest.raises(AuthError, match="usable access token"):
         StaticTokenAuth("two words")
     assert StaticTokenAuth("opaque-token").claims == {}

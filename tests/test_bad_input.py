@@ -33,6 +33,7 @@ from services.sandbox.http import Response
 
 USAGE, AUTH = 2, 5
 VALID = "<a valid token for the sandbox tenant>"
+REJECTED = "This token was rejected by Microsoft Graph"
 
 
 @dataclass
@@ -115,6 +116,18 @@ def patched(change: Callable[[dict], object]) -> Callable[[Response], Response]:
         return Response(resp.status, body if new is None else new, dict(resp.headers))
 
     return rewrite
+
+
+def claims(payload: str) -> str:
+    """A readable token whose claims are ``payload`` as written (JSON, NaN and 1e400 allowed):
+    the sandbox rejects its signature, so closeout reads its claims to say why."""
+    import base64
+
+    def part(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    header = part('{"alg":"none"}')
+    return f"{header}.{part(payload)}.c2ln"
 
 
 def each_user(change: Callable[[dict], object]) -> Callable[[dict], object]:
@@ -203,7 +216,66 @@ CASES: list[Case] = [
         USAGE,
         token=None,
     ),
+    # The environment: what CLOSEOUT_ACCESS_TOKEN may hold by mistake.
+    Case("token set but empty", on_sandbox("status"), "CLOSEOUT_ACCESS_TOKEN is set but empty", AUTH, token=""),
+    Case("token only spaces", on_sandbox("status"), "CLOSEOUT_ACCESS_TOKEN is set but empty", AUTH, token="  \n "),
+    Case(
+        "token of two words",
+        on_sandbox("status"),
+        "(U+0020 SPACE) at character 4",
+        AUTH,
+        token="not a token",
+    ),
+    Case(
+        "token in typographic quotes",
+        on_sandbox("status"),
+        "“ (U+201C LEFT DOUBLE QUOTATION MARK) at character 1",
+        AUTH,
+        token="“eyJ0eXAiOiJKV1QifQ.e30.sig”",
+    ),
+    Case(
+        "token with a no-break space",
+        on_sandbox("status"),
+        "(U+00A0 NO-BREAK SPACE) at character 4",
+        AUTH,
+        token="abc\u00a0def",
+    ),
+    Case(
+        "token with a terminal escape",
+        on_sandbox("status"),
+        "(U+001B control character) at character 3",
+        AUTH,
+        token="ab\x1b]52;c;aGk=\x07",
+    ),
+    Case(
+        "token of 100,000 characters",
+        on_sandbox("status"),
+        "holds 100,000 characters, more than any access token",
+        AUTH,
+        token="a" * 100_000,
+    ),
+    Case(
+        "token that is garbage",
+        on_sandbox("status"),
+        "This token was rejected by Microsoft Graph",
+        AUTH,
+        token="garbage",
+    ),
+    # Claims of a readable token are hints only: none of these may crash closeout.
+    Case("token expiring at 1e400", on_sandbox("status"), REJECTED, AUTH, token=claims('{"exp": 1e400}')),
+    Case("token expiring at NaN", on_sandbox("status"), REJECTED, AUTH, token=claims('{"exp": NaN}')),
+    Case("token expiring at 1e300", on_sandbox("status"), REJECTED, AUTH, token=claims('{"exp": 1e300}')),
+    Case("token expiring at -1e20", on_sandbox("status"), REJECTED, AUTH, token=claims('{"exp": -1e20}')),
+    Case("token expiring at 10**30", on_sandbox("status"), REJECTED, AUTH, token=claims('{"exp": 1' + 30 * "0" + "}")),
+    Case(
+        "token claiming roles that are a number",
+        on_sandbox("status"),
+        REJECTED,
+        AUTH,
+        token=claims('{"roles": 5, "upn": 7, "exp": "soon"}'),
+    ),
 ]
+# fmt: on
 # fmt: on
 
 

@@ -146,6 +146,9 @@ def claimed_permissions(claims: Mapping[str, Any]) -> frozenset[str] | None:
     """
     if not claims:
         return None
+    # Claims of an unexpected type say nothing (a token's format is not a contract).
     if is_app_only(claims):
-        return frozenset(str(r) for r in claims.get("roles") or [])
-    return frozenset(str(claims.get("scp", "")).split())
+        roles = claims.get("roles")
+        return frozenset(str(r) for r in roles) if isinstance(roles, list) else frozenset()
+    scp = claims.get("scp")
+    return frozenset(scp.split()) if isinstance(scp, str) else frozenset()
