@@ -242,7 +242,10 @@ def delete_in_tui(info: dict[str, str], *, time_scale: float, users: int, state:
 
     async def drive() -> int:
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_loaded(app, pilot, users)
+            try:
+                await asyncio.wait_for(wait_loaded(app, pilot, users), timeout=900)
+            except TimeoutError:
+                raise RuntimeError(f"the app did not load the tenant: {app.screen!r}") from None
             await start_step_1(app, pilot)
             while app.step_running is not None:
                 await asyncio.sleep(0.1)
@@ -251,7 +254,12 @@ def delete_in_tui(info: dict[str, str], *, time_scale: float, users: int, state:
             await pilot.press("q")
             return failed
 
-    return asyncio.run(drive())
+    try:
+        return asyncio.run(drive())
+    finally:
+        # As app/main.py does after the app returns: the journal and its tenant lock.
+        if app.session is not None:
+            app.session.close()
 
 
 def delete_sequentially(info: dict[str, str]) -> int:
