@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -52,6 +53,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -289,6 +291,21 @@ def delete_sequentially(info: dict[str, str]) -> int:
 MODES = ("headless", "tui", "sequential")
 
 
+@contextlib.contextmanager
+def _runtime_dir(path: str) -> Iterator[None]:
+    """Per-tenant run locks in ``path``: every run of one seed is the same tenant id, and a
+    benchmark must not meet a closeout (or another benchmark) running on this machine."""
+    before = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = path
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = before
+
+
 def measure(
     users: int,
     *,
@@ -328,7 +345,7 @@ def measure(
     )
     started = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory(prefix="closeout-bench-") as state:
+        with tempfile.TemporaryDirectory(prefix="closeout-bench-") as state, _runtime_dir(state):
             if mode == "tui":
                 failed = delete_in_tui(
                     sandbox.info, time_scale=time_scale, users=users, state=Path(state)
