@@ -31,6 +31,7 @@ from textual import events
 
 from app.closeout_app import CloseoutApp
 from app.screens.main_screen import MainScreen
+from services.models import StepId
 from services.session import SessionOptions
 from widgets import RemainingTable
 
@@ -63,14 +64,30 @@ async def wait_loaded(app: CloseoutApp, pilot: Any, users: int) -> RemainingTabl
     return table
 
 
-async def start_step_1(app: CloseoutApp, pilot: Any) -> None:
-    """Select step 1, run it, confirm; return once it is running."""
+async def start_step_1(app: CloseoutApp, pilot: Any, timeout: float = 120.0) -> None:
+    """Select step 1, run it, confirm; return once it is running.
+
+    Each key waits for what it answers (a "y" pressed before the question is on screen would
+    be lost, and the benchmark would wait for ever); RuntimeError after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+
+    async def until(done: Any, what: str) -> None:
+        while not done():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no {what} after {timeout:g} s: {app.screen!r}")
+            await pilot.pause(0.02)
+
     await pilot.press("down")
     await pilot.press("r")
-    await pilot.pause(0.2)
+    await until(lambda: app.screen.id == "confirm", "confirmation")
+    before = app.step_states.get(StepId.DELETE_USERS)
     await pilot.press("y")
-    while app.step_running is None:
-        await asyncio.sleep(0.01)
+    # A small tenant's step can be over before we look: a changed state counts too.
+    await until(
+        lambda: app.step_running is not None or app.step_states.get(StepId.DELETE_USERS) != before,
+        "running step",
+    )
 
 
 async def bench(args: argparse.Namespace) -> None:
