@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from .control import RunControl
+from .endpoints import Endpoint
 from .errors import GraphError, NetworkError, parse_retry_after
 from .graph import MAX_BATCH, GraphClient, GraphResponse, parse_throttle_percentage
 from .pacing import Grant, WritePacer
@@ -57,6 +58,29 @@ class BatchItem:
     @property
     def is_write(self) -> bool:
         return self.method.upper() not in _SAFE_METHODS
+
+    @classmethod
+    def of(
+        cls,
+        call: Endpoint,
+        key: str,
+        *,
+        body: dict[str, Any] | None = None,
+        action: str = "",
+        label: str = "",
+    ) -> BatchItem:
+        """``call`` (its row in :mod:`services.endpoints`) on the object ``key``; a body goes
+        as JSON."""
+        return cls(
+            key=key,
+            method=call.method,
+            url=call.url(id=key) if call.placeholders else call.url(),
+            body=body,
+            headers={"Content-Type": "application/json"} if body is not None else None,
+            version=call.version,
+            action=action,
+            label=label,
+        )
 
 
 class Outcome(StrEnum):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import endpoints
 from .errors import GraphError
 from .graph import GraphClient
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, TenantInfo
@@ -54,8 +55,9 @@ class Caller:
 
 
 def read_organization(client: GraphClient) -> dict[str, Any]:
+    """The tenant's organization object: every reader of ``GET /organization`` calls this one."""
     orgs = client.get(
-        "/organization",
+        endpoints.ORGANIZATION.url(),
         params={"$select": "id,displayName,verifiedDomains,onPremisesSyncEnabled"},
     ).get("value", [])
     if not orgs:
@@ -69,7 +71,7 @@ def my_role_ids(client: GraphClient, user_id: str) -> frozenset[str]:
     """Directory role template ids of the signed-in user, group-inherited ones included."""
     try:
         roles = client.get_all(
-            "/me/transitiveMemberOf/microsoft.graph.directoryRole",
+            endpoints.MY_ROLES.url(),
             params={"$select": "id,displayName,roleTemplateId", "$count": "true"},
             headers={"ConsistencyLevel": "eventual"},
         )
@@ -78,7 +80,7 @@ def my_role_ids(client: GraphClient, user_id: str) -> frozenset[str]:
         if exc.status != 403:
             raise
     assignments = client.get_all(
-        "/roleManagement/directory/roleAssignments",
+        endpoints.ROLE_ASSIGNMENTS.url(),
         params={"$filter": f"principalId eq '{user_id}'"},
     )
     return frozenset(str(a.get("roleDefinitionId")) for a in assignments)
@@ -93,7 +95,9 @@ def read_me(client: GraphClient) -> dict[str, Any] | None:
     Anything else (a 403 for a delegated token without ``User.Read``) is an error.
     """
     try:
-        return client.get("/me", params={"$select": "id,userPrincipalName,displayName"})
+        return client.get(
+            endpoints.ME.url(), params={"$select": "id,userPrincipalName,displayName"}
+        )
     except GraphError as exc:
         if exc.status in (400, 403) and _APP_ONLY_ME in exc.message.lower():
             return None

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import endpoints
 from .errors import GraphError
 from .graph import GraphClient
 from .models import AppRow, InventoryRefreshed, PolicyRow, SubscriptionRow, TenantInfo, UserRow
@@ -153,13 +154,13 @@ def read_roles(client: GraphClient) -> tuple[dict[str, list[str]], dict[str, str
     """Activated directory roles and their members (DRM: no paging on directoryRoles)."""
     members: dict[str, list[str]] = {}
     names: dict[str, str] = {}
-    for role in client.get("/directoryRoles").get("value", []):
+    for role in client.get(endpoints.DIRECTORY_ROLES.url()).get("value", []):
         template = str(role.get("roleTemplateId"))
         names[template] = str(role.get("displayName"))
         ids = [
             str(m["id"])
             for m in client.get_all(
-                f"/directoryRoles/{role['id']}/members", params={"$select": "id"}
+                endpoints.ROLE_MEMBERS.url(id=str(role["id"])), params={"$select": "id"}
             )
             if m.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
         ]
@@ -169,7 +170,7 @@ def read_roles(client: GraphClient) -> tuple[dict[str, list[str]], dict[str, str
 
 
 def read_skus(client: GraphClient) -> list[dict[str, Any]]:
-    return client.get("/subscribedSkus").get("value", [])
+    return client.get(endpoints.SUBSCRIBED_SKUS.url()).get("value", [])
 
 
 def read_users(
@@ -191,7 +192,9 @@ def read_users(
         if any(p.startswith(DATA_PLAN_PREFIXES) for p in plans):
             data_skus.add(str(sku.get("skuId")))
     users = []
-    for page in client.iter_pages("/users", params={"$select": USER_SELECT, "$top": "999"}):
+    for page in client.iter_pages(
+        endpoints.USERS.url(), params={"$select": USER_SELECT, "$top": "999"}
+    ):
         for u in page:
             lic = [str(a.get("skuId")) for a in u.get("assignedLicenses") or []]
             held = roles_by_user.get(str(u["id"]), [])
@@ -214,7 +217,7 @@ def read_users(
 
 def read_deleted_users(client: GraphClient) -> list[dict[str, Any]]:
     return client.get_all(
-        "/directory/deletedItems/microsoft.graph.user",
+        endpoints.DELETED_USERS.url(),
         params={"$select": "id,userPrincipalName,displayName,deletedDateTime", "$top": "999"},
     )
 
@@ -242,7 +245,7 @@ def read_subscriptions(client: GraphClient, tenant_id: str) -> list[Subscription
             partner_tenant_id=partner_tenant(s.get("ownerTenantId"), tenant_id),
             sku_id=str(s.get("skuId") or ""),
         )
-        for s in client.get_all("/directory/subscriptions")
+        for s in client.get_all(endpoints.SUBSCRIPTIONS.url())
     ]
 
 
@@ -255,14 +258,14 @@ def read_applications(client: GraphClient) -> list[AppRow]:
             kind="application",
         )
         for a in client.get_all(
-            "/applications", params={"$select": "id,appId,displayName", "$top": "999"}
+            endpoints.APPLICATIONS.url(), params={"$select": "id,appId,displayName", "$top": "999"}
         )
     ]
 
 
 def read_deleted_applications(client: GraphClient) -> list[dict[str, Any]]:
     return client.get_all(
-        "/directory/deletedItems/microsoft.graph.application",
+        endpoints.DELETED_APPLICATIONS.url(),
         params={"$select": "id,appId,displayName,deletedDateTime", "$top": "999"},
     )
 
@@ -270,7 +273,7 @@ def read_deleted_applications(client: GraphClient) -> list[dict[str, Any]]:
 def read_deleted_service_principals(client: GraphClient) -> list[dict[str, Any]]:
     """Graph soft-deletes service principals too: they wait 30 days in the recycle bin."""
     return client.get_all(
-        "/directory/deletedItems/microsoft.graph.servicePrincipal",
+        endpoints.DELETED_SERVICE_PRINCIPALS.url(),
         params={"$select": "id,appId,displayName,deletedDateTime", "$top": "999"},
     )
 
@@ -286,7 +289,7 @@ def read_service_principals(client: GraphClient) -> list[AppRow]:
             enabled=bool(s.get("accountEnabled", True)),
         )
         for s in client.get_all(
-            "/servicePrincipals",
+            endpoints.SERVICE_PRINCIPALS.url(),
             params={
                 "$select": "id,appId,displayName,appOwnerOrganizationId,accountEnabled",
                 "$top": "999",
@@ -304,7 +307,7 @@ def requires_mfa(policy: dict[str, Any]) -> bool:
 
 def read_policies(client: GraphClient) -> list[PolicyRow]:
     """Security defaults and Conditional Access (one CA read: that service allows 1 request/s)."""
-    sd = client.get("/policies/identitySecurityDefaultsEnforcementPolicy")
+    sd = client.get(endpoints.SECURITY_DEFAULTS.url())
     rows = [
         PolicyRow(
             id=str(sd.get("id", "securityDefaults")),
@@ -314,7 +317,7 @@ def read_policies(client: GraphClient) -> list[PolicyRow]:
             requires_mfa=bool(sd.get("isEnabled")),
         )
     ]
-    for p in client.get_all("/identity/conditionalAccess/policies"):
+    for p in client.get_all(endpoints.CA_POLICIES.url()):
         rows.append(
             PolicyRow(
                 id=str(p["id"]),

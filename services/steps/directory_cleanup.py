@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from services import endpoints as E
 from services.batch import BatchItem, ItemResult, Outcome
+from services.endpoints import Endpoint
 from services.i18n import _
 from services.inventory import Inventory
 from services.models import AppRow
@@ -22,7 +24,6 @@ from .base import StepContext, failed_results
 from .directory import OWN_APP, STEP, readiness
 
 SP_DELETE_ROUNDS = 3
-RECYCLE_BIN = "/directory/deletedItems"
 
 
 @dataclass
@@ -39,7 +40,9 @@ def cleanup(
     result = CleanupResult()
     planned_purge = set(ctx.plan.ids("purge-user"))
     purge = [
-        delete_item("purge-user", RECYCLE_BIN, str(d["id"]), str(d.get("userPrincipalName") or ""))
+        delete_item(
+            "purge-user", E.DELETED_USER_PURGE, str(d["id"]), str(d.get("userPrincipalName") or "")
+        )
         for d in inv.deleted_users
         if str(d["id"]) in planned_purge
     ]
@@ -47,7 +50,7 @@ def cleanup(
 
     planned_apps = set(ctx.plan.ids("delete-application"))
     apps = [
-        delete_item("delete-application", "/applications", a.id, a.display_name)
+        delete_item("delete-application", E.APPLICATION_DELETE, a.id, a.display_name)
         for a in inv.applications
         if a.id in planned_apps
     ]
@@ -67,13 +70,18 @@ def cleanup(
         ctx.plan.ids("purge-service-principal")
     )
     purge_apps = _purge_items("purge-application", app_results) + [
-        delete_item("purge-application", RECYCLE_BIN, str(d["id"]), str(d.get("displayName") or ""))
+        delete_item(
+            "purge-application", E.DELETED_APP_PURGE, str(d["id"]), str(d.get("displayName") or "")
+        )
         for d in inv.deleted_applications
         if str(d["id"]) in planned_binned
     ]
     purge_sps = _purge_items("purge-service-principal", sp_results) + [
         delete_item(
-            "purge-service-principal", RECYCLE_BIN, str(d["id"]), str(d.get("displayName") or "")
+            "purge-service-principal",
+            E.DELETED_APP_PURGE,
+            str(d["id"]),
+            str(d.get("displayName") or ""),
         )
         for d in inv.deleted_service_principals
         if str(d["id"]) in planned_binned
@@ -92,7 +100,9 @@ def delete_in_rounds(
 
     Returns every result and the items still refusing after the last round.
     """
-    pending = [delete_item(action, "/servicePrincipals", sp.id, sp.display_name) for sp in sps]
+    pending = [
+        delete_item(action, E.SERVICE_PRINCIPAL_DELETE, sp.id, sp.display_name) for sp in sps
+    ]
     results: list[ItemResult] = []
     for round_no in range(1, SP_DELETE_ROUNDS + 1):
         if not pending or ctx.control.stopped:
@@ -113,12 +123,10 @@ def delete_in_rounds(
 def disable(ctx: StepContext, refusing: list[BatchItem]) -> list[ItemResult]:
     """Turn off what refused deletion, so that it does not block (DELTEN)."""
     items = [
-        BatchItem(
-            key=i.key,
-            method="PATCH",
-            url=f"/servicePrincipals/{i.key}",
+        BatchItem.of(
+            E.SERVICE_PRINCIPAL_DISABLE,
+            i.key,
             body={"accountEnabled": False},
-            headers={"Content-Type": "application/json"},
             action="disable-service-principal",
             label=i.label,
         )
@@ -172,7 +180,7 @@ def delete_own_app_last(
     items = [
         delete_item(
             "delete-own-app",
-            "/applications" if o.kind == "application" else "/servicePrincipals",
+            E.APPLICATION_DELETE if o.kind == "application" else E.SERVICE_PRINCIPAL_DELETE,
             o.id,
             o.display_name,
         )
@@ -187,16 +195,14 @@ def delete_own_app_last(
 
 def _purge_items(action: str, results: list[ItemResult]) -> list[BatchItem]:
     return [
-        delete_item(action, RECYCLE_BIN, r.item.key, r.item.label)
+        delete_item(action, E.DELETED_APP_PURGE, r.item.key, r.item.label)
         for r in results
         if r.outcome in (Outcome.done, Outcome.gone)
     ]
 
 
-def delete_item(action: str, collection: str, key: str, label: str) -> BatchItem:
-    return BatchItem(
-        key=key, method="DELETE", url=f"{collection}/{key}", action=action, label=label
-    )
+def delete_item(action: str, call: Endpoint, key: str, label: str) -> BatchItem:
+    return BatchItem.of(call, key, action=action, label=label)
 
 
 def failed(results: list[ItemResult]) -> list[str]:

@@ -14,6 +14,7 @@ that sent there, then Microsoft Graph's own, and closeout's own last of all (wit
 
 from __future__ import annotations
 
+from services import endpoints as E
 from services.batch import Outcome
 from services.i18n import _
 from services.inventory import Inventory
@@ -23,7 +24,6 @@ from services.own_app import GRAPH_APP_ID
 from .base import StepContext
 from .directory import STEP
 from .directory_cleanup import (
-    RECYCLE_BIN,
     CleanupResult,
     delete_in_rounds,
     delete_item,
@@ -115,7 +115,7 @@ def run(ctx: StepContext, inv: Inventory) -> CleanupResult:
         done = ctx.execute(
             STEP,
             [
-                delete_item("delete-own-app", "/servicePrincipals", sp.id, sp.display_name)
+                delete_item("delete-own-app", E.SERVICE_PRINCIPAL_DELETE, sp.id, sp.display_name)
                 for sp in own
             ],
         )
@@ -134,7 +134,7 @@ def _rows(items: list, rows: list[AppRow]) -> list[AppRow]:
 def _purge(ctx: StepContext, results: list) -> list:
     # Refusals answer 4xx and stay; what went answered 204 (or 404: gone with its app).
     items = [
-        delete_item("purge-service-principal", RECYCLE_BIN, r.item.key, r.item.label)
+        delete_item("purge-service-principal", E.DELETED_APP_PURGE, r.item.key, r.item.label)
         for r in results
         if r.outcome in (Outcome.done, Outcome.gone)
     ]

@@ -5,7 +5,7 @@ MFA-requiring Conditional Access policies, turning them off only when asked.
 
 from __future__ import annotations
 
-from services import requirements
+from services import endpoints, requirements
 from services.batch import BatchItem
 from services.errors import GraphError
 from services.i18n import N_, _
@@ -16,6 +16,7 @@ from .base import StepContext, failed_results, state
 from .step import Asking, Assessing, Assessment, Confirmation, Host, Ran, Step
 
 STEP = StepId.DISABLE_MFA
+MFA = endpoints.MFA_STATE
 DEPENDS_ON = (StepId.DELETE_USERS,)
 
 
@@ -33,7 +34,7 @@ def read_mfa(ctx: StepContext, user_ids: list[str]) -> dict[str, str]:
     states: dict[str, str] = {}
     for uid in user_ids:
         try:
-            body = ctx.client.get(f"/users/{uid}/authentication/requirements", version="beta")
+            body = ctx.client.get(MFA.url(id=uid), version=MFA.version)
             states[uid] = str(body.get("perUserMfaState") or "unknown")
         except GraphError as exc:
             if exc.status != 404:
@@ -115,13 +116,10 @@ def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
     todo = targets(ctx, existing_users)
     mfa = read_mfa(ctx, [uid for uid, _label in todo])
     items = [
-        BatchItem(
-            key=uid,
-            method="PATCH",
-            url=f"/users/{uid}/authentication/requirements",
+        BatchItem.of(
+            endpoints.MFA_UPDATE,
+            uid,
             body={"perUserMfaState": "disabled"},
-            headers={"Content-Type": "application/json"},
-            version="beta",
             action="disable-mfa",
             label=label,
         )
@@ -136,12 +134,10 @@ def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
         if p.state == "disabled" or p.id not in planned:
             continue  # a policy that appeared after planning is reported, not turned off
         if p.kind == "securityDefaults":
-            item = BatchItem(
-                key=p.id,
-                method="PATCH",
-                url="/policies/identitySecurityDefaultsEnforcementPolicy",
+            item = BatchItem.of(
+                endpoints.SECURITY_DEFAULTS_UPDATE,
+                p.id,
                 body={"isEnabled": False},
-                headers={"Content-Type": "application/json"},
                 action="disable-security-defaults",
                 label=p.display_name,
             )
@@ -149,12 +145,10 @@ def run(ctx: StepContext, existing_users: set[str]) -> list[str]:
             # One at a time and spaced: Conditional Access throttles at 1 request/s, no Retry-After.
             if ctx.control.wait(ctx.options.ca_spacing):
                 break
-            item = BatchItem(
-                key=p.id,
-                method="PATCH",
-                url=f"/identity/conditionalAccess/policies/{p.id}",
+            item = BatchItem.of(
+                endpoints.CA_POLICY_UPDATE,
+                p.id,
                 body={"state": "disabled"},
-                headers={"Content-Type": "application/json"},
                 action="disable-ca-policy",
                 label=p.display_name,
             )

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services import requirements
+from services import endpoints, requirements
 from services.batch import BatchItem, Outcome
+from services.caller import read_organization
 from services.graph import GraphClient
 from services.i18n import N_, _, ngettext
 from services.inventory import read_users
@@ -151,10 +152,7 @@ def assess(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> Ste
 
 def org_sync(client: GraphClient) -> bool | None:
     """Whether the organization synchronizes from on-premises AD, from a fresh read."""
-    orgs = client.get("/organization", params={"$select": "id,onPremisesSyncEnabled"}).get(
-        "value", []
-    )
-    return orgs[0].get("onPremisesSyncEnabled") if orgs else None
+    return read_organization(client).get("onPremisesSyncEnabled")
 
 
 def read_state(ctx: StepContext) -> tuple[list[UserRow], bool | None]:
@@ -166,12 +164,10 @@ def turn_sync_off(ctx: StepContext) -> StepState | None:
     """Send the PATCH (journalled like every write); a failure comes back as a failed state."""
     ctx.require_writable(_("turning directory synchronization off"))
     org_id = ctx.caller.tenant.id
-    item = BatchItem(
-        key=org_id,
-        method="PATCH",
-        url=f"/organization/{org_id}",
+    item = BatchItem.of(
+        endpoints.ORGANIZATION_UPDATE,
+        org_id,
         body={"onPremisesSyncEnabled": False},
-        headers={"Content-Type": "application/json"},
         action=dirsync.ACTION,
         label=ctx.caller.tenant.display_name,
     )
@@ -221,13 +217,7 @@ def run(ctx: StepContext) -> StepState:
     # Everyone planned who is not synchronized now: cloud-only users at once, formerly synced
     # ones as soon as Graph shows them converted. Synced ones would be refused.
     items = [
-        BatchItem(
-            key=uid,
-            method="DELETE",
-            url=f"/users/{uid}",
-            action="delete-user",
-            label=existing[uid].upn,
-        )
+        BatchItem.of(endpoints.USER_DELETE, uid, action="delete-user", label=existing[uid].upn)
         for uid in ctx.plan.user_delete_ids()
         if uid in existing
         and uid not in ctx.kept_ids
