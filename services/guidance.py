@@ -1,9 +1,10 @@
 """Plain-language guidance for the Graph errors closeout is known to meet.
 
-Two data tables and one function. ``PERMISSIONS`` says, per endpoint, which delegated scope and
-which directory role a call needs (from graph-api.md §10), so that a 403 can name them. ``RULES``
-maps status, code and message patterns to a sentence the admin can act on. The first rule that
-matches wins, so specific rules come before general ones. Unknown errors give ``""``: the caller
+A data table and one function. A 403 names what the refused call needs, read from its row in
+the endpoint table (:mod:`services.endpoints`, graph-api.md §10): the delegated permission, the
+directory role, what else to know. ``RULES`` maps status, code and message patterns to a
+sentence the admin can act on. The first rule that matches wins, so specific rules come before
+general ones. Unknown errors give ``""``: the caller
 then shows Graph's own message, which is better than a vague guess.
 """
 
@@ -12,12 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import urlsplit
 
+from . import endpoints
+from .endpoints import split_version
 from .i18n import N_, _
 
 __all__ = [
-    "PERMISSIONS",
     "RULES",
     "Permission",
     "Rule",
@@ -26,18 +27,18 @@ __all__ = [
     "split_version",
 ]
 
-_VERSIONS = ("v1.0", "beta")
-
 
 @dataclass(frozen=True)
 class Permission:
-    """What one endpoint needs. In ``path``, ``{id}`` is one segment and ``{rest}`` any tail."""
+    """What a refused call needed, in words for the admin (from its rows in the endpoint table)."""
 
     method: str
     path: str
+    """The call's path as Graph's reference writes it (``/users/{id}``)."""
     scopes: str
     roles: str | None = None
     note: str | None = None
+    """Translated already."""
 
 
 @dataclass(frozen=True)
@@ -54,99 +55,8 @@ class Rule:
     max_status: int | None = None  # with ``status``: an inclusive range (5xx)
 
 
-PERMISSIONS: tuple[Permission, ...] = (
-    Permission("GET", "/me", "User.Read"),
-    Permission("GET", "/me/transitiveMemberOf{rest}", "User.Read"),
-    Permission("GET", "/me/memberOf{rest}", "User.Read"),
-    Permission("GET", "/users/{id}/transitiveMemberOf{rest}", "User.Read.All"),
-    Permission("GET", "/users/{id}/memberOf{rest}", "User.Read.All"),
-    Permission(
-        "GET",
-        "/users/{id}/authentication/requirements",
-        "Policy.Read.All (or Policy.ReadWrite.AuthenticationMethod)",
-        "Global Reader or Authentication Policy Administrator",
-    ),
-    Permission(
-        "PATCH",
-        "/users/{id}/authentication/requirements",
-        "Policy.ReadWrite.AuthenticationMethod",
-        "Authentication Policy Administrator",
-    ),
-    Permission(
-        "DELETE",
-        "/users/{id}/authentication/{id}/{id}",
-        "UserAuthenticationMethod.ReadWrite.All",
-        "Authentication Administrator or Privileged Authentication Administrator",
-    ),
-    Permission(
-        "DELETE",
-        "/users/{id}",
-        "User.ReadWrite.All or User.DeleteRestore.All",
-        "User Administrator (or Global/Privileged Authentication Administrator for admins)",
-        note=N_("deleting admins also needs Directory.AccessAsUser.All"),
-    ),
-    Permission("GET", "/users{rest}", "User.Read.All"),
-    Permission(
-        "GET", "/roleManagement/directory/roleAssignments{rest}", "RoleManagement.Read.Directory"
-    ),
-    Permission("GET", "/directoryRoles{rest}", "RoleManagement.Read.Directory"),
-    Permission(
-        "PATCH",
-        "/organization/{id}",
-        "Organization.ReadWrite.All",
-        "Hybrid Identity Administrator or Global Administrator",
-        note=N_("turning directory sync off cannot be undone for 72 hours"),
-    ),
-    Permission("GET", "/organization{rest}", "Organization.Read.All"),
-    Permission(
-        "DELETE",
-        "/directory/deletedItems/{id}",
-        "User.ReadWrite.All or User.DeleteRestore.All",
-        "User Administrator or Global Administrator",
-    ),
-    Permission("GET", "/directory/deletedItems{rest}", "User.Read.All (or User.DeleteRestore.All)"),
-    Permission("GET", "/subscribedSkus{rest}", "Organization.Read.All"),
-    Permission("GET", "/directory/subscriptions{rest}", "Organization.Read.All"),
-    Permission(
-        "PATCH",
-        "/policies/identitySecurityDefaultsEnforcementPolicy",
-        "Policy.ReadWrite.SecurityDefaults",
-        "Security Administrator or Global Administrator",
-    ),
-    Permission("GET", "/policies/identitySecurityDefaultsEnforcementPolicy", "Policy.Read.All"),
-    Permission(
-        "PATCH",
-        "/identity/conditionalAccess/policies/{id}",
-        "Policy.Read.All and Policy.ReadWrite.ConditionalAccess",
-        "Conditional Access Administrator or Security Administrator",
-    ),
-    Permission("GET", "/identity/conditionalAccess/policies{rest}", "Policy.Read.All"),
-    Permission(
-        "DELETE",
-        "/servicePrincipals/{id}",
-        "Application.ReadWrite.All",
-        "Global Administrator who is a member (not a guest) of this tenant",
-    ),
-    Permission(
-        "PATCH",
-        "/servicePrincipals/{id}",
-        "Application.ReadWrite.All",
-        "Global Administrator who is a member (not a guest) of this tenant",
-    ),
-    Permission(
-        "DELETE",
-        "/applications/{id}",
-        "Application.ReadWrite.All",
-        "Global Administrator who is a member (not a guest) of this tenant",
-    ),
-    Permission(
-        "GET", "/servicePrincipals{rest}", "Application.Read.All (or Application.ReadWrite.All)"
-    ),
-    Permission("GET", "/applications{rest}", "Application.Read.All (or Application.ReadWrite.All)"),
-)
-
 # Endpoints that exist only in the beta API; v1.0 answers them with 405.
-_BETA_ONLY = ("/users/{id}/authentication/requirements", "/me/authentication/requirements")
+_BETA_ONLY = tuple(e.path for e in endpoints.ENDPOINTS if e.version == "beta" and e.delegated)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -234,17 +144,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def split_version(path: str) -> tuple[str | None, str]:
-    """``("v1.0", "/users/x")`` from ``/v1.0/users/x?$top=1`` or a full Graph URL."""
-    parts = urlsplit(path)
-    rel = parts.path if (parts.scheme or parts.netloc) else path.split("?", 1)[0]
-    segments = rel.lstrip("/").split("/", 1)
-    if segments and segments[0].lower() in _VERSIONS:
-        version = "v1.0" if segments[0].lower() == "v1.0" else "beta"
-        return version, "/" + (segments[1] if len(segments) > 1 else "")
-    return None, "/" + rel.lstrip("/")
-
-
 @cache
 def _compile(pattern: str) -> re.Pattern[str]:
     alternatives = []
@@ -255,12 +154,44 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 def permission_for(method: str, path: str) -> Permission | None:
-    """What the endpoint of ``method path`` needs (``path`` as :func:`guidance_for` takes it)."""
-    method = (method or "").upper()
-    rel_path = split_version(path or "")[1]
-    return next(
-        (p for p in PERMISSIONS if p.method == method and _compile(p.path).match(rel_path)), None
+    """What the call ``method path`` needs (``path`` as :func:`guidance_for` takes it), from its
+    rows in :mod:`services.endpoints`; None for a call closeout does not make."""
+    rows = endpoints.lookup((method or "").upper(), path or "")
+    if not rows:
+        return None
+    several = len(rows) > 1
+    scopes = "; ".join(
+        _scopes(row) + (f" ({_(row.target)})" if several and row.target else "") for row in rows
     )
+    roles = (
+        "; ".join(
+            _names(row.roles) + (f" ({_(row.target)})" if several and row.target else "")
+            for row in rows
+            if row.roles
+        )
+        or None
+    )
+    notes = [_(n) for n in dict.fromkeys(row.note for row in rows) if n]
+    notes += [
+        _("deleting admins also needs {permission}").format(permission=row.for_admins)
+        for row in rows
+        if row.for_admins
+    ]
+    return Permission(rows[0].method, rows[0].path, scopes, roles, "; ".join(notes) or None)
+
+
+def _scopes(row: endpoints.Endpoint) -> str:
+    """The least delegated permission (or the application's, for a call only an application
+    may make), with what closeout's own sign-in asks for, and what is needed as well."""
+    least = row.delegated or row.application or ()
+    text = " or ".join(least)
+    if row.asks and row.asks not in least:
+        text += f" (or {row.asks})"
+    return " and ".join((text, *row.together))
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _permission_text(method: str, rel_path: str) -> str:
@@ -275,7 +206,7 @@ def _permission_text(method: str, rel_path: str) -> str:
             else _("Access denied: {method} {path} needs the delegated permission {scopes}")
         ).format(method=method, path=perm.path, roles=perm.roles, scopes=perm.scopes)
         if perm.note:
-            text += f"; {_(perm.note)}"
+            text += f"; {perm.note}"
         return _(
             "{text}. Sign in with an account that has it, or have a Global Administrator "
             "grant admin consent for the scope, then retry."

@@ -6,7 +6,8 @@ from Graph; permissions from closeout's own sign-in (msal's token response). Whe
 permissions are unknown (a bring-your-own or app-only token, which closeout does not read),
 what Graph refuses is learned instead (:func:`learned_missing`), and what a readable token's
 claims say is only a warning (:func:`hinted_missing`). The needs are data, one
-:class:`StepNeeds` per step, which that step's registry entry points to.
+:class:`StepNeeds` per step, which that step's registry entry points to: the Graph calls the
+step makes, by their rows in :mod:`services.endpoints`, whose permissions are written there.
 """
 
 from __future__ import annotations
@@ -15,24 +16,42 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from . import endpoints as E
 from .caller import ROLE_NAMES, Caller
+from .endpoints import Endpoint
 from .errors import GraphError
 from .guidance import permission_for
 from .i18n import N_, _
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, StepId
 
-Condition = Literal["always", "delegated", "app-only", "sync-on", "security-defaults", "ca"]
+Condition = Literal["always", "sync-on", "security-defaults", "ca"]
+
+
+@dataclass(frozen=True)
+class Uses:
+    """One Graph call a step makes, and what for in the admin's words (``N_``)."""
+
+    call: Endpoint
+    why: str
+    when: Condition = "always"
+    """``always``, ``sync-on`` (directory sync is on), ``security-defaults`` or ``ca`` (turning
+    them off was asked for)."""
+    admins: str | None = None
+    """What for, when the call's :attr:`~services.endpoints.Endpoint.for_admins` permission is
+    needed too (``N_``)."""
 
 
 @dataclass(frozen=True)
 class Need:
-    """One requirement: any of ``names`` satisfies it, when ``when`` applies."""
+    """One requirement: any of ``names`` satisfies it."""
 
     names: tuple[str, ...]
-    why: str
-    when: Condition = "always"
-    """``always``, ``delegated`` (a signed-in admin), ``app-only``, ``sync-on`` (directory sync
-    is on), ``security-defaults`` or ``ca`` (turning them off was asked for)."""
+    whys: tuple[str, ...]
+    """What for (``N_``), one per call it stands for."""
+
+    @property
+    def why(self) -> str:
+        return "; ".join(_(w) for w in self.whys)
 
 
 @dataclass(frozen=True)
@@ -41,7 +60,8 @@ class StepNeeds:
 
     roles: tuple[str, ...] = ()
     """Role template ids, any of which allows the step (delegated sign-in only)."""
-    permissions: tuple[Need, ...] = ()
+    uses: tuple[Uses, ...] = ()
+    """The calls whose permissions it needs (their rows in :mod:`services.endpoints`)."""
     reading: bool = False
     """Needed even by a read-only session (reading the tenant)."""
 
@@ -80,46 +100,38 @@ class Missing:
         ).format(step=int(self.step), name=self.name, why=self.why)
 
 
-READ_NEEDS = (
-    Need(
-        ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-        N_("read users, their sync state and licences"),
-    ),
-    Need(
-        ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All"),
-        N_("read the organization and its subscriptions"),
-    ),
-    Need(("Policy.Read.All",), N_("read security defaults, Conditional Access and per-user MFA")),
-    Need(
-        ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
-        N_("read applications and service principals"),
-    ),
-    Need(
-        (
-            "RoleManagement.Read.Directory",
-            "Directory.Read.All",
-            "RoleManagement.ReadWrite.Directory",
-        ),
-        N_("read who holds which admin role"),
-    ),
-)
+_USERS = N_("read users, their sync state and licences")
+_ORGANIZATION = N_("read the organization and its subscriptions")
+_APPS = N_("read applications and service principals")
+_ROLES = N_("read who holds which admin role")
+_MFA_OFF = N_("turn per-user MFA off")
+_APPS_DELETE = N_("delete applications and service principals")
 
-# One per step, in the registry's order (services/steps/registry.py).
-PREPARE = StepNeeds(permissions=READ_NEEDS, reading=True)
+# One per step, in the registry's order (services/steps/registry.py). Step 0's own first reads
+# (the organization, /me and its roles) come before any requirement can be checked: a refusal
+# there is Graph's to say.
+PREPARE = StepNeeds(
+    uses=(
+        Uses(E.DIRECTORY_ROLES, _ROLES),
+        Uses(E.ROLE_MEMBERS, _ROLES),
+        Uses(E.SUBSCRIBED_SKUS, _ORGANIZATION),
+        Uses(E.USERS, _USERS),
+        Uses(E.DELETED_USERS, _USERS),
+        Uses(E.SUBSCRIPTIONS, _ORGANIZATION),
+        Uses(E.APPLICATIONS, _APPS),
+        Uses(E.DELETED_APPLICATIONS, _APPS),
+        Uses(E.SERVICE_PRINCIPALS, _APPS),
+        Uses(E.DELETED_SERVICE_PRINCIPALS, _APPS),
+        Uses(E.SECURITY_DEFAULTS, N_("read security defaults")),
+        Uses(E.CA_POLICIES, N_("read Conditional Access policies")),
+    ),
+    reading=True,
+)
 DELETE_USERS = StepNeeds(
     roles=(GLOBAL_ADMIN,),
-    permissions=(
-        Need(("User.ReadWrite.All", "User.DeleteRestore.All"), N_("delete users")),
-        Need(
-            ("Directory.AccessAsUser.All",),
-            N_("delete users who hold admin roles"),
-            when="delegated",
-        ),
-        Need(
-            ("Organization.ReadWrite.All",),
-            N_("turn directory synchronization off"),
-            when="sync-on",
-        ),
+    uses=(
+        Uses(E.USER_DELETE, N_("delete users"), admins=N_("delete users who hold admin roles")),
+        Uses(E.ORGANIZATION_UPDATE, N_("turn directory synchronization off"), when="sync-on"),
     ),
 )
 # The article lets a Billing Administrator do the subscription steps; both are handoffs.
@@ -127,34 +139,25 @@ CANCEL_SUBSCRIPTIONS = StepNeeds(roles=(GLOBAL_ADMIN, BILLING_ADMIN))
 DELETE_SUBSCRIPTIONS = StepNeeds(roles=(GLOBAL_ADMIN, BILLING_ADMIN))
 DISABLE_MFA = StepNeeds(
     roles=(GLOBAL_ADMIN,),
-    permissions=(
-        Need(("Policy.ReadWrite.AuthenticationMethod",), N_("turn per-user MFA off")),
-        Need(
-            ("Policy.ReadWrite.SecurityDefaults",),
+    uses=(
+        Uses(E.MFA_STATE, _MFA_OFF),
+        Uses(E.MFA_UPDATE, _MFA_OFF),
+        Uses(
+            E.SECURITY_DEFAULTS_UPDATE,
             N_("turn security defaults off"),
             when="security-defaults",
         ),
-        Need(
-            ("Policy.ReadWrite.ConditionalAccess",),
-            N_("turn Conditional Access policies off"),
-            when="ca",
-        ),
+        Uses(E.CA_POLICY_UPDATE, N_("turn Conditional Access policies off"), when="ca"),
     ),
 )
 DELETE_DIRECTORY = StepNeeds(
     roles=(GLOBAL_ADMIN,),
-    permissions=(
-        Need(
-            ("User.DeleteRestore.All",),
-            N_("permanently delete users in the recycle bin"),
-            when="app-only",
-        ),
-        Need(
-            ("User.ReadWrite.All", "User.DeleteRestore.All"),
-            N_("permanently delete users in the recycle bin"),
-            when="delegated",
-        ),
-        Need(("Application.ReadWrite.All",), N_("delete applications and service principals")),
+    uses=(
+        Uses(E.DELETED_USER_PURGE, N_("permanently delete users in the recycle bin")),
+        Uses(E.APPLICATION_DELETE, _APPS_DELETE),
+        Uses(E.SERVICE_PRINCIPAL_DELETE, _APPS_DELETE),
+        Uses(E.SERVICE_PRINCIPAL_DISABLE, _APPS_DELETE),
+        Uses(E.DELETED_APP_PURGE, _APPS_DELETE),
     ),
 )
 
@@ -167,16 +170,44 @@ def permission_needs(
     disable_security_defaults: bool,
     disable_ca: bool,
 ) -> tuple[Need, ...]:
-    """The permissions a step needs in this situation."""
+    """The permissions a step needs in this situation, from the rows of the calls it makes.
+
+    A call a signed-in user makes accepts its delegated permissions, one an application makes
+    its application permissions; the higher ones the reference lists count for both. A need
+    that any token meeting another need of the step meets too says nothing new and is left out.
+    """
     applies: dict[Condition, bool] = {
         "always": True,
-        "delegated": not app_only,
-        "app-only": app_only,
         "sync-on": sync_on,
         "security-defaults": disable_security_defaults,
         "ca": disable_ca,
     }
-    return tuple(n for n in needs.permissions if applies[n.when])
+    found: list[tuple[tuple[str, ...], str]] = []
+    for use in needs.uses:
+        call = use.call
+        least = call.application if app_only else call.delegated
+        if not applies[use.when] or not least:
+            continue
+        accepted = call.accepted_application if app_only else call.accepted_delegated
+        found.append((accepted, use.why))
+        found += [((name,), use.why) for name in call.together]
+        if call.for_admins and use.admins and not app_only:
+            found.append(((call.for_admins,), use.admins))
+    return _merged(found)
+
+
+def _merged(found: list[tuple[tuple[str, ...], str]]) -> tuple[Need, ...]:
+    whys: dict[tuple[str, ...], list[str]] = {}
+    for names, why in found:
+        seen = whys.setdefault(names, [])
+        if why not in seen:
+            seen.append(why)
+    kept = [
+        names
+        for names in whys
+        if not any(set(other) < set(names) for other in whys if other != names)
+    ]
+    return tuple(Need(names, tuple(whys[names])) for names in kept)
 
 
 def missing_for(
@@ -245,7 +276,7 @@ def _lacking(
     disable_ca: bool,
 ) -> list[Missing]:
     return [
-        Missing("permission", " or ".join(need.names), step.id, _(need.why))
+        Missing("permission", " or ".join(need.names), step.id, need.why)
         for need in permission_needs(
             step.requires,
             app_only=caller.app_only,

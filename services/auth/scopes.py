@@ -1,7 +1,8 @@
 """What closeout asks Entra for, and what a token says it was given.
 
 Owns the client id used when the admin names none, the delegated scopes a run asks for (only
-those it needs), their qualification per cloud, and the decoding of an access token's claims.
+those it needs, derived from the endpoint table :mod:`services.endpoints`), their qualification
+per cloud, and the decoding of an access token's claims.
 
 Microsoft says clients must treat access tokens as opaque: they may be encrypted or not JWTs at
 all. What a readable token's claims say is therefore only ever a hint (an early, friendly
@@ -15,6 +16,8 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from services import endpoints
 
 __all__ = [
     "CONDITIONAL_ACCESS_WRITE",
@@ -43,52 +46,49 @@ takes an app registration of the organization's own instead.
 
 GLOBAL_GRAPH = "https://graph.microsoft.com"
 
-RUN_SCOPES: tuple[str, ...] = (
-    "User.Read",
-    "User.ReadWrite.All",
-    "User.DeleteRestore.All",
-    "Directory.AccessAsUser.All",
-    "Organization.ReadWrite.All",
-    "RoleManagement.Read.Directory",
-    "Policy.Read.All",
-    "Policy.ReadWrite.AuthenticationMethod",
-    "Application.ReadWrite.All",
-)
-"""Delegated permissions every close-out run needs (graph-api.md §9); all need admin consent."""
-
-SECURITY_DEFAULTS_WRITE = "Policy.ReadWrite.SecurityDefaults"
-"""Asked for only with ``--disable-security-defaults``."""
-CONDITIONAL_ACCESS_WRITE = "Policy.ReadWrite.ConditionalAccess"
-"""Asked for only with ``--disable-ca-mfa``."""
-
-GRAPH_SCOPES: tuple[str, ...] = (*RUN_SCOPES, SECURITY_DEFAULTS_WRITE, CONDITIONAL_ACCESS_WRITE)
-"""Every delegated permission a run may ask for."""
-
-READ_ONLY_SCOPES: tuple[str, ...] = (
-    "User.Read",
-    "User.Read.All",
-    "Organization.Read.All",
-    "RoleManagement.Read.Directory",
-    "Policy.Read.All",
-    "Application.Read.All",
-)
-"""Delegated permissions for ``--read-only``: inventory and plan, no writes."""
-
 
 def scopes_for(
     *, read_only: bool, disable_security_defaults: bool = False, disable_ca_mfa: bool = False
 ) -> tuple[str, ...]:
-    """The delegated scopes this run needs, and no more.
+    """The delegated scopes this run needs, and no more, from the endpoint table.
 
-    Turning security defaults or Conditional Access policies off are the only writes that need
-    their own scopes, and only a run with the matching option makes them: a tenant that never
-    consented to those scopes can still be closed without them.
+    A read-only run asks for the least permission of each read. A run that may write asks, per
+    call, for what its row says (:attr:`~services.endpoints.Endpoint.asks`, else the least), and
+    for what some calls need as well (deleting admins, Conditional Access). Turning security
+    defaults or Conditional Access policies off are the only writes that need their own scopes,
+    and only a run with the matching option makes them: a tenant that never consented to those
+    scopes can still be closed without them.
     """
-    if read_only:
-        return READ_ONLY_SCOPES
-    extra = (SECURITY_DEFAULTS_WRITE,) if disable_security_defaults else ()
-    extra += (CONDITIONAL_ACCESS_WRITE,) if disable_ca_mfa else ()
-    return (*RUN_SCOPES, *extra)
+    chosen: dict[endpoints.Option, bool] = {
+        "disable_security_defaults": disable_security_defaults,
+        "disable_ca_mfa": disable_ca_mfa,
+    }
+    names: list[str] = []
+    for e in endpoints.ENDPOINTS:
+        if not e.delegated or (e.option is not None and not chosen[e.option]):
+            continue
+        if read_only:
+            names += [] if e.writes else [e.delegated[0]]
+            continue
+        names += [e.asks or e.delegated[0], *e.together]
+        names += [e.for_admins] if e.for_admins else []
+    return tuple(dict.fromkeys(names))
+
+
+def _write_scope(call: endpoints.Endpoint) -> str:
+    return (call.delegated or ("",))[0]
+
+
+RUN_SCOPES = scopes_for(read_only=False)
+"""Delegated permissions every close-out run needs (graph-api.md §9); all need admin consent."""
+SECURITY_DEFAULTS_WRITE = _write_scope(endpoints.SECURITY_DEFAULTS_UPDATE)
+"""Asked for only with ``--disable-security-defaults``."""
+CONDITIONAL_ACCESS_WRITE = _write_scope(endpoints.CA_POLICY_UPDATE)
+"""Asked for only with ``--disable-ca-mfa``."""
+GRAPH_SCOPES = scopes_for(read_only=False, disable_security_defaults=True, disable_ca_mfa=True)
+"""Every delegated permission a run may ask for."""
+READ_ONLY_SCOPES = scopes_for(read_only=True)
+"""Delegated permissions for ``--read-only``: inventory and plan, no writes."""
 
 
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
