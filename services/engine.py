@@ -684,11 +684,8 @@ class Engine:
 
     def _last_resort_ran(self) -> bool:
         if self._last_resort is None:
-            self._last_resort = self.journal is not None and any(
-                r.get("kind") == "confirm"
-                and r.get("what") == last_resort.CONFIRM_WHAT
-                and r.get("matched") is True
-                for r in self.journal.records()
+            self._last_resort = self.journal is not None and self.journal.confirmed(
+                last_resort.CONFIRM_WHAT
             )
         return self._last_resort
 

@@ -328,6 +328,7 @@ class Journal:
         self._ticks: dict[str, bool] = {}
         self._last_success: dict[str, str] = {}
         self._gone: dict[str, Any] | None = None
+        self._clear_index()
 
     @property
     def corrupt_lines(self) -> int:
@@ -564,30 +565,62 @@ class Journal:
         Updates :attr:`health` when the end is reached. Raises :class:`ForeignJournal` at a
         run recorded on another tenant: nothing in such a file may be trusted or resumed.
         """
+        for _offset, record in self.iter_positioned():
+            yield record
+
+    def iter_positioned(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """:meth:`iter_records` with the byte offset of each record's line, for
+        :meth:`records_at` to read a few of them again without keeping them meanwhile."""
         scan = _Scan()
         yield from self._scan(scan)
         if scan.tail is not None:
-            yield scan.tail
+            yield scan.offset, scan.tail
         self.health = scan.health()
+
+    def records_at(self, offsets: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The records on the lines that start at ``offsets`` (ascending), read in one pass.
+
+        Raises ValueError if a line there is not a record any more (the file was replaced).
+        """
+        wanted = iter(offsets)
+        target = next(wanted, None)
+        if target is None:
+            return
+        with self.path.open("rb") as fh:
+            position = 0
+            for raw in fh:
+                start, position = position, position + len(raw)
+                if start < target:
+                    continue
+                record = _decode(raw.strip()) if start == target else None
+                if record is None:
+                    raise ValueError(f"{self.path}: no record at byte {target} any more")
+                yield record
+                target = next(wanted, None)
+                if target is None:
+                    return
+        raise ValueError(f"{self.path}: no record at byte {target} any more")
 
     def records(self) -> list[dict[str, Any]]:
         """Every readable record in file order (see :meth:`iter_records`).
 
-        Reads the whole file each time (for resume, export and evidence: rare); what is
-        polled often is answered from a small incremental index instead.
+        Reads the whole file each time, and holds it: for tests and small journals. What the
+        program needs is answered from a small incremental index (:meth:`unfinished`,
+        :meth:`unsettled`, :meth:`check`, ...) or streamed (:meth:`iter_records`).
         """
         return list(self.iter_records())
 
     def check(self) -> JournalHealth:
-        """Read the whole journal once: refuses another tenant's, says what is damaged."""
-        for _record in self.iter_records():
-            pass
+        """Read the whole journal (what was not read yet): refuses another tenant's, says what
+        is damaged."""
+        self._refresh_index()
         return self.health
 
     def _scan(
         self, scan: _Scan, on_restart: Callable[[], None] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Records of the complete lines after ``scan.offset``, advancing ``scan`` as it goes.
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Records of the complete lines after ``scan.offset`` with their offsets, advancing
+        ``scan`` as it goes.
 
         If the file is not the one ``scan`` was reading any more (replaced, truncated, gone),
         ``scan`` starts over from the top and ``on_restart`` is called first.
@@ -620,6 +653,7 @@ class Journal:
                         scan.tail = _decode(line)
                         scan.torn = scan.tail is None
                     break
+                start = scan.offset
                 scan.offset += len(raw)
                 scan.line += 1
                 if not line:
@@ -629,7 +663,7 @@ class Journal:
                     scan.damage()
                     continue
                 self._check_tenant(record, scan.line)
-                yield record
+                yield start, record
         if scan.tail is not None:
             self._check_tenant(scan.tail, scan.line + 1)
 
@@ -640,13 +674,30 @@ class Journal:
         if isinstance(tenant, str) and tenant.strip().lower() != self.tenant_id:
             raise ForeignJournal(self.path, self.tenant_id, tenant[:80], line)
 
-    def _refresh_index(self) -> None:
+    def _refresh_index(self) -> _Survey:
+        """Read what was appended since the last call into the index; returns the survey,
+        with the last line if it lacks its newline (as :meth:`iter_records` yields it) folded
+        into a copy."""
         with self._read_mutex:
-            for record in self._scan(self._index, self._clear_index):
-                self._index_record(record)
+            try:
+                for _offset, record in self._scan(self._index, self._clear_index):
+                    self._index_record(record)
+            except ForeignJournal:
+                # Read again from the top next time, so that every read refuses it.
+                self._index.reset()
+                self._clear_index()
+                raise
+            self.health = self._index.health()
+            survey = self._survey
+            if self._index.tail is not None:
+                survey = survey.copy()
+                survey.feed(self._index.tail)
+            return survey
 
     def _clear_index(self) -> None:
         self._ticks, self._last_success, self._gone = {}, {}, None
+        self._confirmed: set[str] = set()
+        self._survey = _Survey()
 
     def _index_record(self, rec: dict[str, Any]) -> None:
         kind = rec.get("kind")
@@ -656,6 +707,14 @@ class Journal:
             self._last_success[str(rec.get("action"))] = str(rec.get("t"))
         elif kind == "tenant-gone":
             self._gone = rec
+        elif kind == "confirm" and rec.get("matched") is True:
+            self._confirmed.add(str(rec.get("what")))
+        self._survey.feed(rec)
+
+    def confirmed(self, what: str) -> bool:
+        """Whether a typed confirmation of ``what`` ever matched (e.g. the last resort's)."""
+        self._refresh_index()
+        return what in self._confirmed
 
     def last_success(self, action: str) -> datetime | None:
         """When ``action`` last succeeded (any object), e.g. when sync was turned off."""
@@ -668,68 +727,16 @@ class Journal:
         return self._gone
 
     def unfinished(self) -> UnfinishedRun | None:
-        """The latest run if it never recorded a ``run-end``, with what it left pending."""
-        records = self.records()
-        starts: dict[str, dict[str, Any]] = {}
-        ended: set[str] = set()
-        for rec in records:
-            run = rec.get("run")
-            if not isinstance(run, str):
-                continue
-            if rec["kind"] == "run-start":
-                starts.pop(run, None)  # re-insert: order is that of the latest start
-                starts[run] = rec
-            elif rec["kind"] == "run-end":
-                ended.add(run)
-        order = list(starts)
-        if not order or order[-1] in ended:
-            return None
-        chain: list[str] = []
-        for run in reversed(order):
-            if run in ended:
-                break
-            chain.append(run)
-        chain.reverse()
-        covered = set(chain)
+        """The latest run if it never recorded a ``run-end``, with what it left pending.
 
-        pending: dict[tuple[Any, Any], dict[str, Any]] = {}
-        counts: Counter[str] = Counter()
-        steps: dict[Any, dict[str, Any]] = {}
-        last_at: datetime | None = None
-        for rec in records:
-            kind = rec["kind"]
-            key = (rec.get("action"), rec.get("object"))
-            if kind == "outcome" and rec.get("result") in SETTLED:
-                # An outcome from any run settles an earlier intent on the same object.
-                pending.pop(key, None)
-            if rec.get("run") not in covered:
-                continue
-            last_at = parse_time(rec.get("t")) or last_at
-            if kind == "intent":
-                pending.pop(key, None)
-                pending[key] = _intent_fields(rec)
-            elif kind == "outcome":
-                counts[str(rec.get("result"))] += 1
-            elif kind == "step":
-                steps[rec.get("step")] = {
-                    "status": rec.get("status"),
-                    "summary": rec.get("summary", ""),
-                    "t": rec.get("t"),
-                }
-        latest = starts[chain[-1]]
-        options = latest.get("options")
-        return UnfinishedRun(
-            run_id=chain[-1],
-            started_at=parse_time(latest.get("t")),
-            command=str(latest.get("command", "")),
-            user=latest.get("user"),
-            options=dict(options) if isinstance(options, dict) else {},
-            pending=tuple(pending.values()),
-            counts=dict(counts),
-            steps=steps,
-            last_at=last_at,
-            runs=tuple(chain),
-        )
+        Answered from the index (one pass over the file, then only what was appended); a
+        journal whose runs interleave (never written so by one closeout at a time) is read
+        again in full.
+        """
+        survey = self._refresh_index()
+        if survey.irregular:
+            return _unfinished(self.iter_records)
+        return survey.unfinished()
 
     def unsettled(self) -> list[dict[str, Any]]:
         """Writes of any run whose outcome is not known, oldest first.
@@ -740,20 +747,7 @@ class Journal:
         in journals written since they were recorded, the request (method, url, version,
         body) that a fresh read needs to settle it (:mod:`services.settle`).
         """
-        open_writes: dict[tuple[str, str], dict[str, Any]] = {}
-        for rec in self.iter_records():
-            kind = rec["kind"]
-            if kind not in ("intent", "outcome"):
-                continue
-            key = (rec["action"], rec["object"])
-            if kind == "intent":
-                open_writes.pop(key, None)
-                open_writes[key] = _intent_fields(rec)
-            elif rec.get("result") in SETTLED:
-                open_writes.pop(key, None)
-            elif key not in open_writes:
-                open_writes[key] = _intent_fields(rec)
-        return list(open_writes.values())
+        return list(self._refresh_index().open_writes.values())
 
     def manual_ticks(self) -> set[str]:
         """Keys of the manual checklist items currently ticked (the last tick of each wins)."""
@@ -769,16 +763,181 @@ class Journal:
         if run_id is not None:
             return [
                 rec
-                for rec in self.records()
+                for rec in self.iter_records()
                 if rec["kind"] == "outcome" and rec.get("run") == run_id
             ]
         latest: dict[tuple[Any, Any], dict[str, Any]] = {}
-        for rec in self.records():
+        for rec in self.iter_records():
             if rec["kind"] == "outcome":
                 key = (rec.get("action"), rec.get("object"))
                 latest.pop(key, None)  # keep the order of the latest outcomes
                 latest[key] = rec
         return list(latest.values())
+
+
+class _Survey:
+    """What a resume needs, folded over the records in file order: the writes without a known
+    outcome (:meth:`Journal.unsettled`) and the unfinished run (:meth:`Journal.unfinished`).
+
+    Kept up to date record by record, so the journal is read once however often it is asked.
+    :attr:`irregular` says the runs interleave (a record of a run other than the latest
+    started, a run-end of another run, a run started twice): closeout never writes that, and
+    :func:`_unfinished` then answers from the whole file instead.
+    """
+
+    def __init__(self) -> None:
+        self.open_writes: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self.started: set[str] = set()
+        self.chain: list[str] = []
+        """The runs since the last run that ended, in the order they started."""
+        self.chain_starts: dict[str, dict[str, Any]] = {}
+        self.pending: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self.counts: Counter[str] = Counter()
+        self.steps: dict[Any, dict[str, Any]] = {}
+        self.last_at: datetime | None = None
+        self.irregular = False
+
+    def copy(self) -> _Survey:
+        other = _Survey()
+        other.open_writes = dict(self.open_writes)
+        other.started = set(self.started)
+        other.chain = list(self.chain)
+        other.chain_starts = dict(self.chain_starts)
+        other.pending = dict(self.pending)
+        other.counts = Counter(self.counts)
+        other.steps = dict(self.steps)
+        other.last_at = self.last_at
+        other.irregular = self.irregular
+        return other
+
+    def feed(self, rec: dict[str, Any]) -> None:
+        kind = rec["kind"]
+        key = (rec.get("action"), rec.get("object"))
+        if kind == "intent":
+            self.open_writes.pop(key, None)
+            self.open_writes[key] = _intent_fields(rec)
+        elif kind == "outcome":
+            if rec.get("result") in SETTLED:
+                self.open_writes.pop(key, None)
+                # An outcome from any run settles an earlier intent on the same object.
+                self.pending.pop(key, None)
+            elif key not in self.open_writes:
+                self.open_writes[key] = _intent_fields(rec)
+        run = rec.get("run")
+        if not isinstance(run, str):
+            return
+        latest = self.chain[-1] if self.chain else None
+        if kind == "run-start":
+            if run in self.started:
+                self.irregular = True
+            self.started.add(run)
+            self.chain.append(run)
+            self.chain_starts[run] = rec
+        elif kind == "run-end":
+            if run != latest:
+                self.irregular = True
+            # A run that ended reconciled everything before it.
+            self.chain, self.chain_starts = [], {}
+            self.pending, self.counts, self.steps, self.last_at = {}, Counter(), {}, None
+            return
+        elif run != latest:
+            self.irregular = True
+            return
+        self.last_at = parse_time(rec.get("t")) or self.last_at
+        if kind == "intent":
+            self.pending.pop(key, None)
+            self.pending[key] = _intent_fields(rec)
+        elif kind == "outcome":
+            self.counts[str(rec.get("result"))] += 1
+        elif kind == "step":
+            self.steps[rec.get("step")] = {
+                "status": rec.get("status"),
+                "summary": rec.get("summary", ""),
+                "t": rec.get("t"),
+            }
+
+    def unfinished(self) -> UnfinishedRun | None:
+        if not self.chain:
+            return None
+        latest = self.chain_starts[self.chain[-1]]
+        options = latest.get("options")
+        return UnfinishedRun(
+            run_id=self.chain[-1],
+            started_at=parse_time(latest.get("t")),
+            command=str(latest.get("command", "")),
+            user=latest.get("user"),
+            options=dict(options) if isinstance(options, dict) else {},
+            pending=tuple(self.pending.values()),
+            counts=dict(self.counts),
+            steps=dict(self.steps),
+            last_at=self.last_at,
+            runs=tuple(self.chain),
+        )
+
+
+def _unfinished(records: Callable[[], Iterable[dict[str, Any]]]) -> UnfinishedRun | None:
+    """:meth:`Journal.unfinished` from the whole file, whatever the order of its runs: two
+    passes over ``records()`` (a fresh stream each), never the whole file in memory."""
+    starts: dict[str, dict[str, Any]] = {}
+    ended: set[str] = set()
+    for rec in records():
+        run = rec.get("run")
+        if not isinstance(run, str):
+            continue
+        if rec["kind"] == "run-start":
+            starts.pop(run, None)  # re-insert: order is that of the latest start
+            starts[run] = rec
+        elif rec["kind"] == "run-end":
+            ended.add(run)
+    order = list(starts)
+    if not order or order[-1] in ended:
+        return None
+    chain: list[str] = []
+    for run in reversed(order):
+        if run in ended:
+            break
+        chain.append(run)
+    chain.reverse()
+    covered = set(chain)
+
+    pending: dict[tuple[Any, Any], dict[str, Any]] = {}
+    counts: Counter[str] = Counter()
+    steps: dict[Any, dict[str, Any]] = {}
+    last_at: datetime | None = None
+    for rec in records():
+        kind = rec["kind"]
+        key = (rec.get("action"), rec.get("object"))
+        if kind == "outcome" and rec.get("result") in SETTLED:
+            # An outcome from any run settles an earlier intent on the same object.
+            pending.pop(key, None)
+        if rec.get("run") not in covered:
+            continue
+        last_at = parse_time(rec.get("t")) or last_at
+        if kind == "intent":
+            pending.pop(key, None)
+            pending[key] = _intent_fields(rec)
+        elif kind == "outcome":
+            counts[str(rec.get("result"))] += 1
+        elif kind == "step":
+            steps[rec.get("step")] = {
+                "status": rec.get("status"),
+                "summary": rec.get("summary", ""),
+                "t": rec.get("t"),
+            }
+    latest = starts[chain[-1]]
+    options = latest.get("options")
+    return UnfinishedRun(
+        run_id=chain[-1],
+        started_at=parse_time(latest.get("t")),
+        command=str(latest.get("command", "")),
+        user=latest.get("user"),
+        options=dict(options) if isinstance(options, dict) else {},
+        pending=tuple(pending.values()),
+        counts=dict(counts),
+        steps=steps,
+        last_at=last_at,
+        runs=tuple(chain),
+    )
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ plainly, and sending the PATCH again takes a plan made after that.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,18 +75,18 @@ def last_turn_off(
         return None
     done = journal.last_success(ACTION)
     if done is None:
-        return _in_flight(journal.records(), after=None) if in_flight else None
+        return _in_flight(journal.iter_records(), after=None) if in_flight else None
     key = (str(journal.path), done.isoformat())
     if key not in _graph_times:
-        _graph_times[key] = _graph_time(journal.records(), done) or done
+        _graph_times[key] = _graph_time(journal.iter_records(), done) or done
     confirmed = TurnOff(_graph_times[key], True)
     if not confirmed.overdue(now):
         return confirmed
     # After the window a new plan may have sent it again, and that one may be in flight.
-    return (_in_flight(journal.records(), after=done) if in_flight else None) or confirmed
+    return (_in_flight(journal.iter_records(), after=done) if in_flight else None) or confirmed
 
 
-def _graph_time(records: list[dict[str, Any]], done: datetime) -> datetime | None:
+def _graph_time(records: Iterable[dict[str, Any]], done: datetime) -> datetime | None:
     found = None
     for rec in records:
         at = parse_time(rec.get("t"))
@@ -100,7 +101,7 @@ def _graph_time(records: list[dict[str, Any]], done: datetime) -> datetime | Non
     return found
 
 
-def _in_flight(records: list[dict[str, Any]], *, after: datetime | None) -> TurnOff | None:
+def _in_flight(records: Iterable[dict[str, Any]], *, after: datetime | None) -> TurnOff | None:
     """An intent to turn sync off that no outcome followed (the process died mid-request)."""
     pending: datetime | None = None
     for rec in records:

@@ -1,0 +1,95 @@
+"""The journal's index: unfinished(), unsettled() and check() read the file once and then only
+what was appended, and answer exactly as a whole read of the file does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.journal import ForeignJournal, Journal, _unfinished
+
+TENANT_ID = "0b7e2c1a-5f3d-4e8a-9c6b-1d2e3f4a5b6c"
+
+
+@pytest.fixture(autouse=True)
+def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path
+
+
+def _same_unfinished(j: Journal) -> None:
+    survey = j.unfinished()
+    whole = _unfinished(j.iter_records)
+    assert survey == whole
+    # unsettled(): every run's writes without a known outcome, as a whole read finds them.
+    open_writes: dict[Any, Any] = {}
+    for rec in j.iter_records():
+        if rec["kind"] == "intent":
+            open_writes.pop((rec["action"], rec["object"]), None)
+            open_writes[(rec["action"], rec["object"])] = rec["object"]
+        elif rec["kind"] == "outcome" and rec.get("result") != "unknown":
+            open_writes.pop((rec["action"], rec["object"]), None)
+    assert [w["object"] for w in j.unsettled()] == list(open_writes.values())
+
+
+def test_the_journal_index_answers_as_a_whole_read_does_as_the_file_grows() -> None:
+    with Journal(TENANT_ID) as j:
+        _same_unfinished(j)
+        first = j.start_run("run")
+        j.write_intents([{"step": 1, "action": "delete-user", "object": f"u{i}"} for i in range(6)])
+        j.write_outcomes([{"step": 1, "action": "delete-user", "object": "u0", "result": "done"}])
+        _same_unfinished(j)
+        j.step(1, "running")
+        second = j.start_run("run")  # the first process died
+        j.write_intents([{"step": 1, "action": "delete-user", "object": "u1"}])
+        j.write_outcomes(
+            [{"step": 1, "action": "delete-user", "object": "u2", "result": "unknown"}]
+        )
+        _same_unfinished(j)
+        assert j.unfinished() is not None and j.unfinished().runs == (first, second)  # type: ignore[union-attr]
+        j.end_run(second, 0)
+        _same_unfinished(j)
+        assert j.unfinished() is None
+        third = j.start_run("run")
+        j.write_intents([{"step": 1, "action": "delete-user", "object": "u9"}])
+        _same_unfinished(j)
+        # Runs that interleave (hand-made: one closeout at a time never writes this) are read
+        # again whole, and still answer as before.
+        j.write_outcomes(
+            [{"step": 1, "action": "delete-user", "object": "u3", "result": "done", "run": first}]
+        )
+        j.append("step", run=second, step=1, status="done", summary="")
+        _same_unfinished(j)
+        assert j.unfinished() is not None and j.unfinished().run_id == third  # type: ignore[union-attr]
+
+
+def test_a_last_line_without_its_newline_counts_until_it_is_completed() -> None:
+    with Journal(TENANT_ID) as j:
+        run = j.start_run("run")
+        j.write_intents([{"step": 1, "action": "delete-user", "object": "u1"}])
+    line = json.dumps(
+        {"t": "2025-03-01T10:00:00.000Z", "run": run, "kind": "outcome", "step": 1,
+         "action": "delete-user", "object": "u1", "result": "done"}
+    )  # fmt: skip
+    reader = Journal(TENANT_ID)
+    assert [w["object"] for w in reader.unsettled()] == ["u1"]
+    with reader.path.open("a", encoding="utf-8") as fh:
+        fh.write(line)  # no newline: a writer killed before it
+    assert reader.unsettled() == []
+    assert reader.unfinished() == _unfinished(reader.iter_records)
+
+
+def test_a_foreign_run_is_refused_by_every_read_not_only_the_first() -> None:
+    with Journal(TENANT_ID) as j:
+        j.start_run("run")
+        j.append("run-start", run="r-other", tenant="72f988bf-86f1-41af-91ab-2d7cd011db47")
+    reader = Journal(TENANT_ID)
+    for _ in range(2):
+        with pytest.raises(ForeignJournal):
+            reader.check()
+    with pytest.raises(ForeignJournal):
+        reader.unsettled()
