@@ -16,7 +16,6 @@ manual-check ticks included, so a read-only run leaves nothing a later real run 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -30,11 +29,12 @@ from .caller import Caller
 from .control import RunControl
 from .deletion_evidence import reports_tenant_missing
 from .errors import AuthError, CloseoutError, GraphError
-from .evidence import default_pack_dir, outcomes_from_journal, write_pack
+from .evidence import LatestOutcomes, default_pack_dir, write_pack
 from .graph import GraphClient
 from .i18n import _
 from .inventory import PARTS, Inventory, subscriptions_summary, take_inventory
 from .journal import TENANT_GONE_EVIDENCE, Journal
+from .json_text import read_member, write_private_chunks
 from .models import (
     Event,
     Handoff,
@@ -46,14 +46,13 @@ from .models import (
     StepStatus,
 )
 from .pacing import WritePacer
-from .paths import refuse_symlink, tenant_dir, tenant_path, write_private
+from .paths import refuse_symlink, tenant_dir, tenant_path
 from .plan import Plan, PlanOptions, build_plan, check_plan
 from .requirements import Missing, hinted_missing, learned_missing, missing_for
 from .settle import Write, settle
 from .steps import delete_directory, directory, last_resort, registry
 from .steps.base import EngineOptions, StepContext
 from .steps.step import Asking, Assessing, Confirmation, Ran
-from .textsafe import json_loads
 
 log = logging.getLogger("closeout.engine")
 
@@ -249,17 +248,15 @@ class Engine:
         except (OSError, CloseoutError) as exc:
             log.warning("could not settle unknown outcomes at the end of the run: %s", exc)
         pack = None
-        rows: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
         try:
-            rows = self._outcome_rows(all_runs=False)
-            pack = self._write_pack(rows)
-        except (OSError, CloseoutError) as exc:
+            outcomes = self._outcomes(all_runs=False)
+            counts = outcomes.counts()
+            pack = self._write_pack(outcomes)
+        except (OSError, ValueError, CloseoutError) as exc:
             self.emit(
                 Noted("error", _("Could not write the evidence pack: {error}").format(error=exc))
             )
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[str(row["result"])] = counts.get(str(row["result"]), 0) + 1
         self.journal.end_run(self.run_id, exit_code, counts)
         self.run_id = ""  # finishing twice must not end the run twice
         return pack
@@ -393,7 +390,7 @@ class Engine:
 
     def load_plan(self) -> Plan | None:
         try:
-            data = json_loads(self.plan_path.read_bytes())
+            plan = Plan.from_json(self.plan_path.read_bytes())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -403,7 +400,6 @@ class Engine:
                 ),
                 _("Make a new one with: closeout plan"),
             ) from None
-        plan = Plan.from_dict(data)
         if plan.tenant.id != self.caller.tenant.id:
             return None
         # The file may have been edited by hand: hold it to the rules a new plan follows.
@@ -436,11 +432,11 @@ class Engine:
         self.plan = plan
         if self.recording if save is None else save:
             tenant_dir(self.caller.tenant.id, root=self.state_root)
-            write_private(self.plan_path, json.dumps(plan.to_dict(), indent=2))
+            write_private_chunks(self.plan_path, plan.json_chunks())
             # The backup is written once; a link in its place is refused, not taken as it.
             before = refuse_symlink(self.dir / "inventory-before.json")
             if not before.exists():
-                write_private(before, json.dumps(inv.to_json(), indent=2))
+                write_private_chunks(before, inv.json_chunks())
             if self.recording:
                 self.journal.note("plan made", digest=plan.digest(), actions=len(plan.actions))
         return plan
@@ -744,20 +740,27 @@ class Engine:
 
     def write_evidence(self, out_dir: Path | None = None, *, all_runs: bool = False) -> Path:
         """The evidence pack: of this run (or, ``all_runs``, of every run: ``export``)."""
-        return self._write_pack(self._outcome_rows(all_runs=all_runs), out_dir)
+        return self._write_pack(self._outcomes(all_runs=all_runs), out_dir)
 
-    def _outcome_rows(self, *, all_runs: bool) -> list[dict[str, Any]]:
+    def _outcomes(self, *, all_runs: bool) -> LatestOutcomes | None:
         if self.journal is None:
-            return []
+            return None
         scope = None if all_runs or not self.run_id else self.run_id
-        return outcomes_from_journal(self.journal.iter_records(), run_id=scope)
+        return LatestOutcomes(self.journal, run_id=scope)
 
-    def _write_pack(self, rows: list[dict[str, Any]], out_dir: Path | None = None) -> Path:
+    def _write_pack(self, outcomes: LatestOutcomes | None, out_dir: Path | None = None) -> Path:
+        # The backup is copied into the pack line by line, never decoded whole (40 MB of JSON
+        # at 100,000 users); only its subscriptions are read, for the summary.
         before_path = self.dir / "inventory-before.json"
+        inventory: Any
         try:
-            before = json_loads(before_path.read_bytes())
+            subscriptions = read_member(before_path, "subscriptions")
+            inventory = before_path
         except (OSError, ValueError):
-            before = self.inventory.to_json() if self.inventory else {}
+            subscriptions = None
+            inventory = self.inventory.json_chunks() if self.inventory else {}
+            if self.inventory is not None:
+                subscriptions = self.inventory.subscriptions_json()
         run_id = self.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         gone = self.journal.tenant_gone_record() if self.journal is not None else None
         summary = {
@@ -771,7 +774,7 @@ class Engine:
             "journal": self.journal.health.to_json() if self.journal is not None else None,
             # Once the tenant is gone Graph lists none of them any more.
             "subscriptions": subscriptions_summary(
-                before,
+                {"subscriptions": subscriptions},
                 [] if self.gone else self.inventory.subscriptions if self.inventory else None,
             ),
         }
@@ -779,8 +782,8 @@ class Engine:
         return write_pack(
             target,
             tenant=self.caller.tenant,
-            inventory=before,
-            outcomes=rows,
+            inventory=inventory,
+            outcomes=outcomes.rows() if outcomes is not None else (),
             summary=summary,
             run_id=run_id,
             replace=True,
@@ -810,8 +813,8 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
     # another tenant's folder is refused rather than exported under this tenant's name.
     folder = saved_plan_tenant(tenant_id, root=root).folder
     try:
-        plan = json_loads((folder / PLAN_NAME).read_bytes())
-        tenant = TenantInfo(**plan["tenant"])
+        tenant = TenantInfo(**read_member(folder / PLAN_NAME, "tenant"))
+        keep = read_member(folder / PLAN_NAME, "keep") or []
     except (OSError, ValueError, KeyError, TypeError):
         raise CloseoutError(
             _("closeout has no saved plan for tenant {tenant} in {path}.").format(
@@ -819,25 +822,27 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
             ),
             _("Check --tenant (the tenant id or initial domain) and --state-dir."),
         ) from None
+    before_path = folder / "inventory-before.json"
+    inventory: Any = before_path
     try:
-        before = json_loads((folder / "inventory-before.json").read_bytes())
+        subscriptions = read_member(before_path, "subscriptions")
     except (OSError, ValueError):
-        before = {}
+        inventory, subscriptions = {}, None
     journal = Journal(tenant.id, root=root)
     runs: set[str] = set()
     step_5_done = False
 
-    def scan() -> Iterator[dict[str, Any]]:
+    def scan() -> Iterator[tuple[int, dict[str, Any]]]:
         nonlocal step_5_done
-        for rec in journal.iter_records():
+        for offset, rec in journal.iter_positioned():
             kind = rec.get("kind")
             if kind == "run-start":
                 runs.add(str(rec.get("run")))
             elif kind == "step" and rec.get("step") == int(StepId.DELETE_DIRECTORY):
                 step_5_done = step_5_done or rec.get("status") == str(StepStatus.DONE)
-            yield rec
+            yield offset, rec
 
-    rows = outcomes_from_journal(scan())
+    outcomes = LatestOutcomes(journal, scan())
     detected = journal.tenant_gone_record()
     run_id = new_run_id()
     summary = {
@@ -845,17 +850,17 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
         "tenantDeleted": step_5_done or detected is not None,
         "tenantDeletion": detected,
         "journal": journal.health.to_json(),
-        "keep": [k.get("upn") for k in plan.get("keep", [])],
+        "keep": [k.get("upn") for k in keep if isinstance(k, dict)],
         "runs": sorted(runs),
-        "subscriptions": subscriptions_summary(before, None),
+        "subscriptions": subscriptions_summary({"subscriptions": subscriptions}, None),
     }
     damaged = journal.health.warning(journal.path)
     target = out or default_pack_dir(tenant.id, run_id, root=root)
     return write_pack(
         target,
         tenant=tenant,
-        inventory=before,
-        outcomes=rows,
+        inventory=inventory,
+        outcomes=outcomes.rows(),
         summary=summary,
         run_id=run_id,
         replace=out is not None,

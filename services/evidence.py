@@ -16,6 +16,7 @@ against link and markup injection.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
@@ -23,29 +24,32 @@ import io
 import json
 import secrets
 import shutil
+import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, json_text
 from .errors import CloseoutError
 from .i18n import _
-from .journal import contains_token, format_time, validate_run_id
+from .journal import Journal, contains_token, format_time, validate_run_id
 from .models import TenantInfo
 from .paths import (
     DIR_MODE,
     ensure_private_dir,
     fsync_dir,
+    private_file_writer,
     refuse_symlink,
     tenant_dir,
-    write_private,
 )
+from .textsafe import json_loads, looks_unsafe
 
 __all__ = [
     "COLUMNS",
     "PACK_FILES",
+    "LatestOutcomes",
     "PackExists",
     "default_pack_dir",
     "outcomes_from_journal",
@@ -125,11 +129,63 @@ def outcomes_from_journal(
     return list(latest.values())
 
 
+class LatestOutcomes:
+    """The latest outcome of each (action, object) in a journal, remembered by where its line
+    is, not by its contents: a 100,000-object run is 100,000 offsets and counts in memory,
+    and :meth:`rows` reads the lines again as the pack is written (what
+    :func:`outcomes_from_journal` returns, a row at a time).
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        records: Iterable[tuple[int, Mapping[str, Any]]] | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> None:
+        """``records``: ``journal.iter_positioned()`` (the default), or a stream of it a caller
+        watches on the way."""
+        self._journal = journal
+        self._latest: dict[str, tuple[int, str]] = {}
+        self._sent: Counter[str] = Counter()
+        for offset, rec in records if records is not None else journal.iter_positioned():
+            kind = rec.get("kind")
+            if kind not in ("intent", "outcome") or (
+                run_id is not None and rec.get("run") != run_id
+            ):
+                continue
+            key = f"{rec.get('action')}\x00{rec.get('object')}"
+            if kind == "intent":
+                self._sent[key] += 1
+            else:
+                self._latest.pop(key, None)  # keep the order of the latest outcomes
+                self._latest[key] = (offset, sys.intern(str(rec.get("result"))))
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def counts(self) -> dict[str, int]:
+        """How many objects ended with each result."""
+        return dict(Counter(result for _offset, result in self._latest.values()))
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """One evidence row (:data:`COLUMNS`) per object and action, in the order of their
+        latest outcomes. Raises ValueError if the journal file was replaced meanwhile."""
+        offsets = sorted(offset for offset, _result in self._latest.values())
+        for rec in self._journal.records_at(offsets):
+            if rec.get("kind") != "outcome":
+                raise ValueError(f"{self._journal.path} changed while it was read")
+            key = f"{rec.get('action')}\x00{rec.get('object')}"
+            row = _row(rec)
+            row["attempts"] = self._sent[key]
+            yield row
+
+
 def write_pack(
     out_dir: Path,
     *,
     tenant: TenantInfo,
-    inventory: Mapping[str, Any],
+    inventory: Mapping[str, Any] | Path | Iterable[str],
     outcomes: Iterable[Mapping[str, Any]],
     summary: Mapping[str, Any],
     run_id: str,
@@ -138,23 +194,23 @@ def write_pack(
 ) -> Path:
     """Write the evidence pack of ``run_id`` to ``out_dir`` atomically; returns ``out_dir``.
 
+    ``inventory`` is the backup before any change: a mapping, the path of a JSON file to copy
+    (``inventory-before.json``), or JSON text in pieces (:meth:`Inventory.json_chunks`).
     ``outcomes`` are rows with the keys of :data:`COLUMNS`, one per object and action (journal
-    outcome records are accepted too: see :func:`outcomes_from_journal`). ``warnings`` (e.g.
-    damaged journal lines) head the Markdown summary and are listed in ``summary.json``.
-    ``summary`` is kept as given in ``summary.json``; the Markdown summary
-    uses its ``started``, ``ended``, ``exit_code`` and ``kept`` (or ``keep``: UPNs, or mappings
-    with ``upn``/``display_name``/``id``/``reason``) when present; start and end default to the
-    first and last outcome times. Refuses an existing
-    ``out_dir`` unless ``replace`` is set, and even then only if it holds nothing but pack files.
-    Raises ValueError, writing nothing, if any content looks like an access token, and
-    :class:`~services.paths.SymlinkRefused` if ``out_dir`` is a symbolic link.
+    outcome records are accepted too: see :func:`outcomes_from_journal`), consumed once: a
+    generator (:meth:`LatestOutcomes.rows`) keeps a 100,000-row pack out of memory, since every
+    file is written a row (or a line) at a time. ``warnings`` (e.g. damaged journal lines) head
+    the Markdown summary and are listed in ``summary.json``. ``summary`` is kept as given in
+    ``summary.json``; the Markdown summary uses its ``started``, ``ended``, ``exit_code`` and
+    ``kept`` (or ``keep``: UPNs, or mappings with ``upn``/``display_name``/``id``/``reason``)
+    when present; start and end default to the first and last outcome times. Refuses an
+    existing ``out_dir`` unless ``replace`` is set, and even then only if it holds nothing but
+    pack files. Raises ValueError, writing nothing, if any content looks like an access token,
+    and :class:`~services.paths.SymlinkRefused` if ``out_dir`` is a symbolic link.
     """
     out_dir = refuse_symlink(Path(out_dir))
     if out_dir.exists():
         _check_replaceable(out_dir, replace)
-    rows = [_row(item) for item in outcomes]
-    files = _render(tenant, dict(inventory), rows, dict(summary), run_id, list(warnings))
-
     parent = out_dir.parent
     if not parent.exists():
         ensure_private_dir(parent)
@@ -162,8 +218,23 @@ def write_pack(
     tmp.mkdir(mode=DIR_MODE)
     try:
         tmp.chmod(DIR_MODE)  # mkdir's mode is filtered by the umask
-        for name, data in files.items():
-            write_private(tmp / name, data, sync_dir=False)
+        sums: dict[str, str] = {}
+        with _PackFile(tmp, INVENTORY_FILE, sums) as fh:
+            _write_inventory(fh, inventory)
+        with (
+            _PackFile(tmp, CSV_FILE, sums) as csv_file,
+            _PackFile(tmp, OUTCOMES_JSON_FILE, sums) as json_file,
+        ):
+            tally = _write_outcomes(csv_file, json_file, outcomes)
+        generated = format_time(datetime.now(UTC))
+        summary = dict(summary)
+        warnings = list(warnings)
+        with _PackFile(tmp, SUMMARY_JSON_FILE, sums) as fh:
+            fh.write(_json(_summary_doc(tenant, tally, summary, run_id, generated, warnings)))
+        with _PackFile(tmp, SUMMARY_MD_FILE, sums) as fh:
+            fh.write(_summary_md(tenant, tally, summary, run_id, generated, warnings))
+        with _PackFile(tmp, CHECKSUM_FILE, {}) as fh:
+            fh.write("".join(f"{sums[name]}  {name}\n" for name in PACK_FILES if name in sums))
         fsync_dir(tmp)
         _move_into_place(tmp, out_dir, replace)
     except BaseException:
@@ -171,6 +242,126 @@ def write_pack(
         raise
     fsync_dir(parent)
     return out_dir
+
+
+class _PackFile:
+    """One file of the pack, written in pieces: each piece is checked for tokens (a token is
+    never split between pieces: they are whole lines, rows or documents) and hashed."""
+
+    def __init__(self, folder: Path, name: str, sums: dict[str, str], *, bom: bool = False):
+        self.name = name
+        self._sums = sums
+        self._hash = hashlib.sha256()
+        self._writer = private_file_writer(folder / name, sync_dir=False)
+        self._fh: Any = None
+        self._bom = bom
+
+    def __enter__(self) -> _PackFile:
+        self._fh = self._writer.__enter__()
+        return self
+
+    def write(self, text: str, *, checked: bool = False) -> None:
+        if not checked and contains_token(text):
+            raise ValueError(f"refusing to write the evidence pack: {self.name} contains a token")
+        data = text.encode("utf-8")
+        self._hash.update(data)
+        self._fh.write(data)
+
+    def write_raw(self, data: bytes) -> None:
+        self._hash.update(data)
+        self._fh.write(data)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._writer.__exit__(*exc)
+        if exc[0] is None:
+            self._sums[self.name] = self._hash.hexdigest()
+
+
+def _write_inventory(fh: _PackFile, inventory: Mapping[str, Any] | Path | Iterable[str]) -> None:
+    if isinstance(inventory, Mapping):
+        pieces: Iterable[str] = json_text.chunks(inventory.items())
+    elif isinstance(inventory, Path):
+        pieces = _inert_lines(inventory)
+    else:
+        pieces = inventory
+    buffered: list[str] = []
+    size = 0
+    for piece in pieces:
+        if contains_token(piece):
+            fh.write(piece)  # raises, naming the file
+        buffered.append(piece)
+        size += len(piece)
+        if size >= 1 << 16:
+            fh.write("".join(buffered), checked=True)
+            buffered, size = [], 0
+    fh.write("".join(buffered), checked=True)
+
+
+def _inert_lines(path: Path) -> Iterator[str]:
+    """The lines of the JSON file ``path`` as they are when nothing in it needs neutralising
+    (what closeout writes); otherwise (a file an older closeout wrote raw, or one edited by
+    hand) the document decoded with every string neutralised, and written again."""
+    with path.open("rb") as fh:
+        clean = not any(looks_unsafe(line.decode("utf-8-sig", "replace")) for line in fh)
+    if not clean:
+        data = json_loads(path.read_bytes())
+        members = data.items() if isinstance(data, dict) else [("inventory", data)]
+        yield from json_text.chunks(members)
+        return
+    with path.open("rb") as fh:
+        for line in fh:
+            yield line.decode("utf-8-sig")
+
+
+class _Tally:
+    """What the summaries need from the rows, gathered as they stream past."""
+
+    def __init__(self) -> None:
+        self.objects = 0
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.failures: list[dict[str, Any]] = []
+        self.unknown: list[dict[str, Any]] = []
+        self.first: str | None = None
+        self.last: str | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.objects += 1
+        step = str(row["step"] if row["step"] is not None else "")
+        self.counts[(step, str(row["action"] or ""), str(row["result"]))] += 1
+        if row["result"] == "failed":
+            self.failures.append(row)
+        elif row["result"] == "unknown":
+            self.unknown.append(row)
+        if row["time"]:
+            time = str(row["time"])
+            self.first = time if self.first is None else min(self.first, time)
+            self.last = time if self.last is None else max(self.last, time)
+
+
+def _write_outcomes(
+    csv_file: _PackFile, json_file: _PackFile, outcomes: Iterable[Mapping[str, Any]]
+) -> _Tally:
+    tally = _Tally()
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    # With a BOM, Excel reads UTF-8 (Swedish names) correctly instead of as ANSI.
+    csv_file.write_raw(codecs.BOM_UTF8)
+    writer.writerow(COLUMNS)
+    csv_file.write(buf.getvalue())
+    json_file.write("[")
+    for item in outcomes:
+        row = _row(item)
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow([_csv_cell(row[col]) for col in COLUMNS])
+        csv_file.write(buf.getvalue())
+        json_file.write(
+            ("\n  " if not tally.objects else ",\n  ")
+            + json.dumps(row, ensure_ascii=False, default=_json_default)
+        )
+        tally.add(row)
+    json_file.write("\n]\n" if tally.objects else "]\n")
+    return tally
 
 
 def _check_replaceable(out_dir: Path, replace: bool) -> None:
@@ -286,66 +477,30 @@ def _json(value: Any) -> str:
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def _render(
+def _summary_doc(
     tenant: TenantInfo,
-    inventory: dict[str, Any],
-    rows: list[dict[str, Any]],
+    tally: _Tally,
     summary: dict[str, Any],
     run_id: str,
+    generated: str,
     warnings: list[str],
-) -> dict[str, str | bytes]:
-    generated = format_time(datetime.now(UTC))
-    counts = Counter(
-        (str(r["step"] if r["step"] is not None else ""), str(r["action"] or ""), str(r["result"]))
-        for r in rows
-    )
-    failures = [r for r in rows if r["result"] == "failed"]
-    unknown = [r for r in rows if r["result"] == "unknown"]
-    summary_doc = {
+) -> dict[str, Any]:
+    return {
         "run_id": run_id,
         "tool": "closeout",
         "tool_version": __version__,
         "generated_at": generated,
         "tenant": dataclasses.asdict(tenant),
-        "objects": len(rows),
+        "objects": tally.objects,
         "counts": [
             {"step": step, "action": action, "result": result, "count": n}
-            for (step, action, result), n in sorted(counts.items())
+            for (step, action, result), n in sorted(tally.counts.items())
         ],
-        "failures": failures,
-        "unknown": unknown,
+        "failures": tally.failures,
+        "unknown": tally.unknown,
         "warnings": warnings,
         "summary": summary,
     }
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([_csv_cell(row[col]) for col in COLUMNS])
-
-    files: dict[str, str | bytes] = {
-        INVENTORY_FILE: _json(inventory),
-        # With a BOM, Excel reads UTF-8 (Swedish names) correctly instead of as ANSI.
-        CSV_FILE: buf.getvalue().encode("utf-8-sig"),
-        OUTCOMES_JSON_FILE: _json(rows),
-        SUMMARY_JSON_FILE: _json(summary_doc),
-        SUMMARY_MD_FILE: _summary_md(
-            tenant, rows, counts, (failures, unknown), summary, run_id, generated, warnings
-        ),
-    }
-    for name, data in files.items():
-        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        if contains_token(text):
-            raise ValueError(f"refusing to write the evidence pack: {name} contains a token")
-    sums = "".join(
-        f"{hashlib.sha256(_bytes(data)).hexdigest()}  {name}\n" for name, data in files.items()
-    )
-    files[CHECKSUM_FILE] = sums
-    return files
-
-
-def _bytes(data: str | bytes) -> bytes:
-    return data.encode("utf-8") if isinstance(data, str) else data
 
 
 def _when(value: Any) -> str:
@@ -356,18 +511,15 @@ def _when(value: Any) -> str:
 
 def _summary_md(
     tenant: TenantInfo,
-    rows: list[dict[str, Any]],
-    counts: Counter[tuple[str, str, str]],
-    problems: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    tally: _Tally,
     summary: dict[str, Any],
     run_id: str,
     generated: str,
     warnings: list[str],
 ) -> str:
-    failures, unknown = problems
-    times = sorted(str(r["time"]) for r in rows if r["time"])
-    started = summary.get("started") or (times[0] if times else None)
-    ended = summary.get("ended") or (times[-1] if times else None)
+    failures, unknown, counts = tally.failures, tally.unknown, tally.counts
+    started = summary.get("started") or tally.first
+    ended = summary.get("ended") or tally.last
     user = (
         _md(tenant.signed_in_upn)
         if tenant.signed_in_upn
@@ -402,7 +554,7 @@ def _summary_md(
     lines += ["| | |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in facts]
 
-    lines += ["", "## " + _("Results ({n} objects)").format(n=len(rows)), ""]
+    lines += ["", "## " + _("Results ({n} objects)").format(n=tally.objects), ""]
     if counts:
         lines += [
             f"| {_('Step')} | {_('Action')} | {_('Result')} | {_('Count')} |",

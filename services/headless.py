@@ -453,7 +453,7 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
     if plan is None:
         raise CloseoutError(_("No plan."))
     if json_mode:
-        out.write(json.dumps(plan.to_dict(), indent=2, default=str, ensure_ascii=False) + "\n")
+        plan.write_json(out)
         return
     t = plan.tenant
     out.write(f"{_('Plan for')} {t.display_name} ({t.initial_domain}, {t.id})\n")

@@ -8,12 +8,12 @@ is recorded with the reason instead of failing the whole inventory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from . import endpoints
+from . import endpoints, json_text
 from .errors import GraphError
 from .graph import GraphClient
 from .models import AppRow, InventoryRefreshed, PolicyRow, SubscriptionRow, TenantInfo, UserRow
@@ -81,39 +81,66 @@ class Inventory:
             deleted_users=len(self.deleted_users),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        def rows(items: Iterable[Any]) -> list[dict[str, Any]]:
-            out = []
-            for item in items:
-                data = asdict(item)
-                for key, value in data.items():
-                    if isinstance(value, datetime):
-                        data[key] = value.isoformat()
-                out.append(data)
-            return out
+    def subscriptions_json(self) -> list[dict[str, Any]]:
+        """The subscriptions as :meth:`to_json` writes them."""
+        return list(_rows(self.subscriptions, _product_name))
 
-        subscriptions = rows(self.subscriptions)
-        for data, sub in zip(subscriptions, self.subscriptions, strict=True):
-            data["productName"] = sub.product.display_name
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        """The backup's members in order; its lists as generators, rendered as consumed."""
+        rows = _rows
+        yield "tenant", asdict(self.tenant)
+        yield "takenAt", self.taken_at.isoformat()
+        yield "users", rows(self.users)
+        yield "deletedUsers", self.deleted_users
+        yield "subscriptions", rows(self.subscriptions, _product_name)
+        yield "subscribedSkus", self.skus
+        # The names of the codes in users' licences and in subscriptions.
+        yield "products", [p.to_json() for p in self.products]
+        yield "applications", rows(self.applications)
+        yield "deletedApplications", self.deleted_applications
+        yield "servicePrincipals", rows(self.service_principals)
+        yield "deletedServicePrincipals", self.deleted_service_principals
+        yield "policies", rows(self.policies)
+        yield "roles", {self.role_names.get(k, k): v for k, v in self.roles.items()}
+        # What to back up before step 1: users whose licences carry mailbox/OneDrive data.
+        yield "usersWithMailboxOrOneDriveData", (u.upn for u in self.data_holders)
+        yield "errors", self.errors
+
+    def to_json(self) -> dict[str, Any]:
         return {
-            "tenant": asdict(self.tenant),
-            "takenAt": self.taken_at.isoformat(),
-            "users": rows(self.users),
-            "deletedUsers": self.deleted_users,
-            "subscriptions": subscriptions,
-            "subscribedSkus": self.skus,
-            # The names of the codes in users' licences and in subscriptions.
-            "products": [p.to_json() for p in self.products],
-            "applications": rows(self.applications),
-            "deletedApplications": self.deleted_applications,
-            "servicePrincipals": rows(self.service_principals),
-            "deletedServicePrincipals": self.deleted_service_principals,
-            "policies": rows(self.policies),
-            "roles": {self.role_names.get(k, k): v for k, v in self.roles.items()},
-            # What to back up before step 1: users whose licences carry mailbox/OneDrive data.
-            "usersWithMailboxOrOneDriveData": [u.upn for u in self.data_holders],
-            "errors": self.errors,
+            key: value if isinstance(value, dict | str) else list(value)
+            for key, value in self._members()
         }
+
+    def json_chunks(self) -> Iterator[str]:
+        """:meth:`to_json` as JSON text, one user (or other row) per line, in pieces: the
+        backup of 100,000 users is written without its whole text in memory."""
+        return json_text.chunks(self._members())
+
+
+def _rows(items: Iterable[Any], extra: Any = None) -> Iterator[dict[str, Any]]:
+    for item in items:
+        data = {}
+        for name in _row_fields(type(item)):
+            value = getattr(item, name)
+            data[name] = value.isoformat() if isinstance(value, datetime) else value
+        if extra is not None:
+            data.update(extra(item))
+        yield data
+
+
+def _product_name(sub: SubscriptionRow) -> dict[str, str]:
+    return {"productName": sub.product.display_name}
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _row_fields(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind))
+    return names
 
 
 def subscriptions_summary(
@@ -192,27 +219,35 @@ def read_users(
         if any(p.startswith(DATA_PLAN_PREFIXES) for p in plans):
             data_skus.add(str(sku.get("skuId")))
     users = []
+    # 100,000 users hold a handful of distinct user types and licence sets: one object each,
+    # shared, instead of one per user.
+    shared: dict[Any, Any] = {}
     for page in client.iter_pages(
         endpoints.USERS.url(), params={"$select": USER_SELECT, "$top": "999"}
     ):
         for u in page:
-            lic = [str(a.get("skuId")) for a in u.get("assignedLicenses") or []]
-            held = roles_by_user.get(str(u["id"]), [])
+            lic = tuple(str(a.get("skuId")) for a in u.get("assignedLicenses") or [])
+            held = tuple(roles_by_user.get(str(u["id"]), ()))
+            user_type = str(u.get("userType") or "Member")
             users.append(
                 UserRow(
                     id=str(u["id"]),
                     upn=str(u.get("userPrincipalName") or ""),
                     display_name=str(u.get("displayName") or ""),
-                    user_type=str(u.get("userType") or "Member"),
+                    user_type=shared.setdefault(user_type, user_type),
                     account_enabled=bool(u.get("accountEnabled", True)),
                     synced=u.get("onPremisesSyncEnabled") is True,
-                    licenses=tuple(sku_names.get(s, s) for s in lic),
-                    roles=tuple((role_names or {}).get(t, t) for t in held),
-                    role_ids=tuple(held),
+                    licenses=_shared(shared, tuple(sku_names.get(s, s) for s in lic)),
+                    roles=_shared(shared, tuple((role_names or {}).get(t, t) for t in held)),
+                    role_ids=_shared(shared, held),
                     has_mailbox_data=any(s in data_skus for s in lic),
                 )
             )
     return users
+
+
+def _shared(pool: dict[Any, Any], value: tuple[str, ...]) -> tuple[str, ...]:
+    return pool.setdefault(value, value) if value else ()
 
 
 def read_deleted_users(client: GraphClient) -> list[dict[str, Any]]:

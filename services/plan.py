@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from .caller import Caller
 from .errors import CloseoutError
@@ -29,6 +30,7 @@ from .models import (
 from .own_app import OwnApp, find_own_app
 from .self_service import split as split_self_service
 from .steps.dirsync import connect_advice
+from .textsafe import json_loads
 
 # What each planned action means, in words (translated where shown).
 ACTION_LABELS: dict[str, str] = {
@@ -77,14 +79,14 @@ class PlanError(CloseoutError):
     """The plan cannot be made safely (e.g. app-only without ``--keep``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeptAccount:
     id: str
     upn: str
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedAction:
     step: StepId
     action: str
@@ -105,11 +107,14 @@ _PRODUCT_KEYS = {
     "sku_part_number": "skuPartNumber",
     "product_name": "productName",
 }
+_ACTION_FIELDS = tuple(f.name for f in fields(PlannedAction))
+_JSON_NAMES = {v: k for k, v in _PRODUCT_KEYS.items()}
 
 
 def _action_json(a: PlannedAction) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in asdict(a).items():
+    for key in _ACTION_FIELDS:
+        value = getattr(a, key)
         if key == "step" or (key in _PRODUCT_KEYS and not value):
             continue
         out[_PRODUCT_KEYS.get(key, key)] = value
@@ -117,8 +122,52 @@ def _action_json(a: PlannedAction) -> dict[str, Any]:
 
 
 def _action_fields(data: dict[str, Any]) -> dict[str, Any]:
-    names = {v: k for k, v in _PRODUCT_KEYS.items()}
-    return {names.get(k, k): v for k, v in data.items()}
+    return {_JSON_NAMES.get(k, k): v for k, v in data.items()}
+
+
+def _loaded_action(data: dict[str, Any]) -> Any:
+    # Called by the JSON decoder for every object as it is read: an action becomes a
+    # PlannedAction at once, so loading a 200,000-action plan never holds 200,000 dicts.
+    # Repeated words (action, kind, detail) are shared, not one string per action. Its step is
+    # the key of the list it is in, which the decoder has not reached yet: from_dict sets it.
+    if "action" not in data or "object_id" not in data or "step" in data:
+        return data
+    try:
+        return PlannedAction(
+            step=_UNPLACED,
+            **{
+                k: _shared(v) if k in ("action", "kind", "detail") and isinstance(v, str) else v
+                for k, v in _action_fields(data).items()
+            },
+        )
+    except TypeError:
+        return data  # not an action after all: from_dict says what is wrong with it
+
+
+_UNPLACED = StepId.PREPARE
+
+
+def _placed(action: PlannedAction, step: StepId) -> PlannedAction:
+    if action.step != step:
+        # Still the decoder's own object, seen by nobody else: set the step it was read under
+        # the way a frozen dataclass's __init__ does.
+        object.__setattr__(action, "step", step)
+    return action
+
+
+_SHARED: dict[str, str] = {}
+
+
+def _shared(text: str) -> str:
+    if len(_SHARED) > 4096:
+        _SHARED.clear()
+    return _SHARED.setdefault(text, text)
+
+
+def _dumps(value: Any) -> str:
+    # The C encoder: with ``indent`` json falls back to its pure-Python one, which for a
+    # 100,000-user plan builds millions of pieces (hundreds of MB) before joining them.
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 @dataclass(frozen=True)
@@ -133,11 +182,36 @@ class Plan:
     own_app: dict[str, Any] = field(default_factory=dict)
     """What happens to the app closeout signs in with (see :func:`own_app_summary`)."""
 
+    # A plan never changes once made, so what is derived from all its actions is derived once
+    # (kept in the instance's __dict__, beside the frozen fields).
+
+    def _cached(self, name: str, make: Callable[[], Any]) -> Any:
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            value = self.__dict__[name] = make()
+            return value
+
+    def _by_step(self) -> dict[StepId, list[PlannedAction]]:
+        def group() -> dict[StepId, list[PlannedAction]]:
+            out: dict[StepId, list[PlannedAction]] = {step: [] for step in StepId}
+            for a in self.actions:
+                out.setdefault(a.step, []).append(a)
+            return out
+
+        return self._cached("_steps", group)
+
     def for_step(self, step: StepId) -> list[PlannedAction]:
-        return [a for a in self.actions if a.step == step]
+        return list(self._by_step().get(step, ()))
 
     def ids(self, action: str) -> list[str]:
-        return [a.object_id for a in self.actions if a.action == action]
+        def group() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for a in self.actions:
+                out.setdefault(a.action, []).append(a.object_id)
+            return out
+
+        return list(self._cached("_ids", group).get(action, ()))
 
     @property
     def kept_ids(self) -> frozenset[str]:
@@ -146,7 +220,7 @@ class Plan:
     def user_delete_ids(self) -> list[str]:
         return self.ids("delete-user")
 
-    def to_dict(self) -> dict[str, Any]:
+    def _head(self) -> dict[str, Any]:
         return {
             "tenant": asdict(self.tenant),
             "createdAt": self.created_at.isoformat(),
@@ -154,10 +228,42 @@ class Plan:
             "warnings": list(self.warnings),
             "dataHolders": self.data_holders,
             "ownApp": self.own_app,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self._head(),
             "steps": {
-                str(int(step)): [_action_json(a) for a in self.for_step(step)] for step in StepId
+                str(int(step)): [_action_json(a) for a in actions]
+                for step, actions in self._by_step().items()
             },
         }
+
+    def json_chunks(self) -> Iterator[str]:
+        """:meth:`to_dict` as JSON text, in pieces, one line per action: a 200,000-action plan
+        is written without its whole text (or a dict per action) in memory at once."""
+        yield "{\n"
+        for key, value in self._head().items():
+            yield f"  {_dumps(key)}: {_dumps(value)},\n"
+        yield '  "steps": {'
+        for i, (step, actions) in enumerate(self._by_step().items()):
+            yield f'{"," if i else ""}\n    "{int(step)}": ['
+            for j, a in enumerate(actions):
+                yield ("," if j else "") + "\n      " + _dumps(_action_json(a))
+            yield "\n    ]" if actions else "]"
+        yield "\n  }\n}\n"
+
+    def write_json(self, out: TextIO) -> None:
+        for chunk in self.json_chunks():
+            out.write(chunk)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Plan:
+        """Read back what :meth:`json_chunks` (or :meth:`to_dict`) wrote, action by action.
+
+        Raises ValueError if ``raw`` is not JSON, :class:`PlanError` if it is not a plan.
+        """
+        return cls.from_dict(json_loads(raw, object_hook=_loaded_action))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
@@ -165,9 +271,11 @@ class Plan:
         try:
             tenant = TenantInfo(**data["tenant"])
             actions = tuple(
-                PlannedAction(step=StepId(int(step)), **_action_fields(fields))
+                _placed(item, StepId(int(step)))
+                if isinstance(item, PlannedAction)
+                else PlannedAction(step=StepId(int(step)), **_action_fields(item))
                 for step, items in data["steps"].items()
-                for fields in items
+                for item in items
             )
             return cls(
                 tenant=tenant,
@@ -185,8 +293,21 @@ class Plan:
             ) from None
 
     def digest(self) -> str:
-        canonical = json.dumps([asdict(a) for a in self.actions], sort_keys=True, default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """A short hash of the actions, computed once per plan (3 s for a 100,000-user one)."""
+        return str(self._cached("_digest", lambda: _digest(self.actions)))
+
+
+def _digest(actions: tuple[PlannedAction, ...]) -> str:
+    """The sha256 of ``json.dumps([asdict(a) for a in actions], sort_keys=True, default=str)``
+    (16 hex digits), fed to the hash one action at a time."""
+    h = hashlib.sha256(b"[")
+    for i, a in enumerate(actions):
+        text = json.dumps(
+            {name: getattr(a, name) for name in _ACTION_FIELDS}, sort_keys=True, default=str
+        )
+        h.update((", " + text if i else text).encode())
+    h.update(b"]")
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any
 from .errors import AuthError, CloseoutError
 from .i18n import _
 from .journal import JOURNAL_NAME
+from .json_text import read_member
 from .paths import existing_tenant_dir, existing_tenant_dirs, tenants_path
-from .textsafe import json_loads
 
 PLAN_NAME = "plan.json"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -48,10 +48,10 @@ class SavedTenant:
 
 def _plan_tenant(folder: Path) -> dict[str, Any] | None:
     try:
-        data = json_loads((folder / PLAN_NAME).read_bytes())
+        # Only the tenant: a 100,000-user plan is 200,000 actions.
+        tenant = read_member(folder / PLAN_NAME, "tenant")
     except (OSError, ValueError):
         return None
-    tenant = data.get("tenant") if isinstance(data, dict) else None
     return tenant if isinstance(tenant, dict) else None
 
 

@@ -17,9 +17,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["UNSAFE", "json_loads", "neutralise", "neutralise_data", "neutralise_optional"]
+__all__ = [
+    "UNSAFE",
+    "json_loads",
+    "looks_unsafe",
+    "neutralise",
+    "neutralise_data",
+    "neutralise_optional",
+]
 
 UNSAFE = re.compile(
     "["
@@ -31,6 +39,19 @@ UNSAFE = re.compile(
     "]"
 )
 """Characters that must never reach an output as themselves."""
+
+# UNSAFE as it can occur raw in JSON text: strict JSON allows no control character inside a
+# string, so a raw tab, newline or carriage return can only be whitespace between tokens (the
+# layout of an indented file) and says nothing about the strings.
+_UNSAFE_RAW = re.compile(
+    "["
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+    "\x80-\x9f"
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u2028\u2029"
+    "\ud800-\udfff"
+    "]"
+)
 
 # The same characters as JSON escapes, and the short escapes \b \f \n \r \t. A match may be a
 # false alarm (an escaped backslash before "n"); a miss may not: the tests try every character.
@@ -82,11 +103,20 @@ def neutralise_data(value: Any) -> Any:
     return value
 
 
-def json_loads(raw: bytes) -> Any:
+def looks_unsafe(text: str) -> bool:
+    """Whether JSON text ``text`` may hold something :func:`json_loads` would neutralise (an
+    unsafe character, raw or escaped; an escaped backslash before ``n`` is a false alarm)."""
+    return _UNSAFE_RAW.search(text) is not None or (
+        "\\" in text and _UNSAFE_ESCAPE.search(text) is not None
+    )
+
+
+def json_loads(raw: bytes, *, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """``json.loads(raw)`` with every string neutralised.
 
     Most of Graph's bodies hold no unsafe character, raw or escaped; one scan of the text
-    shows that and spares walking every string of a page of 999 users.
+    shows that and spares walking every string of a page of 999 users. ``object_hook`` is
+    json's: it gets each object (already neutralised) as it is decoded.
     """
     try:
         text: str | None = raw.decode("utf-8-sig")
@@ -94,8 +124,11 @@ def json_loads(raw: bytes) -> Any:
         text = None  # UTF-16/32 or encoded surrogates: json.loads knows what to do
     if (
         text is not None
-        and UNSAFE.search(text) is None
+        and _UNSAFE_RAW.search(text) is None
         and ("\\" not in text or _UNSAFE_ESCAPE.search(text) is None)
     ):
-        return json.loads(text)
-    return neutralise_data(json.loads(raw))
+        return json.loads(text, object_hook=object_hook)
+    if object_hook is None:
+        return neutralise_data(json.loads(raw))
+    hook = object_hook
+    return neutralise_data(json.loads(raw, object_hook=lambda d: hook(neutralise_data(d))))
