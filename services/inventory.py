@@ -177,19 +177,48 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
+EXPAND_CAP = 20
+"""``$expand`` on directory objects returns at most this many related items and no nextLink
+(graph-api.md §1: the query-parameters page; the known issues say 100): a role listed with this
+many members or more may have more, and its members are read on their own."""
+EXPAND_PAGE = 100
+"""With ``$expand`` Graph lists at most this many objects per page (known issue 13635), and
+directoryRoles has no paging: an expanded listing this long may be cut short, and the roles are
+listed again without the expansion."""
+
+
 def read_roles(client: GraphClient) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Activated directory roles and their members (DRM: no paging on directoryRoles)."""
+    """Activated directory roles and their members (DRM: no paging on directoryRoles).
+
+    One read with ``$expand=members`` where Graph honours it; a role whose expansion may be cut
+    short (see :data:`EXPAND_CAP`) or is missing, or every role if Graph refuses the expansion,
+    has its members read on their own, as before.
+    """
+    try:
+        roles = client.get(endpoints.DIRECTORY_ROLES.url(), params={"$expand": "members"}).get(
+            "value", []
+        )
+    except GraphError as exc:
+        if exc.status != 400:
+            raise
+        roles = None
+    if roles is None or len(roles) >= EXPAND_PAGE:
+        roles = client.get(endpoints.DIRECTORY_ROLES.url()).get("value", [])
     members: dict[str, list[str]] = {}
     names: dict[str, str] = {}
-    for role in client.get(endpoints.DIRECTORY_ROLES.url()).get("value", []):
+    for role in roles:
         template = str(role.get("roleTemplateId"))
         names[template] = str(role.get("displayName"))
-        ids = [
-            str(m["id"])
-            for m in client.get_all(
+        listed = role.get("members")
+        if not isinstance(listed, list) or len(listed) >= EXPAND_CAP:
+            listed = client.get_all(
                 endpoints.ROLE_MEMBERS.url(id=str(role["id"])), params={"$select": "id"}
             )
-            if m.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
+        ids = [
+            str(m["id"])
+            for m in listed
+            if isinstance(m, dict)
+            and m.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
         ]
         if ids:
             members[template] = ids

@@ -111,6 +111,11 @@ class SandboxConfig:
     viral_enabled: bool = False
     """A self-service sign-up product (free Power BI, bought by nobody) is enabled in
     ``directory/subscriptions``; only the Entra admin center deletes it (DELTEN)."""
+    role_expand: Literal["capped", "ignored", "refused"] = "capped"
+    """``GET /directoryRoles?$expand=members``: Graph's query-parameter docs say ``$expand`` on
+    directory objects returns at most 20 related items and no nextLink (later docs say 100);
+    the list's own page said it supports no query parameters. ``capped``: members expanded, at
+    most 20 per role; ``ignored``: roles without members; ``refused``: 400."""
     portal_refuses_microsoft_sps: bool = False
     """The portal's "Delete tenant" refuses while any Microsoft service principal is enabled
     (DELTEN: enterprise apps that can't be deleted "might block you"; KB2967860 says they
@@ -217,6 +222,24 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "viral_enabled",
         True,
         N_("a self-service sign-up product (free Power BI) is enabled in directory/subscriptions"),
+    ),
+    Behaviour(
+        "role-expand-capped",
+        "role_expand",
+        "capped",
+        N_("directoryRoles?$expand=members lists at most 20 members per role (default)"),
+    ),
+    Behaviour(
+        "role-expand-ignored",
+        "role_expand",
+        "ignored",
+        N_("directoryRoles ignores $expand=members: roles come without their members"),
+    ),
+    Behaviour(
+        "role-expand-refused",
+        "role_expand",
+        "refused",
+        N_("directoryRoles refuses $expand=members with 400"),
     ),
     Behaviour(
         "portal-refuses-ms-sps",

@@ -65,9 +65,29 @@ def user_roles(sb: Sandbox, req: Request) -> Response:
     return _member_roles(sb, req, user_or_404(sb.tenant, req.params["id"]).id)
 
 
+EXPAND_CAP = 20
+"""Related items ``$expand`` returns on directory objects, with no nextLink (query-parameters)."""
+
+
 def list_roles(sb: Sandbox, req: Request) -> Response:
     need(req, sb.tenant, delegated=READ_ROLES, application=READ_ROLES)
     values = [role_json(r) for r in sb.tenant.roles.values()]
+    expand = req.query.get("$expand", "")
+    if expand and sb.config.role_expand == "refused":
+        raise GraphHttpError(
+            400,
+            "Request_UnsupportedQuery",
+            "Unsupported query: $expand is not supported on directoryRoles.",
+        )
+    if expand.split("(")[0].strip() == "members" and sb.config.role_expand == "capped":
+        now = sb.clock.now()
+        for value, role in zip(values, sb.tenant.roles.values(), strict=True):
+            members = [sb.tenant.users.get(uid) for uid in role.members]
+            value["members"] = [
+                {"@odata.type": "#microsoft.graph.user", **user_body(user, req, now)}
+                for user in members
+                if user is not None
+            ][:EXPAND_CAP]
     return Response(
         body=odata.collection_body(sb.base_url, req, "directoryRoles", values, None, "roles")
     )
