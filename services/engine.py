@@ -57,6 +57,10 @@ from .steps.step import Asking, Assessing, Confirmation, Ran
 log = logging.getLogger("closeout.engine")
 
 POLICY_REUSE = 5.0  # seconds
+FRESH = 30.0
+"""Seconds a read stays current for the next one within the same pass, if nothing was written
+since it began: a run reads the tenant once before a step, not again for the step itself, and
+once after it, not again for the next assessment. Any wait, and any write, makes it stale."""
 
 
 class ConfirmationMismatch(CloseoutError):
@@ -99,6 +103,8 @@ class Engine:
         self._own_app_deleted = False
         self._last_resort: bool | None = None
         self._policies_at = -POLICY_REUSE
+        self._read = (-1, -float("inf"))
+        """(the client's writes_sent when the inventory's read began, when the read ended)."""
         self.run_id = ""
         self._lock = threading.RLock()
         self._unrecorded_ticks: dict[str, bool] = {}
@@ -309,6 +315,7 @@ class Engine:
         # only seconds old instead of tripping its limit (its 429s carry no Retry-After).
         recent = self.inventory is not None and time.monotonic() - self._policies_at < POLICY_REUSE
         parts = [p for p in PARTS if not (recent and p == "policies")]
+        writes = self.client.writes_sent
         try:
             inv = take_inventory(self.client, self.caller.tenant, parts)
         except (GraphError, AuthError) as exc:
@@ -333,8 +340,18 @@ class Engine:
             self._policies_at = time.monotonic()
         with self._lock:
             self.inventory = inv
+            self._read = (writes, time.monotonic())
         self.emit(inv.as_event())
         return inv
+
+    def fresh_inventory(self, within: float = FRESH) -> Inventory | None:
+        """The last inventory if it was read less than ``within`` seconds ago and nothing was
+        written since its read began; else None (read again)."""
+        with self._lock:
+            writes, done = self._read
+            if self.inventory is None or writes != self.client.writes_sent:
+                return None
+            return self.inventory if time.monotonic() - done <= within else None
 
     # -- watching without a sign-in ---------------------------------------------------------------
 
@@ -507,6 +524,7 @@ class Engine:
             journal=self.journal,
             sink=self.emit,
             pacer=self.pacer,
+            fresh_inventory=self.fresh_inventory,
             run_id=self.run_id,
             all_service_principals_removed=self._last_resort_ran(),
         )
@@ -552,8 +570,14 @@ class Engine:
         """Whether the inventory backup the article asks for is written."""
         return (self.dir / "inventory-before.json").exists()
 
-    def assess(self, *, refresh: bool = True) -> dict[StepId, StepState]:
-        """Every step's state from a fresh read (``refresh``) or the last inventory."""
+    def assess(self, *, refresh: bool = True, reuse: float = 0.0) -> dict[StepId, StepState]:
+        """Every step's state from a fresh read (``refresh``) or the last inventory.
+
+        ``reuse``: a read younger than this with no write since (:meth:`fresh_inventory`)
+        counts as fresh: for an assessment right after one, with no wait between them.
+        """
+        if refresh and reuse > 0 and self.fresh_inventory(reuse) is not None:
+            refresh = False
         inv = self.refresh() if refresh or self.inventory is None else self.inventory
         if self.gone:
             for step in registry.STEPS:

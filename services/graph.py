@@ -247,6 +247,7 @@ class GraphClient:
         self._last_date: datetime | None = None
         self._last_throttle: float | None = None
         self._last_token: str | None = None
+        self._writes_sent = 0
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -281,6 +282,13 @@ class GraphClient:
         """``x-ms-throttle-limit-percentage`` of the latest response (None: absent, < 0.8)."""
         with self._state_lock:
             return self._last_throttle
+
+    @property
+    def writes_sent(self) -> int:
+        """Requests other than GET/HEAD this client began to send (every ``$batch`` counts):
+        a read taken when this was lower may predate a change."""
+        with self._state_lock:
+            return self._writes_sent
 
     # -- requests --------------------------------------------------------------------------
 
@@ -547,6 +555,9 @@ class GraphClient:
             len(json["requests"]) if shown == "/$batch" and isinstance(json, dict) else None
         )
         safe_to_repeat = method != "POST"
+        if method not in _SAFE_METHODS:
+            with self._state_lock:
+                self._writes_sent += 1
         attempt = 0
         retries = 0
         force_refresh = False

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from .control import RunControl
-from .engine import Engine
+from .engine import FRESH, Engine
 from .errors import CloseoutError, GraphError
 from .exit_codes import ExitCode
 from .i18n import _
@@ -271,8 +271,12 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
     stuck: dict[StepId, int] = {}
     failures: dict[StepId, tuple[str, ...]] = {}
     last_resort_done = False
+    # The command's own read, or the one a step made after its writes, is current for the
+    # assessment that follows at once; after a wait the tenant is read again.
+    reuse = FRESH
     while not control.stopped:
-        states = engine.assess()
+        states = engine.assess(reuse=reuse)
+        reuse = FRESH
         if engine.gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
             return Outcome(ExitCode.DONE)
         # A fresh read may have met a 403 that tells what an unreadable token lacks.
@@ -325,6 +329,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
             return Outcome(ExitCode.WAITING, waiting=waiting)
         if control.wait(engine.options.poll_interval):
             break
+        reuse = 0.0
     # A stop (Ctrl-C, SIGTERM, a dropped SSH session) lands between batches: say so, so that a
     # bare exit 3 is not mistaken for a wait.
     line = _(

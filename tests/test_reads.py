@@ -4,6 +4,7 @@ Graph allows it, and never less than a safe run needs (a fresh read after its wr
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from services.graph import GraphClient
 from services.inventory import EXPAND_CAP, read_roles
 from services.models import GLOBAL_ADMIN
+from services.session import Session, SessionOptions
+from tests.cli_harness import run_cli, target_args
 from tests.test_batch_executor import Tokens
 
 
@@ -59,3 +62,60 @@ def test_role_members_come_in_one_read_unless_graph_may_have_cut_them_short(
     assert reads["members"] == expected
     if member_reads == "big":
         assert 0 < expected < len(sb.tenant.roles)
+
+
+def test_a_run_lists_the_users_once_before_its_writes_and_reads_them_after(
+    make_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2,500 users: three pages of 999. Every one is deleted within one write window.
+    sb = make_sandbox(
+        users=2501, synced_fraction=0, admin_count=0, deleted_users=0, manual_blockers=False
+    )
+    r = run_cli(
+        ["run", "--headless", "--yes", "--no-wait", "--json", *target_args(sb, tmp_path)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert r.code == 3, r.text
+    assert len(sb.tenant.users) == 1  # everyone but the admin is gone
+    pages = [
+        (r.sim_time, r.status)
+        for r in sb.recorder.records()
+        if r.method == "GET" and r.path == "/v1.0/users"
+    ]
+    deletes = [r.sim_time for r in sb.recorder.writes() if r.method == "DELETE"]
+    before = [t for t, _status in pages if t <= min(deletes)]
+    after = [t for t, _status in pages if t >= max(deletes)]
+    # One listing before (3 pages), not one per read of the run; and reads after the writes
+    # (the step's own check, then the assessment), each a page now.
+    assert len(before) == 3
+    assert 1 <= len(after) <= 3
+    assert len(pages) == len(before) + len(after)
+
+
+def test_a_read_is_current_until_any_write_or_its_age_says_otherwise(
+    make_sandbox: Any, tmp_path: Path
+) -> None:
+    sb = make_sandbox(users=30, admin_count=1, synced_fraction=0)
+    session = Session(
+        SessionOptions(
+            graph_url=sb.base_url,
+            authority=sb.authority,
+            state_root=tmp_path / "state",
+            use_token_cache=False,
+            environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
+        )
+    )
+    try:
+        engine = session.connect(sink=lambda _event: None)
+        inv = engine.refresh()
+        assert inv is not None
+        assert engine.fresh_inventory() is inv
+        assert engine.fresh_inventory(within=0.0) is None  # older than asked for
+        # A write sent any way at all, not only through a step's batches, makes it stale.
+        victim = next(u for u in inv.users if not u.is_global_admin)
+        engine.client.request("DELETE", f"/users/{victim.id}")
+        assert engine.fresh_inventory() is None
+        assert engine.refresh() is engine.fresh_inventory()
+    finally:
+        session.close()

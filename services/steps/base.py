@@ -101,6 +101,8 @@ class StepContext:
     run_id: str = ""
     all_service_principals_removed: bool = False
     """The last resort ran: closeout's own service principal goes too, even Microsoft's."""
+    fresh_inventory: Callable[[], Inventory | None] = lambda: None
+    """The engine's last inventory if it is current (see Engine.fresh_inventory), else None."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

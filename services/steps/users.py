@@ -156,8 +156,12 @@ def org_sync(client: GraphClient) -> bool | None:
 
 
 def read_state(ctx: StepContext) -> tuple[list[UserRow], bool | None]:
+    """The users and the organization's sync flag, from Graph. The users of an inventory read
+    moments ago, with no write since, are that read (a listing of 100,000 users is 101
+    requests); after any write they are read again."""
     org_flag = org_sync(ctx.client)
-    return read_users(ctx.client), org_flag
+    fresh = ctx.fresh_inventory()
+    return (fresh.users if fresh is not None else read_users(ctx.client)), org_flag
 
 
 def turn_sync_off(ctx: StepContext) -> StepState | None:
