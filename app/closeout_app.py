@@ -172,7 +172,7 @@ class CloseoutApp(App[int]):
             )
             unfinished = engine.journal.unfinished() if engine.journal else None
             engine.refresh()
-            engine.ensure_plan()
+            engine.ensure_plan().digest()  # hashed once, here: not on the UI thread at connect
             engine.assess(refresh=False)
             if session.sandbox is not None:
                 from services.sandbox.portal import PortalPlayer
