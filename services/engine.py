@@ -31,7 +31,7 @@ from .deletion_evidence import reports_tenant_missing
 from .errors import AuthError, CloseoutError, GraphError
 from .evidence import LatestOutcomes, default_pack_dir, write_pack
 from .graph import GraphClient
-from .i18n import _
+from .i18n import _, ngettext
 from .inventory import PARTS, Inventory, subscriptions_summary, take_inventory
 from .journal import TENANT_GONE_EVIDENCE, Journal
 from .json_text import read_member, write_private_chunks
@@ -631,9 +631,10 @@ class Engine:
                 self.journal.confirm(what, 0, matched=False, expected=expected)
             raise ConfirmationMismatch(
                 _(
-                    "The domain you typed does not match the initial domain {domain}; nothing was changed."
+                    "The domain given does not match the initial domain {domain}; nothing was "
+                    "changed."
                 ).format(domain=expected),
-                _("Type the initial domain exactly as shown."),
+                _("Give the initial domain exactly as shown, *.onmicrosoft.com included."),
             )
 
     def run_step(
@@ -687,7 +688,9 @@ class Engine:
                 StepState(
                     step,
                     StepStatus.FAILED,
-                    _("{n} actions failed.").format(n=len(failures)),
+                    ngettext("{n} action failed.", "{n} actions failed.", len(failures)).format(
+                        n=len(failures)
+                    ),
                     after.done,
                     after.total,
                     len(failures),

@@ -65,3 +65,12 @@ def N_(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _translation.ngettext(singular, plural, n)
+
+
+def affirmative(answer: str) -> bool:
+    """Whether ``answer`` to a yes/no question means yes: ``y``/``yes`` in every language, and
+    the language's own words (Swedish ``j``/``ja``)."""
+    word = answer.strip().casefold()
+    # Translators: the answers meaning "yes" to a [y/N] question, separated by "|".
+    words = {"y", "yes", *(w.strip().casefold() for w in _("y|yes").split("|"))}
+    return bool(word) and word in words

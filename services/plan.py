@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from .caller import Caller
 from .errors import CloseoutError
-from .i18n import N_, _
+from .i18n import N_, _, ngettext
 from .inventory import Inventory
 from .models import (
     GLOBAL_ADMIN,
@@ -376,10 +376,14 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
                 "disable-directory-sync",
                 org_id,
                 inv.tenant.display_name,
-                _(
+                ngettext(
+                    "{n} user is synchronized from on-premises AD; turning sync off takes up to "
+                    "72 hours and is sent once. Users who are not synchronized are deleted "
+                    "meanwhile, the others once they are converted.",
                     "{n} users are synchronized from on-premises AD; turning sync off takes up to "
                     "72 hours and is sent once. Users who are not synchronized are deleted "
-                    "meanwhile, the others once they are converted."
+                    "meanwhile, the others once they are converted.",
+                    len(inv.synced_users),
                 ).format(n=len(inv.synced_users)),
             )
         )
@@ -574,9 +578,11 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
         )
     if inv.data_holders:
         warnings.append(
-            _("{n} users have mailbox or OneDrive data; back it up before step 1.").format(
-                n=len(inv.data_holders)
-            )
+            ngettext(
+                "{n} user has mailbox or OneDrive data; back it up before step 1.",
+                "{n} users have mailbox or OneDrive data; back it up before step 1.",
+                len(inv.data_holders),
+            ).format(n=len(inv.data_holders))
         )
     for part, reason in inv.errors.items():
         warnings.append(_("Could not read {part}: {reason}").format(part=part, reason=reason))

@@ -382,3 +382,32 @@ def read_outcomes_csv(pack: Path) -> list[dict[str, str]]:
 
     with (pack / "outcomes.csv").open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+@contextlib.contextmanager
+def connected_session(
+    sb: Sandbox, state_dir: Path, *, sink: Callable[[Any], None] | None = None, **options: Any
+) -> Any:
+    """A :class:`~services.session.Session` signed in to ``sb`` with a ready token and
+    connected (its engine at ``.engine``, events to ``sink``), closed afterwards; ``options``
+    are :class:`~services.session_options.SessionOptions` fields."""
+    from services.session import Session, SessionOptions
+
+    scale = sb.clock.time_scale
+    session = Session(
+        SessionOptions(
+            graph_url=sb.base_url,
+            authority=sb.authority,
+            state_root=state_dir,
+            use_token_cache=False,
+            environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
+            sandbox_time_scale=scale if scale != 1 else None,
+            poll_interval=0.05,
+            **options,
+        )
+    )
+    try:
+        session.connect(sink=sink)
+        yield session
+    finally:
+        session.close()

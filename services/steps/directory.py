@@ -18,7 +18,7 @@ from enum import StrEnum
 
 import requests
 
-from services.i18n import _
+from services.i18n import _, ngettext
 from services.inventory import Inventory
 from services.models import (
     AppRow,
@@ -92,20 +92,33 @@ def readiness(ctx: StepContext, inv: Inventory, ticks: set[str]) -> list[Check]:
     bought, self_service = split(inv.subscriptions)
     subs_left = [s for s in bought if s.phase != SubscriptionPhase.DELETED]
     viral = [s for s in self_service if s.phase != SubscriptionPhase.DELETED]
+    extra = len(others) + max(0, len(kept_left) - 1)
     checks = [
         Check(
             "users",
             _("Only one Global Administrator remains"),
             not others and len(kept_left) <= 1,
-            detail=_("{n} other users remain").format(n=len(others) + max(0, len(kept_left) - 1)),
+            detail=ngettext("{n} other user remains", "{n} other users remain", extra).format(
+                n=extra
+            ),
         ),
         Check(
             "recycle-bin",
             _("The recycle bin is empty of users, applications and service principals"),
             not inv.deleted_users and not binned_apps and not binned_sps,
             Fix.CLEANUP,
-            _("{u} users, {a} applications, {s} service principals").format(
-                u=len(inv.deleted_users), a=len(binned_apps), s=len(binned_sps)
+            ", ".join(
+                (
+                    ngettext("{n} user", "{n} users", len(inv.deleted_users)).format(
+                        n=len(inv.deleted_users)
+                    ),
+                    ngettext("{n} application", "{n} applications", len(binned_apps)).format(
+                        n=len(binned_apps)
+                    ),
+                    ngettext(
+                        "{n} service principal", "{n} service principals", len(binned_sps)
+                    ).format(n=len(binned_sps)),
+                )
             ),
         ),
         Check(
@@ -113,20 +126,26 @@ def readiness(ctx: StepContext, inv: Inventory, ticks: set[str]) -> list[Check]:
             _("No applications"),
             not apps,
             Fix.CLEANUP,
-            _("{n} applications").format(n=len(apps)),
+            ngettext("{n} application", "{n} applications", len(apps)).format(n=len(apps)),
         ),
         Check(
             "service-principals",
             _("No non-Microsoft service principals"),
             not third_party,
             Fix.CLEANUP,
-            _("{n} enterprise applications").format(n=len(third_party)),
+            ngettext(
+                "{n} enterprise application", "{n} enterprise applications", len(third_party)
+            ).format(n=len(third_party)),
         ),
         Check(
             "subscriptions",
             _("Every subscription is deprovisioned"),
             not subs_left,
-            detail=_("{n} subscriptions not yet deleted").format(n=len(subs_left)),
+            detail=ngettext(
+                "{n} subscription not yet deleted",
+                "{n} subscriptions not yet deleted",
+                len(subs_left),
+            ).format(n=len(subs_left)),
         ),
         Check(
             SELF_SERVICE,
@@ -198,6 +217,13 @@ def _own_app_click(row: AppRow) -> str:
     ).format(name=row.display_name)
 
 
+def check_line(c: Check) -> str:
+    """``label: detail`` for a failing check; a label written as a sentence ("All outstanding
+    invoices are paid.") loses its full stop before the colon."""
+    label = c.label.rstrip().removesuffix(".")
+    return f"{label}: {c.detail}" if c.detail else label
+
+
 def earlier_steps_left(earlier: Mapping[StepId, StepState]) -> list[StepId]:
     return [s for s in DEPENDS_ON if earlier.get(s) is None or earlier[s].status != StepStatus.DONE]
 
@@ -219,7 +245,7 @@ def assess(
     checks = readiness(ctx, inv, ticks)
     failing = [c for c in checks if not c.ok]
     counts = {
-        "blockers": tuple(f"{c.label}: {c.detail}" for c in failing),
+        "blockers": tuple(check_line(c) for c in failing),
         "total": len(checks),
         "done": len(checks) - len(failing),
     }
@@ -227,7 +253,9 @@ def assess(
         return state(
             STEP,
             StepStatus.BLOCKED,
-            _("Waits for steps {steps}.").format(steps=", ".join(str(int(s)) for s in not_done)),
+            ngettext("Waits for step {steps}.", "Waits for steps {steps}.", len(not_done)).format(
+                steps=", ".join(str(int(s)) for s in not_done)
+            ),
             **counts,
         )
     if any(c.fix == Fix.NOBODY_NOW for c in failing):
@@ -246,8 +274,8 @@ def assess(
         return state(
             STEP,
             StepStatus.PENDING,
-            _("Ready for the irreversible cleanup; type the initial domain to confirm."),
-            waiting_for=_("you to type the initial domain"),
+            _("Ready for the irreversible cleanup, once you confirm it with the initial domain."),
+            waiting_for=_("you to confirm with the initial domain"),
             **counts,
         )
     link = ctx.options.portal_links.get("entra")
@@ -265,10 +293,11 @@ def assess(
             STEP,
             StepStatus.PENDING,
             _(
-                "Everything else is done: closeout deletes its own app as its very last write; "
-                "type the initial domain to confirm. After that closeout can no longer sign in."
+                "Everything else is done: closeout deletes its own app as its very last write, "
+                "once you confirm it with the initial domain. After that closeout can no longer "
+                "sign in."
             ),
-            waiting_for=_("you to type the initial domain"),
+            waiting_for=_("you to confirm with the initial domain"),
             **counts,
         )
     if own is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from services import endpoints, requirements
 from services.batch import BatchItem
 from services.errors import GraphError
-from services.i18n import N_, _
+from services.i18n import N_, _, ngettext
 from services.inventory import read_policies
 from services.models import PolicyRow, StepId, StepState, StepStatus
 
@@ -93,9 +93,15 @@ def assess(
         return state(
             STEP,
             StepStatus.PENDING,
-            _("{n} accounts still have per-user MFA; {p} policies to turn off.").format(
-                n=len(pending_users), p=len(pending_policies)
-            ),
+            ngettext(
+                "{n} account still has per-user MFA",
+                "{n} accounts still have per-user MFA",
+                len(pending_users),
+            ).format(n=len(pending_users))
+            + "; "
+            + ngettext(
+                "{n} policy to turn off.", "{n} policies to turn off.", len(pending_policies)
+            ).format(n=len(pending_policies)),
             done=total - len(pending_users) - len(pending_policies),
             total=total,
             blockers=notes,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services import requirements
-from services.i18n import N_, _
+from services.i18n import N_, _, ngettext
 from services.inventory import Inventory
 from services.models import StepId, StepState, StepStatus
 from services.requirements import Missing
@@ -15,6 +15,19 @@ from .base import StepContext, state
 from .step import Assessing, Assessment, Host, Ran, Step
 
 STEP = StepId.PREPARE
+
+
+def inventory_counts(inv: Inventory) -> str:
+    """``40 users, 1 subscription, 4 applications``: what the inventory holds, each noun in
+    its number."""
+    users, subs, apps = len(inv.users), len(inv.subscriptions), len(inv.applications)
+    return ", ".join(
+        (
+            ngettext("{n} user", "{n} users", users).format(n=users),
+            ngettext("{n} subscription", "{n} subscriptions", subs).format(n=subs),
+            ngettext("{n} application", "{n} applications", apps).format(n=apps),
+        )
+    )
 
 
 def assess(
@@ -34,9 +47,11 @@ def assess(
     if inv.data_holders:
         upns = [u.upn for u in inv.data_holders]
         notes.append(
-            _("{n} users hold mailbox or OneDrive data: back it up before step 1.").format(
-                n=len(upns)
-            )
+            ngettext(
+                "{n} user holds mailbox or OneDrive data: back it up before step 1.",
+                "{n} users hold mailbox or OneDrive data: back it up before step 1.",
+                len(upns),
+            ).format(n=len(upns))
         )
         # The whole list is in the evidence pack's inventory; the first few here.
         notes.append(", ".join(upns[:5]) + (f" … (+{len(upns) - 5:,})" if len(upns) > 5 else ""))
@@ -44,9 +59,7 @@ def assess(
         _("Could not read {part}: {reason}").format(part=k, reason=v) for k, v in inv.errors.items()
     ]
     summary = (
-        _("{users} users, {subs} subscriptions, {apps} applications; inventory exported.").format(
-            users=len(inv.users), subs=len(inv.subscriptions), apps=len(inv.applications)
-        )
+        _("{counts}; inventory exported.").format(counts=inventory_counts(inv))
         if exported
         else _("Inventory read; not yet exported.")
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from services import requirements
-from services.i18n import N_, _
+from services.i18n import N_, _, ngettext
 from services.inventory import read_subscriptions
 from services.models import (
     Handoff,
@@ -188,7 +188,11 @@ def assess_cancel(subs: list[SubscriptionRow], link: str) -> StepState:
     done = total - len(active) - len(expired)
     if active:
         partner = sum(1 for s in active if s.partner)
-        summary = _("{n} active subscriptions to cancel in the admin center.").format(n=len(active))
+        summary = ngettext(
+            "{n} active subscription to cancel in the admin center.",
+            "{n} active subscriptions to cancel in the admin center.",
+            len(active),
+        ).format(n=len(active))
         if partner:
             summary += " " + _("{n} bought through a partner.").format(n=partner)
         return state(
@@ -205,7 +209,11 @@ def assess_cancel(subs: list[SubscriptionRow], link: str) -> StepState:
         return state(
             step,
             StepStatus.WAITING_TIME,
-            _("{n} expired subscriptions become disabled by themselves.").format(n=len(expired)),
+            ngettext(
+                "{n} expired subscription becomes disabled by itself.",
+                "{n} expired subscriptions become disabled by themselves.",
+                len(expired),
+            ).format(n=len(expired)),
             done=done,
             total=total,
             waiting_for=_("expired subscriptions to become disabled"),
@@ -231,7 +239,11 @@ def assess_delete(subs: list[SubscriptionRow], link: str, now: datetime) -> Step
         return state(
             step,
             StepStatus.WAITING_PERSON,
-            _("{n} disabled subscriptions to delete in the admin center.").format(n=len(to_delete)),
+            ngettext(
+                "{n} disabled subscription to delete in the admin center.",
+                "{n} disabled subscriptions to delete in the admin center.",
+                len(to_delete),
+            ).format(n=len(to_delete)),
             done=done,
             total=total,
             waiting_for=_("you to delete them in the admin center"),
@@ -242,7 +254,11 @@ def assess_delete(subs: list[SubscriptionRow], link: str, now: datetime) -> Step
         return state(
             step,
             StepStatus.WAITING_TIME,
-            _("{n} subscriptions are being deprovisioned.").format(n=len(disabled)),
+            ngettext(
+                "{n} subscription is being deprovisioned.",
+                "{n} subscriptions are being deprovisioned.",
+                len(disabled),
+            ).format(n=len(disabled)),
             done=done,
             total=total,
             waiting_for=_("subscriptions to be deprovisioned"),
@@ -252,7 +268,11 @@ def assess_delete(subs: list[SubscriptionRow], link: str, now: datetime) -> Step
     return state(
         step,
         StepStatus.BLOCKED,
-        _("{n} subscriptions must be cancelled first (step 2).").format(n=len(active)),
+        ngettext(
+            "{n} subscription must be cancelled first (step 2).",
+            "{n} subscriptions must be cancelled first (step 2).",
+            len(active),
+        ).format(n=len(active)),
         done=done,
         total=total,
         blockers=(_("Step 2 is not done."),),

@@ -85,7 +85,11 @@ def assess(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> Ste
         return state(
             STEP,
             StepStatus.BLOCKED,
-            _("Directory sync is on again: {n} users are synchronized.").format(n=sync.synced),
+            ngettext(
+                "Directory sync is on again: {n} user is synchronized.",
+                "Directory sync is on again: {n} users are synchronized.",
+                sync.synced,
+            ).format(n=sync.synced),
             done=done,
             total=total,
             blockers=(dirsync.back_on_text(sync.turn_off, sync.synced), *blockers),
@@ -118,9 +122,11 @@ def assess(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> Ste
                 "closeout stopped while sending the request to turn it off, so it counts as sent."
             )
         if deletable:
-            summary += " " + _("{n} users that are not synchronized can be deleted now.").format(
-                n=len(deletable)
-            )
+            summary += " " + ngettext(
+                "{n} user who is not synchronized can be deleted now.",
+                "{n} users who are not synchronized can be deleted now.",
+                len(deletable),
+            ).format(n=len(deletable))
         return state(
             STEP,
             StepStatus.PENDING if deletable else StepStatus.WAITING_TIME,
@@ -141,11 +147,15 @@ def assess(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> Ste
             blockers=blockers,
         )
     summary = (
-        _("{n} users are synchronized: directory sync must be turned off first.").format(
-            n=sync.synced
-        )
+        ngettext(
+            "{n} user is synchronized: directory sync must be turned off first.",
+            "{n} users are synchronized: directory sync must be turned off first.",
+            sync.synced,
+        ).format(n=sync.synced)
         if sync.due
-        else _("{n} users to delete.").format(n=len(remaining) - len(new))
+        else ngettext(
+            "{n} user to delete.", "{n} users to delete.", len(remaining) - len(new)
+        ).format(n=len(remaining) - len(new))
     )
     return state(STEP, StepStatus.PENDING, summary, done=done, total=total, blockers=blockers)
 
@@ -248,7 +258,9 @@ def run(ctx: StepContext) -> StepState:
         result = StepState(
             STEP,
             StepStatus.FAILED,
-            _("{n} users could not be deleted.").format(n=len(failed)),
+            ngettext(
+                "{n} user could not be deleted.", "{n} users could not be deleted.", len(failed)
+            ).format(n=len(failed)),
             done=result.done,
             total=result.total,
             failed=len(failed),
