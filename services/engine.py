@@ -35,6 +35,7 @@ from .i18n import _, ngettext
 from .inventory import PARTS, Inventory, subscriptions_summary, take_inventory
 from .journal import TENANT_GONE_EVIDENCE, Journal
 from .json_text import read_member, write_private_chunks
+from .keep import MARKED, entries_for, marks_of
 from .models import (
     Event,
     Handoff,
@@ -108,6 +109,7 @@ class Engine:
         self.run_id = ""
         self._lock = threading.RLock()
         self._unrecorded_ticks: dict[str, bool] = {}
+        self._marks_adopted = False
 
     # -- events --------------------------------------------------------------------------------
 
@@ -422,7 +424,26 @@ class Engine:
         # The file may have been edited by hand: hold it to the rules a new plan follows.
         check_plan(plan, self.caller, self.inventory)
         self.plan = plan
+        self._adopt_marks(plan)
         return plan
+
+    def _adopt_marks(self, plan: Plan | None) -> None:
+        """The accounts a saved plan keeps because the admin marked them stay marked in every
+        plan this engine makes (taken once, from the first plan it sees)."""
+        if self._marks_adopted:
+            return
+        self._marks_adopted = True
+        have = set(self.options.keep_entries)
+        self.options.keep_entries += tuple(m for m in marks_of(plan) if m not in have)
+
+    def _saved_plan_quietly(self) -> Plan | None:
+        """The saved plan of this tenant as written, or None (missing, unreadable, another
+        tenant's): only to carry its marks over."""
+        try:
+            plan = Plan.from_json(self.plan_path.read_bytes())
+        except (OSError, ValueError, CloseoutError):
+            return None
+        return plan if plan.tenant.id == self.caller.tenant.id else None
 
     def make_plan(self, *, save: bool | None = None) -> Plan:
         """A fresh plan from a fresh inventory (read-only towards Graph).
@@ -435,11 +456,13 @@ class Engine:
         inv = self.inventory or self.refresh()
         if inv is None:
             raise CloseoutError(_("The tenant no longer exists; there is nothing to plan."))
+        self._adopt_marks(self.plan or self._saved_plan_quietly())
         plan = build_plan(
             inv,
             self.caller,
             PlanOptions(
                 keep_upns=self.options.keep_upns,
+                keep_entries=self.options.keep_entries,
                 disable_security_defaults=self.options.disable_security_defaults,
                 disable_ca_mfa=self.options.disable_ca_mfa,
                 own_app_ids=self.options.own_app_ids,
@@ -466,15 +489,26 @@ class Engine:
         made again so that what is applied is what the plan shows.
         """
         plan = self.plan or self.load_plan()
-        wanted = {u.lower() for u in self.options.keep_upns}
         if (
             plan is not None
-            and wanted <= {k.upn.lower() for k in plan.keep}
+            and self._keeps_what_is_named(plan)
             and self._policy_choices_match(plan)
             and self._own_app_choice_matches(plan)
         ):
             return plan
         return self.make_plan()
+
+    def _keeps_what_is_named(self, plan: Plan) -> bool:
+        """The saved plan keeps every account the options name (by UPN or id), and keeps the
+        MFA of those named to keep it."""
+        kept = {k.id.casefold(): k for k in plan.keep} | {k.upn.casefold(): k for k in plan.keep}
+        # Marks need no check: they come from a plan, or set_kept made one with them.
+        named = [e for e in self.options.keep_entries if e.source != MARKED]
+        for entry in entries_for(self.options.keep_upns, named):
+            k = kept.get(entry.value.casefold())
+            if k is None or (entry.keep_mfa and not k.keep_mfa):
+                return False
+        return True
 
     def _own_app_choice_matches(self, plan: Plan) -> bool:
         """The saved plan treats closeout's own app as ``--delete-own-app`` now says."""

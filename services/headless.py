@@ -26,6 +26,7 @@ from .engine import FRESH, Engine
 from .errors import CloseoutError, GraphError
 from .exit_codes import ExitCode
 from .i18n import _
+from .keep import keep_reason
 from .models import (
     Event,
     Handoff,
@@ -462,7 +463,9 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
         return
     t = plan.tenant
     out.write(f"{_('Plan for')} {t.display_name} ({t.initial_domain}, {t.id})\n")
-    out.write(f"{_('Kept')}: " + ", ".join(f"{k.upn} ({_(k.reason)})" for k in plan.keep) + "\n")
+    out.write(f"{_('Kept')}:\n")
+    for k in plan.keep:
+        out.write(f"  {k.upn} — {keep_reason(k)}\n")
     out.write(f"{_('Sign-in app')}: {own_app_text(plan.own_app)}\n")
     for w in plan.warnings:
         out.write(f"! {w}\n")

@@ -18,6 +18,8 @@ from .caller import Caller
 from .errors import CloseoutError
 from .i18n import N_, _, ngettext
 from .inventory import Inventory
+from .keep import KeepEntry, entries_for
+from .keep import resolve as resolve_keep
 from .models import (
     GLOBAL_ADMIN,
     MICROSOFT_TENANT_IDS,
@@ -84,6 +86,11 @@ class KeptAccount:
     id: str
     upn: str
     reason: str
+    """Why it is kept (``services.keep``: signed-in admin, --keep, keep-file, marked)."""
+    source: str = ""
+    """For a keep file: ``path:line``."""
+    keep_mfa: bool = False
+    """Step 4 leaves its per-user MFA on (the signed-in admin's always stays)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +320,8 @@ def _digest(actions: tuple[PlannedAction, ...]) -> str:
 @dataclass(frozen=True)
 class PlanOptions:
     keep_upns: tuple[str, ...] = ()
+    keep_entries: tuple[KeepEntry, ...] = ()
+    """Keep files' lines and the accounts marked in closeout (``services.keep``)."""
     disable_security_defaults: bool = False
     disable_ca_mfa: bool = False
     own_app_ids: frozenset[str] = frozenset()
@@ -320,25 +329,14 @@ class PlanOptions:
 
 
 def kept_accounts(
-    inv: Inventory, caller: Caller, keep_upns: tuple[str, ...]
+    inv: Inventory,
+    caller: Caller,
+    keep_upns: tuple[str, ...],
+    entries: tuple[KeepEntry, ...] = (),
 ) -> tuple[KeptAccount, ...]:
-    by_upn = {u.upn.lower(): u for u in inv.users}
-    kept: list[KeptAccount] = []
-    if not caller.app_only and caller.tenant.signed_in_id:
-        kept.append(
-            KeptAccount(
-                caller.tenant.signed_in_id, caller.tenant.signed_in_upn or "", N_("signed-in admin")
-            )
-        )
-    for upn in keep_upns:
-        user = by_upn.get(upn.lower())
-        if user is None:
-            raise PlanError(
-                _("--keep {upn}: no such user in this tenant.").format(upn=upn),
-                _("Check the spelling; --keep takes a userPrincipalName."),
-            )
-        if user.id not in {k.id for k in kept}:
-            kept.append(KeptAccount(user.id, user.upn, "--keep"))
+    me = caller.tenant.signed_in_id
+    signed_in = (me, caller.tenant.signed_in_upn or "") if me and not caller.app_only else None
+    kept = resolve_keep(entries_for(keep_upns, entries), inv.users, signed_in=signed_in)
     if caller.app_only and not kept:
         raise PlanError(
             _("App-only sign-in has no signed-in user, so closeout cannot tell whom to keep."),
@@ -354,7 +352,7 @@ def _ordered_deletes(users: list[UserRow]) -> list[UserRow]:
 
 
 def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
-    kept = kept_accounts(inv, caller, options.keep_upns)
+    kept = kept_accounts(inv, caller, options.keep_upns, options.keep_entries)
     kept_ids = {k.id for k in kept}
     ga_members = set(inv.roles.get(GLOBAL_ADMIN, []))
     if ga_members and not (kept_ids & ga_members):
@@ -446,7 +444,7 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
     # Step 4: per-user MFA for the accounts that remain, except whoever does the work.
     mfa_exempt = {caller.tenant.signed_in_id} if not caller.app_only else kept_ids
     for k in kept:
-        if k.id not in mfa_exempt:
+        if k.id not in mfa_exempt and not k.keep_mfa:
             actions.append(PlannedAction(StepId.DISABLE_MFA, "disable-mfa", k.id, k.upn))
     for p in inv.policies:
         if p.kind == "securityDefaults" and p.state == "enabled":
@@ -674,7 +672,9 @@ def check_plan(plan: Plan, caller: Caller, inv: Inventory | None = None) -> None
         )
     # Who keeps MFA: the admin doing the work (app-only: every kept account); other kept
     # accounts legitimately lose per-user MFA in step 4.
-    mfa_exempt = set(plan.kept_ids) if caller.app_only else {me}
+    mfa_exempt = (
+        set(plan.kept_ids) if caller.app_only else {me} | {k.id for k in plan.keep if k.keep_mfa}
+    )
     for action, guarded in (
         ("delete-user", protected),
         ("purge-user", protected),

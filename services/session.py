@@ -177,6 +177,7 @@ class Session:
             own_app_ids=own_app_ids(opts.client_id, claims),
             delete_own_app=opts.delete_own_app,
             keep_upns=opts.keep,
+            keep_entries=opts.keep_entries,
             read_only=opts.read_only,
             disable_security_defaults=opts.disable_security_defaults,
             disable_ca_mfa=opts.disable_ca_mfa,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .auth.scopes import DEFAULT_CLIENT_ID
+from .keep import KeepEntry
 
 __all__ = ["DEMO_TIME_SCALE", "SessionOptions"]
 
@@ -27,6 +28,8 @@ class SessionOptions:
     thumbprint: str | None = None
     read_only: bool = False
     keep: tuple[str, ...] = ()
+    keep_entries: tuple[KeepEntry, ...] = ()
+    """The lines of ``--keep-file`` (``services.keep``)."""
     disable_security_defaults: bool = False
     disable_ca_mfa: bool = False
     delete_own_app: bool = False

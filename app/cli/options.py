@@ -49,7 +49,20 @@ def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="UPN",
-        help=_("an account to keep (repeatable; required with app-only sign-in)"),
+        help=_(
+            "an account to keep, by userPrincipalName or object id (repeatable; required with "
+            "app-only sign-in)"
+        ),
+    )
+    b.add_argument(
+        "--keep-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=_(
+            "accounts to keep: one userPrincipalName or object id per line, # comments (repeatable)"
+        ),
     )
     b.add_argument(
         "--read-only", action="store_true", help=_("read and plan only: no write request leaves")
@@ -109,6 +122,7 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
     """What the session signs in to and how, from the shared options. ``read_only``: the
     command only reads (``plan``), whatever ``--read-only`` says."""
     from services.auth.scopes import DEFAULT_CLIENT_ID
+    from services.keep import read_keep_file
     from services.session_options import DEMO_TIME_SCALE, SessionOptions
 
     if args.graph_url and args.demo:
@@ -123,7 +137,8 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
         certificate=args.certificate,
         thumbprint=args.thumbprint,
         read_only=args.read_only or read_only,
-        keep=tuple(args.keep),
+        keep=_keep_accounts(args.keep),
+        keep_entries=tuple(e for path in args.keep_file for e in read_keep_file(path)),
         disable_security_defaults=args.disable_security_defaults,
         disable_ca_mfa=args.disable_ca_mfa,
         delete_own_app=args.delete_own_app,
@@ -137,6 +152,22 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
         use_token_cache=not args.no_token_cache,
         environ=dict(os.environ),
     )
+
+
+def _keep_accounts(values: list[str]) -> tuple[str, ...]:
+    """The ``--keep`` values, each a userPrincipalName or an object id: a file name given
+    there is refused with the option that reads it, never guessed at."""
+    from services.keep import KeepEntry
+
+    for value in values:
+        if not (KeepEntry(value).is_id or "@" in value):
+            raise UsageError(
+                _(
+                    "--keep {value}: not a userPrincipalName or an object id; to read accounts "
+                    "from a file, use --keep-file {value}."
+                ).format(value=value)
+            )
+    return tuple(values)
 
 
 def _check_sign_in_options(args: argparse.Namespace) -> None:

@@ -25,6 +25,7 @@ from services.graph import MAX_BATCH, GraphClient
 from services.i18n import _
 from services.inventory import Inventory
 from services.journal import Journal
+from services.keep import KeepEntry, entries_for, protected
 from services.models import (
     Event,
     ItemFinished,
@@ -62,6 +63,9 @@ class ReadOnlyRefusal(CloseoutError):
 @dataclass
 class EngineOptions:
     keep_upns: tuple[str, ...] = ()
+    keep_entries: tuple[KeepEntry, ...] = ()
+    """Accounts a keep file names or the admin marked (``services.keep``); with ``keep_upns``
+    they are kept whatever a saved plan says."""
     read_only: bool = False
     disable_security_defaults: bool = False
     disable_ca_mfa: bool = False
@@ -121,21 +125,35 @@ class StepContext:
 
     @property
     def mfa_exempt_ids(self) -> frozenset[str]:
-        """Who keeps MFA: the signed-in admin, or with app-only sign-in the kept accounts."""
+        """Who keeps MFA: the signed-in admin and the accounts kept with their MFA, or with
+        app-only sign-in every kept account."""
         if self.caller.app_only:
             return self.kept_ids
-        return frozenset({self.caller.tenant.signed_in_id or ""})
+        kept_mfa = {k.id for k in self.plan.keep if k.keep_mfa}
+        named = entries_for((), (e for e in self.options.keep_entries if e.keep_mfa))
+        ids, _upns = protected(named, self.inventory)
+        return frozenset({self.caller.tenant.signed_in_id or "", *kept_mfa, *ids})
 
     @property
     def never_delete_ids(self) -> frozenset[str]:
-        """The kept accounts and, whatever the plan says, the signed-in admin."""
+        """The kept accounts and, whatever the plan says, the signed-in admin and every
+        account the command line, a keep file or a mark names."""
         me = None if self.caller.app_only else self.caller.tenant.signed_in_id
-        return self.kept_ids | ({me} if me else frozenset())
+        ids, _upns = self._named_keep()
+        return self.kept_ids | ids | ({me} if me else frozenset())
+
+    def _named_keep(self) -> tuple[frozenset[str], frozenset[str]]:
+        """``(ids, upns)`` of the accounts the options name (ids and UPNs case-folded; as far as
+        the last read resolves them, both for each)."""
+        named = entries_for(self.options.keep_upns, self.options.keep_entries)
+        return protected(named, self.inventory)
 
     def _refuse_protected(self, items: list[BatchItem]) -> None:
         # The plan already leaves these out; this is the last line of defence before the wire.
         # It does not trust the plan's own keep list alone: that comes from an editable file.
-        never = self.never_delete_ids
+        never = {i.casefold() for i in self.never_delete_ids}
+        _ids, named_upns = self._named_keep()
+        mfa_exempt = {i.casefold() for i in self.mfa_exempt_ids}
         ours = self.own_app().object_ids
         for item in items:
             if item.action in APP_WRITES and item.key in ours:
@@ -145,10 +163,13 @@ class StepContext:
                         "Refusing to {action} {label}: it is closeout's own app, which goes last."
                     ).format(action=item.action, label=item.label)
                 )
-            protected = (item.action in ("delete-user", "purge-user") and item.key in never) or (
-                item.action == "disable-mfa" and item.key in self.mfa_exempt_ids
-            )
-            if protected:
+            key = item.key.casefold()
+            deletes = item.action in ("delete-user", "purge-user")
+            # A UPN the command line or a keep file names is matched on the label too: the
+            # last read may not know the account any more (or yet).
+            if (deletes and (key in never or item.label.casefold() in named_upns)) or (
+                item.action == "disable-mfa" and key in mfa_exempt
+            ):
                 raise CloseoutError(
                     _("Refusing to {action} {label}: it is an account closeout keeps.").format(
                         action=item.action, label=item.label

@@ -164,6 +164,7 @@ def _close_out(
             "yes": args.yes,
             "no_wait": args.no_wait,
             "keep": args.keep,
+            "keep_file": [str(path) for path in args.keep_file],
             "read_only": args.read_only,
             "resumed": unfinished.run_id if unfinished else None,
         },
