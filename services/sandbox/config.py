@@ -57,6 +57,9 @@ class SandboxConfig:
     subscriptions: Literal["standard", "none"] = "standard"
     manual_blockers: bool = True
     """Seed the checks no API can clear (unpaid invoice, self-service product, Azure)."""
+    server_page_size: int | None = None
+    """Serve at most this many items per page whatever ``$top`` asks: Graph treats ``$top``
+    as an upper bound and may page smaller (Paging Microsoft Graph data). None: ``$top``."""
     hostile_names: bool = False
     """Give some objects names any tenant user could choose to attack the admin's terminal:
     escape sequences, C1 controls, bidi overrides, markup, spreadsheet formulas (seed.py)."""

@@ -195,6 +195,8 @@ class Sandbox:
 
     def _handle_graph(self, req: Request, top_level: bool) -> Response | None:
         req.path = odata.canonical_path(req.path)
+        if top_level and self.faults.token_expires():
+            self.tokens.expire((req.header("Authorization") or "")[7:].strip())
         try:
             req.principal = self._authenticate(req)
         except GraphHttpError:
@@ -202,6 +204,10 @@ class Sandbox:
             self._record(req, 401, self._object_id(req.path), counted=False)
             raise
         route, req.params = self.graph_routes.match(req.method, req.path)
+        cap = self.config.server_page_size
+        top = req.query.get("$top")
+        if cap and top is not None and top.isdigit() and int(top) > cap:
+            req.query["$top"] = str(cap)
         is_batch = req.path.endswith("/$batch")
         object_id = None if is_batch else self._object_id(req.path)
         # Faults reach the $batch envelope too: a whole batch can be throttled, fail or drop.

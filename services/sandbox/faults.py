@@ -1,7 +1,14 @@
 """Fault injection: targeted rules (for tests) and random rates (for soak runs and the demo).
 
 Random spec, comma-separated: ``5xx=P`` (503/502/504), ``429=P`` (a throttle with a short
-``Retry-After``), ``drop=P`` (close the connection without answering), ``slow=P:SECONDS``.
+``Retry-After``), ``drop=P`` (close the connection without answering), ``slow=P:SECONDS``, and
+the ways an answer can go wrong after Graph acted: ``lost=P`` (serve, then cut the connection:
+the answer is lost), ``malformed=P`` (serve, then answer JSON cut off midway), ``batch=P`` (a
+``$batch`` served, its answers ``shuffled`` — as Graph may — or one ``missing`` or a
+``duplicate`` id), ``burst=P`` (a ``$batch`` whose items from a random one on are all
+throttled: the quota ran out mid-batch), ``overlap=P`` (a page reached through a next link
+repeats items of the page before), ``nextlink=P`` (a next link fails: 503 or a dropped
+connection) and ``expire=P`` (the caller's token expires just before the request: 401).
 Targeted rules match method and a path regex, fire ``times`` times (-1: forever) and apply to
 top-level requests and to items inside a ``$batch`` alike. Besides refusing, stalling or
 dropping a request, a rule can spoil what was served: cut the connection after the request was
@@ -23,7 +30,7 @@ from typing import Any, Literal
 
 from .http import Request, Response
 
-BatchIds = Literal["foreign", "duplicate", "missing"]
+BatchIds = Literal["foreign", "duplicate", "missing", "shuffled"]
 
 
 @dataclass
@@ -45,7 +52,8 @@ class FaultRule:
     """With ``drop``: serve the request first (Graph carries it out), then cut the connection."""
     batch_ids: BatchIds | None = None
     """For a ``$batch``: serve it, then answer ``foreign`` ids (never asked), a ``duplicate``
-    id (one answer's id on another, whose own is then missing), or one answer ``missing``."""
+    id (one answer's id on another, whose own is then missing), one answer ``missing``, or
+    every answer in a ``shuffled`` order (Graph documents no order: a client must match ids)."""
     overlap: int = 0
     """For a page reached through a next link: repeat the last N items of the page before."""
     rewrite: Callable[[Response], Response] | None = None
@@ -98,6 +106,8 @@ class Faults:
         self.slow_seconds = 1.0
         # The last page served per collection path, kept only once an overlap rule exists.
         self._pages: dict[str, list[Any]] | None = None
+        # Items of the $batch being served that are still to be throttled (``burst``).
+        self._burst = 0
         self.parse(spec)
 
     def parse(self, spec: str) -> None:
@@ -106,9 +116,9 @@ class Faults:
         slow_seconds = self.slow_seconds
         for part in filter(None, (p.strip() for p in spec.split(","))):
             key, sep, value = part.partition("=")
-            if not sep or key not in ("5xx", "429", "drop", "slow"):
+            if not sep or key not in RANDOM_FAULTS:
                 raise ValueError(
-                    f"unknown fault {part!r}; use 5xx=P, 429=P, drop=P or slow=P:SECONDS"
+                    f"unknown fault {part!r}; use {', '.join(RANDOM_FAULTS)}=P or slow=P:SECONDS"
                 )
             if key == "slow" and ":" in value:
                 value, seconds = value.split(":", 1)
@@ -119,8 +129,11 @@ class Faults:
             if not 0 <= rate <= 1:
                 raise ValueError(f"{part!r}: the rate must be from 0 to 1")
             rates[key] = rate
-        self.rates = rates
-        self.slow_seconds = slow_seconds
+        with self._lock:
+            self.rates = rates
+            self.slow_seconds = slow_seconds
+            if rates.get("overlap") and self._pages is None:
+                self._pages = {}
 
     def add(self, rule: FaultRule) -> FaultRule:
         with self._lock:
@@ -165,7 +178,30 @@ class Faults:
                     )
             if not self.rates or "/_sandbox" in path:
                 return None
+            if not top_level and self._burst > 0:
+                self._burst -= 1
+                return _throttled(self._rng)
             roll = self._rng.random
+            rates = self.rates
+            # The kinds added later roll only when asked for, so a spec of the first four
+            # meets the very faults it met before for a seed.
+            if top_level and paged and "nextlink" in rates and roll() < rates["nextlink"]:
+                if roll() < 0.5:
+                    return Fault(drop=True)
+                code, message = _DEFAULT_CODES[503]
+                return Fault(status=503, code=code, message=message)
+            if top_level and paged and "overlap" in rates and roll() < rates["overlap"]:
+                return Fault(overlap=self._rng.randint(1, 3))
+            if top_level and path.endswith("/$batch"):
+                if "burst" in rates and roll() < rates["burst"]:
+                    self._burst = self._rng.randint(1, 20)
+                if "batch" in rates and roll() < rates["batch"]:
+                    how = self._rng.choice(["shuffled", "shuffled", "missing", "duplicate"])
+                    return Fault(batch_ids=how)
+            if top_level and "lost" in rates and roll() < rates["lost"]:
+                return Fault(drop=True, after=True)
+            if top_level and "malformed" in rates and roll() < rates["malformed"]:
+                return Fault(rewrite=_cut_short)
             if top_level and roll() < self.rates.get("drop", 0):
                 return Fault(drop=True)
             if top_level and roll() < self.rates.get("slow", 0):
@@ -175,13 +211,14 @@ class Faults:
                 code, message = _DEFAULT_CODES[status]
                 return Fault(status=status, code=code, message=message)
             if roll() < self.rates.get("429", 0):
-                return Fault(
-                    status=429,
-                    code="TooManyRequests",
-                    message="Please retry again later.",
-                    retry_after=round(self._rng.uniform(0.2, 1.5), 3),
-                )
+                return _throttled(self._rng)
         return None
+
+    def token_expires(self) -> bool:
+        """Whether the next top-level Graph request finds its token expired (``expire``)."""
+        with self._lock:
+            rate = self.rates.get("expire")
+            return rate is not None and self._rng.random() < rate
 
     def after_serving(
         self, fault: Fault | None, req: Request, resp: Response | None
@@ -194,7 +231,8 @@ class Faults:
             return fault.rewrite(resp)
         body = resp.body
         if fault is not None and fault.batch_ids and isinstance(body, dict):
-            _spoil_ids(body.get("responses"), fault.batch_ids)
+            with self._lock:
+                _spoil_ids(body.get("responses"), fault.batch_ids, self._rng)
         if (
             self._pages is not None
             and req.method == "GET"
@@ -209,6 +247,34 @@ class Faults:
         return resp
 
 
+RANDOM_FAULTS = (
+    "5xx", "429", "drop", "slow", "lost", "malformed", "batch", "burst", "overlap", "nextlink",
+    "expire",
+)  # fmt: skip
+
+
+def _throttled(rng: random.Random) -> Fault:
+    return Fault(
+        status=429,
+        code="TooManyRequests",
+        message="Please retry again later.",
+        retry_after=round(rng.uniform(0.2, 1.5), 3),
+    )
+
+
+def _cut_short(resp: Response) -> Response:
+    """The answer as a proxy that lost the rest of it sends it: JSON cut off midway."""
+    body, content_type = resp.encoded()
+    if not body or "json" not in (content_type or ""):
+        return resp  # a 204 has nothing to cut; a $count's digits cut short are still digits
+    return Response(
+        status=resp.status,
+        body=body[: max(1, len(body) // 2)],
+        headers=resp.headers,
+        content_type=content_type,
+    )
+
+
 def _number(text: str, part: str) -> float:
     try:
         value = float(text)
@@ -219,10 +285,12 @@ def _number(text: str, part: str) -> float:
     return value
 
 
-def _spoil_ids(responses: Any, how: BatchIds) -> None:
+def _spoil_ids(responses: Any, how: BatchIds, rng: random.Random | None = None) -> None:
     if not isinstance(responses, list) or not responses:
         return
-    if how == "foreign":
+    if how == "shuffled":
+        (rng or random.Random(0)).shuffle(responses)
+    elif how == "foreign":
         for answer in responses:
             answer["id"] = f"{answer['id']}0"
     elif how == "duplicate" and len(responses) > 1:

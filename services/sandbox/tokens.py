@@ -86,6 +86,7 @@ class TokenStore:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._revoked: set[str] = set()
+        self._expired: set[str] = set()
         self._refresh: dict[str, _Refresh] = {}
         self._gone_apps: set[str] = set()
         self.tenant_deleted = False
@@ -198,7 +199,9 @@ class TokenStore:
 
     def validate(self, token: str) -> Principal:
         claims = self._claims(token)
-        if claims.get("exp", 0) < time.time():
+        with self._lock:
+            expired = claims.get("uti") in self._expired
+        if expired or claims.get("exp", 0) < time.time():
             raise TokenRejected("Lifetime validation failed, the token is expired.")
         with self._lock:
             if claims.get("uti") in self._revoked:
@@ -240,12 +243,20 @@ class TokenStore:
 
     def revoke(self, token: str) -> None:
         """Make a token fail validation (tests: '401, then refresh once')."""
+        self._mark(token, self._revoked)
+
+    def expire(self, token: str) -> None:
+        """Make a token read as expired from now on (the ``expire`` fault: a token expiring
+        mid-run, without waiting out its lifetime)."""
+        self._mark(token, self._expired)
+
+    def _mark(self, token: str, ids: set[str]) -> None:
         try:
             claims = self._claims(token)
         except TokenRejected:
             return
         with self._lock:
-            self._revoked.add(str(claims.get("uti", "")))
+            ids.add(str(claims.get("uti", "")))
 
     def revoke_all_for_user(self, user_id: str) -> None:
         with self._lock:
