@@ -62,6 +62,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Retry these unchanged: throttled, server faults, and 424 (THR: a throttled batch may come
 # back as 424 instead of 200).
 _RETRY_STATUSES = frozenset({429, 424, 500, 502, 503, 504})
+_CUT_SHORT_RETRIES = 2
 # Query values that are opaque cursors or credentials: shortened in records and logs.
 _HIDDEN_QUERY = frozenset(
     {"$skiptoken", "$deltatoken", "access_token", "code", "client_secret", "token", "sig"}
@@ -333,8 +334,7 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """GET a JSON object (``{}`` for an empty body)."""
-        resp = self.request("GET", path, version=version, params=params, headers=headers)
-        data = _json_or_error(resp)
+        resp, data = self._get_json(path, version=version, params=params, headers=headers)
         if data is None:
             return {}
         if not isinstance(data, dict):
@@ -360,11 +360,10 @@ class GraphClient:
         changes under them) is left out: every list closeout reads names each id once, so no
         count is doubled and no object is acted on twice.
         """
-        resp = self.request("GET", path, version=version, params=params, headers=headers)
+        resp, data = self._get_json(path, version=version, params=params, headers=headers)
         seen: set[str] = set()
         listed: set[str] = set()
         while True:
-            data = _json_or_error(resp)
             if not isinstance(data, dict):
                 raise CloseoutError(
                     _("Unexpected response from GET {path}: not a JSON object").format(
@@ -386,7 +385,41 @@ class GraphClient:
             seen.add(next_link)
             if self.control is not None and self.control.stopped:
                 raise Stopped()
-            resp = self.request("GET", str(next_link), headers=headers)
+            resp, data = self._get_json(str(next_link), headers=headers)
+
+    def _get_json(
+        self,
+        path: str,
+        *,
+        version: str = "v1.0",
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[GraphResponse, Any]:
+        """GET and decode. An answer that says it is JSON but does not parse was cut short on
+        its way (a proxy, a lost chunk): a read is safe to repeat, so it is read again, twice
+        at most; anything else that is not JSON is said at once."""
+        cut = 0
+        while True:
+            resp = self.request("GET", path, version=version, params=params, headers=headers)
+            try:
+                return resp, resp.json()
+            except ValueError:
+                if (
+                    cut >= _CUT_SHORT_RETRIES
+                    or "json" not in (resp.header("Content-Type") or "").lower()
+                ):
+                    return resp, _json_or_error(resp)
+            cut += 1
+            delay = self._backoff(cut)
+            log.warning(
+                "GET %s -> %d with its JSON cut short; reading it again in %.1f s (%d/%d)",
+                resp.path,
+                resp.status,
+                delay,
+                cut,
+                _CUT_SHORT_RETRIES,
+            )
+            self._wait(delay)
 
     def get_all(
         self,
