@@ -61,13 +61,21 @@ def cleanup(
     sp_results, refusing = delete_in_rounds(
         ctx, [sp for sp in inv.service_principals if sp.id in planned_sps]
     )
-    result.failures += failed(disable(ctx, refusing))
+    # One that an earlier run already turned off (its answer lost, or the run killed with the
+    # PATCH in flight and settled by a read since) is not sent the same PATCH again.
+    off = {sp.id for sp in inv.service_principals if not sp.enabled}
+    result.failures += failed(disable(ctx, [i for i in refusing if i.key not in off]))
 
     # What this run deleted waits 30 days in the recycle bin, and so do the planned objects
     # that were there already: purge them. An application takes its service principal with it
-    # (which then answers 404 to its own delete, "gone"); that one is in the bin too.
-    planned_binned = set(ctx.plan.ids("purge-application")) | set(
-        ctx.plan.ids("purge-service-principal")
+    # (which then answers 404 to its own delete, "gone"); that one is in the bin too. So does
+    # what an earlier run of this plan deleted before it stopped or was killed: the plan named
+    # it for deletion, and it is in the bin now.
+    planned_binned = (
+        set(ctx.plan.ids("purge-application"))
+        | set(ctx.plan.ids("purge-service-principal"))
+        | planned_apps
+        | planned_sps
     )
     purge_apps = _purge_items("purge-application", app_results) + [
         delete_item(
