@@ -168,6 +168,8 @@ class Trial:
     detail: str = ""
     output: str = field(default="", repr=False)
     """The last run's JSON lines and messages, for a failure's post-mortem."""
+    injected: Counter[str] = field(default_factory=Counter)
+    """Fault trials: the random faults the sandbox served, per kind."""
     in_flight: Counter[str] = field(default_factory=Counter)
     """Kill trials: the intents the killed run left without an outcome, per action."""
 
@@ -339,8 +341,10 @@ def fault_trial(profile: Profile, seed: int, users: int = DEFAULT_USERS) -> Tria
             lost = lost_records(sb, state)
             trial.lost = len(lost)
             trial.problems += lost[:5]
-            summary = sb.recorder.summary()
-            trial.detail = f"{summary['requests']} requests, statuses {summary['by_status']}"
+            trial.injected = Counter(sb.faults.injected)
+            trial.detail = (
+                f"{len(sb.recorder.records())} requests, faults met: {dict(trial.injected)}"
+            )
     finally:
         sb.stop()
     trial.seconds = time.monotonic() - started
@@ -765,15 +769,20 @@ def main(argv: list[str] | None = None) -> int:
             if not t.ok:
                 print(f"         replay: --replay {t.name}:{t.seed}", flush=True)
     print()
-    print(f"{'kind':5} {'name':13} {'trials':>6} {'exact':>6} {'dup':>4} {'lost':>5}")
+    print(f"{'kind':5} {'name':13} {'trials':>6} {'exact':>6} {'dup':>4} {'lost':>5} {'faults':>7}")
     total = Counter[str]()
     for (kind, name), ts in rows.items():
         exact = sum(t.exact for t in ts)
         dup = sum(t.duplicates for t in ts)
         lost = sum(t.lost for t in ts)
-        total.update(trials=len(ts), exact=exact, dup=dup, lost=lost)
-        print(f"{kind:5} {name:13} {len(ts):6} {exact:6} {dup:4} {lost:5}")
-    print(f"{'all':19} {total['trials']:6} {total['exact']:6} {total['dup']:4} {total['lost']:5}")
+        met = sum(sum(t.injected.values()) for t in ts)
+        total.update(trials=len(ts), exact=exact, dup=dup, lost=lost, met=met)
+        shown = str(met) if kind == "fault" else "-"
+        print(f"{kind:5} {name:13} {len(ts):6} {exact:6} {dup:4} {lost:5} {shown:>7}")
+    print(
+        f"{'all':19} {total['trials']:6} {total['exact']:6} {total['dup']:4} {total['lost']:5}"
+        f" {total['met']:7}"
+    )
     in_flight = Counter[str]()
     for ts in rows.values():
         for t in ts:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -108,6 +109,8 @@ class Faults:
         self._pages: dict[str, list[Any]] | None = None
         # Items of the $batch being served that are still to be throttled (``burst``).
         self._burst = 0
+        self.injected: Counter[str] = Counter()
+        """Random faults served so far, per kind (the reliability suite's figures)."""
         self.parse(spec)
 
     def parse(self, spec: str) -> None:
@@ -178,47 +181,57 @@ class Faults:
                     )
             if not self.rates or "/_sandbox" in path:
                 return None
-            if not top_level and self._burst > 0:
-                self._burst -= 1
-                return _throttled(self._rng)
-            roll = self._rng.random
-            rates = self.rates
-            # The kinds added later roll only when asked for, so a spec of the first four
-            # meets the very faults it met before for a seed.
-            if top_level and paged and "nextlink" in rates and roll() < rates["nextlink"]:
-                if roll() < 0.5:
-                    return Fault(drop=True)
-                code, message = _DEFAULT_CODES[503]
-                return Fault(status=503, code=code, message=message)
-            if top_level and paged and "overlap" in rates and roll() < rates["overlap"]:
-                return Fault(overlap=self._rng.randint(1, 3))
-            if top_level and path.endswith("/$batch"):
-                if "burst" in rates and roll() < rates["burst"]:
-                    self._burst = self._rng.randint(1, 20)
-                if "batch" in rates and roll() < rates["batch"]:
-                    how = self._rng.choice(["shuffled", "shuffled", "missing", "duplicate"])
-                    return Fault(batch_ids=how)
-            if top_level and "lost" in rates and roll() < rates["lost"]:
-                return Fault(drop=True, after=True)
-            if top_level and "malformed" in rates and roll() < rates["malformed"]:
-                return Fault(rewrite=_cut_short)
-            if top_level and roll() < self.rates.get("drop", 0):
-                return Fault(drop=True)
-            if top_level and roll() < self.rates.get("slow", 0):
-                return Fault(delay=self.slow_seconds)
-            if roll() < self.rates.get("5xx", 0):
-                status = self._rng.choice([503, 502, 504])
-                code, message = _DEFAULT_CODES[status]
-                return Fault(status=status, code=code, message=message)
-            if roll() < self.rates.get("429", 0):
-                return _throttled(self._rng)
-        return None
+            kind, fault = self._random(path, top_level=top_level, paged=paged)
+            if fault is not None:
+                self.injected[kind] += 1
+            return fault
+
+    def _random(self, path: str, *, top_level: bool, paged: bool) -> tuple[str, Fault | None]:
+        """The random fault this request meets, if any, and its kind (under the lock)."""
+        if not top_level and self._burst > 0:
+            self._burst -= 1
+            return "burst", _throttled(self._rng)
+        roll = self._rng.random
+        rates = self.rates
+        # The kinds added later roll only when asked for, so a spec of the first four
+        # meets the very faults it met before for a seed.
+        if top_level and paged and "nextlink" in rates and roll() < rates["nextlink"]:
+            if roll() < 0.5:
+                return "nextlink", Fault(drop=True)
+            code, message = _DEFAULT_CODES[503]
+            return "nextlink", Fault(status=503, code=code, message=message)
+        if top_level and paged and "overlap" in rates and roll() < rates["overlap"]:
+            return "overlap", Fault(overlap=self._rng.randint(1, 3))
+        if top_level and path.endswith("/$batch"):
+            if "burst" in rates and roll() < rates["burst"]:
+                self._burst = self._rng.randint(1, 20)
+            if "batch" in rates and roll() < rates["batch"]:
+                how = self._rng.choice(["shuffled", "shuffled", "missing", "duplicate"])
+                return "batch", Fault(batch_ids=how)
+        if top_level and "lost" in rates and roll() < rates["lost"]:
+            return "lost", Fault(drop=True, after=True)
+        if top_level and "malformed" in rates and roll() < rates["malformed"]:
+            return "malformed", Fault(rewrite=_cut_short)
+        if top_level and roll() < rates.get("drop", 0):
+            return "drop", Fault(drop=True)
+        if top_level and roll() < rates.get("slow", 0):
+            return "slow", Fault(delay=self.slow_seconds)
+        if roll() < rates.get("5xx", 0):
+            status = self._rng.choice([503, 502, 504])
+            code, message = _DEFAULT_CODES[status]
+            return "5xx", Fault(status=status, code=code, message=message)
+        if roll() < rates.get("429", 0):
+            return "429", _throttled(self._rng)
+        return "", None
 
     def token_expires(self) -> bool:
         """Whether the next top-level Graph request finds its token expired (``expire``)."""
         with self._lock:
             rate = self.rates.get("expire")
-            return rate is not None and self._rng.random() < rate
+            expires = rate is not None and self._rng.random() < rate
+            if expires:
+                self.injected["expire"] += 1
+            return expires
 
     def after_serving(
         self, fault: Fault | None, req: Request, resp: Response | None
