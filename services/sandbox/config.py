@@ -10,6 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from services.graph_limits import (
+    APP_WRITE_QUOTA,
+    CA_REQUESTS_PER_SECOND,
+    TENANT_WRITE_QUOTA,
+    WRITE_QUOTA,
+)
 from services.i18n import N_, _
 
 from .tenant import GLOBAL_ADMIN
@@ -30,16 +36,16 @@ class SandboxConfig:
     port: int = 0
 
     # Throttling (TL): (requests, simulated seconds).
-    write_quota: tuple[int, float] = (3000, 150.0)
+    write_quota: tuple[int, float] = WRITE_QUOTA
     """Identity writes per application and tenant."""
-    tenant_write_quota: tuple[int, float] = (18000, 300.0)
-    app_write_quota: tuple[int, float] = (35000, 300.0)
+    tenant_write_quota: tuple[int, float] = TENANT_WRITE_QUOTA
+    app_write_quota: tuple[int, float] = APP_WRITE_QUOTA
     write_limit: Literal["window", "bucket"] = "window"
     """How Graph's "token bucket" gives quota back (graph-api.md §8.2 leaves it open): a sliding
     window, or a full bucket refilled steadily (see throttle.py)."""
     ru_quota: int | None = None
     """Resource units per 10 s per app and tenant; None = by tenant size (3,500/5,000/8,000)."""
-    ca_requests_per_second: float = 1.0
+    ca_requests_per_second: float = CA_REQUESTS_PER_SECOND
 
     # Shape of the tenant.
     synced_fraction: float = 0.3

@@ -25,6 +25,8 @@ import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
+from services.graph_limits import REPORTS_LIMIT, RU_WINDOW, ru_budget
+
 from .clock import SimClock
 from .config import SandboxConfig
 
@@ -172,14 +174,13 @@ class Throttle:
         self.clock = clock
         self.config = config
         self._lock = threading.Lock()
-        ru = config.ru_quota or (3500 if tenant_size < 50 else 5000 if tenant_size <= 500 else 8000)
-        self.ru = Quota(ru, 10.0)
+        self.ru = Quota(config.ru_quota or ru_budget(tenant_size), RU_WINDOW)
         self.app_ru = Quota(150000, 20.0)
         self.writes = Quota(*config.write_quota)
         self.tenant_writes = Quota(*config.tenant_write_quota)
         self.app_writes = Quota(*config.app_write_quota)
         self.ca = WindowCounter(1, 1.0 / config.ca_requests_per_second)
-        self.reports = WindowCounter(5, 10.0)
+        self.reports = WindowCounter(*REPORTS_LIMIT)
         self._counters: dict[tuple[str, str], Counter] = {}
         self._refusals: list[Refusal] = []
         self._admitted_writes: dict[str, list[float]] = defaultdict(list)
