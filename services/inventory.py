@@ -187,13 +187,17 @@ directoryRoles has no paging: an expanded listing this long may be cut short, an
 listed again without the expansion."""
 
 
-def read_roles(client: GraphClient) -> tuple[dict[str, list[str]], dict[str, str]]:
+def read_roles(
+    client: GraphClient, keep: list[dict[str, Any]] | None = None
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Activated directory roles and their members (DRM: no paging on directoryRoles).
 
     One read with ``$expand=members`` where Graph honours it; a role whose expansion may be cut
     short (see :data:`EXPAND_CAP`) or is missing, or every role if Graph refuses the expansion,
     has its members read on their own, as before.
-    """
+
+    ``keep``: also gets each role as Graph gave it, with ``members`` (user ids) in place of
+    whatever the expansion listed."""
     try:
         roles = client.get(endpoints.DIRECTORY_ROLES.url(), params={"$expand": "members"}).get(
             "value", []
@@ -222,6 +226,8 @@ def read_roles(client: GraphClient) -> tuple[dict[str, list[str]], dict[str, str
         ]
         if ids:
             members[template] = ids
+        if keep is not None:
+            keep.append({**role, "members": ids})
     return members, names
 
 
@@ -235,6 +241,7 @@ def read_users(
     roles: dict[str, list[str]] | None = None,
     role_names: dict[str, str] | None = None,
     skus: list[dict[str, Any]] | None = None,
+    keep: list[dict[str, Any]] | None = None,
 ) -> list[UserRow]:
     roles_by_user: dict[str, list[str]] = {}
     for template, ids in (roles or {}).items():
@@ -254,6 +261,8 @@ def read_users(
     for page in client.iter_pages(
         endpoints.USERS.url(), params={"$select": USER_SELECT, "$top": "999"}
     ):
+        if keep is not None:
+            keep.extend(page)
         for u in page:
             lic = tuple(str(a.get("skuId")) for a in u.get("assignedLicenses") or [])
             held = tuple(roles_by_user.get(str(u["id"]), ()))
@@ -297,7 +306,12 @@ def partner_tenant(owner_tenant_id: object, tenant_id: str) -> str | None:
     return None if owner_tenant_id.strip().lower() == tenant_id.lower() else owner_tenant_id
 
 
-def read_subscriptions(client: GraphClient, tenant_id: str) -> list[SubscriptionRow]:
+def read_subscriptions(
+    client: GraphClient, tenant_id: str, keep: list[dict[str, Any]] | None = None
+) -> list[SubscriptionRow]:
+    found = client.get_all(endpoints.SUBSCRIPTIONS.url())
+    if keep is not None:
+        keep.extend(found)
     return [
         SubscriptionRow(
             id=str(s["id"]),
@@ -309,11 +323,18 @@ def read_subscriptions(client: GraphClient, tenant_id: str) -> list[Subscription
             partner_tenant_id=partner_tenant(s.get("ownerTenantId"), tenant_id),
             sku_id=str(s.get("skuId") or ""),
         )
-        for s in client.get_all(endpoints.SUBSCRIPTIONS.url())
+        for s in found
     ]
 
 
-def read_applications(client: GraphClient) -> list[AppRow]:
+def read_applications(
+    client: GraphClient, keep: list[dict[str, Any]] | None = None
+) -> list[AppRow]:
+    found = client.get_all(
+        endpoints.APPLICATIONS.url(), params={"$select": "id,appId,displayName", "$top": "999"}
+    )
+    if keep is not None:
+        keep.extend(found)
     return [
         AppRow(
             id=str(a["id"]),
@@ -321,9 +342,7 @@ def read_applications(client: GraphClient) -> list[AppRow]:
             display_name=str(a.get("displayName") or ""),
             kind="application",
         )
-        for a in client.get_all(
-            endpoints.APPLICATIONS.url(), params={"$select": "id,appId,displayName", "$top": "999"}
-        )
+        for a in found
     ]
 
 
@@ -342,7 +361,18 @@ def read_deleted_service_principals(client: GraphClient) -> list[dict[str, Any]]
     )
 
 
-def read_service_principals(client: GraphClient) -> list[AppRow]:
+def read_service_principals(
+    client: GraphClient, keep: list[dict[str, Any]] | None = None
+) -> list[AppRow]:
+    found = client.get_all(
+        endpoints.SERVICE_PRINCIPALS.url(),
+        params={
+            "$select": "id,appId,displayName,appOwnerOrganizationId,accountEnabled",
+            "$top": "999",
+        },
+    )
+    if keep is not None:
+        keep.extend(found)
     return [
         AppRow(
             id=str(s["id"]),
@@ -352,13 +382,7 @@ def read_service_principals(client: GraphClient) -> list[AppRow]:
             owner_tenant_id=s.get("appOwnerOrganizationId"),
             enabled=bool(s.get("accountEnabled", True)),
         )
-        for s in client.get_all(
-            endpoints.SERVICE_PRINCIPALS.url(),
-            params={
-                "$select": "id,appId,displayName,appOwnerOrganizationId,accountEnabled",
-                "$top": "999",
-            },
-        )
+        for s in found
     ]
 
 
@@ -369,9 +393,14 @@ def requires_mfa(policy: dict[str, Any]) -> bool:
     )
 
 
-def read_policies(client: GraphClient) -> list[PolicyRow]:
-    """Security defaults and Conditional Access (one CA read: that service allows 1 request/s)."""
+def read_policies(client: GraphClient, keep: list[dict[str, Any]] | None = None) -> list[PolicyRow]:
+    """Security defaults and Conditional Access (one CA read: that service allows 1 request/s).
+
+    ``keep``: also gets the security defaults policy, then each Conditional Access policy, as
+    Graph gave them."""
     sd = client.get(endpoints.SECURITY_DEFAULTS.url())
+    if keep is not None:
+        keep.append(sd)
     rows = [
         PolicyRow(
             id=str(sd.get("id", "securityDefaults")),
@@ -382,6 +411,8 @@ def read_policies(client: GraphClient) -> list[PolicyRow]:
         )
     ]
     for p in client.get_all(endpoints.CA_POLICIES.url()):
+        if keep is not None:
+            keep.append(p)
         rows.append(
             PolicyRow(
                 id=str(p["id"]),
@@ -395,27 +426,48 @@ def read_policies(client: GraphClient) -> list[PolicyRow]:
 
 
 def take_inventory(
-    client: GraphClient, tenant: TenantInfo, parts: Iterable[str] = PARTS
+    client: GraphClient,
+    tenant: TenantInfo,
+    parts: Iterable[str] = PARTS,
+    *,
+    raw: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Inventory:
-    """Read the requested parts; a 403 on a part is recorded in ``errors`` and skipped."""
+    """Read the requested parts; a 403 on a part is recorded in ``errors`` and skipped.
+
+    ``raw``: also gets, per part, the objects exactly as Graph returned them (``users``,
+    ``roles``, ``subscriptions``, ``applications``, ``servicePrincipals``, ``policies``), for a
+    snapshot of the tenant; a part that could not be read is left out."""
     wanted = set(parts)
     inv = Inventory(tenant=tenant, taken_at=client.server_time() or datetime.now(UTC))
 
-    def attempt(part: str, fn: Any) -> None:
+    def keep(part: str) -> list[dict[str, Any]] | None:
+        if raw is None:
+            return None
+        raw[part] = []
+        return raw[part]
+
+    def attempt(part: str, fn: Any, kept: str | None = None) -> None:
         try:
             fn()
         except GraphError as exc:
+            if raw is not None and kept is not None:
+                raw.pop(kept, None)  # half a list would pass for all of it
             if exc.status not in (400, 403, 404):
                 raise
             inv.errors[part] = f"{exc.status} {exc.code}: {exc.message}"
             if exc.status == 403:
                 inv.denied[part] = exc
 
+    def roles() -> None:
+        inv.roles, inv.role_names = read_roles(client, keep("roles"))
+
     def users() -> None:
-        inv.users = read_users(client, roles=inv.roles, role_names=inv.role_names, skus=inv.skus)
+        inv.users = read_users(
+            client, roles=inv.roles, role_names=inv.role_names, skus=inv.skus, keep=keep("users")
+        )
 
     if "roles" in wanted or "users" in wanted:
-        attempt("roles", lambda: _set_roles(inv, client))
+        attempt("roles", roles, "roles")
     if "skus" in wanted or "users" in wanted:
         attempt("skus", lambda: setattr(inv, "skus", read_skus(client)))
     if "users" in wanted:
@@ -425,17 +477,29 @@ def take_inventory(
     if "subscriptions" in wanted:
         attempt(
             "subscriptions",
-            lambda: setattr(inv, "subscriptions", read_subscriptions(client, tenant.id)),
+            lambda: setattr(
+                inv, "subscriptions", read_subscriptions(client, tenant.id, keep("subscriptions"))
+            ),
+            "subscriptions",
         )
     if "apps" in wanted:
-        attempt("apps", lambda: setattr(inv, "applications", read_applications(client)))
+        attempt(
+            "apps",
+            lambda: setattr(inv, "applications", read_applications(client, keep("applications"))),
+            "applications",
+        )
         attempt(
             "deletedApps",
             lambda: setattr(inv, "deleted_applications", read_deleted_applications(client)),
         )
         attempt(
             "servicePrincipals",
-            lambda: setattr(inv, "service_principals", read_service_principals(client)),
+            lambda: setattr(
+                inv,
+                "service_principals",
+                read_service_principals(client, keep("servicePrincipals")),
+            ),
+            "servicePrincipals",
         )
         attempt(
             "deletedServicePrincipals",
@@ -444,10 +508,10 @@ def take_inventory(
             ),
         )
     if "policies" in wanted:
-        attempt("policies", lambda: setattr(inv, "policies", read_policies(client)))
+        attempt(
+            "policies",
+            lambda: setattr(inv, "policies", read_policies(client, keep("policies"))),
+            "policies",
+        )
     inv.taken_at = client.server_time() or inv.taken_at
     return inv
-
-
-def _set_roles(inv: Inventory, client: GraphClient) -> None:
-    inv.roles, inv.role_names = read_roles(client)
