@@ -26,6 +26,7 @@ from .process import log_call, say, stop_on_signals
 if TYPE_CHECKING:
     from services.control import RunControl
     from services.engine import Engine
+    from services.graph import CallRecord
     from services.headless import Reporter
     from services.session import Session
 
@@ -92,16 +93,20 @@ def connected(
     control: RunControl | None = None,
     report: Reporter | None = None,
     write: bool = False,
+    on_call: Callable[[CallRecord], None] | None = None,
 ) -> Iterator[Connection]:
     """Signed in and connected for the length of the ``with`` block, then closed.
 
     ``control``: what a signal stops (a run's); ``report``: a run's reporter, which also hears
-    of a failure to connect; ``write``: the command may change the tenant (``run``).
+    of a failure to connect; ``write``: the command may change the tenant (``run``);
+    ``on_call``: also hears of every Graph call (after the log file).
     """
     stop = threading.Event() if control is None else control.stop_event
     with stop_on_signals(stop.set if control is None else control.stop):
         try:
-            session = _connect(args, stop, read_only=read_only, report=report, write=write)
+            session = _connect(
+                args, stop, read_only=read_only, report=report, write=write, on_call=on_call
+            )
         except CloseoutError as exc:
             # A wrong tenant or a rejected token: JSON readers hear it too.
             if report is not None:
@@ -160,6 +165,7 @@ def _connect(
     read_only: bool,
     report: Reporter | None,
     write: bool,
+    on_call: Callable[[CallRecord], None] | None = None,
 ) -> Session:
     from services.session import Session, sign_in_headless
 
@@ -172,8 +178,21 @@ def _connect(
                 )
             )
         sign_in_headless(session, stop, say)
-        session.connect(sink=report, on_call=log_call, write=write)
+        session.connect(sink=report, on_call=_both(log_call, on_call), write=write)
     except BaseException:
         session.close()  # the demo's sandbox, an open journal: not left behind by a failure
         raise
     return session
+
+
+def _both(
+    first: Callable[[CallRecord], None], second: Callable[[CallRecord], None] | None
+) -> Callable[[CallRecord], None]:
+    if second is None:
+        return first
+
+    def call(record: CallRecord) -> None:
+        first(record)
+        second(record)
+
+    return call
