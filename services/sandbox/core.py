@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from . import odata
@@ -37,10 +38,18 @@ _DAY = 86400.0
 class Sandbox:
     """A simulated Microsoft 365 tenant behind Graph-shaped HTTP endpoints."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        tenant: Tenant | None = None,
+        start: datetime | None = None,
+    ) -> None:
+        """A seeded tenant, or ``tenant`` (a replica, :mod:`.replica`) whose clock starts at
+        ``start``."""
         self.config = config or SandboxConfig()
-        self.clock = SimClock(self.config.time_scale)
-        self.tenant: Tenant = build_tenant(self.config)
+        self.clock = SimClock(self.config.time_scale, start)
+        self.tenant: Tenant = tenant if tenant is not None else build_tenant(self.config)
         self.lock = threading.RLock()
         self.tokens = TokenStore(
             tenant_id=self.tenant.org.id,

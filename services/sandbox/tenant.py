@@ -208,10 +208,12 @@ class DirectoryRole:
     id: str
     template_id: str
     members: list[str] = field(default_factory=list)
+    name: str | None = None
+    """The role's name as a real tenant showed it (a replica); None: from the template."""
 
     @property
     def display_name(self) -> str:
-        return ROLE_TEMPLATES.get(self.template_id, "Directory role")
+        return self.name or ROLE_TEMPLATES.get(self.template_id, "Directory role")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli.argtypes import LATENCY_MS, PORT, SEED, TIME_SCALE, USERS, fault_spec
@@ -16,6 +17,7 @@ from services.i18n import N_, _
 
 if TYPE_CHECKING:
     from services.sandbox import Sandbox
+    from services.snapshot import Snapshot
 
 
 def behaviour_list() -> str:
@@ -41,6 +43,12 @@ def behaviours(text: str) -> str:
 
 
 def configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--from-snapshot",
+        type=Path,
+        metavar="FILE",
+        help=_("serve the tenant a closeout snapshot holds (--users, --seed do not apply)"),
+    )
     parser.add_argument("--users", type=USERS, default=300)
     parser.add_argument("--seed", type=SEED, default=1)
     parser.add_argument("--port", type=PORT, default=0, help=_("port (default: any free one)"))
@@ -70,6 +78,7 @@ def serve(args: argparse.Namespace) -> ExitCode:
     from services.sandbox import SandboxConfig, start_sandbox
     from services.sandbox.config import behaviour_settings
 
+    chosen = behaviour_settings(args.behaviour)
     config = SandboxConfig(
         users=args.users,
         seed=args.seed,
@@ -78,14 +87,29 @@ def serve(args: argparse.Namespace) -> ExitCode:
         latency_ms=args.latency_ms,
         faults=args.faults,
         hostile_names=args.hostile_names,
-        **behaviour_settings(args.behaviour),
+        **chosen,
     )
+    snapshot = None
+    if args.from_snapshot is not None:
+        from services.sandbox.replica import replica_config
+        from services.snapshot import load_snapshot
+
+        if args.hostile_names:
+            raise UsageError(_("--hostile-names does not apply to --from-snapshot."))
+        # Read and checked before anything is served: a bad file is a usage error (exit 2).
+        snapshot = load_snapshot(args.from_snapshot)
+        config = replica_config(snapshot, config, chosen)
     done = threading.Event()
     # Before anything is printed: a Ctrl-C as soon as the banner says it stops the sandbox
     # stops it cleanly (exit 0) instead of interrupting the process.
     with stop_on_signals(done.set):
         try:
-            sb = start_sandbox(config)
+            if snapshot is not None:
+                from services.sandbox.replica import start_replica
+
+                sb = start_replica(snapshot, config)
+            else:
+                sb = start_sandbox(config)
         except OSError as exc:  # the port is taken, or below 1024 without the right
             raise UsageError(
                 _("Cannot serve on port {port}: {reason}").format(
@@ -94,14 +118,14 @@ def serve(args: argparse.Namespace) -> ExitCode:
                 _("choose another --port, or leave it out for any free one"),
             ) from None
         try:
-            _banner(sb, args.behaviour)
+            _banner(sb, args.behaviour, snapshot)
             done.wait()
         finally:
             sb.stop()
     return ExitCode.DONE
 
 
-def _banner(sb: Sandbox, behaviour: str) -> None:
+def _banner(sb: Sandbox, behaviour: str, snapshot: Snapshot | None = None) -> None:
     from services.textsafe import neutralise
 
     token = sb.issue_token(lifetime=12 * 3600)
@@ -117,14 +141,25 @@ def _banner(sb: Sandbox, behaviour: str) -> None:
         print(f"  behaviours      {behaviour}")
     if sb.config.own_app:
         print(f"  sign-in app     {sb.sign_in_app_id} (pass it as --client-id)")
+    if snapshot is not None:
+        print(f"  snapshot        {snapshot.captured_at:%Y-%m-%d %H:%M} UTC")
     print("\n" + _("A ready token for the admin (12 h):"))
     print(f"  export CLOSEOUT_ACCESS_TOKEN={token}")
-    print(
-        "\n"
-        + _("Then: closeout plan --graph-url {url} --authority {authority}").format(
-            url=sb.base_url, authority=sb.authority
-        )
+    then = _("Then: closeout plan --graph-url {url} --authority {authority}").format(
+        url=sb.base_url, authority=sb.authority
     )
+    if snapshot is not None:
+        # The replica carries the real tenant's id: closeout's files for it must not land in
+        # the real tenant's folder (its journal, its saved plan).
+        print(
+            "\n"
+            + _(
+                "This replica has the real tenant's id: give closeout a --state-dir of its own, "
+                "so that its journal and plan stay apart from the real tenant's."
+            )
+        )
+        then += " --state-dir ./replica-state"
+    print("\n" + then)
     print(_("Ctrl-C stops the sandbox."), flush=True)
 
 
