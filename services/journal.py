@@ -300,9 +300,13 @@ class Journal:
         root: Path | None = None,
         clock: Callable[[], datetime] | None = None,
         read_only: bool = False,
+        runtime_lock: str | None = None,
     ) -> None:
         self.tenant_id = normalize_tenant_id(tenant_id)
         self.read_only = read_only
+        # A rehearsal's replica has the real tenant's id but must never hold (or wait for)
+        # the real tenant's machine-wide lock: it names a lock of its own.
+        self._runtime_lock = runtime_lock or self.tenant_id
         self._root = root
         self.directory = tenant_path(self.tenant_id, root=root)
         self.path = self.directory / JOURNAL_NAME
@@ -360,7 +364,7 @@ class Journal:
         # The runtime lock first: it is the one every state dir shares, so a second process
         # with another --state-dir is turned away before it creates anything in its own.
         holder = Holder.current(command, self.directory.parent.parent.absolute())
-        locks = [ProcessLock(runtime_lock_path(self.tenant_id), self.tenant_id)]
+        locks = [ProcessLock(runtime_lock_path(self._runtime_lock), self.tenant_id)]
         try:
             locks[0].acquire(holder)
             tenant_dir(self.tenant_id, root=self._root)

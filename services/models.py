@@ -56,6 +56,8 @@ class TenantInfo:
     signed_in_id: str | None
     app_only: bool
     sandbox: bool = False
+    rehearsal: bool = False
+    """A replica built from a snapshot of a real tenant (``closeout rehearse``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,12 @@ included — runs against it over real HTTP; nothing contacts Microsoft.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +33,7 @@ from .deletion_evidence import TenantGone, explain_refusal
 from .engine import Engine
 from .errors import AuthError, CloseoutError, GraphError
 from .graph import CallRecord, GraphClient
+from .graph_limits import WRITE_QUOTA
 from .i18n import _
 from .journal import Journal, record_tenant_gone
 from .models import Event
@@ -53,9 +57,13 @@ class Session:
     def __init__(self, options: SessionOptions) -> None:
         self.options = options
         self.sandbox: Any = None
+        self.snapshot: Any = None
         self.state_root = options.state_root
+        self.runtime_lock: str | None = None
         if options.demo:
             self._start_demo()
+        elif options.rehearse is not None:
+            self._start_replica(options.rehearse)
         self.cloud: Cloud = resolve_cloud(
             options.cloud, graph_url=self._graph_url(), authority=self._authority()
         )
@@ -98,6 +106,35 @@ class Session:
             # A demo tenant is new every time: keep its journal away from real tenants'.
             self.state_root = Path(tempfile.mkdtemp(prefix="closeout-demo-"))
 
+    def _start_replica(self, path: Path) -> None:
+        from .paths import ensure_private_dir, state_dir
+        from .sandbox import SandboxConfig
+        from .sandbox.config import behaviour_settings
+        from .sandbox.replica import replica_config, start_replica
+        from .snapshot import load_snapshot
+
+        opts = self.options
+        snapshot = load_snapshot(path)
+        chosen = behaviour_settings(opts.behaviours)
+        base = opts.replica_config or SandboxConfig(
+            time_scale=opts.demo_time_scale, device_code_auto_approve=opts.demo_auto_approve
+        )
+        # Its own folder and its own run lock: the replica has the real tenant's id, and a
+        # rehearsal must neither mix its journal with the real one's nor block a real run.
+        stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
+        parent = self.state_root if self.state_root is not None else state_dir()
+        rehearsals = ensure_private_dir(Path(parent) / "rehearsals")
+        self.state_root = ensure_private_dir(rehearsals / f"{snapshot.tenant_id}-{stamp}")
+        self.runtime_lock = f"rehearsal-{snapshot.tenant_id}-{stamp}".lower()
+        self.snapshot = snapshot
+        self.sandbox = start_replica(
+            snapshot, replica_config(snapshot, replace(base, **chosen), chosen)
+        )
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.snapshot is not None
+
     def _graph_url(self) -> str | None:
         return self.sandbox.base_url if self.sandbox is not None else self.options.graph_url
 
@@ -116,11 +153,12 @@ class Session:
     def _make_auth(self) -> Any:
         opts = self.options
         env_token = StaticTokenAuth.from_environment(opts.environ or None)
-        if env_token is not None and not opts.demo:
+        in_process = opts.demo or self.rehearsal
+        if env_token is not None and not in_process:
             return env_token
         authority = self.cloud.authority_for(opts.tenant or "organizations")
         cache = None
-        if opts.use_token_cache and not opts.demo:
+        if opts.use_token_cache and not in_process:
             cache = TokenCacheFile(opts.token_cache)
         if opts.certificate:
             if not opts.tenant and not opts.authority:
@@ -173,16 +211,21 @@ class Session:
     def engine_options(self, claims: dict[str, Any] | None = None) -> EngineOptions:
         opts = self.options
         scale = self.time_scale
+        quota, window = WRITE_QUOTA
+        if self.sandbox is not None:
+            # An in-process sandbox's quota may be shrunk (tests): pace to the one it enforces.
+            quota, window = self.sandbox.config.write_quota
         return EngineOptions(
             own_app_ids=own_app_ids(opts.client_id, claims),
             delete_own_app=opts.delete_own_app,
+            write_quota=int(quota),
             keep_upns=opts.keep,
             keep_entries=opts.keep_entries,
             read_only=opts.read_only,
             disable_security_defaults=opts.disable_security_defaults,
             disable_ca_mfa=opts.disable_ca_mfa,
             poll_interval=opts.poll_interval or (max(0.5, 300.0 / scale) if scale > 1 else 300.0),
-            write_window=opts.write_window or 150.0 / scale,
+            write_window=opts.write_window or window / scale,
             verify_delay=2.0 / scale if scale > 1 else 2.0,
             ca_spacing=1.1 / scale,
             portal_links={
@@ -241,6 +284,9 @@ class Session:
                 sandbox=self.is_sandbox,
                 named=self.named_tenants,
             )
+            if self.rehearsal:
+                tenant = replace(self.caller.tenant, rehearsal=True)
+                self.caller = replace(self.caller, tenant=tenant)
         except (AuthError, GraphError) as exc:
             explained = explain_refusal(
                 exc,
@@ -257,7 +303,12 @@ class Session:
                 record_tenant_gone(explained.tenant_id, root=self.state_root, detected="sign-in")
             raise explained from None
         read_only = self.options.read_only or not write
-        self.journal = Journal(self.caller.tenant.id, root=self.state_root, read_only=read_only)
+        self.journal = Journal(
+            self.caller.tenant.id,
+            root=self.state_root,
+            read_only=read_only,
+            runtime_lock=self.runtime_lock,
+        )
         # Before anything trusts it: another tenant's journal is refused, damage is counted.
         self.journal.check()
         if not read_only:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .auth.scopes import DEFAULT_CLIENT_ID
 from .keep import KeepEntry
@@ -44,6 +45,14 @@ class SessionOptions:
     for any other Graph."""
     demo_auto_approve: float | None = 2.0
     """Real seconds after which the demo's stand-in browser approves the device code."""
+    rehearse: Path | None = None
+    """A snapshot file: sign in to its replica, in process, at ``demo_time_scale``
+    (:mod:`services.sandbox.replica`). Nothing contacts Microsoft."""
+    behaviours: str = ""
+    """The replica's behaviour switches (names, as ``sandbox serve --behaviour`` takes them)."""
+    replica_config: Any = None
+    """The sandbox config to serve the replica with (tests: a smaller quota, the clock);
+    None: Graph's limits at ``demo_time_scale``."""
     poll_interval: float | None = None
     write_window: float | None = None
     state_root: Path | None = None

@@ -8,11 +8,13 @@ from app.cli.command import Command
 
 from .export import EXPORT
 from .plan import PLAN
+from .rehearse import REHEARSE
 from .run import RUN
 from .sandbox import SANDBOX
+from .snapshot import SNAPSHOT
 from .status import STATUS
 from .tui import TUI
 
 __all__ = ["COMMANDS", "TUI"]
 
-COMMANDS: tuple[Command, ...] = (PLAN, STATUS, EXPORT, RUN, SANDBOX)
+COMMANDS: tuple[Command, ...] = (PLAN, STATUS, EXPORT, RUN, SNAPSHOT, REHEARSE, SANDBOX)
