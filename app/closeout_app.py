@@ -115,7 +115,10 @@ class CloseoutApp(App[int]):
         # The first paint is the sign-in screen alone (before sign-in its badge already says
         # what closeout is about to connect to); the main screen, most of the app's widgets,
         # is built after it (on_ready). Installed, so that it can be taken off and put back.
-        self.install_screen(SignInScreen(sandbox=self.targets_sandbox), name="sign-in")
+        self.install_screen(
+            SignInScreen(sandbox=self.targets_sandbox, rehearsal=self.options.rehearse is not None),
+            name="sign-in",
+        )
         self.push_screen("sign-in")
         # Not named _flush: App._flush(stderr=...) is what Textual's stdout/stderr capture
         # calls, from whichever thread printed.
@@ -295,8 +298,10 @@ class CloseoutApp(App[int]):
     @property
     def targets_sandbox(self) -> bool:
         url = self.options.graph_url or ""
-        return self.options.demo or url.startswith(
-            ("http://127.", "http://localhost", "http://[::1]")
+        return (
+            self.options.demo
+            or self.options.rehearse is not None
+            or url.startswith(("http://127.", "http://localhost", "http://[::1]"))
         )
 
     def _sign_in_screen(self) -> SignInScreen | None:

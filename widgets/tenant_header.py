@@ -1,6 +1,7 @@
 """The header naming the organization being closed, and whether it is a sandbox or production.
 
-Owns the SANDBOX / PRODUCTION badge. The badge is a word, not only a colour: with ``NO_COLOR`` it
+Owns the SANDBOX / PRODUCTION / REHEARSAL badge (REHEARSAL: a replica of a real tenant, built
+from its snapshot, which nothing in it can change). The badge is a word, not only a colour: with ``NO_COLOR`` it
 is also shown in reverse video, and in 16 colours it is black on yellow or white on red.
 """
 
@@ -41,6 +42,11 @@ class TenantHeader(Widget):
             background: $error;
             color: white;
         }
+        &.-rehearsal #tenant-badge {
+            display: block;
+            background: $primary;
+            color: white;
+        }
         &.-no-color #tenant-badge { text-style: bold reverse; }
         #tenant-info { width: 1fr; height: 2; }
     }
@@ -58,6 +64,7 @@ class TenantHeader(Widget):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._tenant = tenant
         self._expect_sandbox: bool | None = None
+        self._expect_rehearsal = False
         self._ready = False
         """Set on mount, once the children exist (``is_mounted`` turns True only after
         ``on_mount`` has returned)."""
@@ -72,10 +79,17 @@ class TenantHeader(Widget):
         return self._tenant.sandbox if self._tenant is not None else self._expect_sandbox
 
     @property
+    def rehearsal(self) -> bool:
+        """Whether the target is a rehearsal's replica of a real tenant."""
+        return self._tenant.rehearsal if self._tenant is not None else self._expect_rehearsal
+
+    @property
     def badge_text(self) -> str:
-        """``SANDBOX``, ``PRODUCTION`` or "" when not known yet."""
+        """``SANDBOX``, ``PRODUCTION``, ``REHEARSAL`` or "" when not known yet."""
         if self.sandbox is None:
             return ""
+        if self.rehearsal:
+            return _("REHEARSAL")
         return _("SANDBOX") if self.sandbox else _("PRODUCTION")
 
     @property
@@ -96,14 +110,16 @@ class TenantHeader(Widget):
         self._tenant = tenant
         self._show()
 
-    def expect(self, *, sandbox: bool) -> None:
+    def expect(self, *, sandbox: bool, rehearsal: bool = False) -> None:
         """Before sign-in: show the badge of what closeout is about to connect to."""
         self._expect_sandbox = sandbox
+        self._expect_rehearsal = rehearsal
         self._show()
 
     def _show(self) -> None:
-        self.set_class(self.sandbox is True, "-sandbox")
+        self.set_class(self.sandbox is True and not self.rehearsal, "-sandbox")
         self.set_class(self.sandbox is False, "-production")
+        self.set_class(self.rehearsal, "-rehearsal")
         if self._ready:
             self.query_one("#tenant-badge", Label).update(self.badge_text)
             self.query_one("#tenant-info", Static).update(self._info())

@@ -128,6 +128,9 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
     if args.graph_url and args.demo:
         raise UsageError(_("--demo and --graph-url cannot be combined."))
     _check_sign_in_options(args)
+    rehearse = getattr(args, "rehearse", None)
+    if rehearse is not None and (args.demo or args.graph_url):
+        raise UsageError(_("--rehearse cannot be combined with --demo or --graph-url."))
     return SessionOptions(
         tenant=args.tenant,
         client_id=args.client_id or DEFAULT_CLIENT_ID,
@@ -146,6 +149,7 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
         demo_users=args.users,
         demo_seed=args.seed,
         demo_time_scale=args.time_scale or DEMO_TIME_SCALE,
+        rehearse=rehearse,
         sandbox_time_scale=None if args.demo else args.time_scale,
         poll_interval=args.poll_interval,
         state_root=args.state_dir,

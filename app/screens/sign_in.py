@@ -27,9 +27,10 @@ class SignInScreen(Screen[None]):
         Binding("q", "app.quit", _("Quit"), id="quit"),
     ]
 
-    def __init__(self, *, sandbox: bool | None = None) -> None:
+    def __init__(self, *, sandbox: bool | None = None, rehearsal: bool = False) -> None:
         super().__init__(id="sign-in")
         self.sandbox = sandbox
+        self.rehearsal = rehearsal
         self.prompt: DeviceCodePrompt | None = None
         self.failed = False
 
@@ -49,7 +50,7 @@ class SignInScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(DeviceCodePanel).display = False
         if self.sandbox is not None:
-            self.query_one(TenantHeader).expect(sandbox=self.sandbox)
+            self.query_one(TenantHeader).expect(sandbox=self.sandbox, rehearsal=self.rehearsal)
 
     def show_prompt(self, prompt: DeviceCodePrompt) -> None:
         self.prompt = prompt

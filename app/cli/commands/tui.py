@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from app.cli.command import Command
 from app.cli.options import session_options
@@ -12,6 +13,12 @@ from services.i18n import N_, _
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mouse", action="store_true", help=_("enable the mouse in the TUI"))
+    parser.add_argument(
+        "--rehearse",
+        type=Path,
+        metavar="FILE",
+        help=_("open a replica of the tenant a closeout snapshot holds (REHEARSAL; in process)"),
+    )
 
 
 def run(args: argparse.Namespace) -> ExitCode:
