@@ -116,9 +116,9 @@ class Session:
         opts = self.options
         snapshot = load_snapshot(path)
         chosen = behaviour_settings(opts.behaviours)
-        base = opts.replica_config or SandboxConfig(
-            time_scale=opts.demo_time_scale, device_code_auto_approve=opts.demo_auto_approve
-        )
+        base = opts.replica_config or SandboxConfig(time_scale=opts.demo_time_scale)
+        # The demo's stand-in browser approves the sign-in, whatever config the replica has.
+        base = replace(base, device_code_auto_approve=opts.demo_auto_approve)
         # Its own folder and its own run lock: the replica has the real tenant's id, and a
         # rehearsal must neither mix its journal with the real one's nor block a real run.
         stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"

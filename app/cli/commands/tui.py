@@ -1,4 +1,5 @@
-"""``closeout`` with no command: the TUI (``--demo``: on an in-process sandbox tenant)."""
+"""``closeout`` with no command: the TUI (``--demo``: on an in-process sandbox tenant;
+``--rehearse FILE``: on a replica of the tenant a snapshot holds)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
+    options = session_options(args)
+    if options.rehearse is not None:
+        from services.snapshot import load_snapshot
+
+        # A file that cannot be rehearsed is a usage error (exit 2) before any screen opens.
+        load_snapshot(options.rehearse)
     from app.main import run_tui  # Textual and the app: only when the TUI starts
 
-    return run_tui(args, session_options(args))
+    return run_tui(args, options)
 
 
 TUI = Command("tui", N_("the TUI"), run, configure)
