@@ -37,7 +37,12 @@ SELF_SERVICE_SKUS = frozenset(
 
 
 def is_self_service(sub: SubscriptionRow) -> bool:
-    part = sub.sku_part_number.upper()
+    return is_self_service_sku(sub.sku_part_number)
+
+
+def is_self_service_sku(sku_part_number: str) -> bool:
+    """The same, by the SKU alone (a snapshot's replica builds its subscriptions from it)."""
+    part = sku_part_number.upper()
     return part in SELF_SERVICE_SKUS or part.endswith("_VIRAL")
 
 

@@ -112,6 +112,11 @@ def test_the_report_and_where_it_is_written(
     assert own.display_name in warnings and "closeout signed in with" in warnings
     assert "per-user MFA states" in warnings  # not read: --mfa was not given
     links = {h["step"]: h["link"] for h in report["handoffs"]}
+    # Signed in as the snapshot was (its client id): the app is closeout's own, left for the
+    # admin, who deletes it from step 5's handoff before the tenant.
+    (delete_tenant,) = [h for h in report["handoffs"] if h["step"] == 5]
+    assert any(own.display_name in item for item in delete_tenant["items"])
+    assert any("deleted the app" in line for line in delete_tenant["played"])
     assert set(links) == {2, 3, 5} and links[5].startswith("https://entra.microsoft.com")
     assert all(h["click_path"] for h in report["handoffs"])
     timeline = report["timeline"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services.i18n import _
-from services.models import Event, HandoffUpdated, StepId
+from services.models import Event, Handoff, HandoffUpdated, StepId
 
 if TYPE_CHECKING:
     from services.sandbox import Sandbox
@@ -51,13 +51,13 @@ class RehearsalAdmin:
         self.played: list[Played] = []
         self.met: list[tuple[StepId, str]] = []
         """What the person meets on the way (for the report's blockers)."""
-        self._queue: queue.Queue[StepId | None] = queue.Queue()
+        self._queue: queue.Queue[Handoff | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def on_event(self, event: Event) -> None:
         """The engine's sink calls this: a handoff not yet done is the person's cue."""
         if isinstance(event, HandoffUpdated) and not event.handoff.done:
-            self._queue.put(event.handoff.step)
+            self._queue.put(event.handoff)
 
     def start(self) -> RehearsalAdmin:
         self._thread = threading.Thread(target=self._loop, name="rehearsal-admin", daemon=True)
@@ -71,19 +71,40 @@ class RehearsalAdmin:
 
     def _loop(self) -> None:
         while True:
-            step = self._queue.get()
-            if step is None:
+            handoff = self._queue.get()
+            if handoff is None:
                 return
             try:
-                self._play(step)
+                self._play(handoff)
             except Exception:  # the stand-in must never take the rehearsal down
-                log.exception("rehearsal admin failed at step %s", int(step))
+                log.exception("rehearsal admin failed at step %s", int(handoff.step))
 
-    def _play(self, step: StepId) -> None:
+    def _play(self, handoff: Handoff) -> None:
+        step = handoff.step
         if step == StepId.CANCEL_SUBSCRIPTIONS:
             self._prepare_cancel()
+        if step == StepId.DELETE_DIRECTORY:
+            self._delete_named_apps(handoff)
         for line in self.portal.play(int(step)):
             self.played.append(Played(step, line, self.sandbox.clock.now()))
+
+    def _delete_named_apps(self, handoff: Handoff) -> None:
+        """Step 5's handoff names closeout's own app for the admin to delete last: App
+        registrations (else Enterprise applications) > the app > Delete."""
+        sb = self.sandbox
+        for item in handoff.items:
+            with sb.lock:
+                is_app = item.object_id in sb.tenant.applications
+                is_sp = item.object_id in sb.tenant.service_principals
+            if not (is_app or is_sp):
+                continue
+            if is_app:
+                sb.portal_delete_application(item.object_id)
+            else:
+                sb.portal_delete_service_principal(item.object_id)
+            self.played.append(
+                Played(StepId.DELETE_DIRECTORY, f"deleted the app {item.label}", sb.clock.now())
+            )
 
     def _prepare_cancel(self) -> None:
         """What the person does before Cancel works: reduce licences to 25 or fewer."""

@@ -22,10 +22,11 @@ from services.i18n import N_, _, ngettext
 from services.inventory import Inventory
 from services.models import StepId, SubscriptionPhase
 from services.names import status_word, step_name
+from services.own_app import find_own_app, own_app_ids
 from services.plan import Plan, action_label, subscription_label
-from services.sandbox.replica import self_service_part
+from services.self_service import is_self_service
 from services.snapshot.fileformat import Snapshot
-from services.steps.directory import MANUAL_ITEMS
+from services.steps.manual_checks import MANUAL_ITEMS
 from services.steps.mfa import warnings as mfa_warnings
 from services.textsafe import neutralise
 
@@ -669,7 +670,7 @@ def _findings(
                     "can cancel it."
                 ).format(sub=subscription_label(s), partner=s.partner_tenant_id),
             )
-        if s.phase != SubscriptionPhase.DELETED and self_service_part(s.sku_part_number):
+        if s.phase != SubscriptionPhase.DELETED and is_self_service(s):
             add(
                 WARNING,
                 StepId.DELETE_DIRECTORY,
@@ -679,21 +680,18 @@ def _findings(
                     "products)."
                 ).format(sub=subscription_label(s)),
             )
-    client_id = str(snapshot.header.get("clientId") or "").lower()
-    own = [
-        a
-        for a in (*inventory.applications, *inventory.service_principals)
-        if client_id and a.app_id.lower() == client_id and not a.is_microsoft
-    ]
-    if own:
+    client_id = str(snapshot.header.get("clientId") or "")
+    own = find_own_app(own_app_ids(client_id), inventory.applications, inventory.service_principals)
+    if own.blocking:
         add(
             WARNING,
             StepId.DELETE_DIRECTORY,
             _(
                 "The app closeout signed in with ({client}) is registered in this tenant as "
-                "{names}: step 5 deletes applications, and once it is gone closeout's sign-in "
-                "stops working."
-            ).format(client=client_id, names=", ".join(sorted({a.display_name for a in own}))),
+                "{names}: it stays until everything else is done, then you delete it (step 5's "
+                "handoff names it), or closeout does with --delete-own-app; once it is gone "
+                "closeout's sign-in stops working."
+            ).format(client=client_id, names=own.names),
         )
     for text in mfa_warnings(inventory.policies):
         add(WARNING, StepId.DISABLE_MFA, text)

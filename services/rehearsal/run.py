@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from services.auth.scopes import DEFAULT_CLIENT_ID
 from services.control import RunControl
 from services.errors import CloseoutError
 from services.exit_codes import ExitCode
@@ -31,7 +32,8 @@ from services.i18n import _
 from services.models import StepId
 from services.paths import write_private
 from services.session import Session, SessionOptions, sign_in_headless
-from services.steps.directory import MANUAL_ITEMS
+from services.snapshot import load_snapshot
+from services.steps.manual_checks import MANUAL_ITEMS
 
 from .admin import RehearsalAdmin
 from .forecast import DEFAULT_LATENCY, Pace
@@ -52,6 +54,7 @@ class RehearsalOptions:
     keep: tuple[str, ...] = ()
     disable_security_defaults: bool = False
     disable_ca_mfa: bool = False
+    delete_own_app: bool = False
     behaviours: str = ""
     time_scale: float = REHEARSAL_TIME_SCALE
     latency: float = DEFAULT_LATENCY
@@ -83,9 +86,14 @@ def rehearse(
     (default stderr); ``say`` what the admin is told on the way; ``control`` stops it."""
     say = say or (lambda text: None)
     control = control or RunControl()
+    # Signed in with the app the snapshot was taken with, as the real run will be: if that app
+    # is registered in the tenant, step 5 treats it as closeout's own, as it will for real.
+    client_id = str(load_snapshot(options.snapshot).header.get("clientId") or "")
     session = Session(
         SessionOptions(
             rehearse=options.snapshot,
+            client_id=client_id or DEFAULT_CLIENT_ID,
+            delete_own_app=options.delete_own_app,
             behaviours=options.behaviours,
             replica_config=options.replica_config,
             keep=options.keep,
@@ -134,7 +142,15 @@ def _rehearse(
             if inventory is None:
                 raise CloseoutError(_("The replica's tenant is gone before the rehearsal began."))
             plan = engine.ensure_plan()
-        engine.begin("rehearse", {"snapshot": str(options.snapshot), "rehearsal": True})
+        engine.begin(
+            "rehearse",
+            {
+                "snapshot": str(options.snapshot),
+                "rehearsal": True,
+                "keep": list(options.keep),
+                "delete_own_app": options.delete_own_app,
+            },
+        )
         outcome = drive(
             engine,
             DriveOptions(

@@ -20,9 +20,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from services.i18n import _
+from services.self_service import is_self_service_sku
 from services.snapshot.fileformat import Snapshot, SnapshotError
 
 from .config import SandboxConfig
+from .seed import MANUAL_BLOCKERS
 from .tenant import (
     GLOBAL_ADMIN,
     MICROSOFT_TENANT_IDS,
@@ -41,19 +43,10 @@ from .tenant import (
 if TYPE_CHECKING:
     from .core import Sandbox
 
-__all__ = ["Replica", "build_replica", "replica_config", "self_service_part", "start_replica"]
+__all__ = ["Replica", "build_replica", "replica_config", "start_replica"]
 
-# The checks no API can make; a snapshot cannot tell whether they hold, so they all wait for
-# the admin (the rehearsal plays that part).
-MANUAL_BLOCKERS = (
-    ("invoices", "An invoice may be unpaid (Billing > Bills & payments)."),
-    ("self-service", "A self-service sign-up product may be active."),
-    ("azure", "An Azure subscription may be associated with the directory."),
-)
 UNKNOWN_MFA = "enabled"
 """A user's per-user MFA state when the snapshot did not read it: on, so step 4 has it to do."""
-# Self-service sign-up products by SKU: the free and viral-trial programs.
-_SELF_SERVICE = frozenset({"FLOW_FREE", "POWER_BI_STANDARD", "POWERAPPS_DEV"})
 _EPOCH = "2000-01-01T00:00:00Z"
 
 
@@ -64,12 +57,6 @@ class Replica:
     """The capture time: simulated time 0."""
     settings: dict[str, object]
     """Behaviour switches the snapshot shows (e.g. how direct subscriptions name their owner)."""
-
-
-def self_service_part(sku_part_number: str) -> bool:
-    """Whether a SKU is a self-service sign-up product (the admin center cannot cancel it)."""
-    part = sku_part_number.upper()
-    return part in _SELF_SERVICE or part.endswith("_VIRAL")
 
 
 def _sim(value: object, start: datetime) -> float | None:
@@ -142,6 +129,7 @@ def build_replica(snapshot: Snapshot) -> Replica:
     _licensing(tenant, snapshot, start)
     _apps(tenant, snapshot)
     _policies(tenant, snapshot)
+    # A snapshot cannot tell whether the checks no API makes hold: all wait for the admin.
     for key, text in MANUAL_BLOCKERS:
         tenant.manual_blockers[key] = ManualBlocker(key=key, description=text)
     return Replica(tenant, start, _settings(snapshot))
@@ -218,7 +206,7 @@ def _licensing(tenant: Tenant, snapshot: Snapshot, start: datetime) -> None:
             owner_tenant_id=partner,
             owner_id=(_text(s.get("ownerId")) or None) if partner else None,
             owner_type=(_text(s.get("ownerType")) or None) if partner else None,
-            self_service=self_service_part(part),
+            self_service=is_self_service_sku(part),
         )
         tenant.subscriptions.add(sub.id, sub)
 
@@ -239,17 +227,24 @@ def _apps(tenant: Tenant, snapshot: Snapshot) -> None:
                 else None,
             )
             collection.add(app.id, app)
-    for s in snapshot.part("servicePrincipals"):
-        owner = _text(s.get("appOwnerOrganizationId"))
-        sp = ServicePrincipal(
-            id=s["id"],
-            app_id=_text(s.get("appId")),
-            display_name=_text(s.get("displayName")),
-            app_owner_organization_id=owner,
-            account_enabled=s.get("accountEnabled") is not False,
-            delete_behaviour="refuse" if owner in MICROSOFT_TENANT_IDS else "ok",
-        )
-        tenant.service_principals.add(sp.id, sp)
+    for part, collection in (
+        ("servicePrincipals", tenant.service_principals),
+        ("deletedServicePrincipals", tenant.deleted_service_principals),
+    ):
+        for s in snapshot.part(part):
+            owner = _text(s.get("appOwnerOrganizationId"))
+            sp = ServicePrincipal(
+                id=s["id"],
+                app_id=_text(s.get("appId")),
+                display_name=_text(s.get("displayName")),
+                app_owner_organization_id=owner,
+                account_enabled=s.get("accountEnabled") is not False,
+                delete_behaviour="refuse" if owner in MICROSOFT_TENANT_IDS else "ok",
+                deleted_at=(_text(s.get("deletedDateTime")) or _EPOCH)
+                if part == "deletedServicePrincipals"
+                else None,
+            )
+            collection.add(sp.id, sp)
 
 
 def _policies(tenant: Tenant, snapshot: Snapshot) -> None:

@@ -148,6 +148,14 @@ _VIRAL_SKU = (
 )
 
 _DAY = 86400.0
+# The portal's checks no API can clear, as the portal words them (a replica has them all too).
+MANUAL_BLOCKERS = (
+    ("invoices", "An invoice is unpaid (Billing > Bills & payments)."),
+    ("self-service", "A self-service sign-up product is active (Power Automate Free)."),
+    ("azure", "An Azure subscription is associated with the directory."),
+    ("mfa-providers", "Directory has one or more Multi-Factor Authentication providers."),
+    ("partners", "A partner holds delegated admin roles in the directory."),
+)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -268,13 +276,7 @@ def build_tenant(config: SandboxConfig) -> Tenant:
     _seed_apps(tenant, config, rng)
     _seed_policies(tenant, config, rng)
     if config.manual_blockers:
-        for key, text in (
-            ("invoices", "An invoice is unpaid (Billing > Bills & payments)."),
-            ("self-service", "A self-service sign-up product is active (Power Automate Free)."),
-            ("azure", "An Azure subscription is associated with the directory."),
-            ("mfa-providers", "Directory has one or more Multi-Factor Authentication providers."),
-            ("partners", "A partner holds delegated admin roles in the directory."),
-        ):
+        for key, text in MANUAL_BLOCKERS:
             tenant.manual_blockers[key] = ManualBlocker(key=key, description=text)
     if config.hostile_names:
         _rename_hostile(tenant, domain)

@@ -5,7 +5,8 @@ Layout (schema 1)::
     {"format": "closeout-snapshot", "schemaVersion": 1,
      "header": {tenantId, capturedAt, closeoutVersion, redacted, mfa, signedIn, clientId, cloud},
      "body": {organization, users, directoryRoles, subscribedSkus, subscriptions, applications,
-              servicePrincipals, deletedUsers, deletedApplications, securityDefaults,
+              servicePrincipals, deletedUsers, deletedApplications, deletedServicePrincipals,
+              securityDefaults,
               conditionalAccessPolicies, mfaStates, errors, stats},
      "sha256": <digest of the canonical JSON of format, schemaVersion, header and body>}
 
@@ -56,6 +57,7 @@ LIST_PARTS = (
     "servicePrincipals",
     "deletedUsers",
     "deletedApplications",
+    "deletedServicePrincipals",
     "conditionalAccessPolicies",
 )
 # A gzip bomb or a wrong file must not fill memory: 100,000 users are far below this.

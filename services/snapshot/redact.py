@@ -116,6 +116,7 @@ def redact_body(body: dict[str, Any], header: dict[str, Any], redactor: Redactor
     _each(body.get("applications"), app)
     _each(body.get("deletedApplications"), app)
     _each(body.get("servicePrincipals"), service_principal)
+    _each(body.get("deletedServicePrincipals"), service_principal)
     _each(
         body.get("conditionalAccessPolicies"),
         lambda p: p.__setitem__("displayName", r.name("Policy", p.get("displayName"))),

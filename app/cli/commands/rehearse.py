@@ -45,6 +45,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=_("rehearse step 4 turning off Conditional Access policies that require MFA"),
     )
     parser.add_argument(
+        "--delete-own-app",
+        action="store_true",
+        help=_("rehearse step 5 deleting closeout's own app as its very last write"),
+    )
+    parser.add_argument(
         "--behaviour",
         type=behaviours,
         default="",
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> ExitCode:
                 keep=tuple(args.keep),
                 disable_security_defaults=args.disable_security_defaults,
                 disable_ca_mfa=args.disable_ca_mfa,
+                delete_own_app=args.delete_own_app,
                 behaviours=args.behaviour,
                 time_scale=args.time_scale,
                 latency=args.latency_ms / 1000.0,

@@ -101,8 +101,12 @@ def _print_summary(snapshot: Snapshot, summary: CaptureSummary, out: Path) -> No
         _("  applications: {apps}; service principals: {sps} ({other} not Microsoft's)").format(
             apps=c["applications"], sps=c["servicePrincipals"], other=c["otherServicePrincipals"]
         ),
-        _("  recycle bin: {users:,} users, {apps:,} applications").format(
-            users=c["deletedUsers"], apps=c["deletedApplications"]
+        _(
+            "  recycle bin: {users:,} users, {apps:,} applications, {sps:,} service principals"
+        ).format(
+            users=c["deletedUsers"],
+            apps=c["deletedApplications"],
+            sps=c["deletedServicePrincipals"],
         ),
         _("  Conditional Access policies: {n}").format(n=c["conditionalAccessPolicies"]),
     ]
