@@ -27,6 +27,40 @@ SEED = 7
 Scene = Callable[[CloseoutApp, Pilot[int]], Awaitable[None]]
 
 
+def rehearsal_options() -> SessionOptions:
+    """``closeout --rehearse FILE`` on a snapshot of the demo's tenant, taken read-only."""
+    from services.auth.scopes import DEFAULT_CLIENT_ID
+    from services.auth.static_token import StaticTokenAuth
+    from services.caller import identify
+    from services.control import RunControl
+    from services.graph import GraphClient
+    from services.sandbox import SandboxConfig, start_sandbox
+    from services.snapshot import save_snapshot
+    from services.snapshot.capture import take_snapshot
+
+    sb = start_sandbox(SandboxConfig(users=300, seed=SEED))
+    try:
+        auth = StaticTokenAuth(sb.issue_token())
+        with GraphClient(sb.base_url, auth, read_only=True) as client:
+            caller = identify(client, permissions=None, cloud="global", sandbox=True)
+            snapshot, _ = take_snapshot(
+                client,
+                caller,
+                client_id=DEFAULT_CLIENT_ID,
+                mfa=True,
+                redact=False,
+                control=RunControl(),
+                say=lambda text: None,
+            )
+    finally:
+        sb.stop()
+    folder = Path(tempfile.mkdtemp(prefix="closeout-shots-"))
+    path = save_snapshot(snapshot, folder / "snapshot.json.gz")
+    return SessionOptions(
+        rehearse=path, demo_time_scale=36000.0, demo_auto_approve=0.2, state_root=folder
+    )
+
+
 def options(
     *, users: int = 300, approve: float | None = 0.2, scale: float = 36000.0
 ) -> SessionOptions:
@@ -189,13 +223,15 @@ def to_png(svg: Path) -> Path | None:
 async def run(only: str | None, lang: str) -> None:
     """Shoot every scene in ``lang`` (others run in a child process in their own language)."""
     OUT.mkdir(exist_ok=True)
-    scenes: list[tuple[str, Scene, tuple[int, int], SessionOptions, str]] = [
+    scenes: list[tuple[str, Scene, tuple[int, int], SessionOptions | None, str]] = [
         ("sign-in", scene_sign_in, (120, 40), options(approve=None), "en"),
         ("main-mid-run", scene_mid_run, (120, 40), options(), "en"),
         ("handoff", scene_handoff, (120, 40), options(), "en"),
         ("typed-confirmation", scene_typed_confirmation, (120, 40), options(users=40), "en"),
         ("main-swedish", scene_main, (120, 40), options(), "sv"),
         ("main-80x24", scene_main, (80, 24), options(), "en"),
+        # Built when shot: it takes a snapshot first.
+        ("rehearsal", scene_main, (120, 40), None, "en"),
     ]
     for name, scene, size, opts, scene_lang in scenes:
         if only and name != only:
@@ -206,6 +242,6 @@ async def run(only: str | None, lang: str) -> None:
                 check=True,
             )
             continue
-        svg = await shoot(name, scene, size=size, opts=opts)
+        svg = await shoot(name, scene, size=size, opts=opts or rehearsal_options())
         png = to_png(svg)
         print(svg.relative_to(OUT.parent), "+ png" if png else "")
