@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.argtypes import LATENCY_MS, TIME_SCALE
 from app.cli.command import Command
-from app.cli.options import positive_float
 from app.cli.process import say, stop_on_signals
 from services.exit_codes import ExitCode
 from services.i18n import N_, _
@@ -58,13 +58,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--latency-ms",
-        type=positive_float,
+        type=LATENCY_MS,
         default=500.0,
         help=_("Graph's time per request, for the predicted durations (default 500)"),
     )
     parser.add_argument(
         "--time-scale",
-        type=positive_float,
+        type=TIME_SCALE,
         default=36000.0,
         help=_("the replica's clock speed (default 36000: 72 hours in about 7 seconds)"),
     )
