@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cli_harness import run_cli, target_args
 
+from services import endpoints
 from services.auth.scopes import scopes_for
 from services.control import RunControl
 from services.errors import CloseoutError
@@ -72,6 +73,12 @@ def test_a_snapshot_sends_no_write_and_its_replica_plans_the_same(
     # A $batch of GETs is the only POST (the MFA states), and nothing else but GETs went out.
     assert {r.method for r in records} <= {"GET", "POST"}
     assert all(r.path.endswith("/$batch") for r in records if r.method == "POST")
+    # Every request, batch items included, is a read the endpoint table knows (so its scopes
+    # and guidance are the table's): nothing a snapshot sends is outside it.
+    rows = {r.path: endpoints.lookup(r.method, r.path) for r in records}
+    assert all(rows.values()), [p for p, found in rows.items() if not found]
+    assert {e.method for found in rows.values() for e in found} <= {"GET", "POST"}
+    assert {e.name for found in rows.values() for e in found} >= {"users.count", "mfa.get"}
     assert "users: 150 " in result.out and "(no writes)" in result.out
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

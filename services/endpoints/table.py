@@ -115,6 +115,14 @@ USERS = _read(
     "§2.1, §10; ULIST, USERS",
     asks="User.ReadWrite.All",
 )
+USERS_COUNT = _read(
+    "users.count",
+    "/users/$count",
+    "User.Read.All",
+    _USERS_HIGHER,
+    "§2.1; ULIST (how many users, for a snapshot's ETA)",
+    asks="User.ReadWrite.All",
+)
 USER = _read(
     "users.get",
     "/users/{id}",
@@ -381,6 +389,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ROLE_MEMBERS,
     SUBSCRIBED_SKUS,
     USERS,
+    USERS_COUNT,
     USER,
     DELETED_USERS,
     SUBSCRIPTIONS,

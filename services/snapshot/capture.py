@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services import __version__
+from services import __version__, endpoints
 from services.caller import Caller, read_organization
 from services.control import RunControl
 from services.durations import human_duration
@@ -203,7 +203,7 @@ def take_snapshot(
 def _count_users(client: GraphClient) -> int | None:
     """How many users (for the ETA); None when Graph will not say (it is only an estimate)."""
     try:
-        return client.count("/users")
+        return client.count(endpoints.USERS.url())  # endpoints.USERS_COUNT
     except (GraphError, CloseoutError):
         return None
 

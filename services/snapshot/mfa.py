@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from services import endpoints
 from services.control import RunControl
 from services.errors import GraphError, NetworkError, Stopped, parse_retry_after
 from services.graph import MAX_BATCH, GraphClient, GraphResponse
@@ -25,7 +26,7 @@ from services.graph_limits import REPORTS_LIMIT, RU_WINDOW, ru_budget
 
 __all__ = ["MfaEstimate", "MfaRead", "estimate", "read_mfa_states"]
 
-MFA_PATH = "/users/{id}/authentication/requirements"
+MFA = endpoints.MFA_STATE
 # Share of the resource-unit budget the reads may take: the rest is left to others.
 IDENTITY_SHARE = 0.5
 MAX_ATTEMPTS = 5
@@ -128,12 +129,12 @@ def read_mfa_states(
             continue
         batch = [queue.popleft() for _ in range(min(room, MAX_BATCH, len(queue)))]
         subs = [
-            {"id": str(n), "method": "GET", "url": MFA_PATH.format(id=uid)}
+            {"id": str(n), "method": MFA.method, "url": MFA.url(id=uid)}
             for n, uid in enumerate(batch, 1)
         ]
         result.requests += len(batch)
         try:
-            resp = client.post_batch(subs, version="beta")
+            resp = client.post_batch(subs, version=MFA.version)
         except NetworkError:
             _retry(batch, queue, attempts, result, "network error")
             if control.wait(1.0 / time_scale):
@@ -216,7 +217,7 @@ def _judge(
                 str(error.get("code") or "Forbidden"),
                 str(error.get("message") or "Reading per-user MFA states was refused."),
                 method="GET",
-                path="/beta" + MFA_PATH,
+                path=f"/{MFA.version}{MFA.path}",
             )
         elif status in (0, 424) or status >= 500:
             _retry([uid], queue, attempts, result, f"HTTP {status or 'no answer'}")
