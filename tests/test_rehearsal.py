@@ -18,12 +18,14 @@ import pytest
 from cli_harness import FAST, LineTap, PortalHuman, full_run_args, run_cli
 from test_snapshot import READ_SCOPES, snapshot_of
 
+from services.exit_codes import ExitCode
 from services.graph_limits import WRITE_QUOTA
 from services.journal import Journal
 from services.locks import TenantLocked
 from services.rehearsal.forecast import Pace, write_floor, write_seconds
 from services.rehearsal.run import RehearsalOptions, end_state, rehearse
 from services.sandbox import Sandbox, SandboxConfig
+from services.sandbox.faults import FaultRule
 
 pytestmark = pytest.mark.slow
 
@@ -79,9 +81,10 @@ def test_a_rehearsal_ends_where_a_close_out_of_the_original_ends(
 def test_the_report_and_where_it_is_written(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sb = make_sandbox(users=60, seed=21)
+    sb = make_sandbox(users=60, seed=21, behaviours="viral-enabled")
     # What a person meets: an app registration with closeout's own client id, a subscription
-    # of more than 25 licences (reduced before it can be cancelled).
+    # of more than 25 licences (reduced before it can be cancelled), a user's free Power BI
+    # sign-up (only the Entra admin center deletes it).
     own = next(iter(sb.tenant.applications.values()))
     big = next(
         s
@@ -111,6 +114,7 @@ def test_the_report_and_where_it_is_written(
     assert "Conditional Access policy" in warnings
     assert own.display_name in warnings and "closeout signed in with" in warnings
     assert "per-user MFA states" in warnings  # not read: --mfa was not given
+    assert "self-service sign-up product" in warnings and "POWER_BI_STANDARD" in warnings
     links = {h["step"]: h["link"] for h in report["handoffs"]}
     # Signed in as the snapshot was (its client id): the app is closeout's own, left for the
     # admin, who deletes it from step 5's handoff before the tenant.
@@ -238,3 +242,47 @@ def test_a_rehearsal_from_the_read_scopes_snapshot_needs_no_token(
     for file in (tmp_path / "r").rglob("*"):
         if file.is_file():
             assert real_token.rsplit(".", 1)[-1] not in file.read_text(errors="replace")
+
+
+def test_what_fails_on_the_replica_is_a_blocker_of_the_report(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A user Graph refuses to delete, every time (no permission on that one object): the
+    # rehearsal reports the failure with Graph's answer and a name, and exits as a real run.
+    import services.sandbox.replica as replica_module
+
+    sb = make_sandbox(users=20, seed=12, synced_fraction=0, subscriptions="none")
+    path, _ = snapshot_of(sb, tmp_path, monkeypatch)
+    victim = next(
+        u
+        for u in sb.tenant.users.values()
+        if u.id != sb.admin_id and not sb.tenant.roles_of(u.id) and u.user_type == "Member"
+    )
+    start = replica_module.start_replica
+
+    def start_refusing(*args: Any, **kw: Any) -> Sandbox:
+        replica = start(*args, **kw)
+        replica.faults.add(
+            FaultRule(
+                method="DELETE",
+                path=f"/users/{victim.id}$",
+                status=403,
+                code="Authorization_RequestDenied",
+                message="Insufficient privileges to complete the operation.",
+                times=-1,
+            )
+        )
+        return replica
+
+    monkeypatch.setattr(replica_module, "start_replica", start_refusing)
+    result = rehearsal_of(path, tmp_path, time_scale=FAST)
+    assert result.code == ExitCode.FAILED, result.report.to_text()
+    report = result.report.to_json()
+    assert report["tenantDeleted"] is False
+    (failed,) = [b for b in report["blockers"] if "failed for" in b["text"]]
+    assert failed["step"] == 1
+    assert "Delete users failed for 1 (403 Authorization_RequestDenied" in failed["text"]
+    assert victim.user_principal_name in failed["text"] or victim.display_name in failed["text"]
+    assert victim.id in result.report.end_state["users"]
+    markdown = result.report.to_markdown()
+    assert "Delete users failed for 1" in markdown.split("## Blockers", 1)[1]

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cli_harness import run_cli, target_args
 
 from services import endpoints
 from services.auth.scopes import scopes_for
 from services.control import RunControl
 from services.errors import CloseoutError
-from services.graph import GraphClient
+from services.graph import CallRecord, GraphClient
 from services.journal import contains_token
 from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.replica import build_replica, replica_config, start_replica
 from services.snapshot import SCHEMA_VERSION, Snapshot, load_snapshot
-from services.snapshot.capture import take_snapshot
+from services.snapshot.capture import ReadProgress, take_snapshot
 from services.snapshot.fileformat import FORMAT, _digest, encode
 from services.snapshot.redact import Redactor
 
@@ -80,6 +82,8 @@ def test_a_snapshot_sends_no_write_and_its_replica_plans_the_same(
     assert {e.method for found in rows.values() for e in found} <= {"GET", "POST"}
     assert {e.name for found in rows.values() for e in found} >= {"users.count", "mfa.get"}
     assert "users: 150 " in result.out and "(no writes)" in result.out
+    # What it is about to read, said before it reads it (the count came from users/$count).
+    assert "Reading the tenant (read-only): 150 users, about 21 pages." in result.err
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     snap = load_snapshot(path)
@@ -191,6 +195,77 @@ def test_pseudonyms_are_stable_within_a_key_and_differ_across_keys() -> None:
     assert one.upn(upn) == one.upn(upn.upper()) != two.upn(upn)
     assert str(one.upn(upn)).endswith(f"#EXT#@{one.domain('contoso.onmicrosoft.com')}")
     assert one.domain("contoso.example").endswith(".example")
+
+
+def test_progress_says_the_part_its_page_of_about_how_many_and_the_time_left() -> None:
+    said: list[str] = []
+    now = [0.0]
+    progress = ReadProgress(said.append, every=2.0, clock=lambda: now[0])
+    progress.expected_user_pages = 3
+    progress.expected_calls = 10
+
+    def read(path: str, ms: float = 500.0) -> None:
+        progress(CallRecord("GET", path, "v1.0", 200, None, "c", ms, 1))
+
+    read("/organization")
+    assert said == ["Reading organization: page 1 · about 4 s left"]  # 9 reads left at 0.5 s
+    read("/users?$top=999")
+    assert len(said) == 1  # within two seconds of the last line: nothing said
+    now[0] = 2.5
+    read("/users?$skiptoken=x")
+    assert said[-1] == "Reading users: page 2 of about 3 · about 4 s left"
+    now[0] = 5.0
+    read("/directory/subscriptions", ms=3500.0)
+    assert said[-1] == "Reading subscriptions: page 1 · about 8 s left"  # slower reads: later
+    before = len(said)
+    now[0] = 9.0
+    read("/$batch")  # the MFA reads say their own progress
+    assert len(said) == before and progress.requests == 5
+
+
+def test_sandbox_serve_from_snapshot_serves_the_tenant_it_holds(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_sandbox_serve import serving
+
+    sb = make_sandbox(users=40, seed=7)
+    path, _ = snapshot_of(sb, tmp_path, monkeypatch)
+    original = plan_json(sb, tmp_path / "a", monkeypatch)
+    with serving("--from-snapshot", str(path), "--behaviour", "no-owner") as (out, base, _d, token):
+        assert f"tenant id       {sb.tenant_id}" in out and "--state-dir of its own" in out
+        authority = re.search(r"authority\s+(\S+)", out)
+        assert authority, out
+        result = run_cli(
+            [
+                "plan",
+                "--json",
+                "--graph-url",
+                base,
+                "--authority",
+                authority.group(1),
+                "--state-dir",
+                str(tmp_path / "b"),
+                "--no-token-cache",
+            ],
+            monkeypatch=monkeypatch,
+            token=token,
+        )
+        assert result.code == 0, result.text[-2000:]
+        subs = requests.get(
+            f"{base}/v1.0/directory/subscriptions",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()["value"]
+    copied = json.loads(result.out)
+    assert copied["steps"] == original["steps"]  # same actions on the same ids
+    # The switch given on the command line holds on the replica: direct ones have no owner.
+    assert subs and {s["id"] for s in subs} == {s.id for s in sb.tenant.subscriptions.values()}
+    direct = [s for s in subs if s["id"] not in _partner_ids(sb)]
+    assert direct and all(s.get("ownerTenantId") is None for s in direct)
+
+
+def _partner_ids(sb: Sandbox) -> set[str]:
+    return {s.id for s in sb.tenant.subscriptions.values() if s.owner_tenant_id}
 
 
 # -- files that cannot be used -----------------------------------------------------------------
