@@ -10,15 +10,17 @@ fixed-width columns*, so 50,000 rows blocked the loop for ~9 s; and every ``upda
 table's update counter, which makes the next frame rebuild the row-offset list in O(rows)
 (~0.25 s at 50,000 rows, per flush). Rows here are always one line high and every column has a
 fixed width, so nothing needs measuring: the store swaps the table's row maps in one pass and
-forgets only the rendering of the rows that changed. Every internal touched is in
+forgets only the rendering of the rows that changed. Each row is its own cell mapping (plain
+values, a ``Text`` made only when the row is drawn) and the line-offset list is a view over the
+rows, so 100,000 rows are three small objects each, not nine. Every internal touched is in
 ``_install_rows``, the two list overrides and ``_invalidate_rows``; textual is pinned exactly and
 tests/tui/test_widgets.py exercises each of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, KeysView, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from rich.style import Style
 from rich.text import Text
@@ -72,20 +74,82 @@ def status_label(status: str) -> str:
     return labels.get(status, status)
 
 
-class _Entry:
-    """One row of the store. ``cells`` is the very dict the DataTable renders from."""
+class _Layout:
+    """What every row of one table shares: where each column's value is, and the status words."""
 
-    __slots__ = ("cells", "hay", "key", "meta", "offset", "status")
+    __slots__ = ("index", "status_index", "status_text")
 
-    def __init__(self, key: RowKey, cells: dict[ColumnKey, Any], status: str) -> None:
+    def __init__(
+        self,
+        column_keys: Sequence[ColumnKey],
+        status_index: int,
+        status_text: Callable[[str], Text],
+    ) -> None:
+        self.index = {key: i for i, key in enumerate(column_keys)}
+        self.status_index = status_index
+        self.status_text = status_text
+
+
+class _Entry(Mapping[ColumnKey, Any]):
+    """One row of the store, and the very mapping the DataTable renders it from.
+
+    A row keeps its plain values (``str``, or a shared ``Text``) and its status word; the
+    ``Text`` of a ``str`` cell is made when the DataTable asks for it, i.e. for the rows it
+    draws. 100,000 rows held a dict and a ``Text`` (three objects) per row: ~90 MB and 800,000
+    objects for the cyclic garbage collector to walk, where these are ~40 MB and 300,000.
+    """
+
+    __slots__ = ("hay", "key", "layout", "meta", "status", "values")
+
+    def __init__(self, key: RowKey, values: tuple[Any, ...], status: str, layout: _Layout) -> None:
         self.key = key
         self.meta = Row(key, 1)
-        # Built once: allocating 50,000 tuples per rebuild wakes the cyclic GC over the
-        # whole heap of cells (measured ~0.4 s at 50,000 rows).
-        self.offset = (key, 0)
-        self.cells = cells
+        self.values = values
         self.status = status
+        self.layout = layout
         self.hay: str | None = None
+
+    def __getitem__(self, column: ColumnKey) -> Any:
+        layout = self.layout
+        index = layout.index[column]
+        if index == layout.status_index:
+            return layout.status_text(self.status)
+        value = self.values[index]
+        return Text(value) if isinstance(value, str) else value  # a str is never markup
+
+    def __iter__(self) -> Iterator[ColumnKey]:
+        return iter(self.layout.index)
+
+    def __len__(self) -> int:
+        return len(self.layout.index)
+
+    def plain(self) -> Iterator[str]:
+        """The text of every cell but the status, in column order."""
+        for index, value in enumerate(self.values):
+            if index != self.layout.status_index:
+                yield value if isinstance(value, str) else value.plain
+
+
+class _Offsets(Sequence[tuple[RowKey, int]]):
+    """DataTable's line → (row key, line within the row) list, for rows one line high each:
+    read from the rows in place instead of a tuple per row built at every rebuild."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Row]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[RowKey, int]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[RowKey, int]]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [(row.key, 0) for row in self._rows[index]]
+        return (self._rows[index].key, 0)
 
 
 class RemainingTable(DataTable[Text]):
@@ -126,7 +190,7 @@ class RemainingTable(DataTable[Text]):
     ) -> None:
         # Read by DataTable.__init__ through the ordered_rows / _y_offsets overrides below.
         self._metas: list[Row] = []
-        self._offsets: list[tuple[RowKey, int]] = []
+        self._offsets = _Offsets(self._metas)
         super().__init__(
             cursor_type="row",
             show_row_labels=False,
@@ -150,6 +214,7 @@ class RemainingTable(DataTable[Text]):
         self._final = 0
         self._total = 0
         self._status_texts: dict[str, Text] = {}
+        self._layout = _Layout(self._column_keys, self._status_index, self._status_text)
         self._applied_styles: dict[str, Style] = {}
         self._columns_ready = False
 
@@ -187,15 +252,14 @@ class RemainingTable(DataTable[Text]):
     def load(self, rows: Iterable[tuple[str, Sequence[str | Text]]]) -> None:
         """Replace the contents, keeping the cursor on the same object if it is still there.
 
-        Cells are in column order; a ``str`` is shown literally, never as markup. A missing
-        status cell means "pending". Cost is ~15 µs a row on the loop (50,000 rows ≈ 0.75 s)
-        plus ~4 µs per ``str`` cell turned into ``Text``: build ``Text`` cells in the worker.
+        Cells are in column order; a ``str`` is shown literally, never as markup (its ``Text``
+        is made only when the row is drawn: pass ``str``, or one ``Text`` shared by many rows).
+        A missing status cell means "pending". Cost is ~15 µs a row on the loop (50,000 rows
+        ≈ 0.75 s).
         """
         width = len(self._column_keys)
         status_index = self._status_index
-        column_keys = self._column_keys
-        status_text = self._status_text
-        blank = Text()
+        layout = self._layout
         entries: dict[str, _Entry] = {}
         final = 0
         for key, cells in rows:
@@ -206,14 +270,8 @@ class RemainingTable(DataTable[Text]):
                 raise ValueError(f"duplicate row key {key!r}")
             raw = cells[status_index] if count > status_index else "pending"
             status = raw.plain if isinstance(raw, Text) else raw
-            values: list[Any] = [
-                *(c if isinstance(c, Text) else Text(c) for c in cells[:status_index]),
-                status_text(status),
-                *(c if isinstance(c, Text) else Text(c) for c in cells[status_index + 1 :]),
-            ]
-            if len(values) < width:
-                values.extend([blank] * (width - len(values)))
-            entries[key] = _Entry(RowKey(key), dict(zip(column_keys, values, strict=True)), status)
+            values = tuple(cells) if count == width else (*cells, *([""] * (width - count)))
+            entries[key] = _Entry(RowKey(key), values, status, layout)
             final += status in FINAL_STATUSES
         self._entries = entries
         self._final = final
@@ -227,7 +285,6 @@ class RemainingTable(DataTable[Text]):
         changed.
         """
         entries = self._entries
-        status_key = self._status_key
         locations = self._row_locations
         shown: dict[int, RowKey] = {}
         changed = 0
@@ -237,7 +294,6 @@ class RemainingTable(DataTable[Text]):
                 continue
             self._final += (status in FINAL_STATUSES) - (entry.status in FINAL_STATUSES)
             entry.status = status
-            entry.cells[status_key] = self._status_text(status)
             changed += 1
             index = locations.get(entry.key)
             if index is not None:
@@ -308,12 +364,7 @@ class RemainingTable(DataTable[Text]):
 
     def _matches(self, entry: _Entry, needle: str) -> bool:
         if entry.hay is None:
-            status_index = self._status_index
-            entry.hay = "\x00".join(
-                cell.plain
-                for index, cell in enumerate(entry.cells.values())
-                if index != status_index
-            ).casefold()
+            entry.hay = "\x00".join(entry.plain()).casefold()
         return (
             needle in entry.hay
             or needle in entry.status.casefold()
@@ -354,11 +405,11 @@ class RemainingTable(DataTable[Text]):
         # DataTable internals (textual 8.2.8): swap the three row maps in one pass, skip the
         # per-row measuring (columns are fixed-width, rows one line), and set the virtual size
         # now so that the scroll position can be restored at once.
-        self._data = {entry.key: entry.cells for entry in ordered}
+        self._data = {entry.key: entry for entry in ordered}
         self.rows = {entry.key: entry.meta for entry in ordered}
         self._row_locations = TwoWayDict({entry.key: i for i, entry in enumerate(ordered)})
         self._metas = [entry.meta for entry in ordered]
-        self._offsets = [entry.offset for entry in ordered]
+        self._offsets = _Offsets(self._metas)
         self._new_rows.clear()
         self._updated_cells.clear()
         self._clear_caches()
@@ -376,7 +427,7 @@ class RemainingTable(DataTable[Text]):
         return self._metas
 
     @property
-    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+    def _y_offsets(self) -> _Offsets:
         return self._offsets
 
     def _invalidate_render(self) -> None:

@@ -8,6 +8,7 @@ the widget's rendered lines, never a screenshot.
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -300,6 +301,25 @@ async def test_remaining_table_refuses_row_mutators_that_bypass_it() -> None:
         assert table.row_count == 3
         table.clear()
         assert (table.row_count, table.total) == (0, 0)
+
+
+async def test_remaining_table_rows_of_plain_text_cost_three_objects_each() -> None:
+    # 100,000 users: every object a row keeps is memory and is walked by each full garbage
+    # collection. A row keeps its key, DataTable's row record and itself; the Text of a str
+    # cell is made only for the rows drawn, and is what they show.
+    table = RemainingTable(USER_COLUMNS)
+    app = Host(table)
+    async with app.run_test(size=(80, 12)) as pilot:
+        rows = user_rows(2000)
+        gc.collect()
+        before = len(gc.get_objects())
+        table.load(rows)
+        del rows
+        gc.collect()
+        assert (len(gc.get_objects()) - before) / 2000 <= 3.2
+        await pilot.pause()
+        assert table.get_row_at(5)[0] == Text("user00005@contoso.com")
+        assert "user00005@contoso.com" in table.render_line(6).text
 
 
 # -- LogPanel -------------------------------------------------------------------------------
