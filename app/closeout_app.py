@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from services.control import RunControl
 from services.errors import CloseoutError
 from services.exit_codes import ExitCode, exit_code_for
+from services.heap import settle_after_load
 from services.i18n import _
 from services.models import Handoff, InventoryRefreshed, StepId, StepState, StepStatus
 from services.steps import load_registry
@@ -414,6 +415,7 @@ class CloseoutApp(App[int]):
         if force or signature != self._users_signature:
             self._users_signature = signature
             users.load(rows)
+            settle_after_load(len(rows))  # 100,000 rows: out of the full collections' walk
         else:
             _reload_or_mark(users, rows)
         main.query_one("#table-subscriptions", RemainingTable).load(

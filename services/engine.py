@@ -31,6 +31,7 @@ from .deletion_evidence import reports_tenant_missing
 from .errors import AuthError, CloseoutError, GraphError
 from .evidence import LatestOutcomes, default_pack_dir, write_pack
 from .graph import GraphClient
+from .heap import settle_after_load
 from .i18n import _, ngettext
 from .inventory import PARTS, Inventory, subscriptions_summary, take_inventory
 from .journal import TENANT_GONE_EVIDENCE, Journal
@@ -343,6 +344,7 @@ class Engine:
         with self._lock:
             self.inventory = inv
             self._read = (writes, time.monotonic())
+        settle_after_load(len(inv.users))
         self.emit(inv.as_event())
         return inv
 
@@ -425,6 +427,7 @@ class Engine:
         check_plan(plan, self.caller, self.inventory)
         self.plan = plan
         self._adopt_marks(plan)
+        settle_after_load(len(plan.actions))
         return plan
 
     def _adopt_marks(self, plan: Plan | None) -> None:
@@ -470,6 +473,7 @@ class Engine:
             ),
         )
         self.plan = plan
+        settle_after_load(len(plan.actions))
         if self.recording if save is None else save:
             tenant_dir(self.caller.tenant.id, root=self.state_root)
             write_private_chunks(self.plan_path, plan.json_chunks())

@@ -125,3 +125,29 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
     """A small default tenant (60 users, seed 3) on the real clock."""
     return make_sandbox(users=60, seed=3)
+
+
+@pytest.fixture
+def connect(tmp_path: Any) -> Iterator[Callable[[Sandbox], Any]]:
+    """``connect(sb)``: the engine of a session signed in to ``sb`` with a bearer token, its
+    state under the test's tmp_path; the session is closed after the test."""
+    from services.session import Session, SessionOptions
+
+    sessions: list[Session] = []
+
+    def make(sb: Sandbox) -> Any:
+        session = Session(
+            SessionOptions(
+                graph_url=sb.base_url,
+                authority=sb.authority,
+                state_root=tmp_path / "state",
+                use_token_cache=False,
+                environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
+            )
+        )
+        sessions.append(session)
+        return session.connect(sink=lambda _event: None)
+
+    yield make
+    for session in sessions:
+        session.close()

@@ -12,7 +12,6 @@ import pytest
 from services.graph import GraphClient
 from services.inventory import EXPAND_CAP, read_roles
 from services.models import GLOBAL_ADMIN
-from services.session import Session, SessionOptions
 from tests.cli_harness import run_cli, target_args
 from tests.test_batch_executor import Tokens
 
@@ -94,28 +93,16 @@ def test_a_run_lists_the_users_once_before_its_writes_and_reads_them_after(
 
 
 def test_a_read_is_current_until_any_write_or_its_age_says_otherwise(
-    make_sandbox: Any, tmp_path: Path
+    make_sandbox: Any, connect: Any
 ) -> None:
     sb = make_sandbox(users=30, admin_count=1, synced_fraction=0)
-    session = Session(
-        SessionOptions(
-            graph_url=sb.base_url,
-            authority=sb.authority,
-            state_root=tmp_path / "state",
-            use_token_cache=False,
-            environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
-        )
-    )
-    try:
-        engine = session.connect(sink=lambda _event: None)
-        inv = engine.refresh()
-        assert inv is not None
-        assert engine.fresh_inventory() is inv
-        assert engine.fresh_inventory(within=0.0) is None  # older than asked for
-        # A write sent any way at all, not only through a step's batches, makes it stale.
-        victim = next(u for u in inv.users if not u.is_global_admin)
-        engine.client.request("DELETE", f"/users/{victim.id}")
-        assert engine.fresh_inventory() is None
-        assert engine.refresh() is engine.fresh_inventory()
-    finally:
-        session.close()
+    engine = connect(sb)
+    inv = engine.refresh()
+    assert inv is not None
+    assert engine.fresh_inventory() is inv
+    assert engine.fresh_inventory(within=0.0) is None  # older than asked for
+    # A write sent any way at all, not only through a step's batches, makes it stale.
+    victim = next(u for u in inv.users if not u.is_global_admin)
+    engine.client.request("DELETE", f"/users/{victim.id}")
+    assert engine.fresh_inventory() is None
+    assert engine.refresh() is engine.fresh_inventory()
