@@ -152,10 +152,13 @@ def sandbox_report(sb: Any, window: float) -> dict[str, Any]:
 
 
 class SandboxProcess:
-    def __init__(self, config: dict[str, Any]) -> None:
+    """A sandbox in a process of its own, run by ``module``'s ``--serve``: it prints its
+    address as one JSON line, then answers each line sent to it with one JSON line."""
+
+    def __init__(self, config: dict[str, Any], module: str = "scripts.bench_delete") -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.bench_delete", "--serve", json.dumps(config)],
+            [sys.executable, "-m", module, "--serve", json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -169,11 +172,14 @@ class SandboxProcess:
             raise RuntimeError("the sandbox process did not start")
         self.info: dict[str, str] = json.loads(line)
 
-    def report(self) -> dict[str, Any]:
+    def ask(self, line: str) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("report\n")
+        self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
+
+    def report(self) -> dict[str, Any]:
+        return self.ask("report")
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -188,7 +194,7 @@ class SandboxProcess:
 # -- closeout's side ---------------------------------------------------------------------------
 
 
-def _session_options(info: dict[str, str], time_scale: float, state: Path) -> Any:
+def session_options(info: dict[str, str], time_scale: float, state: Path) -> Any:
     from services.session import SessionOptions
 
     return SessionOptions(
@@ -217,7 +223,7 @@ def delete_headless(info: dict[str, str], *, time_scale: float, quota: int, stat
             with lock:
                 failed += 1
 
-    session = Session(_session_options(info, time_scale, state))
+    session = Session(session_options(info, time_scale, state))
     try:
         engine = session.connect(sink=sink, write=True)
         if quota != GRAPH_QUOTA:
@@ -240,7 +246,7 @@ def delete_in_tui(info: dict[str, str], *, time_scale: float, users: int, state:
     from scripts.bench_tui import start_step_1, wait_loaded
     from services.models import StepId
 
-    app = CloseoutApp(_session_options(info, time_scale, state), watch=False)
+    app = CloseoutApp(session_options(info, time_scale, state), watch=False)
 
     async def drive() -> int:
         async with app.run_test(size=(120, 40)) as pilot:
