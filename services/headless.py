@@ -7,8 +7,11 @@ exit code. Without ``--yes`` nothing destructive runs; step 5's irreversible cle
 
 With ``--json`` every line is one object with ``time`` (UTC, ISO 8601), ``step`` (0–5, or null)
 and ``event``: ``plan``, ``resume``, ``step``, ``confirmed``, ``item``, ``progress``,
-``handoff``, ``note``, ``missing``, ``waiting``, ``failed``, ``stopped``, ``error``, and last
-``exit`` with the exit code.
+``handoff``, ``note``, ``missing``, ``waiting``, ``heartbeat``, ``failed``, ``stopped``,
+``error``, and last ``exit`` with the exit code.
+
+While it waits it prints a heartbeat line every minute (``heartbeat``: the steps it waits for,
+for how long, and when it reads Graph next), so that a log shows the run is alive.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -25,7 +29,7 @@ from .control import RunControl
 from .engine import FRESH, Engine
 from .errors import CloseoutError, GraphError
 from .exit_codes import ExitCode
-from .i18n import _
+from .i18n import _, ngettext
 from .keep import keep_reason
 from .models import (
     Event,
@@ -57,6 +61,8 @@ class Reporter:
         self._lock = threading.Lock()
         self._last_progress: dict[StepId, tuple[float, tuple[int, int, int] | None]] = {}
         self._handoffs: dict[StepId, Handoff] = {}
+        self.watchers: list[Callable[[Event], None]] = []
+        """Also hear every engine event (``services.notify.News``)."""
 
     def emit(self, obj: dict[str, Any], text: str | None) -> None:
         with self._lock:
@@ -74,6 +80,11 @@ class Reporter:
             self.out.flush()
 
     def __call__(self, event: Event) -> None:
+        self._show(event)
+        for watcher in self.watchers:
+            watcher(event)
+
+    def _show(self, event: Event) -> None:
         if isinstance(event, StepChanged):
             self.step_changed(event.state)
         elif isinstance(event, ItemFinished):
@@ -212,6 +223,62 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds}s"
 
 
+HEARTBEAT = 60.0
+"""Seconds between heartbeat lines while a headless run waits."""
+
+
+class Heartbeat:
+    """A line every ``every`` seconds while the run waits, across its polls of Graph."""
+
+    def __init__(self, report: Reporter, every: float = HEARTBEAT) -> None:
+        self.report = report
+        self.every = every
+        self._since: float | None = None
+        self._next = 0.0
+
+    def reset(self) -> None:
+        """The run acts again: the next wait starts its own count."""
+        self._since = None
+
+    def wait(self, control: RunControl, seconds: float, steps: Sequence[int]) -> bool:
+        """Wait ``seconds`` (True if stopped meanwhile), beating on time for ``steps``."""
+        now = time.monotonic()
+        if self._since is None:
+            self._since, self._next = now, now + self.every
+        deadline = now + seconds
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return control.stopped
+            if control.wait(min(deadline, self._next) - now):
+                return True
+            now = time.monotonic()
+            if now >= self._next:
+                self._beat(steps, now, deadline - now)
+                self._next += self.every
+                if self._next <= now:  # the machine slept: beat on from now
+                    self._next = now + self.every
+
+    def _beat(self, steps: Sequence[int], now: float, next_read: float) -> None:
+        waited = now - (self._since or now)
+        which = ", ".join(str(s) for s in steps)
+        self.report.emit(
+            {
+                "event": "heartbeat",
+                "steps": list(steps),
+                "waited_seconds": round(waited),
+                "next_read_seconds": round(max(next_read, 0)),
+            },
+            ngettext(
+                "still waiting for step {steps} ({waited} so far); next read in {next}",
+                "still waiting for steps {steps} ({waited} so far); next read in {next}",
+                len(steps),
+            ).format(
+                steps=which, waited=format_duration(waited), next=format_duration(max(next_read, 0))
+            ),
+        )
+
+
 @dataclass
 class DriveOptions:
     yes: bool = False
@@ -223,6 +290,8 @@ class DriveOptions:
     """The admin says the portal refused "Delete tenant": offer the last resort."""
     confirm_all_sps: str | None = None
     """The typed initial domain that allows it."""
+    heartbeat: float = field(default_factory=lambda: HEARTBEAT)
+    """Seconds between heartbeat lines while waiting."""
 
 
 @dataclass
@@ -275,6 +344,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
     # The command's own read, or the one a step made after its writes, is current for the
     # assessment that follows at once; after a wait the tenant is read again.
     reuse = FRESH
+    beat = Heartbeat(report, opts.heartbeat)
     while not control.stopped:
         states = engine.assess(reuse=reuse)
         reuse = FRESH
@@ -286,6 +356,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
             return stop
         acted, needs = _act(engine, states, opts, report, control, stuck, failures)
         if acted:
+            beat.reset()
             continue
         if opts.portal_refused and not last_resort_done and engine.last_resort_available():
             if opts.confirm_all_sps is None:
@@ -328,7 +399,8 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
             for line in waiting:
                 report.emit({"event": "waiting", "message": line}, f"{_('waiting')}: {line}")
             return Outcome(ExitCode.WAITING, waiting=waiting)
-        if control.wait(engine.options.poll_interval):
+        steps = [int(s.step) for s in states.values() if s.status.waiting]
+        if beat.wait(control, engine.options.poll_interval, steps):
             break
         reuse = 0.0
     # A stop (Ctrl-C, SIGTERM, a dropped SSH session) lands between batches: say so, so that a

@@ -14,12 +14,13 @@ from app.cli.command import Command, UsageError
 from app.cli.context import Connection, connected, report_failure
 from app.cli.process import say
 from services.errors import CloseoutError
-from services.exit_codes import ExitCode
+from services.exit_codes import ExitCode, exit_code_for
 from services.i18n import N_, _
 
 if TYPE_CHECKING:
     from services.control import RunControl
     from services.headless import Reporter
+    from services.notify import News
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +61,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-wait", action="store_true", help=_("return at the first wait (exit 3)")
     )
+    parser.add_argument(
+        "--notify",
+        metavar="COMMAND_OR_URL",
+        help=_(
+            "when a wait ends, a handoff is detected, or the run fails or is done: POST a short "
+            "JSON body to this http(s) URL, or run this command (no shell) with it on stdin"
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -80,11 +89,34 @@ def run(args: argparse.Namespace) -> ExitCode:
         )
     control = RunControl()
     report = Reporter(sys.stdout, json_mode=args.json)
+    news = _news(args, report)
+    try:
+        return _run_connected(args, report, control, manual, news)
+    except CloseoutError as exc:
+        if news is not None:
+            news.ended(exit_code_for(exc), exc.message)
+        raise
+    finally:
+        if news is not None:
+            news.notifier.close()
+
+
+def _run_connected(
+    args: argparse.Namespace,
+    report: Reporter,
+    control: RunControl,
+    manual: list[str],
+    news: News | None,
+) -> ExitCode:
     with connected(args, control=control, report=report, write=True) as connection:
         engine = connection.engine
+        if news is not None:
+            news.tenant = engine.caller.tenant.initial_domain
         code = ExitCode.WAITING
         try:
             code = _close_out(args, connection, report, control, manual)
+            if news is not None:
+                news.ended(code)
             return code
         except CloseoutError as exc:
             # The journal's run-end records the exit code the process really ends with.
@@ -96,6 +128,23 @@ def run(args: argparse.Namespace) -> ExitCode:
                     pack = engine.finish(code)
                     if pack is not None:
                         say(_("Evidence pack: {path}").format(path=pack))
+
+
+def _news(args: argparse.Namespace, report: Reporter) -> News | None:
+    """What ``--notify`` is told, hearing the run's events; None without it. A target that
+    cannot work is refused here, before signing in."""
+    if not args.notify:
+        return None
+    from services.notify import News, Notifier, parse_target
+
+    target = parse_target(args.notify)
+
+    def warn(line: str) -> None:
+        report.emit({"event": "note", "level": "warning", "message": line}, f"warning: {line}")
+
+    news = News(Notifier(target, on_error=warn), tenant=args.tenant or "")
+    report.watchers.append(news)
+    return news
 
 
 def _manual_keys() -> list[str]:
