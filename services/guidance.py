@@ -195,6 +195,8 @@ def _names(names: tuple[str, ...]) -> str:
 
 
 def _permission_text(method: str, rel_path: str) -> str:
+    """What a 403 on ``method rel_path`` needs, naming the path as it was sent (not the table's
+    pattern: ``/organization{rest}`` means nothing to an admin)."""
     perm = permission_for(method, rel_path)
     if perm is not None:
         text = (
@@ -204,7 +206,7 @@ def _permission_text(method: str, rel_path: str) -> str:
             )
             if perm.roles
             else _("Access denied: {method} {path} needs the delegated permission {scopes}")
-        ).format(method=method, path=perm.path, roles=perm.roles, scopes=perm.scopes)
+        ).format(method=method, path=rel_path, roles=perm.roles, scopes=perm.scopes)
         if perm.note:
             text += f"; {perm.note}"
         return _(

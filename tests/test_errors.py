@@ -244,6 +244,23 @@ def test_guidance_403_names_the_permission_for_each_endpoint(method, path, needl
         assert needle in text
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "shown"),
+    [
+        ("GET", "/v1.0/organization?$select=id,displayName", "GET /organization needs"),
+        ("GET", "https://graph.microsoft.com/v1.0/users?$top=999", "GET /users needs"),
+        ("PATCH", "/v1.0/organization/t1", "PATCH /organization/t1 needs"),
+        ("DELETE", "/v1.0/users/0a1b", "DELETE /users/0a1b needs"),
+        ("GET", "/me/transitiveMemberOf/microsoft.graph.directoryRole", "GET /me/transitiveMemberOf"),
+    ],
+)
+def test_guidance_403_names_the_path_that_was_refused_not_a_pattern(method, path, shown):
+    # Issue 9 item 14: the hint said "GET /organization{rest} needs ...".
+    text = guidance_for(method, path, 403, "Authorization_RequestDenied", "Insufficient")
+    assert shown in text
+    assert "{" not in text and "}" not in text
+
+
 def test_guidance_403_unknown_endpoint_is_generic():
     text = guidance_for("POST", "/v1.0/somethingElse", 403, "Forbidden", "no")
     assert "Access denied" in text and "role" in text
