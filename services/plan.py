@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, get_type_hints
 
 from .caller import Caller
 from .errors import CloseoutError
@@ -179,15 +179,28 @@ def _dumps(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Plan:
+    """What will be done, step by step. Saved as :meth:`to_dict` (or :meth:`json_chunks`) and
+    read back with :meth:`from_dict` (:meth:`from_json`) into an equal plan, with the same
+    :meth:`digest`."""
+
     tenant: TenantInfo
     created_at: datetime
     keep: tuple[KeptAccount, ...]
     actions: tuple[PlannedAction, ...]
+    """By step; within a step in the order they are carried out (the order the saved plan
+    lists each step's actions in, so a plan read back is the same)."""
     warnings: tuple[str, ...] = ()
     data_holders: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     own_app: dict[str, Any] = field(default_factory=dict)
     """What happens to the app closeout signs in with (see :func:`own_app_summary`)."""
+
+    def __post_init__(self) -> None:
+        # build_plan interleaves steps 2 and 3 (one loop over subscriptions); the saved plan
+        # lists them step by step, so the plan read back had another order, and another digest.
+        ordered = tuple(sorted(self.actions, key=lambda a: int(a.step)))  # stable within a step
+        if ordered != self.actions:
+            object.__setattr__(self, "actions", ordered)
 
     # A plan never changes once made, so what is derived from all its actions is derived once
     # (kept in the instance's __dict__, beside the frozen fields).
@@ -273,27 +286,56 @@ class Plan:
         return cls.from_dict(json_loads(raw, object_hook=_loaded_action))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Plan:
-        """Read back what :meth:`to_dict` wrote (a saved plan survives restarts)."""
+    def from_dict(cls, data: Any) -> Plan:
+        """Read back what :meth:`to_dict` wrote (a saved plan survives restarts).
+
+        The file may have been damaged or edited: anything but what :meth:`to_dict` writes
+        (a field of another type, an unknown field, a step that does not exist) is a
+        :class:`PlanError`, never a plan with a number where an id should be.
+        """
         try:
-            tenant = TenantInfo(**data["tenant"])
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            tenant = TenantInfo(**_typed(data["tenant"], _TENANT_FIELDS, "tenant"))
+            steps = data["steps"]
+            if not isinstance(steps, dict):
+                raise TypeError("steps is not an object")
             actions = tuple(
-                _placed(item, StepId(int(step)))
+                _placed(_checked(item), step)
                 if isinstance(item, PlannedAction)
-                else PlannedAction(step=StepId(int(step)), **_action_fields(item))
-                for step, items in data["steps"].items()
-                for item in items
+                else PlannedAction(
+                    step=step, **_action_fields(_typed(item, _ACTION_JSON_FIELDS, "action"))
+                )
+                for step, items in ((StepId(int(key)), items) for key, items in steps.items())
+                for item in _list(items, f"step {step}")
             )
+            warnings = _list(data.get("warnings", []), "warnings")
+            if not all(isinstance(w, str) for w in warnings):
+                raise TypeError("a warning is not text")
+            holders = data.get("dataHolders", 0)
+            if isinstance(holders, bool) or not isinstance(holders, int):
+                raise TypeError("dataHolders is not a whole number")
+            created = data["createdAt"]
+            if not isinstance(created, str):
+                raise TypeError("createdAt is not text")
+            own_app = _typed(data.get("ownApp", {}), _OWN_APP_FIELDS, "ownApp")
+            if not all(isinstance(i, str) for i in own_app.get("appIds", [])):
+                raise TypeError("ownApp appIds are not text")
+            for obj in own_app.get("objects", []):
+                _typed(obj, _OWN_APP_OBJECT_FIELDS, "ownApp object")
             return cls(
                 tenant=tenant,
-                created_at=datetime.fromisoformat(data["createdAt"]),
-                keep=tuple(KeptAccount(**k) for k in data["keep"]),
+                created_at=datetime.fromisoformat(created),
+                keep=tuple(
+                    KeptAccount(**_typed(k, _KEPT_FIELDS, "keep"))
+                    for k in _list(data["keep"], "keep")
+                ),
                 actions=actions,
-                warnings=tuple(data.get("warnings", ())),
-                data_holders=int(data.get("dataHolders", 0)),
-                own_app=dict(data.get("ownApp") or {}),
+                warnings=tuple(warnings),
+                data_holders=holders,
+                own_app=own_app,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise PlanError(
                 _("The saved plan is unreadable ({error}).").format(error=exc),
                 _("Make a new one with: closeout plan"),
@@ -302,6 +344,51 @@ class Plan:
     def digest(self) -> str:
         """A short hash of the actions, computed once per plan (3 s for a 100,000-user one)."""
         return str(self._cached("_digest", lambda: _digest(self.actions)))
+
+
+# The fields a saved plan's parts hold, and which of them may be null; anything else there
+# (a number for an id, an unknown field) makes the file unreadable. The tenant and the kept
+# accounts are their dataclasses' fields, with the types they are declared with.
+_TENANT_FIELDS = get_type_hints(TenantInfo)
+_KEPT_FIELDS = get_type_hints(KeptAccount)
+_OWN_APP_FIELDS = {"appIds": list, "handling": str, "objects": list}
+_OWN_APP_OBJECT_FIELDS = {"id": str, "name": str, "kind": str}
+_ACTION_JSON_FIELDS = {
+    "action": str,
+    "object_id": str,
+    "label": str,
+    "detail": str,
+    "kind": str,
+    "skuId": str,
+    "skuPartNumber": str,
+    "productName": str,
+}
+
+
+def _typed(value: Any, fields: dict[str, Any], what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} is not an object")
+    for key, item in value.items():
+        if key not in fields:
+            raise TypeError(f"{what} has an unknown field {key!r}")
+        if not isinstance(item, fields[key]):
+            raise TypeError(f"{what} field {key!r} is not of the right type")
+    return value
+
+
+def _checked(action: PlannedAction) -> PlannedAction:
+    """An action the JSON decoder made (:func:`_loaded_action`), its fields held to the types a
+    saved plan's actions have."""
+    for key in _ACTION_FIELDS:
+        if key != "step" and not isinstance(getattr(action, key), str):
+            raise TypeError(f"action field {_PRODUCT_KEYS.get(key, key)!r} is not text")
+    return action
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{what} is not a list")
+    return value
 
 
 def _digest(actions: tuple[PlannedAction, ...]) -> str:

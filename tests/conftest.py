@@ -15,9 +15,21 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox
 from services.sandbox.config import behaviour_settings
+
+# The property tests (tests/test_properties_*.py) talk to a sandbox over HTTP on a busy machine:
+# how long an example takes is no verdict. Their examples are random; a failure is replayed
+# from .hypothesis/ on the next run, and printed with the seed that finds it again.
+settings.register_profile(
+    "closeout",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    print_blob=True,
+)
+settings.load_profile("closeout")
 
 
 def _is_loopback(host: Any) -> bool:
