@@ -49,6 +49,7 @@ from .textsafe import json_loads, neutralise, neutralise_optional
 __all__ = [
     "MAX_BATCH",
     "CallRecord",
+    "ForeignLink",
     "GraphClient",
     "GraphResponse",
     "parse_throttle_percentage",
@@ -201,6 +202,26 @@ def _encode_params(params: Mapping[str, Any]) -> str:
         quote_via=quote,
         safe="$,'()/:@*",
     )
+
+
+class ForeignLink(CloseoutError, ValueError):
+    """An absolute link in an answer (``@odata.nextLink``) that leaves the Graph root, or
+    names a sandbox control endpoint: not followed, since the token would go with it.
+
+    A message for the admin (exit 2: what answered is not behaving as Graph does), and still a
+    ValueError for callers that pass such a link themselves."""
+
+    def __init__(self, link: str, graph_url: str) -> None:
+        super().__init__(
+            _(
+                "An answer pointed closeout to {link} for its next page, outside {graph}: "
+                "not followed, so that the access token is not sent there."
+            ).format(link=link, graph=graph_url),
+            hint=_(
+                "Microsoft Graph does not answer this way: check --graph-url and any proxy "
+                "between closeout and Graph."
+            ),
+        )
 
 
 class GraphClient:
@@ -502,23 +523,25 @@ class GraphClient:
         if path.lower().startswith(("http://", "https://")):
             if params:
                 raise ValueError("params cannot be combined with an absolute next link")
-            parts = urlsplit(path)
+            try:
+                parts = urlsplit(path)
+            except ValueError:  # e.g. an unbalanced "[" in the host
+                raise ForeignLink(path[:200], self.graph_url) from None
             root_scheme, root_netloc, root_path = self._root
             if (
                 parts.scheme.lower() != root_scheme
                 or parts.netloc.lower() != root_netloc
                 or not parts.path.startswith(root_path + "/")
             ):
-                raise ValueError(
-                    f"refusing to send the Graph token outside {self.graph_url}: "
-                    f"{parts.scheme}://{parts.netloc}"
-                )
+                # Only where it points, never the whole link: its query may be anything.
+                raise ForeignLink(f"{parts.scheme}://{parts.netloc}"[:200], self.graph_url)
             rel = parts.path[len(root_path) :]
-            self._refuse_sandbox(rel)
             head, _, tail = rel.lstrip("/").partition("/")
             link_version = head if head in _VERSIONS else None
             shown = "/" + tail if link_version else rel
-            self._refuse_sandbox(shown)
+            for candidate in (rel, shown):
+                if candidate.lower().lstrip("/").startswith("_sandbox"):
+                    raise ForeignLink(f"{parts.scheme}://{parts.netloc}{rel}"[:200], self.graph_url)
             if parts.query:
                 shown += "?" + _display_query(parts.query)
             return path, link_version, shown

@@ -12,9 +12,16 @@ import pytest
 import requests
 
 from services.control import RunControl
-from services.errors import GraphError, NetworkError, ReadOnlyViolation, Stopped
-from services.graph import CallRecord, GraphClient
+from services.errors import (
+    CloseoutError,
+    GraphError,
+    NetworkError,
+    ReadOnlyViolation,
+    Stopped,
+)
+from services.graph import CallRecord, ForeignLink, GraphClient
 from services.sandbox import FaultRule, SandboxConfig, start_sandbox
+from services.sandbox.http import Response
 
 USERS = 50
 
@@ -369,6 +376,35 @@ def test_next_links_outside_the_graph_root_are_refused(sb):
     with pytest.raises(ValueError):
         client.request("GET", "/v1.0/users")  # version belongs in version=
     assert session.sent == []
+
+
+@pytest.mark.parametrize(
+    ("link", "named"),
+    [
+        ("https://evil.example/v1.0/users?$skiptoken=x", "to https://evil.example for"),
+        ("http://[::1/v1.0/users", "to http://[::1/v1.0/users for"),
+        ("SANDBOX/_sandbox/state", "to SANDBOX/_sandbox/state for"),
+        ("SANDBOX/v1.0/_sandbox/state", "to SANDBOX/v1.0/_sandbox/state for"),
+    ],
+)
+def test_a_next_link_that_leaves_graph_is_said_and_not_followed(sb, link, named):
+    """Issue 9 item 14: such a link ended in a ValueError traceback. It is a message for the
+    admin (a CloseoutError naming where it points, never what the link carries), and nothing
+    is sent there."""
+    link, named = link.replace("SANDBOX", sb.base_url), named.replace("SANDBOX", sb.base_url)
+
+    def rewrite(resp: Response) -> Response:
+        return Response(resp.status, {**resp.body, "@odata.nextLink": link}, dict(resp.headers))
+
+    sb.add_fault(method="GET", path=r"^/v1\.0/users", times=-1, rewrite=rewrite)
+    client, _, session = make_client(sb)
+    with pytest.raises(CloseoutError) as caught:
+        client.get_all("/users", params={"$top": 3})
+    assert isinstance(caught.value, ForeignLink)
+    assert named in caught.value.message
+    assert "not followed, so that the access token is not sent there" in caught.value.message
+    assert "skiptoken" not in caught.value.message
+    assert [url for _, url, _ in session.sent] == [f"{sb.base_url}/v1.0/users?$top=3"]
 
 
 def test_post_batch_validates_and_records_the_exchange(sb, records):
