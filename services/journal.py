@@ -945,18 +945,30 @@ def _unfinished(records: Callable[[], Iterable[dict[str, Any]]]) -> UnfinishedRu
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:
-    """The record on ``line``, or None if it is damaged: not JSON, no kind, or a write record
-    whose action or object is not a plain string (nothing could settle or report it)."""
+    """The record on ``line``, or None if it is damaged: not JSON, no kind, a field every
+    reader relies on of another type than closeout writes (``t`` a string, ``run`` a string or
+    null, ``step`` a whole number or null), or a write record whose action or object is not a
+    plain string or whose result is not a string (nothing could settle or report it).
+
+    One check here, where a file on disk becomes records, so that no reader has to guess: a
+    list where a run id belongs is as damaged as a line cut in half."""
     try:
         value = json_loads(line)  # a journal from before names were neutralised, or copied in
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
         return None
+    if not isinstance(value.get("t", ""), str) or not isinstance(value.get("run"), str | None):
+        return None
+    step = value.get("step")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+        return None
     kind = value["kind"]
     if kind in ("intent", "outcome") and not all(
         isinstance(value.get(key), str) and value[key] for key in ("action", "object")
     ):
+        return None
+    if kind == "outcome" and not isinstance(value.get("result"), str):
         return None
     if kind == "run-start" and not isinstance(value.get("tenant", ""), str):
         return None

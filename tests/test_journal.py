@@ -270,6 +270,33 @@ def test_corrupt_lines_in_the_middle_are_skipped_and_counted(journal: Journal) -
     assert journal.corrupt_lines == 3
 
 
+def test_a_field_of_the_wrong_type_is_a_damaged_line_for_every_reader(journal: Journal) -> None:
+    """Issue 9 item 14: a journal line whose ``object`` is an array, or whose run id or step is
+    a list or an object, crashed the readers (unhashable keys). Such a line is counted as
+    damaged, like a line cut in half, and every reader goes on with the rest."""
+    run = journal.start_run("run")
+    journal.write_intents(users(1))
+    t = '"t":"2025-03-01T10:00:00.000Z"'
+    bad = [
+        f'{{{t},"run":"{run}","kind":"intent","step":1,"action":"delete-user","object":["u9"]}}',
+        f'{{{t},"run":["{run}"],"kind":"intent","step":1,"action":"delete-user","object":"u8"}}',
+        f'{{{t},"run":"{run}","kind":"step","step":{{"id":1}},"status":"done"}}',
+        f'{{{t},"run":"{run}","kind":"outcome","step":1,"action":"delete-user","object":"u7",'
+        '"result":["done"]}',
+        f'{{"t":null,"run":"{run}","kind":"note","text":"x"}}',
+        f'{{{t},"run":"{run}","kind":"step","step":true,"status":"done"}}',
+    ]
+    with journal.path.open("ab") as fh:
+        fh.write("".join(line + "\n" for line in bad).encode())
+    journal.note("after")
+    assert [r["kind"] for r in journal.records()] == ["run-start", "intent", "note"]
+    assert journal.corrupt_lines == len(bad)
+    pending = journal.unfinished()
+    assert pending is not None and [p["object"] for p in pending.pending] == ["user-0000"]
+    assert [w["object"] for w in journal.unsettled()] == ["user-0000"]
+    assert journal.outcomes() == []
+
+
 def test_a_complete_last_record_without_newline_is_kept(journal: Journal) -> None:
     journal.start_run("run")
     data = journal.path.read_bytes()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import json_values
 
 from services.auth.static_token import StaticTokenAuth
 from services.caller import identify
@@ -44,7 +45,10 @@ def test_a_plan_of_a_real_tenant_reads_back_the_same(make_sandbox) -> None:
         plan = build_plan(take_inventory(client, caller.tenant), caller, PlanOptions())
     finally:
         client.close()
-    assert {a.step for a in plan.actions} >= {StepId.CANCEL_SUBSCRIPTIONS, StepId.DELETE_SUBSCRIPTIONS}
+    assert {a.step for a in plan.actions} >= {
+        StepId.CANCEL_SUBSCRIPTIONS,
+        StepId.DELETE_SUBSCRIPTIONS,
+    }
     back = saved_and_read_back(plan)
     assert back.digest() == plan.digest()
     assert back == plan
@@ -117,16 +121,6 @@ def test_any_plan_reads_back_equal_with_its_digest(plan: Plan) -> None:
 
 # -- any file ----------------------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
-)
-
 
 def _mutations(base: dict[str, Any]) -> st.SearchStrategy[Any]:
     """A real saved plan with one part replaced by anything, or anything at all."""
@@ -165,12 +159,21 @@ def _mutations(base: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 _BASE = Plan(
     TenantInfo(
-        "0b7e2c1a-5f3d-4e8a-9c6b-1d2e3f4a5b6c", "Contoso", "contoso.onmicrosoft.com", "global",
-        "admin@contoso.onmicrosoft.com", "11111111-1111-1111-1111-111111111111", False,
+        "0b7e2c1a-5f3d-4e8a-9c6b-1d2e3f4a5b6c",
+        "Contoso",
+        "contoso.onmicrosoft.com",
+        "global",
+        "admin@contoso.onmicrosoft.com",
+        "11111111-1111-1111-1111-111111111111",
+        False,
     ),
     datetime(2025, 3, 1, tzinfo=UTC),
     (KeptAccount("11111111-1111-1111-1111-111111111111", "admin@contoso.onmicrosoft.com", "me"),),
-    (PlannedAction(StepId.DELETE_USERS, "delete-user", "22222222-2222-2222-2222-222222222222", "a@b"),),
+    (
+        PlannedAction(
+            StepId.DELETE_USERS, "delete-user", "22222222-2222-2222-2222-222222222222", "a@b"
+        ),
+    ),
     own_app={"appIds": [], "handling": "absent", "objects": []},
 ).to_dict()
 
