@@ -20,7 +20,8 @@ from typing import Any
 
 from . import endpoints
 from .errors import GraphError
-from .graph import GraphClient
+from .graph import GraphClient, UnexpectedAnswer, objects_in
+from .i18n import _
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, TenantInfo
 from .tenant_match import check_tenant, initial_domain, organization_names
 
@@ -56,14 +57,16 @@ class Caller:
 
 def read_organization(client: GraphClient) -> dict[str, Any]:
     """The tenant's organization object: every reader of ``GET /organization`` calls this one."""
-    orgs = client.get(
+    orgs = client.get_all(
         endpoints.ORGANIZATION.url(),
         params={"$select": "id,displayName,verifiedDomains,onPremisesSyncEnabled"},
-    ).get("value", [])
+    )
     if not orgs:
         raise GraphError(
             404, "Request_ResourceNotFound", "No organization is visible to this token."
         )
+    # What names the tenant is checked before anything trusts it (services.tenant_match).
+    objects_in(orgs[0].get("verifiedDomains"), "/organization", "verifiedDomains")
     return orgs[0]
 
 
@@ -127,6 +130,8 @@ def identify(
     role_ids: frozenset[str] = frozenset()
     if me is not None:
         upn, user_id = me.get("userPrincipalName"), me.get("id")
+        if not isinstance(user_id, str) or not user_id or not isinstance(upn, str | None):
+            raise UnexpectedAnswer("/me", _("the signed-in user has no id or no text name"))
         role_ids = my_role_ids(client, str(user_id))
     tenant = TenantInfo(
         id=str(org["id"]),
@@ -142,7 +147,7 @@ def identify(
         tenant,
         role_ids,
         permissions,
-        org.get("onPremisesSyncEnabled"),
+        sync if isinstance(sync := org.get("onPremisesSyncEnabled"), bool) else None,
         domains=organization_names(org)[1],
         permission_hint=permission_hint,
     )

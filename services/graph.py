@@ -52,6 +52,9 @@ __all__ = [
     "ForeignLink",
     "GraphClient",
     "GraphResponse",
+    "UnexpectedAnswer",
+    "listed_objects",
+    "objects_in",
     "parse_throttle_percentage",
 ]
 
@@ -217,11 +220,38 @@ class ForeignLink(CloseoutError, ValueError):
                 "An answer pointed closeout to {link} for its next page, outside {graph}: "
                 "not followed, so that the access token is not sent there."
             ).format(link=link, graph=graph_url),
-            hint=_(
-                "Microsoft Graph does not answer this way: check --graph-url and any proxy "
-                "between closeout and Graph."
-            ),
+            hint=_not_graph_hint(),
         )
+
+
+class UnexpectedAnswer(CloseoutError):
+    """An answer of a shape Graph never sends where closeout reads a list: a ``value`` that is
+    not a list of objects each with an id, a next link that is not a URL, a nested list (a
+    user's licences, a tenant's domains) that is not a list of objects. Refused whole: a
+    half-read list would make a plan that leaves objects out, or acts on an id of ``None``."""
+
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(
+            _("Unexpected response from GET {path}: {what}").format(path=path, what=what),
+            hint=_not_graph_hint(),
+        )
+
+
+def _not_graph_hint() -> str:
+    return _(
+        "Microsoft Graph does not answer this way: check --graph-url and any proxy "
+        "between closeout and Graph."
+    )
+
+
+def objects_in(value: Any, path: str, field: str) -> list[dict[str, Any]]:
+    """The items of a nested list ``field`` of an answer to ``path`` (absent or null: none),
+    each a JSON object; anything else is an :class:`UnexpectedAnswer`."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise UnexpectedAnswer(path, _("{field} is not a list of objects").format(field=field))
+    return value
 
 
 class GraphClient:
@@ -391,11 +421,15 @@ class GraphClient:
                         path=resp.path
                     )
                 )
-            value = data.get("value")
-            yield _first_listing(value if isinstance(value, list) else [], listed)
+            yield _first_listing(listed_objects(data.get("value", []), resp.path), listed)
             next_link = data.get("@odata.nextLink")
-            if not next_link:
+            if next_link is None or next_link == "":
                 return
+            if not isinstance(next_link, str) or not next_link.lower().startswith(
+                ("https://", "http://")
+            ):
+                # Graph's next links are absolute URLs; anything else would be read as a path.
+                raise ForeignLink(ascii(next_link)[:200], self.graph_url)
             if next_link in seen:
                 raise CloseoutError(
                     _("Graph returned the same next link twice while paging {path}").format(
@@ -812,6 +846,17 @@ class GraphClient:
         except Exception:
             # A broken log panel must not break a deletion run mid-batch.
             log.exception("on_call callback failed")
+
+
+def listed_objects(value: Any, path: str) -> list[dict[str, Any]]:
+    """A page's ``value``: a list of objects, each with a non-empty text id (every list closeout
+    pages is of directory objects, and an action names its object by that id)."""
+    if not isinstance(value, list):
+        raise UnexpectedAnswer(path, _("its value is not a list"))
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise UnexpectedAnswer(path, _("an item of its value is not an object with an id"))
+    return value
 
 
 def _first_listing(items: list[Any], listed: set[str]) -> list[Any]:

@@ -15,7 +15,8 @@ from typing import Any
 
 from . import endpoints, json_text
 from .errors import GraphError
-from .graph import GraphClient
+from .graph import GraphClient, UnexpectedAnswer, listed_objects, objects_in
+from .i18n import _
 from .models import AppRow, InventoryRefreshed, PolicyRow, SubscriptionRow, TenantInfo, UserRow
 from .products import Product, product
 
@@ -168,8 +169,9 @@ def subscriptions_summary(
     return out
 
 
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
+def parse_time(value: object) -> datetime | None:
+    """A Graph timestamp, or None when it is absent or not one (shown as unknown)."""
+    if not isinstance(value, str) or not value:
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
@@ -199,15 +201,13 @@ def read_roles(
     ``keep``: also gets each role as Graph gave it, with ``members`` (user ids) in place of
     whatever the expansion listed."""
     try:
-        roles = client.get(endpoints.DIRECTORY_ROLES.url(), params={"$expand": "members"}).get(
-            "value", []
-        )
+        roles = client.get_all(endpoints.DIRECTORY_ROLES.url(), params={"$expand": "members"})
     except GraphError as exc:
         if exc.status != 400:
             raise
         roles = None
     if roles is None or len(roles) >= EXPAND_PAGE:
-        roles = client.get(endpoints.DIRECTORY_ROLES.url()).get("value", [])
+        roles = client.get_all(endpoints.DIRECTORY_ROLES.url())
     members: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for role in roles:
@@ -219,10 +219,9 @@ def read_roles(
                 endpoints.ROLE_MEMBERS.url(id=str(role["id"])), params={"$select": "id"}
             )
         ids = [
-            str(m["id"])
-            for m in listed
-            if isinstance(m, dict)
-            and m.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
+            m["id"]
+            for m in listed_objects(listed, "/directoryRoles")
+            if m.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
         ]
         if ids:
             members[template] = ids
@@ -232,7 +231,7 @@ def read_roles(
 
 
 def read_skus(client: GraphClient) -> list[dict[str, Any]]:
-    return client.get(endpoints.SUBSCRIBED_SKUS.url()).get("value", [])
+    return client.get_all(endpoints.SUBSCRIBED_SKUS.url())
 
 
 def read_users(
@@ -251,7 +250,10 @@ def read_users(
     data_skus: set[str] = set()
     for sku in skus or []:
         sku_names[str(sku.get("skuId"))] = str(sku.get("skuPartNumber"))
-        plans = [str(p.get("servicePlanName", "")) for p in sku.get("servicePlans") or []]
+        plans = [
+            str(p.get("servicePlanName", ""))
+            for p in objects_in(sku.get("servicePlans"), "/subscribedSkus", "servicePlans")
+        ]
         if any(p.startswith(DATA_PLAN_PREFIXES) for p in plans):
             data_skus.add(str(sku.get("skuId")))
     users = []
@@ -264,7 +266,8 @@ def read_users(
         if keep is not None:
             keep.extend(page)
         for u in page:
-            lic = tuple(str(a.get("skuId")) for a in u.get("assignedLicenses") or [])
+            licences = objects_in(u.get("assignedLicenses"), "/users", "assignedLicenses")
+            lic = tuple(str(a.get("skuId")) for a in licences)
             held = tuple(roles_by_user.get(str(u["id"]), ()))
             user_type = str(u.get("userType") or "Member")
             users.append(
@@ -318,13 +321,18 @@ def read_subscriptions(
             sku_part_number=str(s.get("skuPartNumber") or s.get("skuId") or ""),
             status=str(s.get("status") or ""),
             is_trial=bool(s.get("isTrial")),
-            total_licenses=int(s.get("totalLicenses") or 0),
+            total_licenses=_count(s.get("totalLicenses")),
             next_lifecycle=parse_time(s.get("nextLifecycleDateTime")),
             partner_tenant_id=partner_tenant(s.get("ownerTenantId"), tenant_id),
             sku_id=str(s.get("skuId") or ""),
         )
         for s in found
     ]
+
+
+def _count(value: object) -> int:
+    """A count Graph gives as a whole number; anything else counts as 0 (it is only shown)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def read_applications(
@@ -379,18 +387,32 @@ def read_service_principals(
             app_id=str(s.get("appId")),
             display_name=str(s.get("displayName") or ""),
             kind="servicePrincipal",
-            owner_tenant_id=s.get("appOwnerOrganizationId"),
+            owner_tenant_id=_owner(s.get("appOwnerOrganizationId")),
             enabled=bool(s.get("accountEnabled", True)),
         )
         for s in found
     ]
 
 
+def _owner(value: object) -> str | None:
+    """``appOwnerOrganizationId``: it decides whether a principal is Microsoft's and left
+    alone, so anything but text or null refuses the answer rather than guess."""
+    if value is not None and not isinstance(value, str):
+        raise UnexpectedAnswer("/servicePrincipals", _("appOwnerOrganizationId is not text"))
+    return value
+
+
 def requires_mfa(policy: dict[str, Any]) -> bool:
-    grant = policy.get("grantControls") or {}
-    return "mfa" in (grant.get("builtInControls") or []) or bool(
-        grant.get("authenticationStrength")
-    )
+    path = "/identity/conditionalAccess/policies"
+    grant = policy.get("grantControls")
+    if grant is None:
+        return False  # a policy that only blocks or only sets session controls
+    if not isinstance(grant, dict):
+        raise UnexpectedAnswer(path, _("grantControls is not an object"))
+    controls = grant.get("builtInControls") or []
+    if not isinstance(controls, list):
+        raise UnexpectedAnswer(path, _("builtInControls is not a list"))
+    return "mfa" in controls or bool(grant.get("authenticationStrength"))
 
 
 def read_policies(client: GraphClient, keep: list[dict[str, Any]] | None = None) -> list[PolicyRow]:
