@@ -872,7 +872,7 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
     """
     from .journal import Journal, new_run_id
     from .models import TenantInfo
-    from .saved_tenants import PLAN_NAME, saved_plan_tenant
+    from .saved_tenants import PLAN_NAME, UnreadablePlan, saved_plan_tenant
 
     # Reads only: a tenant closeout never reached gets no folder, and a plan copied from
     # another tenant's folder is refused rather than exported under this tenant's name.
@@ -881,12 +881,7 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
         tenant = TenantInfo(**read_member(folder / PLAN_NAME, "tenant"))
         keep = read_member(folder / PLAN_NAME, "keep") or []
     except (OSError, ValueError, KeyError, TypeError):
-        raise CloseoutError(
-            _("closeout has no saved plan for tenant {tenant} in {path}.").format(
-                tenant=tenant_id, path=folder
-            ),
-            _("Check --tenant (the tenant id or initial domain) and --state-dir."),
-        ) from None
+        raise UnreadablePlan(folder / PLAN_NAME) from None
     before_path = folder / "inventory-before.json"
     inventory: Any = before_path
     try:

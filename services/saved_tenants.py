@@ -100,6 +100,18 @@ class ForeignPlan(AuthError):
     """The plan saved in a tenant's folder is another tenant's: nothing is exported from it."""
 
 
+class UnreadablePlan(CloseoutError):
+    """A saved plan is there but cannot be read (damaged, edited, or not closeout's)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            _("The saved plan {path} cannot be read: it is damaged or not closeout's.").format(
+                path=path
+            ),
+            _("Put back the plan.json closeout wrote (from a backup); nothing was exported."),
+        )
+
+
 def saved_plan_tenant(name: str, *, root: Path | None = None) -> SavedTenant:
     """The folder of the named tenant (id or initial domain) with that tenant's own saved plan.
 
@@ -107,6 +119,8 @@ def saved_plan_tenant(name: str, *, root: Path | None = None) -> SavedTenant:
     if the plan there names another tenant (copied in by hand).
     """
     saved = find_saved_tenant(name, root=root)
+    if saved is not None and saved.plan_tenant is None and (saved.folder / PLAN_NAME).exists():
+        raise UnreadablePlan(saved.folder / PLAN_NAME)
     if saved is None or saved.plan_tenant is None:
         raise CloseoutError(
             _("closeout has no saved plan for tenant {tenant} in {path}.").format(
