@@ -3,7 +3,8 @@ server can get wrong (issue 9, "Bad input").
 
 Each row of :data:`CASES` is one mistake, with the command that meets it, a fragment of the one
 line closeout answers with and the exit code (``closeout --help`` lists them: 2 usage or
-configuration, 5 sign-in, role or permission). Every row runs the real ``closeout`` entry point
+configuration, 3 waiting, which ``status`` of a tenant half-way through its close-out answers,
+5 sign-in, role or permission). Every row runs the real ``closeout`` entry point
 against one sandbox tenant over loopback and asserts, besides the message and the code:
 
 - no traceback (nothing escapes ``main``, and no "Traceback" in what it printed);
@@ -31,7 +32,7 @@ from app.cli import main
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox
 from services.sandbox.http import Response
 
-USAGE, AUTH = 2, 5
+USAGE, WAITING, AUTH = 2, 3, 5
 VALID = "<a valid token for the sandbox tenant>"
 REJECTED = "This token was rejected by Microsoft Graph"
 
@@ -137,6 +138,74 @@ def each_user(change: Callable[[dict], object]) -> Callable[[dict], object]:
                 change(user)
 
     return apply
+
+
+def symlink(relative: str, *, folder: bool = False) -> Callable[[Ctx], None]:
+    """Plant ``relative`` (to the state dir; ``TENANT`` for the tenant's id) as a symbolic link
+    to a file or folder outside it, which closeout must leave alone."""
+
+    def prepare(ctx: Ctx) -> None:
+        target = ctx.tmp / "elsewhere"
+        if folder:
+            target.mkdir()
+        else:
+            target.write_text("not closeout's")
+        link = ctx.state / relative.replace("TENANT", ctx.sb.tenant_id)
+        link.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        link.symlink_to(target)
+
+    return prepare
+
+
+def journal(*lines: str) -> Callable[[Ctx], None]:
+    """A journal for the tenant: a run-start of this tenant, then ``lines``."""
+    start = (
+        '{"t":"2025-03-01T10:00:00.000Z","run":"r1","kind":"run-start","tenant":"TENANT",'
+        '"command":"run","options":{}}'
+    )
+    return write("journal.jsonl", "".join(line + "\n" for line in (start, *lines)))
+
+
+def record(**fields: object) -> str:
+    """One journal line of run r1 with ``fields`` (given as they are, whatever their type)."""
+    return json.dumps({"t": "2025-03-01T10:00:01.000Z", "run": "r1", **fields})
+
+
+def next_link(link: str) -> Callable[[Ctx], None]:
+    """Every page of the users list names ``link`` (``GRAPH``: the sandbox's root) as next."""
+
+    def prepare(ctx: Ctx) -> None:
+        value = link.replace("GRAPH", ctx.sb.base_url) if isinstance(link, str) else link
+        answer(USERS, patched(lambda body: {**body, "@odata.nextLink": value}))(ctx)
+
+    return prepare
+
+
+def each_item(key: str, change: Callable[[dict], object]) -> Callable[[dict], object]:
+    def apply(body: dict) -> None:
+        for item in body.get(key, []):
+            change(item)
+
+    return apply
+
+
+def setting(key: str, value: object) -> Callable[[dict], object]:
+    def apply(item: dict) -> None:
+        item[key] = value
+
+    return apply
+
+
+USERS = r"^/v1\.0/users(\?|$)"
+SKUS = r"^/v1\.0/subscribedSkus"
+POLICIES = r"^/v1\.0/identity/conditionalAccess"
+ORG = r"^/v1\.0/organization"
+ME = r"^/v1\.0/me(\?|$)"
+NOT_JSON = "Graph sent a body that is not JSON for GET"
+NOT_GRAPH = "Microsoft Graph does not answer this way"
+WITHHELD = "not followed, so that the access token is not sent there"
+OFFLINE = ("export", "--offline", "--tenant", "TENANT", "--state-dir", "TMP/state")
+PLAN = '{"tenant": {"id": "OTHER", "display_name": "Other", "initial_domain": "o.example"}}'
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -274,8 +343,153 @@ CASES: list[Case] = [
         AUTH,
         token=claims('{"roles": 5, "upn": 7, "exp": "soon"}'),
     ),
+    # Files on disk: what a crash, an edit or a copy may leave in the state dir.
+    Case(
+        "a journal line whose object is an array",
+        on_sandbox("status"),
+        "has 1 damaged lines that could not be read (line 2)",
+        WAITING,
+        prepare=journal(record(kind="intent", step=1, action="delete-user", object=["u1"])),
+    ),
+    Case(
+        "a journal line whose run id is a list",
+        on_sandbox("status"),
+        "has 1 damaged lines that could not be read (line 2)",
+        WAITING,
+        prepare=journal(record(kind="note", text="x") .replace('"run": "r1"', '"run": ["r1"]')),
+    ),
+    Case(
+        "a journal line whose step is an object",
+        on_sandbox("status"),
+        "has 1 damaged lines that could not be read (line 2)",
+        WAITING,
+        prepare=journal(record(kind="step", step={"id": 1}, status="done")),
+    ),
+    Case(
+        "a journal line that is not JSON",
+        on_sandbox("status"),
+        "has 2 damaged lines that could not be read (line 2, 3)",
+        WAITING,
+        prepare=journal("garbage", "\x00\x01{"),
+    ),
+    Case(
+        "a journal of another tenant",
+        on_sandbox("status"),
+        "records runs on tenant 9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a (line 1)",
+        USAGE,
+        prepare=write(
+            "journal.jsonl",
+            '{"t":"2025-03-01T10:00:00.000Z","run":"r1","kind":"run-start",'
+            '"tenant":"9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"}\n',
+        ),
+    ),
+    Case(
+        "a journal that is a folder",
+        on_sandbox("status"),
+        "Is a directory",
+        USAGE,
+        prepare=lambda ctx: (ctx.tenant_folder() / "journal.jsonl").mkdir(),
+    ),
+    Case(
+        "a saved plan that is not JSON, exported offline",
+        cli(*OFFLINE),
+        "cannot be read: it is damaged or not closeout's",
+        USAGE,
+        token=None,
+        prepare=write("plan.json", "{not json"),
+    ),
+    Case(
+        "a saved plan whose tenant is a number, exported offline",
+        cli(*OFFLINE),
+        "cannot be read: it is damaged or not closeout's",
+        USAGE,
+        token=None,
+        prepare=write("plan.json", '{"tenant": 5, "keep": [], "steps": {}}'),
+    ),
+    Case(
+        "a saved plan of another tenant, exported offline",
+        cli(*OFFLINE),
+        "Wrong tenant: the plan saved for",
+        AUTH,
+        token=None,
+        prepare=write("plan.json", PLAN.replace("OTHER", "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a")),
+    ),
+    Case("closeout.log is a symbolic link", on_sandbox("status"), "is a symbolic link", USAGE,
+         prepare=symlink("logs/closeout.log")),
+    Case("logs/ is a symbolic link", on_sandbox("status"), "is a symbolic link", USAGE,
+         prepare=symlink("logs", folder=True)),
+    Case("the tenant folder is a symbolic link", on_sandbox("plan"), "is a symbolic link", USAGE,
+         prepare=symlink("tenants/TENANT", folder=True)),
+    Case("evidence/ is a symbolic link", on_sandbox("export"), "is a symbolic link", USAGE,
+         prepare=symlink("tenants/TENANT/evidence", folder=True)),
+    Case(
+        "export --out a folder of other files",
+        on_sandbox("export", "--out", "TMP/mine"),
+        "holds files that are not part of an evidence pack",
+        USAGE,
+        prepare=lambda ctx: ((ctx.tmp / "mine").mkdir(), (ctx.tmp / "mine" / "notes.txt").write_text("x")),
+    ),
+    Case(
+        "--state-dir is a file",
+        cli("status", "--graph-url", "GRAPH", "--no-token-cache", "--state-dir", "TMP/file"),
+        "Not a directory",
+        USAGE,
+        prepare=lambda ctx: (ctx.tmp / "file").write_text("x"),
+    ),
+    Case(
+        "a certificate file that does not exist",
+        cli("status", "--graph-url", "GRAPH", "--tenant", "contoso.onmicrosoft.com", "--certificate", "TMP/none.pem"),
+        "none.pem not found",
+        AUTH,
+        token=None,
+    ),
+    Case(
+        "a certificate file that is not PEM",
+        cli("status", "--graph-url", "GRAPH", "--tenant", "contoso.onmicrosoft.com", "--certificate", "TMP/bad.pem"),
+        "is not a PEM file",
+        AUTH,
+        token=None,
+        prepare=lambda ctx: (ctx.tmp / "bad.pem").write_text("garbage"),
+    ),
+    Case("--keep of no such user", on_sandbox("plan", "--keep", "nobody@nowhere.example"), "no user nobody@", USAGE),
+    # Graph's answers: what a proxy, a server that is not Graph or a fault may send instead.
+    Case("users answered in HTML", on_sandbox("plan"), f"{NOT_JSON} /users", USAGE,
+         prepare=answer(USERS, raw(b"<html>proxy sign-in</html>", "text/html"))),
+    Case("users answered with cut-off JSON", on_sandbox("plan"), f"{NOT_JSON} /users", USAGE,
+         prepare=answer(USERS, raw(b'{"value":[{"id":"a', "application/json"))),
+    Case("users answered with a JSON array", on_sandbox("plan"), "not a JSON object", USAGE,
+         prepare=answer(USERS, raw(b"[1, 2]", "application/json"))),
+    Case("users whose value is text", on_sandbox("plan"), "its value is not a list", USAGE,
+         prepare=answer(USERS, patched(lambda body: {**body, "value": "lots"}))),
+    Case("users whose value holds numbers", on_sandbox("plan"), "is not an object with an id", USAGE,
+         prepare=answer(USERS, patched(lambda body: {**body, "value": [1, None]}))),
+    Case("a user without an id", on_sandbox("plan"), "is not an object with an id", USAGE,
+         prepare=answer(USERS, patched(each_user(setting("id", None))))),
+    Case("a user whose licences are an object", on_sandbox("plan"), "assignedLicenses is not a list of objects", USAGE,
+         prepare=answer(USERS, patched(each_user(setting("assignedLicenses", {"skuId": "x"}))))),
+    Case("licences whose value is an object", on_sandbox("plan"), "its value is not a list", USAGE,
+         prepare=answer(SKUS, patched(lambda body: {**body, "value": {"a": 1}}))),
+    Case("a licence whose service plans are text", on_sandbox("plan"), "servicePlans is not a list of objects", USAGE,
+         prepare=answer(SKUS, patched(each_item("value", setting("servicePlans", "all"))))),
+    Case("a next link to another host", on_sandbox("plan"), "to https://evil.example for its next page", USAGE,
+         prepare=next_link("https://evil.example/v1.0/users?$skiptoken=x")),
+    Case("a next link to the sandbox's controls", on_sandbox("plan"), WITHHELD, USAGE,
+         prepare=next_link("GRAPH/_sandbox/state")),
+    Case("a next link that is a number", on_sandbox("plan"), WITHHELD, USAGE, prepare=next_link(5)),
+    Case("a next link that is not a URL", on_sandbox("plan"), WITHHELD, USAGE, prepare=next_link("users?$skiptoken=x")),
+    Case("the same next link on every page", on_sandbox("plan"), "Graph returned the same next link twice", USAGE,
+         prepare=next_link("GRAPH/v1.0/users?$select=id")),
+    Case("a policy whose grant controls are text", on_sandbox("plan"), "grantControls is not an object", USAGE,
+         prepare=answer(POLICIES, patched(each_item("value", setting("grantControls", "mfa"))))),
+    Case("an organization whose domains are a number", on_sandbox("status"), "verifiedDomains is not a list", USAGE,
+         prepare=answer(ORG, patched(each_item("value", setting("verifiedDomains", 5))))),
+    Case("an organization without an id", on_sandbox("status"), "is not an object with an id", USAGE,
+         prepare=answer(ORG, patched(each_item("value", setting("id", 7))))),
+    Case("a signed-in user without an id", on_sandbox("status"), "the signed-in user has no id or no text name", USAGE,
+         prepare=answer(ME, patched(lambda body: {**body, "id": None}))),
+    Case("the signed-in user answered in HTML", on_sandbox("status"), f"{NOT_JSON} /me", USAGE,
+         prepare=answer(ME, raw(b"<html/>", "text/html"))),
 ]
-# fmt: on
 # fmt: on
 
 
@@ -320,7 +534,11 @@ def test_bad_input(
         if arg == "SANDBOX":
             argv += target_args(sb, ctx.state)
         else:
-            argv.append(arg.replace("TMP", str(tmp_path)).replace("GRAPH", sb.base_url))
+            argv.append(
+                arg.replace("TMP", str(tmp_path))
+                .replace("GRAPH", sb.base_url)
+                .replace("TENANT", sb.tenant_id)
+            )
 
     files_before = _state_files(ctx.state)
     writes_before = len(graph_writes(sb))
@@ -346,3 +564,4 @@ def test_bad_input(
 
 def test_every_row_is_named_once() -> None:
     assert len({c.what for c in CASES}) == len(CASES)
+    assert len(CASES) >= 40  # issue 9's suite: at least 40 mistakes, each with its answer
