@@ -73,7 +73,7 @@ MY_ROLES = Endpoint(
     ("User.Read",),
     (),
     "§1 option A, §10; MEMBEROF",
-    ("User.Read.All", *_READ_DIR),
+    ("User.Read.All", *_READ_DIR, "Group.Read.All", "GroupMember.Read.All"),
 )
 ROLE_ASSIGNMENTS = _read(
     "roleAssignments.list",

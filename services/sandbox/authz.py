@@ -32,22 +32,46 @@ ALL_SCOPES = frozenset(
 )
 """The permissions a sandbox grants unless ``SandboxConfig.granted_scopes`` narrows them."""
 
+READ_ME = (
+    "User.Read",
+    "User.ReadWrite",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+)
+"""``/me`` (user-get)."""
+READ_MY_MEMBERSHIPS = (
+    "User.Read",
+    "User.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Group.Read.All",
+    "GroupMember.Read.All",
+    "Directory.AccessAsUser.All",
+)
+"""The signed-in user's own memberships (MEMBEROF)."""
 READ_USERS = (
     "User.Read.All",
     "User.ReadWrite.All",
     "Directory.Read.All",
     "Directory.ReadWrite.All",
     "Directory.AccessAsUser.All",
-    "User.DeleteRestore.All",
 )
-READ_ORG = (
+READ_DELETED_USERS = (*READ_USERS, "User.DeleteRestore.All")
+"""User.DeleteRestore.All reads the recycle bin's users, not ``/users`` (WN)."""
+READ_LICENSING = (
     "Organization.Read.All",
     "Organization.ReadWrite.All",
     "Directory.Read.All",
     "Directory.ReadWrite.All",
     "Directory.AccessAsUser.All",
-    "User.Read",
 )
+"""``/subscribedSkus`` and ``/directory/subscriptions`` (SKU, CSUB)."""
+READ_ORG = (*READ_LICENSING, "User.Read")
+"""``/organization``: User.Read is its least delegated permission (organization-get)."""
 READ_ROLES = (
     "RoleManagement.Read.Directory",
     "RoleManagement.ReadWrite.Directory",
@@ -63,12 +87,8 @@ READ_APPS = (
     "Directory.AccessAsUser.All",
 )
 WRITE_APPS = ("Application.ReadWrite.All", "Directory.AccessAsUser.All")
-READ_POLICY = (
-    "Policy.Read.All",
-    "Policy.ReadWrite.ConditionalAccess",
-    "Policy.ReadWrite.AuthenticationMethod",
-    "Policy.ReadWrite.SecurityDefaults",
-)
+READ_SECURITY_DEFAULTS = ("Policy.Read.All", "Policy.ReadWrite.SecurityDefaults")
+READ_CONDITIONAL_ACCESS = ("Policy.Read.All", "Policy.ReadWrite.ConditionalAccess")
 
 
 def forbidden() -> GraphHttpError:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_ROLES, READ_USERS, need
+from services.sandbox.authz import READ_MY_MEMBERSHIPS, READ_ROLES, READ_USERS, need
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import DirectoryRole
 
@@ -57,7 +57,7 @@ def _member_roles(sb: Sandbox, req: Request, user_id: str) -> Response:
 
 
 def my_roles(sb: Sandbox, req: Request) -> Response:
-    return _member_roles(sb, req, require_delegated(req))
+    return _member_roles(sb, req, require_delegated(req, sb.tenant, READ_MY_MEMBERSHIPS))
 
 
 def user_roles(sb: Sandbox, req: Request) -> Response:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_ORG, need
+from services.sandbox.authz import READ_LICENSING, need
 from services.sandbox.clock import iso
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import Subscription
@@ -82,7 +82,7 @@ def _owner(sb: Sandbox, sub: Subscription) -> dict[str, Any]:
 
 def list_subscriptions(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
-    need(req, t, delegated=READ_ORG, application=READ_ORG)
+    need(req, t, delegated=READ_LICENSING, application=READ_LICENSING)
     odata.reject_unsupported(req)
     top = odata.page_size(req)
     items, nxt = t.subscriptions.page(odata.decode_skiptoken(req, "subs"), top)
@@ -93,7 +93,7 @@ def list_subscriptions(sb: Sandbox, req: Request) -> Response:
 
 
 def get_subscription(sb: Sandbox, req: Request) -> Response:
-    need(req, sb.tenant, delegated=READ_ORG, application=READ_ORG)
+    need(req, sb.tenant, delegated=READ_LICENSING, application=READ_LICENSING)
     sub = sb.tenant.subscriptions.get(req.params["id"])
     if sub is None:
         raise not_found(req.params["id"])
@@ -102,7 +102,7 @@ def get_subscription(sb: Sandbox, req: Request) -> Response:
 
 def subscribed_skus(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
-    need(req, t, delegated=READ_ORG, application=READ_ORG)
+    need(req, t, delegated=READ_LICENSING, application=READ_LICENSING)
     if "$filter" in req.query:
         raise GraphHttpError(
             400, "Request_UnsupportedQuery", "Query filter expressions aren't supported."

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_POLICY, need
+from services.sandbox.authz import READ_CONDITIONAL_ACCESS, READ_SECURITY_DEFAULTS, need
 from services.sandbox.clock import iso
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import CA_ADMIN, GLOBAL_ADMIN, SECURITY_ADMIN
@@ -30,7 +30,7 @@ def _secdef_json(sb: Sandbox) -> dict[str, Any]:
 
 
 def get_secdef(sb: Sandbox, req: Request) -> Response:
-    need(req, sb.tenant, delegated=READ_POLICY, application=READ_POLICY)
+    need(req, sb.tenant, delegated=READ_SECURITY_DEFAULTS, application=READ_SECURITY_DEFAULTS)
     return Response(body=_secdef_json(sb))
 
 
@@ -59,7 +59,7 @@ def patch_secdef(sb: Sandbox, req: Request) -> Response:
 
 
 def list_ca(sb: Sandbox, req: Request) -> Response:
-    need(req, sb.tenant, delegated=READ_POLICY, application=READ_POLICY)
+    need(req, sb.tenant, delegated=READ_CONDITIONAL_ACCESS, application=READ_CONDITIONAL_ACCESS)
     values = [p.to_graph() for p in sb.tenant.ca_policies.values()]
     return Response(
         body=odata.collection_body(
@@ -69,7 +69,7 @@ def list_ca(sb: Sandbox, req: Request) -> Response:
 
 
 def get_ca(sb: Sandbox, req: Request) -> Response:
-    need(req, sb.tenant, delegated=READ_POLICY, application=READ_POLICY)
+    need(req, sb.tenant, delegated=READ_CONDITIONAL_ACCESS, application=READ_CONDITIONAL_ACCESS)
     pol = sb.tenant.ca_policies.get(req.params["id"])
     if pol is None:
         raise not_found(req.params["id"])

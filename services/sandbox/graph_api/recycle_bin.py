@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_APPS, READ_USERS, WRITE_APPS, need
+from services.sandbox.authz import READ_APPS, READ_DELETED_USERS, WRITE_APPS, need
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import GLOBAL_ADMIN, PRIV_AUTH_ADMIN, USER_ADMIN
 
@@ -30,7 +30,7 @@ def deleted_items_without_cast(sb: Sandbox, req: Request) -> Response:
 
 def list_deleted_users(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
-    need(req, t, delegated=READ_USERS, application=READ_USERS)
+    need(req, t, delegated=READ_DELETED_USERS, application=READ_DELETED_USERS)
     odata.reject_unsupported(req)
     top = odata.page_size(req)
     count = odata.wants_count(req)
@@ -74,18 +74,27 @@ def list_deleted_sps(sb: Sandbox, req: Request) -> Response:
 
 
 def get_deleted(sb: Sandbox, req: Request) -> Response:
-    need(req, sb.tenant, delegated=READ_USERS, application=READ_USERS)
-    user = sb.tenant.deleted_users.get(req.params["id"])
-    if user is not None:
-        return Response(body=odata.project(user.to_graph(sb.clock.now()), req, "user", USER_PROPS))
+    t = sb.tenant
+    key = req.params["id"]
+    user = t.deleted_users.get(key)
     # Any deleted directory object is found by its id: an app registration or a service
     # principal too (a purge read back must not pass for done while the object is still binned).
-    app = sb.tenant.deleted_applications.get(req.params["id"])
+    # Each kind is read under its own permissions (DILIST, WN); that nothing is there, under any.
+    app = None if user is not None else t.deleted_applications.get(key)
+    sp = None if user is not None or app is not None else t.deleted_service_principals.get(key)
+    if user is not None:
+        reads = READ_DELETED_USERS
+    elif app is not None or sp is not None:
+        reads = READ_APPS
+    else:
+        reads = (*READ_DELETED_USERS, *READ_APPS)
+    need(req, t, delegated=reads, application=reads)
+    if user is not None:
+        return Response(body=odata.project(user.to_graph(sb.clock.now()), req, "user", USER_PROPS))
     if app is not None:
         return Response(body=odata.project(app_json(app), req, "application", APP_PROPS))
-    sp = sb.tenant.deleted_service_principals.get(req.params["id"])
     if sp is None:
-        raise not_found(req.params["id"])
+        raise not_found(key)
     return Response(body=odata.project(sp_json(sp), req, "servicePrincipal", SP_PROPS))
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_USERS, caller_id, forbidden, need
+from services.sandbox.authz import READ_ME, READ_USERS, caller_id, forbidden, need
 from services.sandbox.clock import iso
 from services.sandbox.http import GraphHttpError, Request, Response
-from services.sandbox.tenant import GLOBAL_ADMIN, PRIV_AUTH_ADMIN, USER_ADMIN
+from services.sandbox.tenant import GLOBAL_ADMIN, PRIV_AUTH_ADMIN, USER_ADMIN, Tenant
 
 from .objects import user_body, user_or_404
 
@@ -77,17 +77,19 @@ def get_user(sb: Sandbox, req: Request) -> Response:
     return Response(body=user_body(user, req, sb.clock.now()))
 
 
-def require_delegated(req: Request) -> str:
-    """The signed-in user's id; app-only callers have no ``/me``."""
+def require_delegated(req: Request, tenant: Tenant, reads: tuple[str, ...] = READ_ME) -> str:
+    """The signed-in user's id; app-only callers have no ``/me``, and a user's token needs
+    a permission to read their own profile (User.Read at least)."""
     if req.principal is None or req.principal.is_app_only:
         raise GraphHttpError(
             400, "BadRequest", "/me request is only valid with delegated authentication flow."
         )
+    need(req, tenant, delegated=reads)
     return req.principal.user_id or ""
 
 
 def me(sb: Sandbox, req: Request) -> Response:
-    user = user_or_404(sb.tenant, require_delegated(req))
+    user = user_or_404(sb.tenant, require_delegated(req, sb.tenant))
     return Response(body=user_body(user, req, sb.clock.now()))
 
 
