@@ -8,11 +8,16 @@ error is mapped, by which time whatever raised it has loaded them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from .i18n import N_, _
 
-__all__ = ["ExitCode", "exit_code_for", "exit_codes_help"]
+if TYPE_CHECKING:
+    from .models import StepId, StepState
+
+__all__ = ["ExitCode", "exit_code_for", "exit_code_for_steps", "exit_codes_help"]
 
 
 class ExitCode(IntEnum):
@@ -66,3 +71,16 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.WAITING  # stopped: running the same command again continues
     return ExitCode.USAGE
+
+
+def exit_code_for_steps(states: Mapping[StepId, StepState], *, gone: bool) -> ExitCode:
+    """The code a process ends with when nothing ended it early (``closeout status``, the TUI
+    quitting): done once the tenant is gone, 4 if a step failed, else waiting."""
+    from .models import StepId, StepStatus
+
+    done = states.get(StepId.DELETE_DIRECTORY)
+    if gone or (done is not None and done.status == StepStatus.DONE):
+        return ExitCode.DONE
+    if any(s.status == StepStatus.FAILED for s in states.values()):
+        return ExitCode.FAILED
+    return ExitCode.WAITING

@@ -613,11 +613,3 @@ def print_status(
             out.write(f"    - {b}\n")
         for sub in subscriptions_left(s, subscriptions):
             out.write(f"    · {subscription_label(sub)}: {phase_word(sub.phase)}\n")
-
-
-def status_exit_code(states: dict[StepId, StepState], gone: bool) -> ExitCode:
-    if gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
-        return ExitCode.DONE
-    if any(s.status == StepStatus.FAILED for s in states.values()):
-        return ExitCode.FAILED
-    return ExitCode.WAITING

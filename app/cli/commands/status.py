@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from app.cli.command import Command
 from app.cli.context import read_tenant
-from services.exit_codes import ExitCode
+from services.exit_codes import ExitCode, exit_code_for_steps
 from services.i18n import N_
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     def body(engine: Engine) -> ExitCode:
-        from services.headless import print_status, status_exit_code
+        from services.headless import print_status
         from services.plan import PlanError
 
         if engine.load_plan() is None:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         print_status(states, sys.stdout, json_mode=args.json, subscriptions=subs)
         if not engine.gone and engine.missing():
             return ExitCode.AUTH  # step 0 lists what is missing; a run could not proceed
-        return status_exit_code(states, engine.gone)
+        return exit_code_for_steps(states, gone=engine.gone)
 
     return read_tenant(args, body)
 
