@@ -16,6 +16,7 @@ from services.models import Handoff, InventoryRefreshed, ProgressUpdated, StepId
 
 if TYPE_CHECKING:
     from services.auth.device_code import DeviceCodePrompt
+    from services.exit_codes import ExitCode
 
 
 class DeviceCodeShown(Message):
@@ -29,10 +30,13 @@ class SignedIn(Message):
 
 
 class SignInFailed(Message):
-    def __init__(self, message: str, hint: str | None) -> None:
+    """Signing in or connecting failed; ``code`` is what quitting now exits with."""
+
+    def __init__(self, message: str, hint: str | None, code: ExitCode) -> None:
         super().__init__()
         self.message = message
         self.hint = hint
+        self.code = code
 
 
 class Connected(Message):
@@ -42,13 +46,6 @@ class Connected(Message):
         super().__init__()
         self.unfinished_run = unfinished_run
         self.pending = pending
-
-
-class ConnectFailed(Message):
-    def __init__(self, message: str, hint: str | None) -> None:
-        super().__init__()
-        self.message = message
-        self.hint = hint
 
 
 class StepStateChanged(Message):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from app import gating
 from app.closeout_app import CloseoutApp
 from app.screens.dialogs import TypedConfirmModal
 from app.screens.handoff import HandoffScreen
@@ -140,7 +141,7 @@ async def finish_steps_1_to_4(app: CloseoutApp, pilot: Pilot[int]) -> None:
     assert app.engine is not None
     for key in MANUAL_ITEMS:
         app.engine.tick(key)
-    await refreshing_until(pilot, app, app.can_delete_directory)
+    await refreshing_until(pilot, app, lambda: gating.can_delete_directory(app))
 
 
 async def scene_sign_in(app: CloseoutApp, pilot: Pilot[int]) -> None:

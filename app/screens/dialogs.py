@@ -194,3 +194,16 @@ class ManualChecksModal(ModalScreen[set[str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def quit_guard() -> ConfirmModal:
+    """Asked when quitting while a step runs."""
+    return ConfirmModal(
+        _("A step is running"),
+        _(
+            "Stop it after the batches in flight and quit? Everything sent is recorded; the journal "
+            "lets you resume later."
+        ),
+        confirm_label=_("Stop and quit"),
+        id="quit-guard",
+    )

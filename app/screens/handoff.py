@@ -17,7 +17,7 @@ from services.models import Handoff, StepId
 from widgets import HandoffView
 
 if TYPE_CHECKING:
-    from app.closeout_app import CloseoutApp
+    from app.controller import Controller
 
 
 class HandoffScreen(ModalScreen[None]):
@@ -27,9 +27,10 @@ class HandoffScreen(ModalScreen[None]):
         Binding("A", "play_portal", _("Play admin center (sandbox)"), id="play-portal"),
     ]
 
-    def __init__(self, handoff: Handoff) -> None:
+    def __init__(self, handoff: Handoff, controller: Controller) -> None:
         super().__init__(id="handoff")
         self.handoff = handoff
+        self.controller = controller
 
     @property
     def step(self) -> StepId:
@@ -46,15 +47,14 @@ class HandoffScreen(ModalScreen[None]):
     def update(self, handoff: Handoff) -> None:
         self.handoff = handoff
         view = self.query_one(HandoffView)
-        app: CloseoutApp = self.app  # type: ignore[assignment]
-        server_now = app.server_now()
+        server_now = self.controller.server_now()
         if server_now is not None:
             view.set_now(server_now)
         view.set_handoff(handoff)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "play_portal":
-            return self.app.portal is not None  # type: ignore[attr-defined]
+            return self.controller.has_portal
         return True
 
     def action_close(self) -> None:
@@ -65,4 +65,4 @@ class HandoffScreen(ModalScreen[None]):
         self.notify(_("Link copied (if your terminal allows OSC 52)."), timeout=3)
 
     def action_play_portal(self) -> None:
-        self.app.play_portal(self.step)  # type: ignore[attr-defined]
+        self.controller.play_portal(self.step)

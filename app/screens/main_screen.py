@@ -1,60 +1,42 @@
 """The one main screen: where am I (checklist), what is left (tables), what just happened (log).
 
 It owns the keys the admin uses for days; each is shown in the footer and gated by
-:meth:`MainScreen.check_action` (greyed out while it cannot act — the step-5 delete until steps
-1–4 are done). The screen only renders and routes keys; the app owns workers and the engine.
+:mod:`app.gating` (greyed out while it cannot act — the step-5 delete until steps 1–4 are
+done), and asks what its step asks before the app runs anything. It also owns showing what the
+engine reports: the app hands it states, progress, Graph reads and batched outcomes, and keeps
+the workers. It reaches the app only through :class:`~app.controller.Controller`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer
 
-from services.i18n import N_, _
-from services.models import StepStatus
-from widgets import LogPanel, RemainingTable, RunProgress, StepChecklist, StepDetail, TenantHeader
+from app import gating
+from app.texts import step_detail
+from services.i18n import _
+from services.models import StepId, StepState, StepStatus
+from services.steps import load_registry
+from widgets import LogPanel, RunProgress, StepChecklist, StepDetail, TenantHeader
+
+from .dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
+from .handoff import HandoffScreen
+from .help import HelpScreen
+from .remaining import RemainingPane
 
 if TYPE_CHECKING:
-    from app.closeout_app import CloseoutApp
-
-# Status first: at 80 columns the right-hand columns are the ones cut off.
-USER_COLUMNS = [
-    ("status", N_("Status"), 9),
-    ("upn", N_("User"), 36),
-    ("type", N_("Type"), 7),
-    ("sync", N_("Sync"), 6),
-    ("roles", N_("Roles"), 24),
-]
-# The admin center's product name, then the SKU code Graph uses; Graph's raw status last (the
-# status column already says what closeout reads from it).
-SUB_COLUMNS = [
-    ("status", N_("Status"), 9),
-    ("product", N_("Product"), 34),
-    ("sku", N_("SKU"), 22),
-    ("until", N_("Next change"), 11),
-    ("note", N_("Note"), 14),
-    ("state", N_("Graph status"), 10),
-]
-APP_COLUMNS = [
-    ("status", N_("Status"), 9),
-    ("name", N_("Name"), 30),
-    ("kind", N_("Kind"), 18),
-    ("owner", N_("Owner"), 12),
-]
-POLICY_COLUMNS = [
-    ("status", N_("Status"), 9),
-    ("name", N_("Policy"), 34),
-    ("state", N_("State"), 14),
-    ("mfa", N_("MFA"), 4),
-    ("kind", N_("Kind"), 18),
-]
+    from app.bridge import Pending
+    from app.controller import Controller
+    from app.messages import StepResult
+    from services.engine import Engine
+    from services.models import InventoryRefreshed, ProgressUpdated
 
 
 class MainScreen(Screen[None]):
@@ -85,9 +67,11 @@ class MainScreen(Screen[None]):
         Binding("X", "last_resort", _("Portal refused…"), id="last-resort"),
     ]
 
-    @property
-    def closeout(self) -> CloseoutApp:
-        return self.app  # type: ignore[return-value]
+    def __init__(self, controller: Controller) -> None:
+        super().__init__()
+        self.controller = controller
+        self._keys_signature: object = None
+        self._keys_refresh_pending = False
 
     def compose(self) -> ComposeResult:
         yield TenantHeader(id="tenant-header")
@@ -95,181 +79,276 @@ class MainScreen(Screen[None]):
             with Vertical(id="left"):
                 yield StepChecklist(id="checklist")
                 yield StepDetail(id="step-detail")
-            with Vertical(id="right"):
-                yield RunProgress(id="run-progress")
-                with TabbedContent(id="tabs"):
-                    with TabPane(_("Users"), id="tab-users"):
-                        yield RemainingTable(_columns(USER_COLUMNS), id="table-users")
-                    with TabPane(_("Subscriptions"), id="tab-subscriptions"):
-                        yield RemainingTable(_columns(SUB_COLUMNS), id="table-subscriptions")
-                    with TabPane(_("Apps"), id="tab-apps"):
-                        yield RemainingTable(_columns(APP_COLUMNS), id="table-apps")
-                    with TabPane(_("Policies"), id="tab-policies"):
-                        yield RemainingTable(_columns(POLICY_COLUMNS), id="table-policies")
-                yield Static(id="remaining", markup=False)
-                yield Input(placeholder=_("Filter: type, Enter to keep, Esc to clear"), id="filter")
+            yield RemainingPane(id="right")
         yield LogPanel(id="log")
         # Compact: every key is in the footer, and as many as possible fit on one line.
         yield Footer(compact=True)
 
-    _filter_timer: Timer | None = None
-
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
         self.query_one(StepChecklist).focus()
 
-    # -- gating ---------------------------------------------------------------------------------
+    @property
+    def pane(self) -> RemainingPane:
+        return self.query_one(RemainingPane)
+
+    @property
+    def selected(self) -> StepId | None:
+        return self.query_one(StepChecklist).selected
+
+    # -- what the app reports ------------------------------------------------------------------
+
+    def show_connected(self, engine: Engine) -> None:
+        """The tenant as connecting read it: header, steps, tables, the selected step."""
+        self.query_one(TenantHeader).set_tenant(engine.caller.tenant)
+        self.show_steps()
+        if engine.inventory is not None:
+            self.load_inventory(engine.inventory.as_event(), force=True)
+        self.show_detail(self.selected or load_registry().ids()[0])
+
+    def show_steps(self, changed: StepId | None = None) -> None:
+        """The checklist as the app's step states say; ``changed``: a step's state (not just
+        its count) moved, so its detail and the keys it gates may have too."""
+        checklist = self.query_one(StepChecklist)
+        checklist.update_steps(ordered(self.controller.step_states))
+        if changed is not None:
+            if checklist.selected == changed:
+                self.show_detail(changed)
+            self.refresh_keys_soon()
+
+    def show_detail(self, step: StepId) -> None:
+        st = self.controller.step_states.get(step) or StepState(step)
+        engine = self.controller.engine
+        detail = step_detail(st, engine.plan if engine else None)
+        self.query_one(StepDetail).show(detail.title, detail.will_do, detail.did, detail.blockers)
+
+    def show_progress(self, p: ProgressUpdated) -> None:
+        bar = self.query_one(RunProgress)
+        bar.update_progress(p.done, p.total, p.failed, p.eta_seconds)
+        bar.update_throttle(p.writes_in_window, p.write_quota)
+
+    def load_inventory(self, inv: InventoryRefreshed, *, force: bool = False) -> None:
+        engine = self.controller.engine
+        kept = engine.plan.kept_ids if engine and engine.plan else frozenset()
+        self.pane.load(inv, kept, self.controller.server_now(), force=force)
+
+    def apply(self, pending: Pending) -> None:
+        """A batch from the bridge: outcomes marked in the tables, lines in the log."""
+        with self.app.batch_update():
+            self.pane.mark(pending.marks)
+            if pending.lines:
+                self.query_one(LogPanel).write_many(pending.lines)
+
+    def step_started(self) -> None:
+        bar = self.query_one(RunProgress)
+        bar.running = True
+        bar.paused = False
+        self.refresh_keys()
+
+    def step_finished(self, result: StepResult) -> None:
+        self.query_one(RunProgress).running = False
+        self.pane.compact()
+        if result.error:
+            self.write_log("error", f"{result.error} {result.hint or ''}".strip())
+            self.notify(result.error, severity="error", timeout=8)
+        elif result.state is not None and result.state.status == StepStatus.FAILED:
+            self.notify(result.state.summary, severity="error", timeout=8)
+        self.refresh_keys()
+
+    def write_log(self, level: str, text: str) -> None:
+        self.query_one(LogPanel).write_line(level, text)
+
+    def offer_resume(self, run: str, pending: int) -> None:
+        """The journal shows a run that did not finish: continue it, or begin a new one."""
+        body = _(
+            "The journal shows a run that did not finish ({run}); {n} actions were in flight. "
+            "closeout has re-read the tenant, so nothing will be done twice. Resume it?"
+        ).format(run=run, n=pending)
+        ask = ConfirmModal(
+            _("Resume the unfinished run?"),
+            body,
+            confirm_label=_("Resume"),
+            danger=False,
+            id="resume",
+        )
+        self.app.push_screen(ask, lambda resume: self._resume(run if resume else None))
+
+    def _resume(self, run: str | None) -> None:
+        self.controller.begin_run(run)
+        if run is None or self.controller.engine is None:
+            return
+        # The steps a run acts in (never re-planning, never the typed-domain one unasked).
+        states = self.controller.step_states
+        running = [
+            s.id
+            for s in load_registry().STEPS
+            if s.by_api
+            and not s.plans
+            and not s.typed_domain
+            and states[s.id].status == StepStatus.PENDING
+        ]
+        if running:
+            self.query_one(StepChecklist).select(running[0])
+            self.request_run(running[0])
+
+    # -- the footer -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        app = self.closeout
-        running = app.step_running is not None
-        selected = self.query_one(StepChecklist).selected
-        if action == "run_step":
-            return True if not running and app.can_run(selected) else None
-        if action == "delete_directory":
-            return True if not running and app.can_delete_directory() else None
-        if action == "last_resort":
-            # Only once step 5 handed "Delete tenant" over: the portal cannot have refused
-            # anything before that.
-            return True if not running and app.can_offer_last_resort() else None
-        if action in ("pause", "stop"):
-            return True if running else None
-        if action == "handoff":
-            return True if selected in app.handoffs else None
-        if action == "manual":
-            return True if app.engine is not None else None
-        if action == "play_portal":
-            # Sandbox only: there is no such key against a real tenant.
-            return app.portal is not None
-        if action in ("refresh", "replan", "export"):
-            return None if running or app.engine is None else True
-        return True
+        return gating.key_state(self.controller, action, self.selected)
 
     def key_signature(self) -> tuple[bool | None, ...]:
         """Every binding's availability: the footer needs a rebuild only when this changes."""
-        return tuple(self.check_action(b.action, ()) for b in self._bindings_list())
-
-    def _bindings_list(self) -> list[Binding]:
-        return [b for b in self.BINDINGS if isinstance(b, Binding)]
-
-    def update_tab_counts(self) -> None:
-        """One line under the tabs with what remains in each table.
-
-        Not in the tab labels: a relabelled tab moves the tab underline after the next layout,
-        which lags behind when the screen is covered by a modal.
-        """
-        counts = {
-            key: self.query_one(f"#table-{key}", RemainingTable).remaining
-            for key in ("users", "subscriptions", "apps", "policies")
-        }
-        self.query_one("#remaining", Static).update(
-            _(
-                "Remaining: {users:,} users · {subscriptions:,} subscriptions · {apps:,} apps · "
-                "{policies:,} policies"
-            ).format(**counts)
+        return tuple(
+            self.check_action(b.action, ()) for b in self.BINDINGS if isinstance(b, Binding)
         )
 
+    def refresh_keys_soon(self) -> None:
+        # Every refresh_bindings recomposes the whole footer (~20 ms here); engine messages
+        # come in bursts (one per step after each read), so refresh once after the burst.
+        if not self._keys_refresh_pending:
+            self._keys_refresh_pending = True
+            self.call_later(self.refresh_keys)
+
+    def refresh_keys(self) -> None:
+        """Rebuild the footer only if some key's availability changed (a rebuild costs
+        tens of milliseconds; moving through the checklist must stay instant)."""
+        self._keys_refresh_pending = False
+        if not self.app.is_running:
+            return
+        try:
+            signature = self.key_signature()
+        except NoMatches:
+            return  # not composed yet, or being torn down
+        if signature != self._keys_signature:
+            self._keys_signature = signature
+            self.refresh_bindings()
+
+    # -- the keys -------------------------------------------------------------------------------
+
     def action_run_step(self) -> None:
-        step = self.query_one(StepChecklist).selected
-        if step is not None:
-            self.closeout.request_run(step)
+        if self.selected is not None:
+            self.request_run(self.selected)
+
+    def request_run(self, step: StepId) -> None:
+        c = self.controller
+        if c.engine is None or not gating.can_run(c, step):
+            return
+        # The app's own copy of the state counts further than the last read while a step runs.
+        ask = c.engine.confirmation(step, c.step_states[step])
+        if ask is None:  # it changes nothing in the tenant: nothing to ask
+            c.run_step(step)
+            return
+        self.app.push_screen(
+            ConfirmModal(
+                ask.title, "\n".join(ask.body), confirm_label=ask.confirm_label, id="confirm"
+            ),
+            lambda ok: c.run_step(step) if ok else None,
+        )
 
     def action_delete_directory(self) -> None:
-        self.closeout.request_delete_directory()
+        c = self.controller
+        if c.engine is None or not gating.can_delete_directory(c):
+            return
+        spec = load_registry().typed()
+        domain = c.engine.caller.tenant.initial_domain
+        ask = c.engine.confirmation(spec.id, c.step_states[spec.id])
+        self.app.push_screen(
+            TypedConfirmModal(
+                domain,
+                list(ask.body) if ask else [],
+                title=ask.title if ask else None,
+                action=ask.confirm_label if ask else None,
+            ),
+            lambda ok: c.run_step(spec.id, domain) if ok else None,
+        )
 
     def action_last_resort(self) -> None:
-        self.closeout.request_last_resort()
+        """The admin says the portal refused "Delete tenant": offer DELTEN's last resort,
+        behind its own typed confirmation."""
+        c = self.controller
+        if c.engine is None or not gating.can_offer_last_resort(c):
+            return
+        step = load_registry().typed().id
+        domain = c.engine.caller.tenant.initial_domain
+        self.app.push_screen(
+            TypedConfirmModal(
+                domain,
+                c.engine.last_resort_consequences(),
+                title=_("The portal refused Delete tenant: remove every service principal?"),
+                action=_("Delete and disable"),
+                id="last-resort-confirm",
+            ),
+            lambda ok: c.run_step(step, domain, last_resort=True) if ok else None,
+        )
 
     def action_handoff(self) -> None:
-        step = self.query_one(StepChecklist).selected
-        if step is not None:
-            self.closeout.show_handoff(step)
+        if self.selected is not None:
+            self.show_handoff(self.selected)
+
+    def show_handoff(self, step: StepId) -> None:
+        handoff = self.controller.handoffs.get(step)
+        if handoff is not None:
+            self.app.push_screen(HandoffScreen(handoff, self.controller))
 
     def action_manual(self) -> None:
-        self.closeout.show_manual_checks()
+        c = self.controller
+        if c.engine is None:
+            return
+        self.app.push_screen(
+            ManualChecksModal(
+                load_registry().manual_checks(), c.engine.ticks(), recorded=c.engine.recording
+            ),
+            lambda ticked: c.save_manual_checks(ticked) if ticked is not None else None,
+        )
 
     def action_pause(self) -> None:
-        self.closeout.toggle_pause()
+        if self.controller.control is not None:
+            self.query_one(RunProgress).paused = self.controller.toggle_pause()
 
     def action_stop(self) -> None:
-        self.closeout.stop_step()
+        self.controller.stop_step()
 
     def action_refresh(self) -> None:
-        self.closeout.start_refresh()
+        self.controller.start_refresh()
 
     def action_replan(self) -> None:
-        self.closeout.replan()
+        self.controller.replan()
 
     def action_export(self) -> None:
-        self.closeout.export_evidence()
+        self.controller.export_evidence()
+
+    def action_play_portal(self) -> None:
+        self.controller.play_portal(self.selected)
 
     def action_log_level(self) -> None:
         level = self.query_one(LogPanel).cycle_level()
         self.notify(_("Log level: {level}").format(level=level), timeout=2)
 
-    def action_play_portal(self) -> None:
-        step = self.query_one(StepChecklist).selected
-        self.closeout.play_portal(step)
-
     def action_help(self) -> None:
-        self.closeout.show_help()
+        self.app.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        await self.closeout.action_quit()
+        await self.controller.request_quit()
 
     def action_next_tab(self) -> None:
-        tabs = self.query_one(TabbedContent)
-        panes = [p.id for p in tabs.query(TabPane)]
-        if tabs.active in panes:
-            tabs.active = panes[(panes.index(tabs.active) + 1) % len(panes)] or ""
+        self.pane.next_tab()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            # Debounced: filtering 50,000 rows costs a few hundred ms, not worth per keystroke.
-            if self._filter_timer is not None:
-                self._filter_timer.stop()
-            value = event.value
-            self._filter_timer = self.set_timer(0.25, lambda: self.active_table().set_filter(value))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            self.active_table().focus()
+        self.pane.open_filter()
 
     def key_escape(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.display:
-            box.value = ""
-            box.display = False
-            for table in self.query(RemainingTable):
-                table.set_filter("")
+        if self.pane.close_filter():
             self.query_one(StepChecklist).focus()
 
-    def active_table(self) -> RemainingTable:
-        tabs = self.query_one(TabbedContent)
-        pane = tabs.get_pane(tabs.active) if tabs.active else None
-        if pane is not None:
-            return pane.query_one(RemainingTable)
-        return self.query_one("#table-users", RemainingTable)
-
     def on_step_checklist_step_selected(self, event: StepChecklist.StepSelected) -> None:
-        self.closeout.show_step_detail(event.step)
-        self.closeout.refresh_keys()
+        self.show_detail(event.step)
+        self.refresh_keys()
 
     def on_step_checklist_step_activated(self, event: StepChecklist.StepActivated) -> None:
-        app = self.closeout
-        st = app.step_states.get(event.step)
-        if (
-            event.step in app.handoffs
-            and st is not None
-            and st.status in (StepStatus.WAITING_PERSON, StepStatus.WAITING_TIME)
-        ):
-            app.show_handoff(event.step)
+        st = self.controller.step_states.get(event.step)
+        if st is not None and st.status in (StepStatus.WAITING_PERSON, StepStatus.WAITING_TIME):
+            self.show_handoff(event.step)
 
 
-def _columns(specs: list[tuple[str, str, int]]) -> list[tuple[str, str | Text, int]]:
-    return [(key, _(label), width) for key, label, width in specs]
+def ordered(states: Mapping[StepId, StepState]) -> Iterable[StepState]:
+    """Every step the registry lists, in its order, as last reported."""
+    return [states.get(s) or StepState(s) for s in load_registry().ids()]

@@ -1,22 +1,36 @@
-"""The sign-in screen: the device code large, the link clickable (OSC 8), a key that copies
-the code (OSC 52, works over SSH in most terminals), the time left, and errors explained."""
+"""The sign-in screen and sign-in itself: the device code large, the link clickable (OSC 8),
+a key that copies the code (OSC 52, works over SSH in most terminals), the time left, and
+errors explained, with a key for a new code.
+
+Its worker signs in and has the app connect (:meth:`~app.controller.Controller.connect`);
+the app hears of success (``Connected``) and takes this screen off.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from app.messages import DeviceCodeShown, SignedIn, SignInFailed
+from services.errors import AuthError, CloseoutError
+from services.exit_codes import exit_code_for
 from services.i18n import _
 from services.textsafe import neutralise
 from widgets import DeviceCodePanel, TenantHeader
 
 if TYPE_CHECKING:
+    from app.controller import Controller
     from services.auth.device_code import DeviceCodePrompt
+
+log = logging.getLogger("closeout.app")
 
 
 class SignInScreen(Screen[None]):
@@ -27,8 +41,11 @@ class SignInScreen(Screen[None]):
         Binding("q", "app.quit", _("Quit"), id="quit"),
     ]
 
-    def __init__(self, *, sandbox: bool | None = None, rehearsal: bool = False) -> None:
+    def __init__(
+        self, controller: Controller, *, sandbox: bool | None = None, rehearsal: bool = False
+    ) -> None:
         super().__init__(id="sign-in")
+        self.controller = controller
         self.sandbox = sandbox
         self.rehearsal = rehearsal
         self.prompt: DeviceCodePrompt | None = None
@@ -51,6 +68,57 @@ class SignInScreen(Screen[None]):
         self.query_one(DeviceCodePanel).display = False
         if self.sandbox is not None:
             self.query_one(TenantHeader).expect(sandbox=self.sandbox, rehearsal=self.rehearsal)
+
+    # -- signing in ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Sign in and connect; again after a failure (a new code)."""
+        self._sign_in()
+
+    @work(
+        thread=True,
+        group="auth",
+        exclusive=True,
+        exit_on_error=False,
+        name="sign-in",
+        description="Sign in and connect",
+    )
+    def _sign_in(self) -> None:
+        worker = get_current_worker()
+        try:
+            session = self.controller.open_session()
+            if session.needs_device_code:
+                prompt = session.start_device_code()
+                self.post_message(DeviceCodeShown(prompt))
+                session.wait_device_code(prompt, worker.cancelled_event)
+                if worker.is_cancelled:
+                    return
+                if not session.auth.signed_in:
+                    raise AuthError(_("The code expired before sign-in finished."))
+            self.post_message(SignedIn())
+            self.controller.connect(session)
+        except CloseoutError as exc:
+            # Quitting from here exits as headless would (5 for a wrong tenant or a rejected
+            # token, 4 for a network error, ...).
+            self.post_message(SignInFailed(exc.message, exc.hint, exit_code_for(exc)))
+
+    def on_device_code_shown(self, message: DeviceCodeShown) -> None:
+        self.show_prompt(message.prompt)
+
+    def on_signed_in(self, message: SignedIn) -> None:
+        self.query_one("#sign-in-status", Static).update(_("Signed in. Reading the tenant…"))
+
+    def on_sign_in_failed(self, message: SignInFailed) -> None:
+        self.controller.connect_failed(message.code)
+        self.show_error(message.message, message.hint)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            log.error("sign-in failed", exc_info=error)
+            self.show_error(f"{type(error).__name__}: {error}", None)
+
+    # -- what the admin sees ---------------------------------------------------------------------
 
     def show_prompt(self, prompt: DeviceCodePrompt) -> None:
         self.prompt = prompt
@@ -100,4 +168,4 @@ class SignInScreen(Screen[None]):
 
     def action_retry(self) -> None:
         self.query_one("#sign-in-status", Static).remove_class("error")
-        self.app.start_sign_in()  # type: ignore[attr-defined]
+        self.start()

@@ -1,0 +1,198 @@
+"""The main screen's right-hand side: the run's progress bar above what is left to do — four
+tables in tabs (users, subscriptions, apps, policies), the count left in each, and the filter.
+
+It owns loading the tables from a Graph read and marking their rows as a run reports outcomes;
+the screen routes the keys (``t``, ``/``, Escape) to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.timer import Timer
+from textual.widgets import Input, Static, TabbedContent, TabPane
+
+from app.tables import Row, app_rows, policy_rows, subscription_rows, user_rows
+from services.heap import settle_after_load
+from services.i18n import N_, _
+from widgets import FINAL_STATUSES, ColumnSpec, RemainingTable, RunProgress
+
+if TYPE_CHECKING:
+    from services.models import InventoryRefreshed
+
+# Status first: at 80 columns the right-hand columns are the ones cut off.
+USER_COLUMNS = [
+    ("status", N_("Status"), 9),
+    ("upn", N_("User"), 36),
+    ("type", N_("Type"), 7),
+    ("sync", N_("Sync"), 6),
+    ("roles", N_("Roles"), 24),
+]
+# The admin center's product name, then the SKU code Graph uses; Graph's raw status last (the
+# status column already says what closeout reads from it).
+SUB_COLUMNS = [
+    ("status", N_("Status"), 9),
+    ("product", N_("Product"), 34),
+    ("sku", N_("SKU"), 22),
+    ("until", N_("Next change"), 11),
+    ("note", N_("Note"), 14),
+    ("state", N_("Graph status"), 10),
+]
+APP_COLUMNS = [
+    ("status", N_("Status"), 9),
+    ("name", N_("Name"), 30),
+    ("kind", N_("Kind"), 18),
+    ("owner", N_("Owner"), 12),
+]
+POLICY_COLUMNS = [
+    ("status", N_("Status"), 9),
+    ("name", N_("Policy"), 34),
+    ("state", N_("State"), 14),
+    ("mfa", N_("MFA"), 4),
+    ("kind", N_("Kind"), 18),
+]
+TABLES = ("users", "subscriptions", "apps", "policies")
+
+
+class RemainingPane(Vertical):
+    """Progress bar, the four tables, the "Remaining" line and the (hidden) filter box."""
+
+    _filter_timer: Timer | None = None
+    _users_signature: object = None
+
+    def compose(self) -> ComposeResult:
+        yield RunProgress(id="run-progress")
+        with TabbedContent(id="tabs"):
+            with TabPane(_("Users"), id="tab-users"):
+                yield RemainingTable(_columns(USER_COLUMNS), id="table-users")
+            with TabPane(_("Subscriptions"), id="tab-subscriptions"):
+                yield RemainingTable(_columns(SUB_COLUMNS), id="table-subscriptions")
+            with TabPane(_("Apps"), id="tab-apps"):
+                yield RemainingTable(_columns(APP_COLUMNS), id="table-apps")
+            with TabPane(_("Policies"), id="tab-policies"):
+                yield RemainingTable(_columns(POLICY_COLUMNS), id="table-policies")
+        yield Static(id="remaining", markup=False)
+        yield Input(placeholder=_("Filter: type, Enter to keep, Esc to clear"), id="filter")
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+
+    def table(self, name: str) -> RemainingTable:
+        return self.query_one(f"#table-{name}", RemainingTable)
+
+    # -- what the engine reports -----------------------------------------------------------------
+
+    def load(
+        self,
+        inv: InventoryRefreshed,
+        kept: frozenset[str],
+        now: datetime | None,
+        *,
+        force: bool = False,
+    ) -> None:
+        """The tables as a fresh Graph read shows the tenant (``now``: Graph's clock)."""
+        # The user table can hold 50,000 rows: rebuilt only when more than disappearance
+        # changed (new users, sync turned off, the plan's kept set); small tables always are.
+        signature = (kept, frozenset(u.id for u in inv.users if u.synced))
+        users = self.table("users")
+        rows = user_rows(inv.users, kept)
+        if force or signature != self._users_signature:
+            self._users_signature = signature
+            users.load(rows)
+            settle_after_load(len(rows))  # 100,000 rows: out of the full collections' walk
+        else:
+            _reload_or_mark(users, rows)
+        self.table("subscriptions").load(subscription_rows(inv.subscriptions, now))
+        self.table("apps").load(app_rows(inv.apps))
+        self.table("policies").load(policy_rows(inv.policies))
+        self.update_counts()
+
+    def mark(self, marks: Mapping[str, Mapping[str, str]]) -> None:
+        """Outcomes by table and object id, as the run reports them (flushed in batches)."""
+        for name, updates in marks.items():
+            self.table(name).mark(updates)
+        if marks:
+            self.update_counts()
+
+    def compact(self) -> None:
+        """After a step: drop the rows it finished, once."""
+        for table in self.query(RemainingTable):
+            table.compact()
+
+    def update_counts(self) -> None:
+        """One line under the tabs with what remains in each table.
+
+        Not in the tab labels: a relabelled tab moves the tab underline after the next layout,
+        which lags behind when the screen is covered by a modal.
+        """
+        counts = {name: self.table(name).remaining for name in TABLES}
+        self.query_one("#remaining", Static).update(
+            _(
+                "Remaining: {users:,} users · {subscriptions:,} subscriptions · {apps:,} apps · "
+                "{policies:,} policies"
+            ).format(**counts)
+        )
+
+    # -- tabs and the filter ---------------------------------------------------------------------
+
+    def next_tab(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        panes = [p.id for p in tabs.query(TabPane)]
+        if tabs.active in panes:
+            tabs.active = panes[(panes.index(tabs.active) + 1) % len(panes)] or ""
+
+    def active_table(self) -> RemainingTable:
+        tabs = self.query_one(TabbedContent)
+        pane = tabs.get_pane(tabs.active) if tabs.active else None
+        if pane is not None:
+            return pane.query_one(RemainingTable)
+        return self.table("users")
+
+    def open_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def close_filter(self) -> bool:
+        """Clear and hide the filter; False if it was not open."""
+        box = self.query_one("#filter", Input)
+        if not box.display:
+            return False
+        box.value = ""
+        box.display = False
+        for table in self.query(RemainingTable):
+            table.set_filter("")
+        return True
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            # Debounced: filtering 50,000 rows costs a few hundred ms, not worth per keystroke.
+            if self._filter_timer is not None:
+                self._filter_timer.stop()
+            value = event.value
+            self._filter_timer = self.set_timer(0.25, lambda: self.active_table().set_filter(value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.active_table().focus()
+
+
+def _columns(specs: list[tuple[str, str, int]]) -> list[ColumnSpec]:
+    return [(key, _(label), width) for key, label, width in specs]
+
+
+def _reload_or_mark(table: RemainingTable, rows: list[Row]) -> None:
+    """Objects only disappear during a close-out: mark them instead of rebuilding 50,000 rows."""
+    keys = {key for key, _cells in rows}
+    if table.total and not keys - table.keys():
+        gone = {
+            key: "gone" for key in table.keys() - keys if table.status_of(key) not in FINAL_STATUSES
+        }
+        if gone:
+            table.mark(gone)
+        return
+    table.load(rows)
