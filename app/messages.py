@@ -1,8 +1,12 @@
 """Messages from background workers to the UI: typed, past tense, posted (thread-safe).
 
+Dataclasses, as Textual's own messages are (``Message.__post_init__`` does the rest); compared
+by identity, as plain messages are. The sign-in worker's messages go to the sign-in screen;
+the engine's (through :class:`app.bridge.EngineBridge`) and ``Connected`` go to the app.
+
 High-rate progress is coalescable (``can_replace``); log lines and per-object outcomes are not
-messages at all: they go through :class:`app.bridge.EngineBridge`'s buffers and are flushed in
-batches on a timer, so no line is ever dropped and the UI never gets one call per object.
+messages at all: they go through the bridge's buffers and are flushed in batches on a timer,
+so no line is ever dropped and the UI never gets one call per object.
 """
 
 from __future__ import annotations
@@ -19,61 +23,55 @@ if TYPE_CHECKING:
     from services.exit_codes import ExitCode
 
 
+@dataclass(eq=False)
 class DeviceCodeShown(Message):
-    def __init__(self, prompt: DeviceCodePrompt) -> None:
-        super().__init__()
-        self.prompt = prompt
+    prompt: DeviceCodePrompt
 
 
+@dataclass(eq=False)
 class SignedIn(Message):
     pass
 
 
+@dataclass(eq=False)
 class SignInFailed(Message):
     """Signing in or connecting failed; ``code`` is what quitting now exits with."""
 
-    def __init__(self, message: str, hint: str | None, code: ExitCode) -> None:
-        super().__init__()
-        self.message = message
-        self.hint = hint
-        self.code = code
+    message: str
+    hint: str | None
+    code: ExitCode
 
 
+@dataclass(eq=False)
 class Connected(Message):
     """The engine is ready: caller identified, plan loaded or made, first assessment done."""
 
-    def __init__(self, unfinished_run: str | None, pending: int) -> None:
-        super().__init__()
-        self.unfinished_run = unfinished_run
-        self.pending = pending
+    unfinished_run: str | None
+    pending: int
 
 
+@dataclass(eq=False)
 class StepStateChanged(Message):
-    def __init__(self, state: StepState) -> None:
-        super().__init__()
-        self.state = state
+    state: StepState
 
 
+@dataclass(eq=False)
 class ProgressChanged(Message):
-    def __init__(self, progress: ProgressUpdated) -> None:
-        super().__init__()
-        self.progress = progress
+    progress: ProgressUpdated
 
     def can_replace(self, message: Message) -> bool:
         # Only the latest count matters; never used for log lines or outcomes.
         return isinstance(message, ProgressChanged) and message.progress.step == self.progress.step
 
 
+@dataclass(eq=False)
 class HandoffChanged(Message):
-    def __init__(self, handoff: Handoff) -> None:
-        super().__init__()
-        self.handoff = handoff
+    handoff: Handoff
 
 
+@dataclass(eq=False)
 class InventoryLoaded(Message):
-    def __init__(self, inventory: InventoryRefreshed) -> None:
-        super().__init__()
-        self.inventory = inventory
+    inventory: InventoryRefreshed
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,6 @@ class StepResult:
     hint: str | None = None
 
 
+@dataclass(eq=False)
 class StepFinished(Message):
-    def __init__(self, result: StepResult) -> None:
-        super().__init__()
-        self.result = result
+    result: StepResult
