@@ -12,6 +12,7 @@ from datetime import datetime
 
 from rich.text import Text
 
+from services.durations import time_left
 from services.i18n import _
 from services.models import AppRow, PolicyRow, SubscriptionRow, UserRow
 
@@ -47,14 +48,7 @@ def countdown(until: datetime | None, now: datetime | None) -> str:
         return ""
     if now is None:
         return f"{until:%Y-%m-%d %H:%M}"
-    seconds = int((until - now).total_seconds())
-    if seconds <= 0:
-        return _("due")
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days}d {hours}h"
-    return f"{hours}h {rest // 60}m"
+    return time_left(until, now)
 
 
 def subscription_rows(subs: Iterable[SubscriptionRow], now: datetime | None) -> list[Row]:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from .control import RunControl
+from .durations import format_duration
 from .engine import FRESH, Engine
 from .errors import CloseoutError, GraphError
 from .exit_codes import ExitCode
@@ -209,18 +210,6 @@ class Reporter:
             "\n".join(lines),
         )
 
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    if seconds >= 86400:
-        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60}s"
-    return f"{seconds}s"
 
 
 HEARTBEAT = 60.0

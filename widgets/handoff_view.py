@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from services.durations import time_left
 from services.i18n import _
 from services.models import Handoff, HandoffItem
 
@@ -26,19 +27,7 @@ def format_remaining(until: datetime | None, now: datetime) -> str:
         return "-"
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
-    left = int((until - now).total_seconds())
-    if left <= 0:
-        return _("due")
-    days, rest = divmod(left, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02}m"
-    if minutes:
-        return f"{minutes}m {seconds:02}s"
-    return f"{seconds}s"
+    return time_left(until, now)
 
 
 class HandoffView(VerticalScroll):

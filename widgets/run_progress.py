@@ -18,25 +18,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
+from services.durations import format_duration
 from services.i18n import _
 
 WARN_ABOVE = 0.80
 ERROR_ABOVE = 0.95
-
-
-def format_duration(seconds: float) -> str:
-    """45s, 3m 10s, 2h 05m, 1d 3h."""
-    total = max(0, round(seconds))
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02}m"
-    if minutes:
-        return f"{minutes}m {secs:02}s"
-    return f"{secs}s"
 
 
 def throttle_level(writes: int, quota: int) -> str:

@@ -35,7 +35,6 @@ from widgets import (
 )
 from widgets.checklist import step_name, step_short_name
 from widgets.handoff_view import format_remaining
-from widgets.run_progress import format_duration
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -417,14 +416,6 @@ async def test_theme_change_restyles_status_colours() -> None:
 
 
 # -- RunProgress ----------------------------------------------------------------------------
-
-
-def test_format_duration() -> None:
-    assert format_duration(45) == "45s"
-    assert format_duration(190) == "3m 10s"
-    assert format_duration(2 * 3600 + 5 * 60) == "2h 05m"
-    assert format_duration(90_000) == "1d 1h"
-    assert format_duration(-3) == "0s"
 
 
 async def test_run_progress_counts_eta_and_throttle_levels() -> None:

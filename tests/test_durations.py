@@ -1,0 +1,37 @@
+"""One way to write a length of time: the TUI's ETA, the headless ETA, a handoff's time left and
+a subscription's next change all read services/durations.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.durations import format_duration, time_left
+
+
+def test_format_duration() -> None:
+    assert format_duration(45) == "45s"
+    assert format_duration(190) == "3m 10s"
+    assert format_duration(2 * 3600 + 5 * 60) == "2h 05m"
+    assert format_duration(90_000) == "1d 1h"
+    assert format_duration(-3) == "0s"
+    assert format_duration(None) == "?"
+
+
+def test_time_left() -> None:
+    now = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+    assert time_left(now + timedelta(days=3, hours=2, minutes=9), now) == "3d 2h"
+    assert time_left(now + timedelta(minutes=12, seconds=5), now) == "12m 05s"
+    assert time_left(now, now) == "due"
+    assert time_left(now - timedelta(hours=1), now) == "due"
+
+
+def test_the_tui_and_headless_write_a_duration_alike() -> None:
+    from app.tables import countdown
+    from services import headless
+    from widgets import run_progress
+    from widgets.handoff_view import format_remaining
+
+    now = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+    later = now + timedelta(hours=5, minutes=3)
+    assert countdown(later, now) == format_remaining(later, now) == "5h 03m"
+    assert headless.format_duration is run_progress.format_duration is format_duration
