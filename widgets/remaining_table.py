@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from rich.style import Style
 from rich.text import Text
-from textual._two_way_dict import TwoWayDict
 from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets._data_table import ColumnKey, Row, RowKey
+from textual.widgets.data_table import ColumnKey, Row, RowKey
 
 from services.i18n import _
 
@@ -407,7 +406,9 @@ class RemainingTable(DataTable[Text]):
         # now so that the scroll position can be restored at once.
         self._data = {entry.key: entry for entry in ordered}
         self.rows = {entry.key: entry.meta for entry in ordered}
-        self._row_locations = TwoWayDict({entry.key: i for i, entry in enumerate(ordered)})
+        # A new map of the table's own (two-way) kind; its class is not public.
+        locations = type(self._row_locations)
+        self._row_locations = locations({entry.key: i for i, entry in enumerate(ordered)})
         self._metas = [entry.meta for entry in ordered]
         self._offsets = _Offsets(self._metas)
         self._new_rows.clear()

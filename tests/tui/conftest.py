@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -21,8 +21,8 @@ import pytest
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input
-from textual.widgets._footer import FooterKey
 
 import services.sandbox
 from app.closeout_app import CloseoutApp
@@ -149,10 +149,12 @@ def sandbox_of(app: CloseoutApp) -> Sandbox:
     return sandbox
 
 
-def footer_keys(screen: Screen[Any]) -> dict[str, FooterKey]:
-    """The footer's keys by action name (a key hidden by ``check_action`` is absent)."""
-    footer = screen.query_one(Footer)
-    return {key.action: key for key in footer.query(FooterKey)}
+def footer_keys(screen: Screen[Any]) -> dict[str, Widget]:
+    """The footer's keys by action name (a key hidden by ``check_action`` is absent).
+
+    Found by their type's name: ``FooterKey`` is not public (textual.widgets._footer)."""
+    keys: Iterable[Any] = screen.query_one(Footer).query("FooterKey")
+    return {key.action: key for key in keys}
 
 
 async def footer_shows(
