@@ -104,6 +104,30 @@ def test_a_snapshot_sends_no_write_and_its_replica_plans_the_same(
     assert replica.throttle.ru.quota == sb.throttle.ru.quota == 5000
 
 
+def test_a_snapshot_signs_in_asking_for_the_read_scopes_only(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Through the device code flow (msal, for real): a tenant that consented to the read
+    # scopes and nothing else refuses a sign-in asking for more (AADSTS65001).
+    sb = make_sandbox(users=25, seed=11, granted_scopes=READ_SCOPES, device_code_auto_approve=0.0)
+    out = tmp_path / "signed-in.json.gz"
+    result = run_cli(
+        ["snapshot", "--out", str(out), *target_args(sb, tmp_path / "state")],
+        monkeypatch=monkeypatch,
+        token="",
+    )
+    assert result.code == 0, result.text[-3000:]
+    assert "devicelogin" in result.err  # signed in, no token given
+    assert load_snapshot(out).tenant_id == sb.tenant_id and sb.recorder.writes() == []
+    # The same tenant refuses a close-out's sign-in: the difference is the scopes asked for.
+    refused = run_cli(
+        ["run", "--headless", *target_args(sb, tmp_path / "state2")],
+        monkeypatch=monkeypatch,
+        token="",
+    )
+    assert refused.code == 5 and "AADSTS65001" in refused.err, refused.text[-2000:]
+
+
 def test_the_file_holds_no_token_and_refuses_one(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
