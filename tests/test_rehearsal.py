@@ -7,6 +7,8 @@ quota the replica enforces: checked against the sandbox at time scale 1.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import stat
@@ -18,6 +20,7 @@ import pytest
 from cli_harness import FAST, LineTap, PortalHuman, full_run_args, run_cli
 from test_snapshot import READ_SCOPES, snapshot_of
 
+from app.cli import main
 from services.exit_codes import ExitCode
 from services.graph_limits import WRITE_QUOTA
 from services.journal import Journal
@@ -286,3 +289,22 @@ def test_what_fails_on_the_replica_is_a_blocker_of_the_report(
     assert victim.id in result.report.end_state["users"]
     markdown = result.report.to_markdown()
     assert "Delete users failed for 1" in markdown.split("## Blockers", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--time-scale", "0", "must be from 0.01 to 1,000,000, not 0"),
+        ("--time-scale", "inf", "not a finite number"),
+        ("--latency-ms", "-1", "must be from 0 to 60,000"),
+        ("--latency-ms", "99999", "must be from 0 to 60,000, not 99999"),
+    ],
+)
+def test_rehearse_options_out_of_range_are_refused_before_the_file_is_read(
+    option: str, value: str, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main(["rehearse", str(tmp_path / "nowhere.json.gz"), option, value])
+    assert exit_.value.code == 2 and words in err.getvalue(), err.getvalue()
+    assert "No snapshot file" not in err.getvalue()
