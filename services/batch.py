@@ -473,7 +473,7 @@ class BatchExecutor:
         item = work.item
         try:
             status = int(sub.get("status", 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a status of 1e400
             status = 0
         request_id = headers.get("request-id")
         body = sub.get("body")

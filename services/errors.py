@@ -253,30 +253,39 @@ class GraphError(CloseoutError):
             redact(message),
             method=method,
             path=path,
-            request_id=inner.get("request-id") or hdrs.get("request-id"),
+            request_id=_text(inner.get("request-id")) or hdrs.get("request-id"),
             client_request_id=(
-                inner.get("client-request-id") or hdrs.get("client-request-id") or client_request_id
+                _text(inner.get("client-request-id"))
+                or hdrs.get("client-request-id")
+                or client_request_id
             ),
             inner_code=str(inner_code) if inner_code is not None else None,
             retry_after=parse_retry_after(hdrs.get("retry-after")),
         )
 
 
-def _decode(body: bytes | str | Mapping[str, Any] | None) -> Any:
+def _decode(body: Any) -> Any:
     if body is None:
         return None
     if isinstance(body, Mapping):
         return dict(body)
+    if not isinstance(body, bytes | bytearray | str):
+        return body  # a $batch sub-response's body, already decoded: a list, a number…
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
 
 
-def _snippet(body: bytes | str | Mapping[str, Any] | None) -> str:
-    if body is None or isinstance(body, Mapping):
+def _text(value: Any) -> str | None:
+    """An id from an error body, if it is text (the body may hold anything)."""
+    return value if isinstance(value, str) else None
+
+
+def _snippet(body: Any) -> str:
+    if not isinstance(body, bytes | bytearray | str):
         return ""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else body
     # An HTML error page is noise in a log line: keep its visible words only.
     text = re.sub(r"(?s)<(script|style).*?</\1>", " ", text)
     text = re.sub(r"<[^>]+>", " ", text)
