@@ -4,7 +4,9 @@ named with terminal escapes, C1 controls, bidi overrides and Rich markup.
 What the app would write to the terminal is rendered the way Textual writes it (the
 compositor's full update, as ``App._display`` sends it to the driver) and checked: after the
 app's own cursor moves and colours, no control character is left, and the header, footer and
-checklist are all still there, with the hostile names shown visibly.
+checklist are all still there, with the hostile names shown visibly. The same on step 2's
+handoff screen (a hostile SKU) and over step 5's typed confirmation (the tenant's hostile name
+in the header and the log panel).
 """
 
 from __future__ import annotations
@@ -157,3 +159,69 @@ async def test_the_sign_in_services_words_are_shown_inert(tmp_path) -> None:
         assert "devicelogin\\x1b]8;;https://evil.example" in text
         assert "\\ x 1 b [ 2 J" in text
         assert "Quit" in text.splitlines()[-1]
+
+
+async def test_hostile_names_in_step_2s_handoff_are_inert_and_the_screen_keeps_its_keys(
+    make_app: AppFactory,
+) -> None:
+    from app.screens.handoff import HandoffScreen
+    from services.models import StepId
+    from widgets import StepChecklist
+
+    app = make_app(hostile_names=True, synced_fraction=0)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await connected(pilot)
+        checklist = app.main.query_one(StepChecklist)
+        while checklist.selected != StepId.CANCEL_SUBSCRIPTIONS:
+            await pilot.press("down")
+        await pilot.press("h")
+        await wait_for(pilot, lambda: shows(app, HandoffScreen), "the handoff screen")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = assert_terminal_inert(app, "step 2's handoff")
+        # The subscription whose SKU code is hostile, named with its escapes visible; the
+        # tenant's hostile name in the header; the keys in the footer.
+        assert neutralise(HOSTILE_SKU) in text, "the hostile SKU is not on the handoff"
+        assert neutralise(HOSTILE_ORGANIZATION)[:20] in text
+        assert "Close" in text.splitlines()[-1], text[-300:]
+
+
+async def test_hostile_names_in_step_5s_typed_confirmation_are_inert(
+    make_app: AppFactory,
+) -> None:
+    from app.screens.dialogs import TypedConfirmModal
+    from services.models import StepId, StepStatus
+    from services.steps.directory import MANUAL_ITEMS
+
+    # Steps 1-4 already done; a user with a hostile name waits in the recycle bin, and an
+    # application and a service principal with hostile names wait for the cleanup.
+    app = make_app(
+        users=1,
+        admin_count=0,
+        synced_fraction=0.0,
+        guest_fraction=0.0,
+        subscriptions="none",
+        deleted_users=3,
+        hostile_names=True,
+    )
+    async with app.run_test(size=(140, 45)) as pilot:
+        await connected(pilot)
+        assert app.step_states[StepId.DELETE_DIRECTORY].status == StepStatus.WAITING_PERSON
+        for key in MANUAL_ITEMS:
+            app.engine.tick(key)
+        await pilot.press("g")
+        await wait_for(
+            pilot,
+            lambda: app.main.check_action("delete_directory", ()) is True,
+            "step 5 to become possible",
+        )
+        await pilot.press("D")
+        await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the typed confirmation")
+        await pilot.pause()
+        text = assert_terminal_inert(app, "step 5's typed confirmation")
+        # Over the main screen, whose header and log panel name the hostile tenant visibly,
+        # the modal is whole: what it deletes, the domain to type, its buttons.
+        assert f"Connected to {neutralise(HOSTILE_ORGANIZATION)}" in text
+        assert neutralise(HOSTILE_ORGANIZATION) in text.splitlines()[0]
+        assert "Type the initial domain fabrikam" in text and "Cancel (Esc)" in text
+        assert "esc Cancel" in text.splitlines()[-1]
