@@ -37,7 +37,7 @@ is checked through Textual's Pilot in tests/tui/test_app_hostile_names.py.)
 
 Usage::
 
-    python -m scripts.reliability                 # the full set: every fault, 20 kills per phase
+    python -m scripts.reliability                 # the full set: 3 close-outs per fault, 20 kills per phase
     python -m scripts.reliability --replay step5:1834647133   # one trial again, by its line
     python -m scripts.reliability --kills 3 --only kills --seed 7
 
@@ -91,6 +91,7 @@ from services.textsafe import UNSAFE  # noqa: E402
 DEFAULT_SEED = 20261202
 DEFAULT_USERS = 120
 DEFAULT_KILLS = 20
+DEFAULT_PER_FAULT = 3
 _OK = ("done", "gone")
 
 
@@ -680,14 +681,15 @@ def _json(tap: LineTap) -> list[dict[str, Any]]:
 
 
 def trials(
-    *, seed: int, users: int, kills: int, only: set[str] | None
+    *, seed: int, users: int, kills: int, only: set[str] | None, per_fault: int = 1
 ) -> Iterator[Callable[[], Trial]]:
     """The full set, in order, each a call that runs one trial."""
     rng = random.Random(seed)
     for profile in PROFILES:
-        s = rng.randrange(1, 2**31)
-        if only is None or {"faults", profile.name} & only:
-            yield lambda p=profile, s=s: fault_trial(p, s, users)
+        for _ in range(per_fault):
+            s = rng.randrange(1, 2**31)
+            if only is None or {"faults", profile.name} & only:
+                yield lambda p=profile, s=s: fault_trial(p, s, users)
     s = rng.randrange(1, 2**31)
     if only is None or {"data", "hostile-names"} & only:
         yield lambda s=s: hostile_trial(s)
@@ -731,6 +733,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     parser.add_argument("--kills", type=int, default=DEFAULT_KILLS, help="kill trials per phase")
     parser.add_argument(
+        "--per-fault", type=int, default=DEFAULT_PER_FAULT, help="close-outs per fault profile"
+    )
+    parser.add_argument(
         "--only",
         default="",
         help="comma list: faults, kills, a fault profile or a phase (step1, step4, step5)",
@@ -743,11 +748,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write a failing trial's last run here")
     args = parser.parse_args(argv)
     only = {p.strip() for p in args.only.split(",") if p.strip()} or None
-    print(f"seed {args.seed}, {args.users} users per tenant, {args.kills} kills per phase")
+    print(
+        f"seed {args.seed}, {args.users} users per tenant, {args.per_fault} close-outs per "
+        f"fault profile, {args.kills} kills per phase"
+    )
     runs = (
         [replay(args.replay, args.users)]
         if args.replay
-        else trials(seed=args.seed, users=args.users, kills=args.kills, only=only)
+        else trials(
+            seed=args.seed, users=args.users, kills=args.kills, only=only, per_fault=args.per_fault
+        )
     )
     rows: dict[tuple[str, str], list[Trial]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="closeout-reliability-xdg-") as xdg:
