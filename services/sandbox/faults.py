@@ -107,8 +107,9 @@ class Faults:
         self.slow_seconds = 1.0
         # The last page served per collection path, kept only once an overlap rule exists.
         self._pages: dict[str, list[Any]] | None = None
-        # Items of the $batch being served that are still to be throttled (``burst``).
-        self._burst = 0
+        # In a $batch that meets a ``burst``: how many of its items still pass before the
+        # rest are throttled (None: no burst in the batch being served).
+        self._burst: int | None = None
         self.injected: Counter[str] = Counter()
         """Random faults served so far, per kind (the reliability suite's figures)."""
         self.parse(spec)
@@ -188,9 +189,10 @@ class Faults:
 
     def _random(self, path: str, *, top_level: bool, paged: bool) -> tuple[str, Fault | None]:
         """The random fault this request meets, if any, and its kind (under the lock)."""
-        if not top_level and self._burst > 0:
+        if not top_level and self._burst is not None:
+            if self._burst == 0:
+                return "burst", _throttled(self._rng)
             self._burst -= 1
-            return "burst", _throttled(self._rng)
         roll = self._rng.random
         rates = self.rates
         # The kinds added later roll only when asked for, so a spec of the first four
@@ -203,8 +205,10 @@ class Faults:
         if top_level and paged and "overlap" in rates and roll() < rates["overlap"]:
             return "overlap", Fault(overlap=self._rng.randint(1, 3))
         if top_level and path.endswith("/$batch"):
+            # A burst ends with its batch: the next one meets the quota afresh.
+            self._burst = None
             if "burst" in rates and roll() < rates["burst"]:
-                self._burst = self._rng.randint(1, 20)
+                self._burst = self._rng.randint(0, 19)
             if "batch" in rates and roll() < rates["batch"]:
                 how = self._rng.choice(["shuffled", "shuffled", "missing", "duplicate"])
                 return "batch", Fault(batch_ids=how)
