@@ -129,6 +129,17 @@ def connect_advice() -> str:
 
 def back_on_text(turn_off: TurnOff, synced: int) -> str:
     """The plain words for sync that is on again after the window, and what to do."""
+    if not turn_off.confirmed:
+        # Its answer was lost or untrustworthy (a 5xx, a cut connection, a kill): the PATCH
+        # may never have taken effect, which a still-running sync server cannot be blamed for.
+        return _(
+            "closeout sent the request to turn directory sync off on {when:%Y-%m-%d %H:%M} UTC "
+            "but got no answer it could trust, and more than 72 hours later {n} users are still "
+            "synchronized: the request may never have taken effect, or a sync server still "
+            "running (Microsoft Entra Connect Sync or Cloud Sync) turned sync back on. Stop or "
+            "uninstall any sync server, then make a new plan (closeout plan, or n in the app) "
+            "and run step 1 again: closeout then turns sync off once more."
+        ).format(when=turn_off.at, n=synced)
     return _(
         "closeout turned directory sync off on {when:%Y-%m-%d %H:%M} UTC, and more than 72 "
         "hours later {n} users are still synchronized: a sync server still running (Microsoft Entra Connect "
