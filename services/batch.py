@@ -4,11 +4,12 @@ Given a list of :class:`BatchItem` (one object, one request each), :class:`Batch
 packs up to 20 of the same API version into one ``POST /{version}/$batch``, keeps several
 batches in flight, paces writes to the tenant's write quota, and decides each item's fate from
 its own sub-response: done, already gone (404 on a DELETE), retried later (429 after its own
-``Retry-After``; 5xx, 424 and network errors with jittered backoff), or failed with Graph's code
-and message. A write whose request may have reached Graph but got no answer that can be trusted
-(the connection broke after sending; a malformed envelope; sub-responses for ids that were not
-asked, or twice, or not at all) is ``unknown``: not resent blindly, and never ``done`` on an
-answer that may be another item's; its step settles it with a fresh read (:mod:`.settle`).
+``Retry-After``; 5xx, 424, an item's own 401 and network errors with jittered backoff), or
+failed with Graph's code and message. A write whose request may have reached Graph but got no
+answer that can be trusted (the connection broke after sending; a malformed envelope;
+sub-responses for ids that were not asked, or twice, or not at all) is ``unknown``: not resent
+blindly, and never ``done`` on an answer that may be another item's; its step settles it with a
+fresh read (:mod:`.settle`).
 Pause and stop act between batches; a stop never leaves a sent request unrecorded: in-flight
 POSTs are judged, and everything unfinished is reported ``skipped`` (code ``NotSent`` when it
 was never sent at all).
@@ -500,6 +501,17 @@ class BatchExecutor:
                 message=error.message,
                 throttled=True,
                 delay=ra,
+                request_id=request_id,
+            )
+        elif status == 401:
+            # Refused before it was carried out: the token expired (or was revoked) while the
+            # batch was served. The next batch's envelope meets the same 401, which refreshes
+            # the sign-in, or stops the run if it is gone; so the item is simply sent again.
+            judge.retry(
+                work,
+                status=status,
+                code=error.code,
+                message=error.message,
                 request_id=request_id,
             )
         elif status < 100:
