@@ -107,7 +107,10 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help=_(
             "answer a share of requests with faults: 5xx, 429, drop (a dropped connection), "
-            "slow (share:seconds), e.g. {example}"
+            "slow (share:seconds), lost (the answer lost after Graph acted), malformed (JSON "
+            "cut short), batch (spoiled $batch answers), burst (a $batch throttled from an item "
+            "on), overlap (pages repeating items), nextlink (failing next links), expire (tokens "
+            "expiring), e.g. {example}"
         ).format(example='"5xx=0.02,429=0.01,drop=0.005,slow=0.01:1.5"'),
     )
     parser.add_argument(
