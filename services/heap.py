@@ -10,7 +10,10 @@ when the next load replaces them (none of these structures holds a reference cyc
 
 The price: cyclic garbage that happens to be waiting at that moment is never collected. Young
 garbage is collected first (cheap), and freezing happens only after loads of at least
-:data:`FREEZE_FROM` rows, a handful of times per session, not on every poll of a long wait.
+:data:`FREEZE_FROM` rows (the inventory, a plan, the users table, a bulk step's items) and every
+:data:`FREEZE_FROM` results of a bulk step: in between, full collections still run over what is
+not frozen, so little garbage is waiting when the next freeze comes; a long wait's small polls
+freeze nothing.
 """
 
 from __future__ import annotations

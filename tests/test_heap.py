@@ -48,3 +48,32 @@ def test_a_big_tenant_read_is_frozen_and_still_freed_when_replaced(
     assert engine.inventory is not None
     assert all(u is not one for u in engine.inventory.users)
     assert sys.getrefcount(one) == 2  # the local name and the call's argument
+
+
+def test_a_bulk_step_freezes_its_items_and_its_results_as_they_pile_up(
+    make_sandbox: Any, connect: Any, thawed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.heap
+    from services.models import StepId
+    from services.steps import base
+
+    # 120 users with a threshold of 50 stand for 100,000 with 5,000.
+    monkeypatch.setattr(services.heap, "FREEZE_FROM", 50)
+    monkeypatch.setattr(base, "FREEZE_FROM", 50)
+    calls: list[tuple[int, bool]] = []
+
+    def counted(rows: int) -> bool:
+        froze = settle_after_load(rows)
+        calls.append((rows, froze))
+        return froze
+
+    monkeypatch.setattr(base, "settle_after_load", counted)
+    sb = make_sandbox(users=121, admin_count=0, synced_fraction=0, deleted_users=0)
+    engine = connect(sb)
+    engine.refresh()
+    engine.ensure_plan()
+    engine.begin("test", {})
+    engine.run_step(StepId.DELETE_USERS)
+    assert len(sb.tenant.users) == 1
+    # Once for the 120 items, then after every 50 results: twice.
+    assert calls == [(120, True), (50, True), (50, True)]
