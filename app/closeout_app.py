@@ -12,8 +12,7 @@ the screen as messages and, for the many small ones, through the bridge's flush 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,10 +41,10 @@ from .messages import (
     StepStateChanged,
 )
 from .screens.dialogs import quit_guard
-from .screens.handoff import HandoffScreen
 from .screens.help import HelpScreen
 from .screens.main_screen import MainScreen
 from .screens.sign_in import SignInScreen
+from .step_book import StepBook
 from .texts import connect_summary, read_only_notice
 
 if TYPE_CHECKING:
@@ -82,17 +81,15 @@ class CloseoutApp(App[int]):
         self.engine: Engine | None = None
         self.portal: PortalPlayer | None = None
         self.bridge = EngineBridge(self.post_message)
-        # Filled as the engine reports, and completed from the step registry on connecting:
-        # the registry loads the step code and the Graph client, which the sign-in worker
-        # imports; the UI thread must not before the first paint is on the terminal.
-        self.step_states: dict[StepId, StepState] = {}
-        self.handoffs: dict[StepId, Handoff] = {}
+        self.book = StepBook()
+        # What the controller shows the screens: the book's own maps, read-only.
+        self.step_states: Mapping[StepId, StepState] = self.book.states
+        self.handoffs: Mapping[StepId, Handoff] = self.book.handoffs
         self.step_running: StepId | None = None
         self.control: RunControl | None = None
         self._failure: ExitCode | None = None
         self._hangup = False
         self._quitting = False
-        self._run_base: dict[StepId, int] = {}
 
     # -- start --------------------------------------------------------------------------------
 
@@ -100,9 +97,8 @@ class CloseoutApp(App[int]):
         # The first paint is the sign-in screen alone (before sign-in its badge already says
         # what closeout is about to connect to); the main screen, most of the app's widgets,
         # is built after it (on_ready). Installed, so that it can be taken off and put back.
-        rehearsal = self.options.rehearse is not None
-        sign_in = SignInScreen(self, sandbox=self.targets_sandbox, rehearsal=rehearsal)
-        self.install_screen(sign_in, name="sign-in")
+        self.sign_in = SignInScreen(self)
+        self.install_screen(self.sign_in, name="sign-in")
         self.push_screen("sign-in")
         # Not named _flush: App._flush(stderr=...) is what Textual's stdout/stderr capture
         # calls, from whichever thread printed.
@@ -115,7 +111,7 @@ class CloseoutApp(App[int]):
         # otherwise compete with the first paint for the interpreter.
         self.switch_screen(MainScreen(self))
         self.push_screen("sign-in")
-        self.sign_in_screen.start()
+        self.sign_in.start()
 
     def open_session(self) -> Session:
         if self.session is None:
@@ -153,8 +149,7 @@ class CloseoutApp(App[int]):
         engine = self.engine
         assert engine is not None
         self._failure = None
-        for step in load_registry().ids():
-            self.step_states.setdefault(step, StepState(step))
+        self.book.fill(load_registry().ids())
         self.bridge.note("info", connect_summary(engine.plan, engine.inventory))
         for text in engine.journal_warnings():
             self.bridge.note("warning", text)
@@ -172,14 +167,9 @@ class CloseoutApp(App[int]):
 
     def begin_run(self, resumed: str | None) -> None:
         if self.engine is not None and not self.engine.run_id:
-            self.engine.begin(
-                "tui",
-                {
-                    "resumed": resumed,
-                    "read_only": self.options.read_only,
-                    "keep": list(self.options.keep),
-                },
-            )
+            keep = list(self.options.keep)
+            record = {"resumed": resumed, "read_only": self.options.read_only, "keep": keep}
+            self.engine.begin("tui", record)
 
     # -- state for the screens -----------------------------------------------------------------
 
@@ -189,21 +179,6 @@ class CloseoutApp(App[int]):
             if isinstance(screen, MainScreen):
                 return screen
         raise RuntimeError("main screen not installed")
-
-    @property
-    def sign_in_screen(self) -> SignInScreen:
-        screen = self.get_screen("sign-in")
-        assert isinstance(screen, SignInScreen)
-        return screen
-
-    @property
-    def targets_sandbox(self) -> bool:
-        url = self.options.graph_url or ""
-        return (
-            self.options.demo
-            or self.options.rehearse is not None
-            or url.startswith(("http://127.", "http://localhost", "http://[::1]"))
-        )
 
     @property
     def has_portal(self) -> bool:
@@ -226,31 +201,20 @@ class CloseoutApp(App[int]):
 
     def on_step_state_changed(self, message: StepStateChanged) -> None:
         st = message.state
-        self.step_states[st.step] = st
-        if st.status == StepStatus.RUNNING:
-            self._run_base[st.step] = st.done
-        else:
-            self._run_base.pop(st.step, None)
+        self.book.report(st)
         self.main.show_steps(changed=st.step)
         done = st.step == StepId.DELETE_DIRECTORY and st.status == StepStatus.DONE
         if done and self.engine is not None and self.engine.gone:
             self.notify(_("The tenant is deleted. The close-out is complete."), timeout=10)
 
     def on_progress_changed(self, message: ProgressChanged) -> None:
-        p = message.progress
-        self.main.show_progress(p)
-        # The checklist counts move with the run, not only when Graph is read again after it.
-        st = self.step_states[p.step]
-        base = self._run_base.get(p.step)
-        if st.status == StepStatus.RUNNING and base is not None and base + p.total <= st.total:
-            self.step_states[p.step] = replace(st, done=base + p.done, failed=p.failed)
+        self.main.show_progress(message.progress)
+        if self.book.advance(message.progress):
             self.main.show_steps()
 
     def on_handoff_changed(self, message: HandoffChanged) -> None:
-        self.handoffs[message.handoff.step] = message.handoff
-        if isinstance(self.screen, HandoffScreen) and self.screen.step == message.handoff.step:
-            self.screen.update(message.handoff)
-        self.main.refresh_keys_soon()
+        self.book.handoffs[message.handoff.step] = message.handoff
+        self.main.show_handoff_changed(message.handoff)
 
     def on_inventory_loaded(self, message: InventoryLoaded) -> None:
         self.main.load_inventory(message.inventory)

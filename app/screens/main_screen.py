@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from app.controller import Controller
     from app.messages import StepResult
     from services.engine import Engine
-    from services.models import InventoryRefreshed, ProgressUpdated
+    from services.models import Handoff, InventoryRefreshed, ProgressUpdated
 
 
 class MainScreen(Screen[None]):
@@ -114,6 +114,13 @@ class MainScreen(Screen[None]):
             if checklist.selected == changed:
                 self.show_detail(changed)
             self.refresh_keys_soon()
+
+    def show_handoff_changed(self, handoff: Handoff) -> None:
+        """A handoff changed: the open handoff screen shows it, ``h`` may act now."""
+        screen = self.app.screen
+        if isinstance(screen, HandoffScreen) and screen.step == handoff.step:
+            screen.update(handoff)
+        self.refresh_keys_soon()
 
     def show_detail(self, step: StepId) -> None:
         st = self.controller.step_states.get(step) or StepState(step)

@@ -41,13 +41,9 @@ class SignInScreen(Screen[None]):
         Binding("q", "app.quit", _("Quit"), id="quit"),
     ]
 
-    def __init__(
-        self, controller: Controller, *, sandbox: bool | None = None, rehearsal: bool = False
-    ) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__(id="sign-in")
         self.controller = controller
-        self.sandbox = sandbox
-        self.rehearsal = rehearsal
         self.prompt: DeviceCodePrompt | None = None
         self.failed = False
 
@@ -66,8 +62,20 @@ class SignInScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DeviceCodePanel).display = False
-        if self.sandbox is not None:
-            self.query_one(TenantHeader).expect(sandbox=self.sandbox, rehearsal=self.rehearsal)
+        rehearsal = self.controller.options.rehearse is not None
+        self.query_one(TenantHeader).expect(sandbox=self.targets_sandbox, rehearsal=rehearsal)
+
+    @property
+    def targets_sandbox(self) -> bool:
+        """What the badge says before sign-in: a sandbox (the demo, a rehearsal's replica, a
+        Graph URL on loopback), or Microsoft's cloud."""
+        options = self.controller.options
+        url = options.graph_url or ""
+        return (
+            options.demo
+            or options.rehearse is not None
+            or url.startswith(("http://127.", "http://localhost", "http://[::1]"))
+        )
 
     # -- signing in ------------------------------------------------------------------------------
 
