@@ -55,6 +55,9 @@ class BatchItem:
     version: str = "v1.0"
     action: str = ""
     label: str = ""
+    once: bool = False
+    """Never sent twice: a 5xx answer to it (a gateway may time out after Graph acted) is
+    ``unknown`` and settled by a fresh read, like a lost answer, instead of being retried."""
 
     @property
     def is_write(self) -> bool:
@@ -69,6 +72,7 @@ class BatchItem:
         body: dict[str, Any] | None = None,
         action: str = "",
         label: str = "",
+        once: bool = False,
     ) -> BatchItem:
         """``call`` (its row in :mod:`services.endpoints`) on the object ``key``; a body goes
         as JSON."""
@@ -81,6 +85,7 @@ class BatchItem:
             version=call.version,
             action=action,
             label=label,
+            once=once,
         )
 
 
@@ -520,6 +525,14 @@ class BatchExecutor:
                 status=None,
                 code=error.code,
                 message="the answer for this request has no valid status",
+                request_id=request_id,
+            )
+        elif status >= 500 and item.once:
+            judge.ambiguous(
+                work,
+                status=status,
+                code=error.code,
+                message=error.message,
                 request_id=request_id,
             )
         elif status >= 500 or status == 424:
