@@ -40,7 +40,7 @@ from .messages import (
     StepResult,
     StepStateChanged,
 )
-from .screens.dialogs import quit_guard
+from .screens.dialogs import STOP_GUARD_ID, quit_guard, stop_guard
 from .screens.help import HelpScreen
 from .screens.main_screen import MainScreen
 from .screens.sign_in import SignInScreen
@@ -64,6 +64,11 @@ class CloseoutApp(App[int]):
     TITLE = "closeout"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", _("Quit"), show=False, priority=True, id="app-quit"),
+        # Before any widget's own Ctrl-C (an input's copy) while a step runs: a reflexive
+        # Ctrl-C must stop the run, not only show a toast while batches keep going. When
+        # nothing runs, check_action lets the key through: an input's copy, else the screen's
+        # own Ctrl-C (quit, on the main and sign-in screens).
+        Binding("ctrl+c", "interrupt", _("Stop"), show=False, priority=True, id="interrupt"),
     ]
 
     def __init__(
@@ -272,6 +277,23 @@ class CloseoutApp(App[int]):
         if self.control is not None:
             self.control.stop()
             self.main.write_log("warning", _("Stopping after the batches in flight…"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "interrupt":
+            return self.step_running is not None
+        return True
+
+    def action_interrupt(self) -> None:
+        """Ctrl-C while a step runs: the first asks "Stop after the current batch?", a second
+        (with the question still shown) stops at once, between batches."""
+        if self.control is None:
+            return
+        if self.control.stopped:
+            self.notify(_("Stopping after the batches in flight…"), timeout=3)
+        elif self.screen.id == STOP_GUARD_ID:
+            self.screen.dismiss(True)
+        else:
+            self.push_screen(stop_guard(), lambda ok: self.stop_step() if ok else None)
 
     def start_refresh(self) -> None:
         if self.engine is not None and self.step_running is None:

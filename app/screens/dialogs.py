@@ -207,3 +207,19 @@ def quit_guard() -> ConfirmModal:
         confirm_label=_("Stop and quit"),
         id="quit-guard",
     )
+
+
+STOP_GUARD_ID = "stop-guard"
+
+
+def stop_guard() -> ConfirmModal:
+    """Asked by the first Ctrl-C while a step runs (the second one stops at once)."""
+    return ConfirmModal(
+        _("Stop after the current batch?"),
+        _(
+            "The batches in flight finish and are recorded; nothing new is sent. Run the step "
+            "again to continue. Ctrl-C again stops at once, between batches."
+        ),
+        confirm_label=_("Stop"),
+        id=STOP_GUARD_ID,
+    )

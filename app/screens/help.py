@@ -27,6 +27,10 @@ KEYS = [
         ),
     ),
     ("p / s", N_("pause or resume / stop the running step (between batches; nothing is lost)")),
+    (
+        "Ctrl-C",
+        N_("during a run: stop it (asks first; a second Ctrl-C stops at once); else quit"),
+    ),
     ("/", N_("filter the table; Esc clears")),
     ("t", N_("next table tab (users, subscriptions, apps, policies)")),
     ("g", N_("re-read everything from Graph")),

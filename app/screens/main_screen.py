@@ -51,6 +51,9 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", _("Help"), id="help", key_display="?"),
         Binding("q", "quit", _("Quit"), id="quit"),
+        # When nothing runs (a run takes Ctrl-C first, app-wide): copy what is selected, else
+        # quit as a terminal user expects, not Textual's toast saying which key quits.
+        Binding("ctrl+c", "copy_or_quit", _("Quit"), show=False, key_display="Ctrl-C"),
         Binding("r", "run_step", _("Run step"), id="run-step"),
         Binding("D", "delete_directory", _("Delete directory…"), id="delete-directory"),
         Binding("h", "handoff", _("Handoff"), id="handoff"),
@@ -335,6 +338,13 @@ class MainScreen(Screen[None]):
 
     async def action_quit(self) -> None:
         await self.controller.request_quit()
+
+    async def action_copy_or_quit(self) -> None:
+        selection = self.get_selected_text()
+        if selection:
+            self.app.copy_to_clipboard(selection)
+        else:
+            await self.controller.request_quit()
 
     def action_next_tab(self) -> None:
         self.pane.next_tab()

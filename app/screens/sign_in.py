@@ -39,6 +39,7 @@ class SignInScreen(Screen[None]):
         Binding("u", "copy_link", _("Copy link"), id="copy-link"),
         Binding("r", "retry", _("New code"), id="retry"),
         Binding("q", "app.quit", _("Quit"), id="quit"),
+        Binding("ctrl+c", "app.quit", _("Quit"), show=False),
     ]
 
     def __init__(self, controller: Controller) -> None:
