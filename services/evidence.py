@@ -353,7 +353,7 @@ def _write_outcomes(
         row = _row(item)
         buf.seek(0)
         buf.truncate()
-        writer.writerow([_csv_cell(row[col]) for col in COLUMNS])
+        writer.writerow([csv_cell(row[col]) for col in COLUMNS])
         csv_file.write(buf.getvalue())
         json_file.write(
             ("\n  " if not tally.objects else ",\n  ")
@@ -442,7 +442,8 @@ def _row(src: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _csv_cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
+    """``value`` as a CSV cell no spreadsheet runs as a formula."""
     if value is None:
         return ""
     text = str(value)

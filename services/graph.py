@@ -490,6 +490,50 @@ class GraphClient:
             items.extend(page)
         return items
 
+    def download(self, path: str, *, version: str = "v1.0", max_bytes: int = 512 << 20) -> bytes:
+        """GET a call Graph answers with a ``302`` to a preauthenticated download URL (the usage
+        reports), and the file that URL holds; a direct ``200`` is taken as the file.
+
+        The download URL is fetched on its own, without the bearer token: it needs none, and
+        it may be another host's (graph-api.md §14). Raises :class:`GraphError` for a refusal,
+        :class:`NetworkError` when the download fails.
+        """
+        resp = self._send(
+            "GET",
+            path,
+            version=version,
+            params=None,
+            json=None,
+            headers={"Accept": "application/octet-stream"},
+            retry=True,
+            raise_for_status=False,
+        )
+        if resp.ok:
+            return resp.content
+        location = resp.header("Location")
+        if resp.status not in (301, 302, 303, 307, 308) or not location:
+            raise resp.error()
+        if not location.lower().startswith(("https://", "http://")):
+            raise CloseoutError(_("Graph sent a download link that is not a web address."))
+        try:
+            with self.session.get(
+                location,
+                headers={"User-Agent": self.user_agent},
+                timeout=self.timeout,
+                allow_redirects=True,
+                stream=True,
+            ) as raw:
+                if not 200 <= raw.status_code < 300:
+                    raise CloseoutError(
+                        _("The report download answered {status}.").format(status=raw.status_code)
+                    )
+                data = raw.raw.read(max_bytes + 1, decode_content=True)
+        except _NETWORK_ERRORS as exc:
+            raise NetworkError("GET", urlsplit(location).netloc, exc, attempts=1) from None
+        if len(data) > max_bytes:
+            raise CloseoutError(_("The report download is larger than closeout reads."))
+        return data
+
     def count(self, path: str, *, filter: str | None = None, version: str = "v1.0") -> int:
         """``GET {path}/$count`` with ``ConsistencyLevel: eventual`` (a text/plain integer)."""
         resp = self.request(

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TextIO, get_type_hints
 
 from .caller import Caller
+from .data_owners import some_names
 from .errors import CloseoutError
 from .i18n import N_, _, ngettext
 from .inventory import Inventory
@@ -664,10 +665,10 @@ def build_plan(inv: Inventory, caller: Caller, options: PlanOptions) -> Plan:
     if inv.data_holders:
         warnings.append(
             ngettext(
-                "{n} user has mailbox or OneDrive data; back it up before step 1.",
-                "{n} users have mailbox or OneDrive data; back it up before step 1.",
+                "{n} user has mailbox or OneDrive data; back it up before step 1: {names}.",
+                "{n} users have mailbox or OneDrive data; back it up before step 1: {names}.",
                 len(inv.data_holders),
-            ).format(n=len(inv.data_holders))
+            ).format(n=len(inv.data_holders), names=some_names([u.upn for u in inv.data_holders]))
         )
     for part, reason in inv.errors.items():
         warnings.append(_("Could not read {part}: {reason}").format(part=part, reason=reason))

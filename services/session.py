@@ -178,6 +178,7 @@ class Session:
             read_only=opts.read_only,
             disable_security_defaults=opts.disable_security_defaults,
             disable_ca_mfa=opts.disable_ca_mfa,
+            usage_reports=opts.usage_reports,
         )
         resource = None if self.is_sandbox else self.cloud.graph_resource
         return DeviceCodeAuth(opts.client_id, authority, scoped(resource, names), cache=cache)

@@ -31,6 +31,8 @@ class SessionOptions:
     keep: tuple[str, ...] = ()
     keep_entries: tuple[KeepEntry, ...] = ()
     """The lines of ``--keep-file`` (``services.keep``)."""
+    usage_reports: bool = False
+    """Also ask for Reports.Read.All, to read the usage reports (``closeout data-owners``)."""
     disable_security_defaults: bool = False
     disable_ca_mfa: bool = False
     delete_own_app: bool = False

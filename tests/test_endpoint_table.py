@@ -128,6 +128,13 @@ def test_a_full_close_out_sends_only_calls_of_the_table_and_every_row_is_sent(
         token=snap.issue_token(scopes=set(scopes_for(read_only=True))),
     )
     assert result.code == 0, result.text[-2000:]
+    # data-owners reads the usage reports, which no close-out does (issue 12).
+    result = run_cli(
+        ["data-owners", *target_args(snap, tmp_path / "owners")],
+        monkeypatch=monkeypatch,
+        token=snap.issue_token(scopes=set(scopes_for(read_only=True, usage_reports=True))),
+    )
+    assert result.code == 0, result.text[-2000:]
 
     sent: Counter[str] = Counter()
     for sb in (clean, lost, kept, snap):
@@ -180,9 +187,11 @@ def _allowed(row: Endpoint, scopes: tuple[str, ...]) -> bool:
 
 
 def test_the_scopes_a_run_asks_for_allow_each_call_it_makes_and_no_more() -> None:
-    everything = scopes_for(read_only=False, disable_security_defaults=True, disable_ca_mfa=True)
+    everything = scopes_for(
+        read_only=False, disable_security_defaults=True, disable_ca_mfa=True, usage_reports=True
+    )
     plain = scopes_for(read_only=False)
-    read_only = scopes_for(read_only=True)
+    read_only = scopes_for(read_only=True, usage_reports=True)
     for row in CALLS:
         assert _allowed(row, everything), row.name
         assert _allowed(row, plain) == (row.option is None), row.name
@@ -297,6 +306,8 @@ class Targets:
             ],
             "/identity/conditionalAccess/": lambda: [p.id for p in t.ca_policies.values()],
         }
+        if row.path.startswith("/reports/"):
+            return {"period": "D7"}
         if row.path.startswith("/directory/deletedItems/"):
             binned = row.target == endpoints.DELETED_USER.target
             kind = "binned-user" if binned else "binned-app"

@@ -97,9 +97,10 @@ def test_headless_asks_runs_and_orders_by_the_registry(
     done = run_cli([*run, "--yes"], monkeypatch=monkeypatch, token=sb.issue_token())
     assert calls == [StepId.CANCEL_SUBSCRIPTIONS]
     confirmed = [(e["step"], e["message"]) for e in done.json_lines() if e["event"] == "confirmed"]
-    assert confirmed == [
+    # Step 1's question also names the users who hold mailbox or OneDrive data (issue 12).
+    assert [(step, message.split(" of them hold")[0]) for step, message in confirmed] == [
         (2, f"Fake step 2 over {n} actions?"),
-        (1, "Delete 11 users? They can be restored for 30 days."),
+        (1, "Delete 11 users? They can be restored for 30 days. 8"),
     ]
     # Step 4 had nothing to do (only the kept admin is left); the real step 3 (a handoff) now
     # waits on a person, and step 5 on it.

@@ -142,6 +142,7 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
         read_only=args.read_only or read_only,
         keep=_keep_accounts(args.keep),
         keep_entries=tuple(e for path in args.keep_file for e in read_keep_file(path)),
+        usage_reports=getattr(args, "usage_reports", False),
         disable_security_defaults=args.disable_security_defaults,
         disable_ca_mfa=args.disable_ca_mfa,
         delete_own_app=args.delete_own_app,

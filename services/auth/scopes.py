@@ -48,7 +48,11 @@ GLOBAL_GRAPH = "https://graph.microsoft.com"
 
 
 def scopes_for(
-    *, read_only: bool, disable_security_defaults: bool = False, disable_ca_mfa: bool = False
+    *,
+    read_only: bool,
+    disable_security_defaults: bool = False,
+    disable_ca_mfa: bool = False,
+    usage_reports: bool = False,
 ) -> tuple[str, ...]:
     """The delegated scopes this run needs, and no more, from the endpoint table.
 
@@ -57,11 +61,13 @@ def scopes_for(
     for what some calls need as well (deleting admins, Conditional Access). Turning security
     defaults or Conditional Access policies off are the only writes that need their own scopes,
     and only a run with the matching option makes them: a tenant that never consented to those
-    scopes can still be closed without them.
+    scopes can still be closed without them. The usage reports' Reports.Read.All is asked for
+    only by the command that reads them (``data-owners``).
     """
     chosen: dict[endpoints.Option, bool] = {
         "disable_security_defaults": disable_security_defaults,
         "disable_ca_mfa": disable_ca_mfa,
+        "usage_reports": usage_reports,
     }
     names: list[str] = []
     for e in endpoints.ENDPOINTS:

@@ -21,7 +21,7 @@ __all__ = ["VERSIONS", "Endpoint", "Option", "split_version"]
 
 VERSIONS = ("v1.0", "beta")
 
-Option = Literal["disable_security_defaults", "disable_ca_mfa"]
+Option = Literal["disable_security_defaults", "disable_ca_mfa", "usage_reports"]
 """A run option without which closeout never makes the call (and never asks for its scope)."""
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")

@@ -380,6 +380,38 @@ SERVICE_PRINCIPAL_DISABLE = Endpoint(
 BATCH = Endpoint("batch", "POST", "/$batch", "v1.0", None, None, "§7, §10; BATCH")
 BATCH_BETA = Endpoint("batch.beta", "POST", "/$batch", "beta", None, None, "§7, §10; BATCH")
 
+# -- data before step 1: who holds mailbox and OneDrive data, and how much (graph-api.md §14) -
+
+_REPORTS = ("Reports.Read.All",)
+_REPORT_SOURCE = (
+    "§14; Graph reference reportroot-getmailboxusagedetail, -getonedriveusageaccountdetail"
+)
+REPORT_MAILBOX = Endpoint(
+    "reports.mailboxUsageDetail",
+    "GET",
+    "/reports/getMailboxUsageDetail(period='{period}')",
+    "v1.0",
+    _REPORTS,
+    _REPORTS,
+    _REPORT_SOURCE,
+    option="usage_reports",
+    note=N_(
+        "usage reports also need a role that may read them (Reports Reader, or an admin role); "
+        "they exist in the global cloud only"
+    ),
+)
+REPORT_ONEDRIVE = Endpoint(
+    "reports.oneDriveUsageAccountDetail",
+    "GET",
+    "/reports/getOneDriveUsageAccountDetail(period='{period}')",
+    "v1.0",
+    _REPORTS,
+    _REPORTS,
+    _REPORT_SOURCE,
+    option="usage_reports",
+    note=REPORT_MAILBOX.note,
+)
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     ORGANIZATION,
     ME,
@@ -418,4 +450,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     SERVICE_PRINCIPAL_DISABLE,
     BATCH,
     BATCH_BETA,
+    REPORT_MAILBOX,
+    REPORT_ONEDRIVE,
 )

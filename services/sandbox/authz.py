@@ -28,6 +28,7 @@ ALL_SCOPES = frozenset(
         "Policy.ReadWrite.ConditionalAccess",
         "Application.Read.All",
         "Application.ReadWrite.All",
+        "Reports.Read.All",
     }
 )
 """The permissions a sandbox grants unless ``SandboxConfig.granted_scopes`` narrows them."""

@@ -125,6 +125,9 @@ class SandboxConfig:
     directory objects returns at most 20 related items and no nextLink (later docs say 100);
     the list's own page said it supports no query parameters. ``capped``: members expanded, at
     most 20 per role; ``ignored``: roles without members; ``refused``: 400."""
+    report_names: Literal["concealed", "shown"] = "concealed"
+    """User names in the usage reports: pseudonyms, as Microsoft shows them by default since
+    September 2021 (graph-api.md §14), or the real ones, where the admin turned that off."""
     portal_refuses_microsoft_sps: bool = False
     """The portal's "Delete tenant" refuses while any Microsoft service principal is enabled
     (DELTEN: enterprise apps that can't be deleted "might block you"; KB2967860 says they
@@ -249,6 +252,18 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "role_expand",
         "refused",
         N_("directoryRoles refuses $expand=members with 400"),
+    ),
+    Behaviour(
+        "report-names-concealed",
+        "report_names",
+        "concealed",
+        N_("the usage reports name users by pseudonyms, as Microsoft's default is (default)"),
+    ),
+    Behaviour(
+        "report-names-shown",
+        "report_names",
+        "shown",
+        N_("the usage reports name users by their userPrincipalName and display name"),
     ),
     Behaviour(
         "portal-refuses-ms-sps",

@@ -61,6 +61,8 @@ class Sandbox:
         self.throttle = Throttle(self.config, self.clock, len(self.tenant.users))
         self.faults = Faults(self.config.faults, self.config.seed)
         self.recorder = Recorder()
+        self.report_downloads: dict[str, tuple[bytes, float]] = {}
+        """Usage reports behind their download URLs: the CSV, and until when (monotonic)."""
         self.rng = random.Random(self.config.seed + 7)
         self.identity_provider = IdentityProvider(self)
         self.base_url = ""

@@ -28,6 +28,7 @@ from .graph_api import (
     per_user_mfa,
     policies,
     recycle_bin,
+    reports,
     user_accounts,
 )
 from .http import Request, Response, Router
@@ -122,6 +123,8 @@ GRAPH: tuple[Endpoint, ...] = (
     E("PATCH", f"/beta{_MFA}", per_user_mfa.patch_mfa),
     E("GET", f"/v1.0{_MFA}", per_user_mfa.mfa_on_v1),
     E("PATCH", f"/v1.0{_MFA}", per_user_mfa.mfa_on_v1),
+    # Usage reports: a 302 to a download URL that needs no token (served below, not as Graph).
+    *_in_each_version(E("GET", "/reports/{function}", reports.report)),
     # The envelope is not a write itself: each request inside it is counted on its own.
     *(E("POST", f"{v}/$batch", json_batch.handle_batch, writes=False) for v in GRAPH_VERSIONS),
 )
@@ -134,6 +137,8 @@ IDENTITY: tuple[Endpoint, ...] = (
     E("POST", "/{tenant}/oauth2/v2.0/token", token_endpoint.token),
     E("GET", "/devicelogin", signin_pages.devicelogin_page),
     E("POST", "/devicelogin", signin_pages.devicelogin_submit),
+    # A usage report's preauthenticated download URL (reports.office.com's part).
+    E("GET", f"{reports.DOWNLOAD_PATH}/{{key}}", reports.download),
 )
 
 CONTROL: tuple[Endpoint, ...] = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services import requirements
+from services.data_owners import some_names
 from services.i18n import N_, _, ngettext
 from services.inventory import Inventory
 from services.models import StepId, StepState, StepStatus
@@ -53,8 +54,9 @@ def assess(
                 len(upns),
             ).format(n=len(upns))
         )
-        # The whole list is in the evidence pack's inventory; the first few here.
-        notes.append(", ".join(upns[:5]) + (f" … (+{len(upns) - 5:,})" if len(upns) > 5 else ""))
+        # The whole list is in the evidence pack's inventory and closeout data-owners; the
+        # first few here.
+        notes.append(some_names(upns))
     notes += [
         _("Could not read {part}: {reason}").format(part=k, reason=v) for k, v in inv.errors.items()
     ]

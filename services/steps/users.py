@@ -15,6 +15,7 @@ from datetime import datetime
 from services import endpoints, requirements
 from services.batch import BatchItem, Outcome
 from services.caller import read_organization
+from services.data_owners import owners_named
 from services.graph import GraphClient
 from services.i18n import N_, _, ngettext
 from services.inventory import read_users
@@ -320,6 +321,13 @@ def confirmation(ask: Asking) -> Confirmation:
             ),
             _("Continue"),
         )
+    owners = (
+        owners_named(inventory, plan.user_delete_ids())
+        if inventory is not None and plan is not None
+        else None
+    )
+    if owners is not None:
+        question = f"{question} {owners}"
     return Confirmation(
         question,
         ngettext("Delete {n:,} user?", "Delete {n:,} users?", remaining).format(n=remaining),
@@ -328,6 +336,7 @@ def confirmation(ask: Asking) -> Confirmation:
                 "{n:,} users will be deleted, guests and other admins included; you are kept. "
                 "They can be restored for 30 days."
             ).format(n=remaining),
+            *((owners,) if owners is not None else ()),
         ),
         _("Delete"),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from app.cli.command import Command
 
+from .data_owners import DATA_OWNERS
 from .export import EXPORT
 from .plan import PLAN
 from .rehearse import REHEARSE
@@ -17,4 +18,4 @@ from .tui import TUI
 
 __all__ = ["COMMANDS", "TUI"]
 
-COMMANDS: tuple[Command, ...] = (PLAN, STATUS, EXPORT, RUN, SNAPSHOT, REHEARSE, SANDBOX)
+COMMANDS: tuple[Command, ...] = (PLAN, STATUS, DATA_OWNERS, EXPORT, RUN, SNAPSHOT, REHEARSE, SANDBOX)
