@@ -153,7 +153,14 @@ async def test_the_sign_in_services_words_are_shown_inert(tmp_path) -> None:
             lambda: shows(app, SignInScreen) and app.screen.query_one(DeviceCodePanel).display,
             "the device code",
         )
-        await pilot.pause()
+        # The panel shows before its text and the footer are laid out; on a loaded machine
+        # that takes more than one pause. Wait for what is asserted below, then check it all.
+        await wait_for(
+            pilot,
+            lambda: "\\ x 1 b [ 2 J" in screen_text(app)
+            and "Quit" in screen_text(app).splitlines()[-1],
+            "the device code and the footer on screen",
+        )
         text = assert_terminal_inert(app, "sign-in screen")
         # The link and the (spaced-out) code, their escapes visible.
         assert "devicelogin\\x1b]8;;https://evil.example" in text
