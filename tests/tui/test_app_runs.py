@@ -199,9 +199,16 @@ async def test_worker_messages_are_few_and_progress_coalesces(make_app: AppFacto
     app.bridge.sink = counting_sink  # type: ignore[method-assign]
     async with app.run_test(message_hook=log) as pilot:
         await connected(pilot)
-        # Connecting assessed every step: one state per step reached the UI.
-        assert {m.state.step for m in log.of(StepStateChanged)} == set(StepId)
-        assert log.of(InventoryLoaded)
+        # Connecting assesses every step: one state per step reaches the UI, and the inventory.
+        # The main screen shows before the assessing worker is done; under load, well before.
+        await wait_for(
+            pilot,
+            lambda: {m.state.step for m in log.of(StepStateChanged)} == set(StepId)
+            and log.of(InventoryLoaded),
+            "every step's state and the inventory",
+        )
+        await app.workers.wait_for_complete()
+        await pilot.pause()
 
         log.clear()
         emitted.clear()
