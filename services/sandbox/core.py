@@ -67,6 +67,8 @@ class Sandbox:
         self.identity_provider = IdentityProvider(self)
         self.base_url = ""
         self._server: Any = None
+        self._outage: threading.Timer | None = None
+        self._outage_lock = threading.Lock()
         self.graph_routes, self.identity_routes, self.control_routes = build_routers(self)
 
     # -- identity of the tenant -------------------------------------------------------------
@@ -148,9 +150,38 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        with self._outage_lock:
+            if self._outage is not None:
+                self._outage.cancel()
+                self._outage = None
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    def outage(self, seconds: float) -> None:
+        """Graph out of reach for ``seconds`` real seconds: the port refuses connections and
+        open ones are cut (what a dropped network does to a client), then the same port serves
+        again. Nothing that was sent before is lost; the tenant's state stays as it is."""
+        from .server import SandboxServer
+
+        server = self._server
+        if server is None:
+            raise RuntimeError("the sandbox is not running")
+        server.stop(drop_connections=True)
+        self._server = None
+
+        def back() -> None:
+            with self._outage_lock:
+                if self._outage is None:
+                    return  # stopped for good meanwhile
+                self._outage = None
+                self._server = SandboxServer(self, server.host, server.port)
+                self._server.start()
+
+        with self._outage_lock:
+            self._outage = threading.Timer(seconds, back)
+            self._outage.daemon = True
+            self._outage.start()
 
     def __enter__(self) -> Sandbox:
         return self.start() if self._server is None else self

@@ -63,6 +63,29 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Open connections, so that an outage can cut the kept-alive ones too.
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self._open_lock:
+            open_now = list(self._open)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a timeout test, a stopped run) is not the sandbox's error;
         # socketserver would print a traceback for it on stderr.
@@ -90,7 +113,11 @@ class SandboxServer:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, *, drop_connections: bool = False) -> None:
+        """Stop listening (new connections are refused); ``drop_connections`` also cuts the
+        open ones, as a network outage does."""
         self._httpd.shutdown()
         self._httpd.server_close()
+        if drop_connections:
+            self._httpd.drop_connections()
         self._thread.join(timeout=5)
