@@ -22,6 +22,7 @@ from services.models import (
     InventoryRefreshed,
     ItemFinished,
     Noted,
+    NotSent,
     ProgressUpdated,
     StepChanged,
 )
@@ -29,6 +30,7 @@ from services.models import (
 from .messages import HandoffChanged, InventoryLoaded, ProgressChanged, StepStateChanged
 
 if TYPE_CHECKING:
+    from services.control import Waiting
     from services.graph import CallRecord
 
 log = logging.getLogger("closeout.graph.calls")
@@ -120,6 +122,12 @@ class EngineBridge:
             self._post(InventoryLoaded(event))
         elif isinstance(event, Noted):
             self.note(event.level, event.text)
+        elif isinstance(event, NotSent):
+            self.note("warning", event.text())
+
+    def waiting(self, waiting: Waiting) -> None:
+        """A wait of the session's Graph client or of a step: what for, until when."""
+        self.note("warning", waiting.text())
 
     def on_call(self, record: CallRecord) -> None:
         level, line = format_call(record)

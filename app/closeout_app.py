@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -24,7 +25,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from services.control import RunControl
-from services.errors import CloseoutError
+from services.errors import CloseoutError, LongWait, Stopped
 from services.exit_codes import ExitCode, exit_code_for_steps
 from services.i18n import _
 from services.models import Handoff, StepId, StepState, StepStatus
@@ -94,6 +95,8 @@ class CloseoutApp(App[int]):
         self.control: RunControl | None = None
         self._failure: ExitCode | None = None
         self._hangup = False
+        self.graph_wait_until: datetime | None = None
+        """Graph asked for a wait longer than closeout sleeps through: no watch read before."""
         self._quitting = False
 
     # -- start --------------------------------------------------------------------------------
@@ -125,6 +128,10 @@ class CloseoutApp(App[int]):
 
                 self._session_factory = Session
             self.session = self._session_factory(self.options)
+            # From here on every wait of the session's Graph client is in the log.
+            self.session.control.add_wait_listener(self.bridge.waiting)
+            if self._hangup:
+                self.session.control.stop("hang-up")
         return self.session
 
     def connect(self, session: Session) -> None:
@@ -240,7 +247,8 @@ class CloseoutApp(App[int]):
     ) -> None:
         if self.step_running is not None or self.engine is None:
             return
-        self.control = RunControl()
+        # The step's own control (s stops the step), stopped too when the session is.
+        self.control = self.session.control.child() if self.session else RunControl()
         self.step_running = step
         self.main.step_started()
         self._step_worker(step, confirm_domain, self.control, last_resort)
@@ -256,11 +264,25 @@ class CloseoutApp(App[int]):
             else:
                 state = self.engine.run_step(step, confirm_domain=confirm_domain, control=control)
             self.post_message(StepFinished(StepResult(step, state)))
+        except LongWait as exc:
+            # A wait, not a failure: the step shows what it waits for and until when.
+            self.graph_wait_until = exc.waiting.until
+            before = self.step_states[step]
+            waiting = replace(
+                before,
+                status=StepStatus.WAITING_TIME,
+                waiting_for=exc.waiting.text(),
+                waiting_until=exc.waiting.until,
+            )
+            self.post_message(StepStateChanged(waiting))
+            self.post_message(StepFinished(StepResult(step, waiting, exc.message, exc.hint)))
         except CloseoutError as exc:
             self.post_message(StepFinished(StepResult(step, None, exc.message, exc.hint)))
 
     def on_step_finished(self, message: StepFinished) -> None:
         self.step_running = None
+        if self.control is not None:
+            self.control.detach()
         self.control = None
         self._flush_bridge()
         self.main.step_finished(message.result)
@@ -300,13 +322,31 @@ class CloseoutApp(App[int]):
             self._refresh_worker()
 
     def _tick_watch(self) -> None:
+        if self.graph_wait_until is not None:
+            if datetime.now(UTC) < self.graph_wait_until:
+                return
+            self.graph_wait_until = None
         if self.step_running is None and self.engine is not None and not self.engine.gone:
             self._refresh_worker()
 
     @work(thread=True, group="watch", exclusive=True, exit_on_error=False, name="watch")
     def _refresh_worker(self) -> None:
-        if self.engine is not None:
+        if self.engine is None:
+            return
+        try:
             self.engine.assess(refresh=True)
+        except LongWait as exc:
+            # The watch pauses until then; a refresh (g) may try earlier.
+            self.graph_wait_until = exc.waiting.until
+            self.bridge.note("warning", exc.waiting.text())
+            self.notify(
+                f"{exc.message}\n{exc.hint or ''}".strip(),
+                title=_("Waiting on Graph"),
+                severity="warning",
+                timeout=15,
+            )
+        except Stopped:
+            log.info("a read was stopped: the app is leaving")
 
     def replan(self) -> None:
         if self.engine is not None and self.step_running is None:
@@ -403,11 +443,16 @@ class CloseoutApp(App[int]):
         # return_code too: Textual leaves it 0 unless told, and sets 1 only for a crash.
         self.exit(code, return_code=code)
 
-    def hang_up(self) -> None:
-        """SIGHUP (the SSH session dropped): stop cleanly at the next timer tick."""
+    def hang_up(self, reason: str = "SIGHUP") -> None:
+        """SIGHUP (the SSH session dropped): stop between batches, end the run, exit 3.
+
+        Any thread, or a signal handler: it only sets flags and stops the run controls (which
+        wakes every wait at once); the timer tick does the rest on the event loop."""
         self._hangup = True
         if self.control is not None:
-            self.control.stop()
+            self.control.stop(reason)
+        if self.session is not None:
+            self.session.control.stop(reason)
 
     def _check_hangup(self) -> None:
         if self._hangup and self.step_running is None:

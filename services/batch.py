@@ -28,10 +28,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from .control import RunControl
+from .control import RunControl, Waiting
 from .endpoints import Endpoint
-from .errors import GraphError, NetworkError, parse_retry_after
-from .graph import MAX_BATCH, GraphClient, GraphResponse, parse_throttle_percentage
+from .errors import GraphError, LongWait, NetworkError, parse_retry_after, plain_reason
+from .graph import ASKED, MAX_BATCH, GraphClient, GraphResponse, parse_throttle_percentage
+from .i18n import _
 from .pacing import Grant, WritePacer
 
 __all__ = ["BatchExecutor", "BatchItem", "ItemResult", "Outcome"]
@@ -136,6 +137,8 @@ class _Work:
     code: str | None = None
     message: str | None = None
     request_id: str | None = None
+    journalled: bool = False
+    """Its intent was recorded (``on_before_send``): its end needs an outcome of its own."""
 
     @property
     def faults(self) -> int:
@@ -152,6 +155,11 @@ class _Run:
     results: dict[int, ItemResult] = field(default_factory=dict)
     in_flight: int = 0
     error: BaseException | None = None
+    outage_since: float | None = None
+    """When POSTs started failing without leaving (refused): Graph is out of reach."""
+    outage_tries: int = 0
+    retry_at: float = 0.0
+    """While out of reach: no batch goes out before this; then one at a time (a probe)."""
 
     @property
     def aborted(self) -> bool:
@@ -183,6 +191,7 @@ class BatchExecutor:
         on_result: Callable[[ItemResult], None] | None = None,
         on_results: Callable[[list[ItemResult]], None] | None = None,
         on_before_send: Callable[[list[BatchItem]], None] | None = None,
+        on_not_sent: Callable[[list[BatchItem]], None] | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         rng: random.Random | None = None,
@@ -203,6 +212,7 @@ class BatchExecutor:
         self.on_result = on_result
         self.on_results = on_results
         self.on_before_send = on_before_send
+        self.on_not_sent = on_not_sent
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._rng = rng or random.Random()
@@ -247,7 +257,15 @@ class BatchExecutor:
                     thread.join()
         finally:
             remove_listener()
-        skipped = [self._skipped(st, work) for work in works if work.index not in st.results]
+        unfinished = [work for work in works if work.index not in st.results]
+        skipped = [self._skipped(st, work) for work in unfinished]
+        if self.on_not_sent is not None:
+            # What never went out and was never journalled is no request's outcome: one
+            # count for all of it (the plan names the objects), not a line per object.
+            never = [r for r, w in zip(skipped, unfinished, strict=True) if _never_sent(w)]
+            if never:
+                self._callback(st, "on_not_sent", self.on_not_sent, [r.item for r in never])
+            skipped = [r for r, w in zip(skipped, unfinished, strict=True) if not _never_sent(w)]
         for start in range(0, len(skipped), _REPORT_CHUNK):
             self._report(st, skipped[start : start + _REPORT_CHUNK])
         if st.error is not None:
@@ -281,6 +299,11 @@ class BatchExecutor:
                 if not st.heap and st.in_flight == 0:
                     return None
                 now = time.monotonic()
+                if st.outage_since is not None and (st.in_flight or now < st.retry_at):
+                    # Graph is out of reach: one batch probes at a time, after its backoff,
+                    # instead of every worker journalling fresh batches that cannot leave.
+                    st.cond.wait(min(1.0, max(0.01, st.retry_at - now)))
+                    continue
                 if st.heap and st.heap[0][0] <= now:
                     batch = self._pop_ready(st, now)
                     st.in_flight += len(batch)
@@ -344,26 +367,34 @@ class BatchExecutor:
                     return
             for work in batch:
                 work.attempts += 1
+                work.journalled = True
             subs = [self._sub_request(n, item) for n, item in enumerate(items, 1)]
             sending = True
             try:
                 resp = self.client.post_batch(subs, version=items[0].version)
             except NetworkError as exc:
-                # The POST may or may not have reached Graph; resending is safe (a repeated
-                # DELETE answers 404 = gone, PATCH is idempotent). For the pacer it counts
-                # as answered now: Graph counted it by now if at all.
-                self._answered(grant)
                 log.warning("batch of %d: %s", len(batch), exc.message)
+                if exc.unsent:
+                    # It never left: no attempt, no slots used; Graph is out of reach.
+                    sending = False
+                    self._unreachable(st, batch, exc)
+                    owned = []
+                    return
+                # The POST may have reached Graph: for the pacer it counts as answered now
+                # (Graph counted it by now if at all); its writes are judged ambiguous.
+                self._answered(grant)
+                self._reachable(st)
                 judge = _Judgement(self, self._jitter())
                 for work in batch:
-                    if exc.unsent:
-                        judge.retry(work, status=None, code=exc.kind, message=exc.message)
-                    else:
-                        judge.ambiguous(work, status=None, code=exc.kind, message=exc.message)
+                    judge.ambiguous(work, status=None, code=exc.kind, message=exc.message)
             else:
                 # Before judging: the journal's outcome lines must not keep our slots longer.
                 self._answered(grant)
+                self._reachable(st)
                 judge = self._judge(st, batch, resp, grant)
+            if judge.long_wait is not None:
+                # Graph asks for longer than closeout sleeps through: a wait for the admin.
+                self._abort(st, LongWait(judge.long_wait))
             owned = []
             self._settle(st, batch, judge.finals(batch))
         finally:
@@ -376,6 +407,51 @@ class BatchExecutor:
             # the final sweep reports them skipped if the run is ending.
             if owned:
                 self._release(st, owned)
+
+    def _unreachable(self, st: _Run, batch: list[_Work], exc: NetworkError) -> None:
+        """A POST that never left (refused, no route): back to the front of the queue as not
+        sent, the next try after a growing backoff, and the run ends as an outage (exit 3,
+        everything unsent counted as such) once that lasted the client's outage limit."""
+        now = time.monotonic()
+        with st.cond:
+            st.outage_since = now if st.outage_since is None else st.outage_since
+            st.outage_tries += 1
+            delay = self._backoff(st.outage_tries, self._jitter())
+            st.retry_at = now + delay
+            for work in batch:
+                work.attempts -= 1  # the attempt never happened
+                work.status, work.code, work.message = None, exc.kind, exc.message
+                work.ready_at = -1.0  # the probe resends these: no new intents meanwhile
+                heapq.heappush(st.heap, (work.ready_at, work.index))
+            st.in_flight -= len(batch)
+            lasted = now - st.outage_since
+            st.cond.notify_all()
+        limit = self.client.outage_limit
+        if lasted + delay > limit:
+            self._abort(
+                st,
+                NetworkError(
+                    exc.method,
+                    exc.path,
+                    exc.cause,
+                    unsent=True,
+                    reached=True,
+                    outage=lasted,
+                ),
+            )
+            return
+        why = _("Graph did not answer ({detail}): retrying in {seconds}").format(
+            detail=plain_reason(exc.detail, exc.kind), seconds="{seconds}"
+        )
+        self.control.announce(
+            Waiting.starting_now(_("sending a batch of {n}").format(n=len(batch)), why, delay)
+        )
+
+    def _reachable(self, st: _Run) -> None:
+        if st.outage_since is not None:
+            with st.cond:
+                st.outage_since, st.outage_tries, st.retry_at = None, 0, 0.0
+                st.cond.notify_all()
 
     def _answered(self, grant: Grant | None) -> None:
         if self.pacer is not None and grant is not None:
@@ -636,6 +712,8 @@ class _Judgement:
         self.jitter = jitter
         self.request_id = request_id
         self.holds: list[float] = []
+        self.long_wait: Waiting | None = None
+        """A throttle longer than the client sleeps through: the run ends as a wait."""
         self._finals: dict[int, ItemResult] = {}
 
     def final(
@@ -679,6 +757,11 @@ class _Judgement:
             work.throttled += 1
             exhausted = work.throttled > ex.max_throttle_retries
             wait = delay if delay is not None else ex._backoff(work.throttled, self.jitter)
+            if wait > ex.client.max_wait and (
+                self.long_wait is None or wait > self.long_wait.seconds
+            ):
+                what = _("sending {action}").format(action=work.item.action or work.item.method)
+                self.long_wait = Waiting.starting_now(what, _(ASKED), wait)
         else:
             exhausted = work.faults >= ex.max_attempts
             wait = ex._backoff(work.faults, self.jitter)
@@ -767,3 +850,8 @@ def _lower_headers(headers: Any) -> dict[str, str]:
     if not isinstance(headers, dict):
         return {}
     return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def _never_sent(work: _Work) -> bool:
+    """Never went out and never journalled: nothing of it is anywhere but in the plan."""
+    return work.attempts == 0 and not work.journalled

@@ -1,17 +1,65 @@
-"""Pause, resume and stop for a running step, shared by the step, the batch executor and the client.
+"""Pause, resume and stop for a running step or a whole session, and what every wait says.
 
 The UI (or the CLI's signal handler) calls :meth:`RunControl.pause`, :meth:`~RunControl.resume`
 and :meth:`~RunControl.stop` from any thread; workers call :meth:`~RunControl.wait` instead of
 ``time.sleep`` and :meth:`~RunControl.checkpoint` between units of work, so a stop is honoured
 within milliseconds even in the middle of a long ``Retry-After``.
+
+A session has one control from the moment its Graph client is built (a stop there reaches every
+read, the sign-in's included); a step's control is a :meth:`~RunControl.child` of it: stopping
+the step leaves the session running, stopping the session stops the step.
+
+A wait that the admin should know about (Graph asked for it, Graph cannot be reached, the next
+poll) is announced as a :class:`Waiting` to the listeners of the control it waits on and of its
+parents, so the headless output and the TUI's log say what closeout waits for and until when.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["RunControl"]
+__all__ = ["RunControl", "Waiting"]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One wait: what it is for, why, how long and until when (UTC)."""
+
+    what: str
+    """What waits: "reading /users", "sending a batch of 20", "the next read"."""
+    why: str
+    """Why, in the admin's words, with ``{seconds}`` where the wait's length goes: "Graph asked
+    to wait {seconds}", "Graph did not answer (connection refused): retrying in {seconds}"."""
+    seconds: float
+    until: datetime
+
+    @classmethod
+    def starting_now(cls, what: str, why: str, seconds: float) -> Waiting:
+        return cls(what, why, seconds, datetime.now(UTC) + timedelta(seconds=seconds))
+
+    @property
+    def reason(self) -> str:
+        """``why`` with the wait's length in it."""
+        return self.why.format(seconds=format_seconds(self.seconds))
+
+    def text(self) -> str:
+        """"Graph asked to wait 42 s (until 14:03:12 UTC) — reading /users"."""
+        return f"{self.reason} (until {self.until:%H:%M:%S} UTC) — {self.what}"
+
+
+def format_seconds(seconds: float) -> str:
+    """``0.4 s``, ``42 s``, ``5 min 3 s``, ``1 h 0 min``: a wait's length at a glance."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 class RunControl:
@@ -22,6 +70,11 @@ class RunControl:
         self._cond = threading.Condition()
         self._paused = False
         self._listeners: list[Callable[[], None]] = []
+        self._wait_listeners: list[Callable[[Waiting], None]] = []
+        self._parent: RunControl | None = None
+        self._detach: Callable[[], None] | None = None
+        self.reason: str | None = None
+        """Why the run stopped, when whoever stopped it said (a signal, a lost terminal)."""
 
     @property
     def paused(self) -> bool:
@@ -29,7 +82,29 @@ class RunControl:
 
     @property
     def stopped(self) -> bool:
-        return self.stop_event.is_set()
+        return self.stop_event.is_set() or (self._parent is not None and self._parent.stopped)
+
+    def child(self) -> RunControl:
+        """A control for one part of this run (a step): stopped whenever this one is, while a
+        stop of its own leaves this one running. Its waits are announced to this one's
+        listeners too. Call :meth:`detach` when the part is over."""
+        child = RunControl()
+        child._parent = self
+        child._detach = self.add_listener(child._follow)
+        if self.stopped:
+            child.stop(self.reason)
+        return child
+
+    def detach(self) -> None:
+        """Stop following the parent (the step is over); idempotent."""
+        detach, self._detach = self._detach, None
+        if detach is not None:
+            detach()
+
+    def _follow(self) -> None:
+        parent = self._parent
+        if parent is not None and parent.stopped:
+            self.stop(parent.reason)
 
     def pause(self) -> None:
         """Hold workers at their next checkpoint. In-flight requests still finish."""
@@ -48,21 +123,27 @@ class RunControl:
             self._cond.notify_all()
         self._notify()
 
-    def stop(self) -> None:
-        """Request a stop; idempotent. Wakes every :meth:`wait` and :meth:`checkpoint` at once."""
+    def stop(self, reason: str | None = None) -> None:
+        """Request a stop; idempotent. Wakes every :meth:`wait` and :meth:`checkpoint` at once.
+        ``reason`` says why (a signal, a lost terminal), for the log."""
         with self._cond:
             if self.stop_event.is_set():
                 return
+            self.reason = reason
             self.stop_event.set()
             self._paused = False
             self._cond.notify_all()
         self._notify()
 
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; True if a stop was requested (then returns at once)."""
+    def wait(self, seconds: float, waiting: Waiting | None = None) -> bool:
+        """Sleep up to ``seconds``; True if a stop was requested (then returns at once).
+
+        ``waiting``: what this wait is, announced first to the listeners."""
+        if waiting is not None and seconds > 0 and not self.stopped:
+            self.announce(waiting)
         if seconds <= 0:
-            return self.stop_event.is_set()
-        return self.stop_event.wait(seconds)
+            return self.stopped
+        return self.stop_event.wait(seconds) or self.stopped
 
     def checkpoint(self) -> bool:
         """Block while paused; False if stopped (the caller must not start new work)."""
@@ -87,6 +168,28 @@ class RunControl:
                     self._listeners.remove(callback)
 
         return remove
+
+    def add_wait_listener(self, callback: Callable[[Waiting], None]) -> Callable[[], None]:
+        """Call ``callback(waiting)`` for every announced wait (this control's and its
+        children's); returns a remover. Callbacks must be quick and must not raise."""
+        with self._cond:
+            self._wait_listeners.append(callback)
+
+        def remove() -> None:
+            with self._cond:
+                if callback in self._wait_listeners:
+                    self._wait_listeners.remove(callback)
+
+        return remove
+
+    def announce(self, waiting: Waiting) -> None:
+        """Tell this control's wait listeners, then its parents', about ``waiting``."""
+        with self._cond:
+            listeners = list(self._wait_listeners)
+        for callback in listeners:
+            callback(waiting)
+        if self._parent is not None:
+            self._parent.announce(waiting)
 
     def _notify(self) -> None:
         with self._cond:

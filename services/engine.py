@@ -80,6 +80,7 @@ class Engine:
         journal: Journal | None = None,
         sink: Callable[[Event], None] | None = None,
         state_root: Path | None = None,
+        control: RunControl | None = None,
     ) -> None:
         self.client = client
         self.caller = caller
@@ -90,7 +91,8 @@ class Engine:
         self.state_root = state_root
         self.dir = tenant_path(caller.tenant.id, root=state_root)
         self.pacer = WritePacer(options.write_quota, options.write_window)
-        self.control = RunControl()
+        self.control = control or client.control or RunControl()
+        """The session's control: a step's own control (:meth:`run_step`) is its child."""
         self.plan: Plan | None = None
         self.inventory: Inventory | None = None
         self.states: dict[StepId, StepState] = {s: StepState(s) for s in registry.ids()}
@@ -266,9 +268,24 @@ class Engine:
             self.emit(
                 Noted("error", _("Could not write the evidence pack: {error}").format(error=exc))
             )
+        counts = self.tally(counts)
         self.journal.end_run(self.run_id, exit_code, counts)
         self.run_id = ""  # finishing twice must not end the run twice
         return pack
+
+    def tally(self, counts: dict[str, int] | None = None) -> dict[str, int]:
+        """This run's outcomes by result (the latest per object; ``counts`` if counted
+        already), and ``not-sent``: writes that never went out. Empty without a recorded run."""
+        if not (self.recording and self.run_id):
+            return {}
+        if counts is None:
+            outcomes = self._outcomes(all_runs=False)
+            counts = outcomes.counts() if outcomes is not None else {}
+        counts = dict(counts)
+        not_sent = sum(self.journal.not_sent_counts(self.run_id).values())
+        if not_sent:
+            counts["not-sent"] = not_sent
+        return counts
 
     def journal_warnings(self) -> list[str]:
         """What the admin must hear about the journal itself (damaged lines, and where)."""
@@ -678,7 +695,16 @@ class Engine:
     def run_step(
         self, step: StepId, *, confirm_domain: str | None = None, control: RunControl | None = None
     ) -> StepState:
-        """Do what ``step`` can do now through the API, then re-assess it from Graph."""
+        """Do what ``step`` can do now through the API, then re-assess it from Graph.
+
+        ``control``: the step's own (a child of :attr:`control`, so that a session stop reaches
+        it); the step's reads wait on it too, so stopping the step interrupts them."""
+        with self.client.waits_on(control or self.control):
+            return self._run_step(step, confirm_domain=confirm_domain, control=control)
+
+    def _run_step(
+        self, step: StepId, *, confirm_domain: str | None, control: RunControl | None
+    ) -> StepState:
         spec = registry.step(step)
         if self.plan is None:
             self.ensure_plan()
@@ -774,6 +800,12 @@ class Engine:
         self, confirm_domain: str | None, *, control: RunControl | None = None
     ) -> StepState:
         """DELTEN's "Remove enterprise apps that you can't delete", after the portal refused."""
+        with self.client.waits_on(control or self.control):
+            return self._remove_all_service_principals(confirm_domain, control=control)
+
+    def _remove_all_service_principals(
+        self, confirm_domain: str | None, *, control: RunControl | None
+    ) -> StepState:
         if not self.last_resort_available():
             raise CloseoutError(
                 _(
@@ -837,6 +869,15 @@ class Engine:
             "tenantDeleted": self.gone or gone is not None,
             "tenantDeletion": gone,
             "journal": self.journal.health.to_json() if self.journal is not None else None,
+            # Writes of this run that never went out: counts (the plan names the objects).
+            "notSent": [
+                {"step": step, "action": action, "count": n}
+                for (step, action), n in sorted(
+                    self.journal.not_sent_counts(self.run_id).items()
+                    if self.journal is not None and self.run_id
+                    else ()
+                )
+            ],
             # Once the tenant is gone Graph lists none of them any more.
             "subscriptions": subscriptions_summary(
                 {"subscriptions": subscriptions},

@@ -22,14 +22,19 @@ from .textsafe import neutralise, neutralise_optional
 if TYPE_CHECKING:
     import requests
 
+    from .control import Waiting
+
 __all__ = [
     "AuthError",
     "CloseoutError",
     "GraphError",
+    "LongWait",
     "NetworkError",
+    "NotGraph",
     "ReadOnlyViolation",
     "Stopped",
     "parse_retry_after",
+    "plain_reason",
     "redact",
 ]
 
@@ -101,7 +106,12 @@ class Stopped(CloseoutError):
 
 
 class NetworkError(CloseoutError):
-    """Graph could not be reached or the connection broke (DNS, TLS, refused, reset, timeout)."""
+    """Graph could not be reached or the connection broke (DNS, TLS, refused, reset, timeout).
+
+    ``reached`` says whether this client had heard from Graph before: if not, nothing answers
+    where closeout was pointed (a configuration problem, exit 2); if so, Graph was there and is
+    not now (an outage: closeout waited ``outage`` seconds for it, then stopped, exit 3).
+    None: the caller does not know (a ``$batch`` POST, judged by the executor)."""
 
     def __init__(
         self,
@@ -112,6 +122,9 @@ class NetworkError(CloseoutError):
         attempts: int = 1,
         secrets: tuple[str | None, ...] = (),
         unsent: bool = False,
+        reached: bool | None = None,
+        outage: float | None = None,
+        where: str = "",
     ) -> None:
         self.method = method.upper()
         self.path = path
@@ -119,19 +132,97 @@ class NetworkError(CloseoutError):
         self.unsent = unsent
         """The request certainly never left (no connection was made); otherwise Graph may
         have received it and acted on it even though no answer came back."""
+        self.reached = reached
+        self.outage = outage
+        self.cause = cause
         self.kind = type(cause).__name__
         self.detail = redact(_short_reason(cause), *secrets)
-        message = (
-            _("Network error on {method} {path} after {n} attempts: {kind}: {detail}")
-            if attempts > 1
-            else _("Network error on {method} {path}: {kind}: {detail}")
-        )
+        if reached is False:
+            message = _(
+                "Nothing answers as Microsoft Graph at {where} ({method} {path}): {detail}"
+            ).format(
+                where=where or path,
+                method=self.method,
+                path=path.split("?", 1)[0],
+                detail=plain_reason(self.detail, self.kind),
+            )
+            hint = _(
+                "check --graph-url (or --cloud), the proxy and the network; nothing was changed"
+            )
+        elif reached and outage is not None:
+            from .control import format_seconds
+
+            message = _(
+                "Microsoft Graph has not answered for {duration} ({detail}): stopped on "
+                "{method} {path}"
+            ).format(
+                duration=format_seconds(outage),
+                detail=plain_reason(self.detail, self.kind),
+                method=self.method,
+                path=path,
+            )
+            hint = _(
+                "every request sent has its outcome recorded; run the same command again once "
+                "the network is back"
+            )
+        else:
+            message = (
+                _("Network error on {method} {path} after {n} attempts: {kind}: {detail}")
+                if attempts > 1
+                else _("Network error on {method} {path}: {kind}: {detail}")
+            ).format(method=self.method, path=path, n=attempts, kind=self.kind, detail=self.detail)
+            hint = _("check the connection (proxy, VPN, DNS); it is safe to run the step again")
+        super().__init__(message, hint=hint)
+
+
+class NotGraph(CloseoutError):
+    """What answered is not Microsoft Graph: an error without Graph's error object and without
+    Graph's ``request-id`` header (a web server, a captive portal, a wrong port). Its 404 is
+    not Graph's "the object does not exist", nor its 401 a refused token."""
+
+    def __init__(self, where: str, status: int, content_type: str | None) -> None:
+        self.status = status
+        kind = (content_type or "").split(";", 1)[0].strip() or _("no content type")
         super().__init__(
-            message.format(
-                method=self.method, path=path, n=attempts, kind=self.kind, detail=self.detail
-            ),
-            hint=_("check the connection (proxy, VPN, DNS); it is safe to run the step again"),
+            _(
+                "The server at {where} is not Microsoft Graph: it answered HTTP {status} ({kind}) "
+                "without Graph's error object or request-id"
+            ).format(where=where, status=status, kind=kind),
+            _("check --graph-url (or --cloud) and the proxy; nothing was changed"),
         )
+
+
+class LongWait(CloseoutError):
+    """Graph asked closeout to wait longer than it sleeps through in one go (``Retry-After``
+    beyond the bound): reported as a wait (exit 3), so that the admin decides, not a sleep."""
+
+    def __init__(self, waiting: Waiting) -> None:
+        self.waiting = waiting
+        super().__init__(
+            waiting.text(),
+            _("nothing is lost: run the same command again after {until} UTC").format(
+                until=f"{waiting.until:%H:%M}"
+            ),
+        )
+
+
+def plain_reason(detail: str, kind: str = "") -> str:
+    """What an admin understands of a connection failure: "connection refused", "name not
+    resolved", "timed out", or the library's own words (``kind: detail``)."""
+    text = detail.lower()
+    for needle, plain in (
+        ("connection refused", _("connection refused")),
+        ("name or service not known", _("name not resolved")),
+        ("nodename nor servname", _("name not resolved")),
+        ("temporary failure in name resolution", _("name not resolved")),
+        ("timed out", _("timed out")),
+        ("connection reset", _("connection reset")),
+        ("remotedisconnected", _("connection closed without an answer")),
+        ("connection aborted", _("connection closed without an answer")),
+    ):
+        if needle in text:
+            return plain
+    return f"{kind}: {detail}" if kind else detail
 
 
 def _short_reason(exc: BaseException) -> str:

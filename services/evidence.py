@@ -556,7 +556,12 @@ def _summary_md(
     lines += [f"| {label} | {value} |" for label, value in facts]
 
     lines += ["", "## " + _("Results ({n} objects)").format(n=tally.objects), ""]
-    if counts:
+    not_sent = [
+        (str(e.get("step")), str(e.get("action")), int(e.get("count") or 0))
+        for e in summary.get("notSent") or ()
+        if isinstance(e, dict)
+    ]
+    if counts or not_sent:
         lines += [
             f"| {_('Step')} | {_('Action')} | {_('Result')} | {_('Count')} |",
             "|---|---|---|---:|",
@@ -564,6 +569,11 @@ def _summary_md(
         lines += [
             f"| {_md(step)} | {_md(action)} | {_md(result)} | {n} |"
             for (step, action, result), n in sorted(counts.items())
+        ]
+        # Never sent, so no object's outcome: counted apart, as the journal counts them.
+        lines += [
+            f"| {_md(step)} | {_md(action)} | {_md(_('not sent'))} | {n} |"
+            for step, action, n in not_sent
         ]
     else:
         lines.append(_("No changes were sent in this run."))

@@ -32,11 +32,12 @@ class ExitCode(IntEnum):
 MEANINGS: dict[ExitCode, str] = {
     ExitCode.DONE: N_("done: the tenant's deletion is confirmed"),
     ExitCode.USAGE: N_(
-        "usage or configuration error (bad option, config, a --confirm-domain mismatch, or a "
-        "journal in the state dir that records another tenant)"
+        "usage or configuration error (bad option, config, a --confirm-domain mismatch, a "
+        "journal in the state dir that records another tenant, or no Graph at the Graph URL)"
     ),
     ExitCode.WAITING: N_(
-        "waiting on a person or on time (a handoff, a 72-hour wait, --yes needed)"
+        "waiting on a person or on time (a handoff, a 72-hour wait, --yes needed, a long wait "
+        "Graph asked for, Graph out of reach, a stop)"
     ),
     ExitCode.FAILED: N_("some actions failed permanently (they are listed)"),
     ExitCode.AUTH: N_("sign-in, role or permission problem (named)"),
@@ -55,7 +56,7 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     """The code a process ends with when ``exc`` ends it (a CLI command, a headless run, or the
     TUI's connect). Anything not named here is a usage or configuration error."""
     from .deletion_evidence import TenantGone
-    from .errors import AuthError, GraphError, NetworkError
+    from .errors import AuthError, GraphError, LongWait, NetworkError, Stopped
     from .locks import TenantLocked
 
     if isinstance(exc, TenantGone):
@@ -66,8 +67,13 @@ def exit_code_for(exc: BaseException) -> ExitCode:
         return ExitCode.AUTH
     if isinstance(exc, GraphError):
         return ExitCode.AUTH if exc.status in (401, 403) else ExitCode.FAILED
+    if isinstance(exc, LongWait | Stopped):
+        return ExitCode.WAITING  # nothing failed: run the same command again later
     if isinstance(exc, NetworkError):
-        return ExitCode.FAILED
+        # Never reached: pointed at nothing (configuration). Reached before: an outage.
+        if exc.reached is False:
+            return ExitCode.USAGE
+        return ExitCode.WAITING if exc.reached else ExitCode.FAILED
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.WAITING  # stopped: running the same command again continues
     return ExitCode.USAGE

@@ -7,12 +7,22 @@ network errors, interruptible waits, paging through opaque ``@odata.nextLink`` U
 raw ``$batch`` POSTs, read-only enforcement, and a :class:`CallRecord` per exchange for the log
 panel. Judging the items of a batch is the batch executor's job (``services.batch``).
 
+Every wait is on the session's :class:`~services.control.RunControl` (or, inside a step, the
+step's, see :meth:`GraphClient.waits_on`), says what it waits for and until when, and is bounded:
+a ``Retry-After`` (or throttling on one request for longer) beyond ``max_wait`` is not slept
+through but raised as :class:`~services.errors.LongWait`, and throttled requests are retried on
+that time budget, not on a count. Before Graph has answered once, nothing answering (refused,
+no such name) or something that is not Graph answering (no Graph error object, no
+``request-id``) is a configuration error at once; after that, a broken network is an outage,
+retried for up to ``outage_limit`` seconds and then raised as one.
+
 Tokens never leave this module except in the ``Authorization`` header: they are not logged,
 not put in records and not put in error messages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import random
@@ -32,18 +42,21 @@ from urllib3.exceptions import NewConnectionError
 
 from . import __version__
 from .auth.provider import TokenProvider
-from .control import RunControl
+from .control import RunControl, Waiting, format_seconds
 from .errors import (
     AuthError,
     CloseoutError,
     GraphError,
+    LongWait,
     NetworkError,
+    NotGraph,
     ReadOnlyViolation,
     Stopped,
     parse_retry_after,
+    plain_reason,
     redact,
 )
-from .i18n import _
+from .i18n import N_, _
 from .textsafe import json_loads, neutralise, neutralise_optional
 
 __all__ = [
@@ -61,6 +74,15 @@ __all__ = [
 log = logging.getLogger("closeout.graph")
 
 MAX_BATCH = 20
+MAX_WAIT = 300.0
+"""Real seconds: a ``Retry-After`` longer than this (or throttling one request for longer) is
+reported as a wait instead of slept through: five minutes of silence is where an admin starts
+wondering, and Graph's own waits are seconds."""
+OUTAGE_LIMIT = 300.0
+"""Real seconds a request is retried while Graph cannot be reached, once it has answered."""
+ASKED = N_("Graph asked to wait {seconds}")
+ANNOUNCE_AFTER = 1.0
+"""Waits this long or longer are announced (the log file has them all)."""
 _VERSIONS = ("v1.0", "beta")
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Retry these unchanged: throttled, server faults, and 424 (THR: a throttled batch may come
@@ -272,6 +294,8 @@ class GraphClient:
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         rng: random.Random | None = None,
+        max_wait: float = MAX_WAIT,
+        outage_limit: float = OUTAGE_LIMIT,
     ) -> None:
         parts = urlsplit(graph_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -289,6 +313,10 @@ class GraphClient:
         self.user_agent = user_agent
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.max_wait = max_wait
+        """Real seconds a request may wait on throttling before it is reported as a wait."""
+        self.outage_limit = outage_limit
+        """Real seconds a request is retried while the network is down, once Graph answered."""
         self._rng = rng or random.Random()
         self._own_session = session is None
         self.session = session or self._new_session()
@@ -300,6 +328,8 @@ class GraphClient:
         self._last_throttle: float | None = None
         self._last_token: str | None = None
         self._writes_sent = 0
+        self._reached = False
+        self._local = threading.local()
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -321,6 +351,27 @@ class GraphClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def reached(self) -> bool:
+        """Whether Graph has answered this client at least once (any answer of Graph's)."""
+        return self._reached
+
+    @contextlib.contextmanager
+    def waits_on(self, control: RunControl) -> Iterator[None]:
+        """Waits of this thread's requests honour ``control`` (a step's) for the ``with`` block,
+        instead of the client's own; make it a child of the client's so a session stop still
+        reaches them."""
+        previous = getattr(self._local, "control", None)
+        self._local.control = control
+        try:
+            yield
+        finally:
+            self._local.control = previous
+
+    def current_control(self) -> RunControl | None:
+        """The control this thread's waits honour (see :meth:`waits_on`)."""
+        return getattr(self._local, "control", None) or self.control
 
     # -- state for the UI ------------------------------------------------------------------
 
@@ -438,7 +489,8 @@ class GraphClient:
                     hint=_("this looks like a Graph fault; try again later"),
                 )
             seen.add(next_link)
-            if self.control is not None and self.control.stopped:
+            control = self.current_control()
+            if control is not None and control.stopped:
                 raise Stopped()
             resp, data = self._get_json(str(next_link), headers=headers)
 
@@ -474,7 +526,8 @@ class GraphClient:
                 cut,
                 _CUT_SHORT_RETRIES,
             )
-            self._wait(delay)
+            why = _("Graph's answer was cut short: reading it again in {seconds}")
+            self._wait(delay, Waiting.starting_now(_describe("GET", resp.path, None), why, delay))
 
     def get_all(
         self,
@@ -663,10 +716,17 @@ class GraphClient:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (retry - 1))
         return min(self.backoff_cap, delay * (1.0 + 0.5 * self._rng.random()))
 
-    def _wait(self, seconds: float) -> None:
-        stopped = (
-            self.control.wait(seconds) if self.control is not None else self._closed.wait(seconds)
+    def _wait(self, seconds: float, waiting: Waiting) -> None:
+        """Sleep ``seconds`` on this thread's control, saying what for; :class:`Stopped` if a
+        stop comes meanwhile (at once: the wait is an event, not a sleep)."""
+        log.log(
+            logging.WARNING if seconds >= ANNOUNCE_AFTER else logging.INFO, "%s", waiting.text()
         )
+        control = self.current_control()
+        if control is None:
+            stopped = self._closed.wait(seconds)
+        else:
+            stopped = control.wait(seconds, waiting if seconds >= ANNOUNCE_AFTER else None)
         if stopped:
             raise Stopped(hint=_("the request was not retried"))
 
@@ -688,17 +748,21 @@ class GraphClient:
         batch_size = (
             len(json["requests"]) if shown == "/$batch" and isinstance(json, dict) else None
         )
+        what = _describe(method, shown, batch_size)
         safe_to_repeat = method != "POST"
         if method not in _SAFE_METHODS:
             with self._state_lock:
                 self._writes_sent += 1
         attempt = 0
         retries = 0
+        throttled_for = 0.0
+        outage_since: float | None = None
         force_refresh = False
         refreshed = False
         refused: GraphError | None = None
         while True:
             attempt += 1
+            reached_before = self._reached
             try:
                 resp = self._exchange(
                     method, url, ver, shown, json, headers, attempt, force_refresh, batch_size
@@ -713,23 +777,52 @@ class GraphClient:
                 # A POST that may have reached Graph is not resent blindly (it could create
                 # something twice); one that never got a connection is safe to resend.
                 unsent = _never_sent(exc)
-                err = NetworkError(
-                    method,
-                    _versioned(ver, shown),
-                    exc,
-                    attempts=attempt,
-                    secrets=(self._last_token,),
-                    unsent=unsent,
+                failure = _Failure(exc, unsent)
+            else:
+                failure = None
+                # A throttle or a server fault is retried (or judged) whoever sent it; any
+                # other answer that is not Graph's says nothing about Graph's objects.
+                if resp.status not in _RETRY_STATUSES and not _from_graph(resp):
+                    if reached_before:
+                        # Graph answered before: whatever answers now in its place (a proxy's
+                        # error page) is an outage, and its 404 says nothing about an object.
+                        failure = _Failure(_NotGraphAnswer(resp), True)
+                    else:
+                        raise NotGraph(
+                            self.graph_url, resp.status, resp.headers.get("Content-Type")
+                        )
+            if failure is not None:
+                err = self._network_error(
+                    method, _versioned(ver, shown), failure, attempt, reached_before
                 )
-                if not retry or retries >= self.max_retries or not (safe_to_repeat or unsent):
+                if not retry or not (safe_to_repeat or failure.unsent):
                     raise err from None
                 retries += 1
                 delay = self._backoff(retries)
-                log.warning(
-                    "%s; retrying in %.1f s (%d/%d)", err.message, delay, retries, self.max_retries
+                if not reached_before:
+                    # Nothing has ever answered here: refused or no such name is a wrong URL
+                    # or no network, not worth half a minute of backoff; other failures (a
+                    # reset, a timeout) get the usual few retries.
+                    if _refused(failure.cause) or retries > self.max_retries:
+                        raise err from None
+                else:
+                    now = time.monotonic()
+                    outage_since = now if outage_since is None else outage_since
+                    if now - outage_since + delay > self.outage_limit:
+                        raise self._network_error(
+                            method,
+                            _versioned(ver, shown),
+                            failure,
+                            attempt,
+                            True,
+                            outage=now - outage_since,
+                        ) from None
+                why = _("Graph did not answer ({detail}): retrying in {seconds}").format(
+                    detail=plain_reason(err.detail, err.kind), seconds="{seconds}"
                 )
-                self._wait(delay)
+                self._wait(delay, Waiting.starting_now(what, why, delay))
                 continue
+            outage_since = None
             force_refresh = False
             status = resp.status
             if status == 401 and not refreshed:
@@ -741,31 +834,69 @@ class GraphClient:
                 continue
             if resp.ok:
                 return resp
-            # 429 means Graph did not act on the request, so even a POST may be resent.
+            if retry and status == 429:
+                # Graph did not act on a throttled request, so even a POST may be resent, for
+                # as long as Graph asks within the time budget; no count applies.
+                ra = resp.retry_after
+                retries += 1
+                delay = ra if ra is not None else self._backoff(retries)
+                if delay > self.max_wait:
+                    raise LongWait(Waiting.starting_now(what, _(ASKED), delay))
+                if throttled_for + delay > self.max_wait:
+                    raise LongWait(
+                        Waiting.starting_now(
+                            what,
+                            _(
+                                "Graph has throttled it for {duration} and asks for {seconds} more"
+                            ).format(duration=format_seconds(throttled_for), seconds="{seconds}"),
+                            delay,
+                        )
+                    )
+                throttled_for += delay
+                why = _(ASKED) if ra is not None else _("Graph is throttling: retrying in {seconds}")
+                self._wait(delay, Waiting.starting_now(what, why, delay))
+                continue
             if (
                 retry
                 and status in _RETRY_STATUSES
-                and (safe_to_repeat or status == 429)
+                and safe_to_repeat
                 and retries < self.max_retries
             ):
                 retries += 1
                 ra = resp.retry_after
                 delay = ra if ra is not None else self._backoff(retries)
-                log.warning(
-                    "%s %s -> %d; retrying in %.2f s (%d/%d)%s",
-                    method,
-                    shown,
-                    status,
-                    delay,
-                    retries,
-                    self.max_retries,
-                    " as asked by Retry-After" if ra is not None else "",
+                if delay > self.max_wait:
+                    raise LongWait(Waiting.starting_now(what, _(ASKED), delay))
+                why = _("Graph answered {status}: retrying in {seconds}").format(
+                    status=status, seconds="{seconds}"
                 )
-                self._wait(delay)
+                self._wait(delay, Waiting.starting_now(what, why, delay))
                 continue
             if raise_for_status:
                 raise resp.error()
             return resp
+
+    def _network_error(
+        self,
+        method: str,
+        path: str,
+        failure: _Failure,
+        attempt: int,
+        reached: bool,
+        *,
+        outage: float | None = None,
+    ) -> NetworkError:
+        return NetworkError(
+            method,
+            path,
+            failure.cause,
+            attempts=attempt,
+            secrets=(self._last_token,),
+            unsent=failure.unsent,
+            reached=reached,
+            outage=outage,
+            where=self.graph_url,
+        )
 
     def _exchange(
         self,
@@ -836,6 +967,8 @@ class GraphClient:
             attempts=attempt,
         )
         throttle = resp.throttle_percentage
+        if _from_graph(resp):
+            self._reached = True
         with self._state_lock:
             date = resp.date
             if date is not None:
@@ -962,3 +1095,48 @@ def _sub_statuses(resp: GraphResponse) -> dict[int, int] | None:
         if isinstance(item, dict) and isinstance(item.get("status"), int):
             counts[item["status"]] += 1
     return dict(sorted(counts.items()))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A request that got no answer of Graph's: why, and whether it certainly never left."""
+
+    cause: BaseException
+    unsent: bool
+
+
+class _NotGraphAnswer(Exception):
+    """An answer in Graph's place that is not Graph's (no error object, no request-id)."""
+
+    def __init__(self, resp: GraphResponse) -> None:
+        kind = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip() or "no type"
+        super().__init__(f"HTTP {resp.status} ({kind}) without Graph's request-id")
+
+
+def _from_graph(resp: GraphResponse) -> bool:
+    """Whether ``resp`` is Graph's: Graph sends ``request-id`` with every response and its
+    errors as a JSON ``{"error": {"code", "message"}}`` object (learn.microsoft.com/graph/
+    errors). A 2xx is taken as it comes (its body is checked where it is read)."""
+    if resp.ok or resp.request_id:
+        return True
+    try:
+        data = json_loads(resp.content) if resp.content.strip() else None
+    except ValueError:
+        return False
+    error = data.get("error") if isinstance(data, dict) else None
+    return isinstance(error, dict) and isinstance(error.get("code"), str)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Refused or no such name: nothing is there (a timeout may be a slow network)."""
+    return _never_sent(exc) and not isinstance(exc, requests.ConnectTimeout)
+
+
+def _describe(method: str, shown: str, batch_size: int | None) -> str:
+    """What a request does, for a wait's line: "reading /users", "sending a batch of 20"."""
+    path = shown.split("?", 1)[0]
+    if batch_size is not None:
+        return _("sending a batch of {n}").format(n=batch_size)
+    if method in _SAFE_METHODS:
+        return _("reading {path}").format(path=path)
+    return f"{method} {path}"

@@ -7,8 +7,9 @@ exit code. Without ``--yes`` nothing destructive runs; step 5's irreversible cle
 
 With ``--json`` every line is one object with ``time`` (UTC, ISO 8601), ``step`` (0–5, or null)
 and ``event``: ``plan``, ``resume``, ``step``, ``confirmed``, ``item``, ``progress``,
-``handoff``, ``note``, ``missing``, ``waiting``, ``heartbeat``, ``failed``, ``stopped``,
-``error``, and last ``exit`` with the exit code.
+``handoff``, ``note``, ``missing``, ``wait`` (what closeout waits for, why, and until when),
+``waiting``, ``heartbeat``, ``not-sent``, ``failed``, ``stopped``, ``error``, and last ``exit``
+with the exit code.
 
 While it waits it prints a heartbeat line every minute (``heartbeat``: the steps it waits for,
 for how long, and when it reads Graph next), so that a log shows the run is alive.
@@ -25,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .control import RunControl
+from .control import RunControl, Waiting
 from .durations import format_duration
 from .engine import FRESH, Engine
-from .errors import CloseoutError, GraphError
-from .exit_codes import ExitCode
+from .errors import CloseoutError, GraphError, Stopped
+from .exit_codes import ExitCode, exit_code_for
 from .i18n import _, ngettext
 from .keep import keep_reason
 from .models import (
@@ -38,6 +39,7 @@ from .models import (
     HandoffUpdated,
     ItemFinished,
     Noted,
+    NotSent,
     ProgressUpdated,
     StepChanged,
     StepId,
@@ -51,11 +53,20 @@ from .plan import action_label, own_app_text, subscription_label
 from .steps import registry
 from .steps.last_resort import CONFIRM_WHAT as CONFIRM_ALL_SPS
 
+POLL_ANNOUNCE = 30.0
+"""Seconds: a wait for the next read at least this long says what it waits for, until when."""
+
 
 class Reporter:
     """Turns engine events into lines (or JSON lines) on ``out``. Thread-safe."""
 
-    def __init__(self, out: TextIO, *, json_mode: bool, progress_every: float = 5.0) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        json_mode: bool,
+        progress_every: float = 5.0,
+    ) -> None:
         self.out = out
         self.json_mode = json_mode
         self.progress_every = progress_every
@@ -66,6 +77,22 @@ class Reporter:
         """Also hear every engine event (``services.notify.News``)."""
 
     def emit(self, obj: dict[str, Any], text: str | None) -> None:
+        self._write(obj, text)
+
+    def wait(self, waiting: Waiting) -> None:
+        """What closeout waits for and until when (a ``wait`` event)."""
+        self.emit(
+            {
+                "event": "wait",
+                "what": waiting.what,
+                "why": waiting.reason,
+                "seconds": round(waiting.seconds, 3),
+                "until": waiting.until.isoformat(timespec="seconds"),
+            },
+            waiting.text(),
+        )
+
+    def _write(self, obj: dict[str, Any], text: str | None) -> None:
         with self._lock:
             if self.json_mode:
                 # Every line carries time, step (null when it concerns no one step) and event,
@@ -112,6 +139,16 @@ class Reporter:
             self.progress(event)
         elif isinstance(event, HandoffUpdated):
             self.handoff(event.handoff)
+        elif isinstance(event, NotSent):
+            self.emit(
+                {
+                    "step": int(event.step),
+                    "event": "not-sent",
+                    "action": event.action,
+                    "count": event.count,
+                },
+                f"  {event.text()}",
+            )
         elif isinstance(event, Noted):
             self.emit(
                 {
@@ -327,6 +364,42 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
             "a run without --read-only asks for them again."
         )
         report.emit({"event": "note", "level": "warning", "message": line}, f"warning: {line}")
+    try:
+        outcome = _drive(engine, opts, report, control)
+    except Stopped:
+        outcome = None  # a wait was interrupted by the stop: said below, like any stop
+    if outcome is not None:
+        return outcome
+    # A stop (Ctrl-C, SIGTERM, a dropped SSH session) lands between batches: say so, with
+    # what this run did and did not send, so that a bare exit 3 is not mistaken for a wait.
+    tally = engine.tally()
+    line = stopped_line(tally)
+    report.emit(
+        {"event": "stopped", "message": line, "reason": control.reason, "counts": tally}, line
+    )
+    return Outcome(ExitCode.WAITING, waiting=[line])
+
+
+def stopped_line(tally: dict[str, int]) -> str:
+    """"Stopped: 4,599 not sent, 400 done. Every request sent has its outcome recorded…"."""
+    words = {
+        "not-sent": _("{n} not sent"),
+        "done": _("{n} done"),
+        "gone": _("{n} already gone"),
+        "failed": _("{n} failed"),
+        "unknown": _("{n} unknown (a fresh read settles them)"),
+        "skipped": _("{n} not finished"),
+    }
+    parts = [text.format(n=f"{tally[key]:,}") for key, text in words.items() if tally.get(key)]
+    head = _("Stopped: {counts}.").format(counts=", ".join(parts)) if parts else _("Stopped.")
+    tail = _("Every request sent has its outcome recorded. Run the same command again to continue.")
+    return f"{head} {tail}"
+
+
+def _drive(
+    engine: Engine, opts: DriveOptions, report: Reporter, control: RunControl
+) -> Outcome | None:
+    """The loop of :func:`drive`; None when it stopped on request."""
     stuck: dict[StepId, int] = {}
     failures: dict[StepId, tuple[str, ...]] = {}
     last_resort_done = False
@@ -388,18 +461,22 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
             for line in waiting:
                 report.emit({"event": "waiting", "message": line}, f"{_('waiting')}: {line}")
             return Outcome(ExitCode.WAITING, waiting=waiting)
+        poll = engine.options.poll_interval
+        notice = _poll_wait(waiting, poll)
+        if notice is not None and not control.stopped:
+            control.announce(notice)  # until when; the heartbeat then says it is still alive
         steps = [int(s.step) for s in states.values() if s.status.waiting]
-        if beat.wait(control, engine.options.poll_interval, steps):
+        if beat.wait(control, poll, steps):
             break
         reuse = 0.0
-    # A stop (Ctrl-C, SIGTERM, a dropped SSH session) lands between batches: say so, so that a
-    # bare exit 3 is not mistaken for a wait.
-    line = _(
-        "Stopped: every request sent has its outcome recorded. Run the same command again to "
-        "continue."
-    )
-    report.emit({"event": "stopped", "message": line}, line)
-    return Outcome(ExitCode.WAITING, waiting=[line])
+    return None
+
+
+def _poll_wait(waiting: list[str], seconds: float) -> Waiting | None:
+    """The wait before the next read, said when it is long enough to wonder about."""
+    if seconds < POLL_ANNOUNCE or not waiting:
+        return None
+    return Waiting.starting_now("; ".join(waiting), _("next read in {seconds}"), seconds)
 
 
 def _waiting_line(s: StepState) -> str:
@@ -469,6 +546,8 @@ def _act(
         except CloseoutError as exc:
             if isinstance(exc, GraphError) and exc.status == 403:
                 raise  # not this step's failure: the run lacks a permission or role (exit 5)
+            if exit_code_for(exc) == ExitCode.WAITING:
+                raise  # stopped, Graph asked for a long wait, an outage: not the step's failure
             failures[step] = (str(exc),)
             return False, needs
         if result.status == StepStatus.FAILED:

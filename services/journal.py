@@ -79,6 +79,7 @@ KINDS = frozenset(
         "confirm",
         "tick",
         "note",
+        "not-sent",
         "tenant-gone",
         "run-end",
     }
@@ -533,6 +534,23 @@ class Journal:
             records.append(self._record("outcome", fields))
         if records:
             self._write(records)
+
+    def not_sent(self, step: int, action: str, count: int) -> None:
+        """``count`` writes of ``action`` never went out (the run stopped, Graph was out of
+        reach): one line, not one per object. The plan names them; what a later run finds
+        still there it sends then."""
+        self.append("not-sent", step=step, action=action, count=count)
+
+    def not_sent_counts(self, run_id: str) -> dict[tuple[int, str], int]:
+        """``(step, action) → count`` of the not-sent lines of ``run_id``."""
+        counts: dict[tuple[int, str], int] = {}
+        for rec in self.iter_records():
+            if rec.get("kind") == "not-sent" and rec.get("run") == run_id:
+                count = rec.get("count")
+                key = (rec.get("step"), str(rec.get("action")))
+                if isinstance(count, int) and isinstance(key[0], int):
+                    counts[key] = counts.get(key, 0) + count
+        return counts
 
     def step(self, step: int, status: str, summary: str = "", **fields: Any) -> None:
         """Record a step's state change (``pending``, ``running``, ``done``, ...)."""

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from .i18n import _
 from .products import Product, product
 
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
@@ -246,6 +247,23 @@ class Noted:
 
 
 @dataclass(frozen=True, slots=True)
+class NotSent:
+    """Writes of one action that never went out because the run stopped or Graph was out of
+    reach: a count, as the journal keeps it (the plan names the objects)."""
+
+    step: StepId
+    action: str
+    count: int
+
+    def text(self) -> str:
+        from .plan import action_label  # the plan's words for its actions
+
+        return _("{action}: {n} not sent (the run stopped first); run again to continue").format(
+            action=action_label(self.action), n=f"{self.count:,}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryRefreshed:
     users: tuple[UserRow, ...] = ()
     subscriptions: tuple[SubscriptionRow, ...] = ()
@@ -255,4 +273,12 @@ class InventoryRefreshed:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Event = StepChanged | ItemFinished | ProgressUpdated | HandoffUpdated | Noted | InventoryRefreshed
+Event = (
+    StepChanged
+    | ItemFinished
+    | ProgressUpdated
+    | HandoffUpdated
+    | Noted
+    | NotSent
+    | InventoryRefreshed
+)

@@ -29,10 +29,11 @@ from .auth.static_token import StaticTokenAuth
 from .auth.token_cache import TokenCacheFile
 from .caller import Caller, identify
 from .clouds import Cloud, resolve_cloud
+from .control import RunControl
 from .deletion_evidence import TenantGone, explain_refusal
 from .engine import Engine
 from .errors import AuthError, CloseoutError, GraphError
-from .graph import CallRecord, GraphClient
+from .graph import OUTAGE_LIMIT, CallRecord, GraphClient
 from .graph_limits import WRITE_QUOTA
 from .i18n import _
 from .journal import Journal, record_tenant_gone
@@ -49,13 +50,17 @@ __all__ = ["DEMO_TIME_SCALE", "Session", "SessionOptions", "TenantGone", "sign_i
 # The shortest --poll-interval for a real tenant: its waits last days, and a read every few
 # seconds already sees a change soon enough (a sandbox on a fast clock may be polled faster).
 REAL_POLL_FLOOR = 5.0
+OUTAGE_FLOOR = 2.0  # real seconds an outage is waited out, however fast a sandbox's clock
 
 
 class Session:
     """One sign-in to one tenant, and the engine that works on it."""
 
-    def __init__(self, options: SessionOptions) -> None:
+    def __init__(self, options: SessionOptions, *, control: RunControl | None = None) -> None:
         self.options = options
+        self.control = control or RunControl()
+        """The session's run control: every wait of its Graph client and sign-in honours it
+        from the moment they exist, so a signal or a lost terminal stops them at once."""
         self.sandbox: Any = None
         self.snapshot: Any = None
         self.state_root = options.state_root
@@ -272,7 +277,14 @@ class Session:
         ``command`` is what the lock says this process does (``run``, ``tui``).
         """
         self.client = GraphClient(
-            self.cloud.graph_url, self.auth, read_only=self.options.read_only, on_call=on_call
+            self.cloud.graph_url,
+            self.auth,
+            read_only=self.options.read_only,
+            on_call=on_call,
+            control=self.control,
+            # A sandbox's fast clock shortens how long an outage is waited out (as it does
+            # the polls); a real tenant's outage is waited out in real minutes.
+            outage_limit=max(OUTAGE_FLOOR, OUTAGE_LIMIT / self.time_scale),
         )
         try:
             # The token is opaque to closeout: what a readable one claims is only a hint.
@@ -317,6 +329,7 @@ class Session:
         self.engine = Engine(
             self.client,
             self.caller,
+            control=self.control,
             options=self.engine_options(claims),
             authority_base=self.authority_base(),
             journal=self.journal,

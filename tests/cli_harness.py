@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -411,3 +414,52 @@ def connected_session(
         yield session
     finally:
         session.close()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def spawn_cli(argv: Sequence[str], *, token: str, **popen: Any) -> subprocess.Popen[str]:
+    """``closeout argv`` in a real process with ``token`` as CLOSEOUT_ACCESS_TOKEN, its output
+    piped as text: for what only a process has (signals, a terminal, an exit code)."""
+    env = {**os.environ, "CLOSEOUT_ACCESS_TOKEN": token, **popen.pop("env", {})}
+    popen.setdefault("stdin", subprocess.DEVNULL)
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *argv], cwd=REPO, env=env, text=True, **popen
+    )
+
+
+class Lines:
+    """A child's stdout read line by line on a thread, for waiting on what it says."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def json(self) -> list[dict[str, Any]]:
+        with self._lock:
+            lines = list(self.lines)
+        return Lines.parse("\n".join(lines))
+
+    @staticmethod
+    def parse(text: str) -> list[dict[str, Any]]:
+        """The JSON objects among ``text``'s lines (others are skipped)."""
+        out = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                value = json.loads(line)
+                if isinstance(value, dict):
+                    out.append(value)
+        return out
+
+    def join(self, timeout: float = 10) -> None:
+        self._thread.join(timeout)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,7 +23,7 @@ from .options import session_options
 from .process import log_call, say, stop_on_signals
 
 if TYPE_CHECKING:
-    from services.control import RunControl
+    from services.control import RunControl, Waiting
     from services.engine import Engine
     from services.graph import CallRecord
     from services.headless import Reporter
@@ -97,26 +96,44 @@ def connected(
 ) -> Iterator[Connection]:
     """Signed in and connected for the length of the ``with`` block, then closed.
 
-    ``control``: what a signal stops (a run's); ``report``: a run's reporter, which also hears
-    of a failure to connect; ``write``: the command may change the tenant (``run``);
-    ``on_call``: also hears of every Graph call (after the log file).
+    ``control``: the session's (a run's, which drives it; else a new one): SIGINT, SIGTERM and
+    SIGHUP stop it, from the first request of the sign-in on. ``report``: a run's reporter,
+    which also hears of a failure to connect and of every wait; ``write``: the command may
+    change the tenant (``run``); ``on_call``: also hears of every Graph call (after the log
+    file).
     """
-    stop = threading.Event() if control is None else control.stop_event
-    with stop_on_signals(stop.set if control is None else control.stop):
+    from services.control import RunControl
+
+    control = control or RunControl()
+    with stop_on_signals(control.stop):
+        announce = report.wait if report is not None else _say_wait
+        remove = control.add_wait_listener(announce)
         try:
-            session = _connect(
-                args, stop, read_only=read_only, report=report, write=write, on_call=on_call
-            )
-        except CloseoutError as exc:
-            # A wrong tenant or a rejected token: JSON readers hear it too.
-            if report is not None:
-                report_failure(report, exc)
-            raise
-        try:
-            _warn_journal(session, report)
-            yield Connection(session, report)
+            try:
+                session = _connect(
+                    args,
+                    control,
+                    read_only=read_only,
+                    report=report,
+                    write=write,
+                    on_call=on_call,
+                )
+            except CloseoutError as exc:
+                # A wrong tenant or a rejected token: JSON readers hear it too.
+                if report is not None:
+                    report_failure(report, exc)
+                raise
+            try:
+                _warn_journal(session, report)
+                yield Connection(session, report)
+            finally:
+                session.close()
         finally:
-            session.close()
+            remove()
+
+
+def _say_wait(waiting: Waiting) -> None:
+    say(waiting.text())
 
 
 def _warn_journal(session: Session, report: Reporter | None) -> None:
@@ -150,6 +167,9 @@ def report_failure(report: Reporter, exc: CloseoutError) -> ExitCode:
     code = exit_code_for(exc)
     if code == ExitCode.DONE:
         report.emit({"event": "note", "level": "info", "message": exc.message}, None)
+    elif code == ExitCode.WAITING:
+        # Not an error: Graph asked for a long wait, or is out of reach for now.
+        report.emit({"event": "waiting", "message": exc.message, "hint": exc.hint}, None)
     else:
         report.emit(
             {"event": "error", "message": exc.message, "hint": exc.hint, "code": code}, None
@@ -160,7 +180,7 @@ def report_failure(report: Reporter, exc: CloseoutError) -> ExitCode:
 
 def _connect(
     args: argparse.Namespace,
-    stop: threading.Event,
+    control: RunControl,
     *,
     read_only: bool,
     report: Reporter | None,
@@ -169,7 +189,7 @@ def _connect(
 ) -> Session:
     from services.session import Session, sign_in_headless
 
-    session = Session(session_options(args, read_only=read_only))
+    session = Session(session_options(args, read_only=read_only), control=control)
     try:
         if session.sandbox is not None:
             say(
@@ -177,7 +197,7 @@ def _connect(
                     domain=session.sandbox.initial_domain, url=session.sandbox.base_url
                 )
             )
-        sign_in_headless(session, stop, say)
+        sign_in_headless(session, control.stop_event, say)
         session.connect(sink=report, on_call=_both(log_call, on_call), write=write)
     except BaseException:
         session.close()  # the demo's sandbox, an open journal: not left behind by a failure

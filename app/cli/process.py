@@ -33,12 +33,12 @@ def say(text: str) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP (a dropped SSH session) stop the run cleanly."""
     previous: dict[int, _Handler] = {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
+        stop(signal.Signals(signum).name)
 
     for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:

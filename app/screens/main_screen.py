@@ -157,7 +157,16 @@ class MainScreen(Screen[None]):
     def step_finished(self, result: StepResult) -> None:
         self.query_one(RunProgress).running = False
         self.pane.compact()
-        if result.error:
+        waits = result.state is not None and result.state.status == StepStatus.WAITING_TIME
+        if result.error and waits:
+            # Graph asked for a long wait: the checklist shows until when.
+            self.notify(
+                f"{result.error}\n{result.hint or ''}".strip(),
+                title=_("Waiting on Graph"),
+                severity="warning",
+                timeout=15,
+            )
+        elif result.error:
             self.write_log("error", f"{result.error} {result.hint or ''}".strip())
             self.notify(result.error, severity="error", timeout=8)
         elif result.state is not None and result.state.status == StepStatus.FAILED:

@@ -31,6 +31,7 @@ from services.models import (
     Event,
     ItemFinished,
     Noted,
+    NotSent,
     ProgressUpdated,
     StepId,
     StepState,
@@ -281,6 +282,7 @@ class StepContext:
                         )
                     )
 
+        not_sent: list[BatchItem] = []
         executor = BatchExecutor(
             self.client,
             control=self.control,
@@ -288,7 +290,23 @@ class StepContext:
             concurrency=self.options.concurrency,
             on_results=on_results,
             on_before_send=before_send,
+            on_not_sent=not_sent.extend,
         )
+        try:
+            return self._execute(step, items, executor, on_results, progress)
+        finally:
+            # After a stop or an outage: one count for what never went out, not a line each.
+            self._report_not_sent(step, not_sent)
+
+    def _execute(
+        self,
+        step: StepId,
+        items: list[BatchItem],
+        executor: BatchExecutor,
+        on_results: Callable[[list[ItemResult]], None],
+        progress: _Progress,
+    ) -> list[ItemResult]:
+        total = len(items)
         # One batch first, alone. If Graph refuses every request in it and this kind of write
         # never succeeded in this tenant, the token or the account lacks what it needs, and
         # the rest would only be refused too: stop with Graph's refusal (it names the
@@ -316,6 +334,15 @@ class StepContext:
         if refused:
             raise _refusal(results[0])
         return results
+
+    def _report_not_sent(self, step: StepId, items: list[BatchItem]) -> None:
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.action] = counts.get(item.action, 0) + 1
+        for action, n in counts.items():
+            if self.journal is not None:
+                self.journal.not_sent(int(step), action, n)
+            self.sink(NotSent(step, action, n))
 
 
 def _refusal(result: ItemResult) -> GraphError:

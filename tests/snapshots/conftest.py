@@ -25,6 +25,7 @@ import widgets.handoff_view
 import widgets.log_panel
 from app.closeout_app import CloseoutApp
 from services.auth.device_code import DeviceCodePrompt
+from services.control import RunControl
 from services.session import SessionOptions
 
 FIXED = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
@@ -60,6 +61,7 @@ class WaitingForCode:
     def __init__(self, options: SessionOptions) -> None:
         self.options = options
         self.auth = SimpleNamespace(signed_in=False)
+        self.control = RunControl()  # as every Session has, from the start
 
     def start_device_code(self) -> DeviceCodePrompt:
         return DeviceCodePrompt(

@@ -22,6 +22,7 @@ from textual.widgets import TabbedContent
 from app.closeout_app import CloseoutApp
 from app.screens.sign_in import SignInScreen
 from services.auth.device_code import DeviceCodePrompt
+from services.control import RunControl
 from services.sandbox.seed import (
     HOSTILE_APP,
     HOSTILE_ORGANIZATION,
@@ -132,6 +133,7 @@ class HostileSignIn:
     def __init__(self, options: SessionOptions | None = None) -> None:
         self.options = options
         self.auth = SimpleNamespace(signed_in=False)
+        self.control = RunControl()  # as every Session has, from the start
 
     def start_device_code(self) -> DeviceCodePrompt:
         return HOSTILE_PROMPT
