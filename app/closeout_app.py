@@ -21,6 +21,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -31,6 +32,7 @@ from services.i18n import _
 from services.models import Handoff, StepId, StepState, StepStatus
 from services.steps import load_registry
 
+from . import terminal
 from .bridge import EngineBridge
 from .messages import (
     Connected,
@@ -95,6 +97,7 @@ class CloseoutApp(App[int]):
         self.control: RunControl | None = None
         self._failure: ExitCode | None = None
         self._hangup = False
+        self._terminal_lost: str | None = None
         self.graph_wait_until: datetime | None = None
         """Graph asked for a wait longer than closeout sleeps through: no watch read before."""
         self._quitting = False
@@ -131,7 +134,7 @@ class CloseoutApp(App[int]):
             # From here on every wait of the session's Graph client is in the log.
             self.session.control.add_wait_listener(self.bridge.waiting)
             if self._hangup:
-                self.session.control.stop("hang-up")
+                self.session.control.stop(self._terminal_lost or "hang-up")
         return self.session
 
     def connect(self, session: Session) -> None:
@@ -444,7 +447,7 @@ class CloseoutApp(App[int]):
         self.exit(code, return_code=code)
 
     def hang_up(self, reason: str = "SIGHUP") -> None:
-        """SIGHUP (the SSH session dropped): stop between batches, end the run, exit 3.
+        """The terminal is gone, or SIGTERM: stop between batches, end the run, exit 3.
 
         Any thread, or a signal handler: it only sets flags and stops the run controls (which
         wakes every wait at once); the timer tick does the rest on the event loop."""
@@ -453,6 +456,30 @@ class CloseoutApp(App[int]):
             self.control.stop(reason)
         if self.session is not None:
             self.session.control.stop(reason)
+
+    def terminal_lost(self, reason: str) -> None:
+        """The terminal went away (SIGHUP, POLLHUP, a failed write): silence it, stop reading
+        it, and hang up. Any thread; the first call counts."""
+        if self._terminal_lost is not None:
+            return
+        self._terminal_lost = reason
+        log.warning("terminal lost (%s): stopping between batches", reason)
+        driver = self._driver
+        stop_input = getattr(driver, "stop_input", None)
+        if stop_input is not None:
+            stop_input()
+        terminal.silence()
+        self.hang_up(reason)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's Linux driver with an output that reports a dead terminal instead of
+        dying on it (see :mod:`app.terminal`); other drivers as Textual chooses them."""
+        base = super().get_driver_class()
+        if base.__name__ != "LinuxDriver":
+            return base
+        return terminal.guarded_driver(
+            base, lambda app, exc: app.terminal_lost(exc.strerror or type(exc).__name__)
+        )
 
     def _check_hangup(self) -> None:
         if self._hangup and self.step_running is None:

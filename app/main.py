@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from services.exit_codes import ExitCode
 
 from .closeout_app import CloseoutApp
+from .terminal import TerminalWatch
 
 if TYPE_CHECKING:
     from services.session_options import SessionOptions
@@ -18,16 +19,19 @@ if TYPE_CHECKING:
 def run_tui(args: argparse.Namespace, options: SessionOptions) -> ExitCode:
     app = CloseoutApp(options)
     previous = None
-    if hasattr(signal, "SIGHUP"):
-        # Textual handles no SIGHUP; without this a dropped SSH session would kill the process
-        # mid-batch. Here it stops the step between batches, records it, and exits.
-        previous = signal.signal(signal.SIGHUP, lambda signum, frame: app.hang_up())
+    if hasattr(signal, "SIGTERM"):
+        # Textual handles no SIGTERM: without this, a kill would end the process mid-batch.
+        # Here it stops the step between batches, records it, and exits 3.
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: app.hang_up("SIGTERM"))
     try:
-        code = app.run(mouse=bool(getattr(args, "mouse", False)))
+        # SIGHUP, or the terminal closing without one (a pty whose other end is gone), stops
+        # the same way: see app.terminal.
+        with TerminalWatch(app.terminal_lost):
+            code = app.run(mouse=bool(getattr(args, "mouse", False)))
     finally:
         if previous is not None:
             with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGHUP, previous)
+                signal.signal(signal.SIGTERM, previous)
         if app.session is not None:
             app.session.close()
     if code is None and app.return_code:

@@ -66,10 +66,15 @@ class Reporter:
         *,
         json_mode: bool,
         progress_every: float = 5.0,
+        on_lost: Callable[[OSError], None] | None = None,
     ) -> None:
         self.out = out
         self.json_mode = json_mode
         self.progress_every = progress_every
+        self.on_lost = on_lost
+        """Called once when writing ``out`` fails (a closed terminal or pipe): the run stops,
+        and nothing more is written there."""
+        self._lost = False
         self._lock = threading.Lock()
         self._last_progress: dict[StepId, tuple[float, tuple[int, int, int] | None]] = {}
         self._handoffs: dict[StepId, Handoff] = {}
@@ -77,7 +82,13 @@ class Reporter:
         """Also hear every engine event (``services.notify.News``)."""
 
     def emit(self, obj: dict[str, Any], text: str | None) -> None:
-        self._write(obj, text)
+        try:
+            self._write(obj, text)
+        except OSError as exc:
+            with self._lock:
+                first, self._lost = not self._lost, True
+            if first and self.on_lost is not None:
+                self.on_lost(exc)
 
     def wait(self, waiting: Waiting) -> None:
         """What closeout waits for and until when (a ``wait`` event)."""
@@ -94,6 +105,8 @@ class Reporter:
 
     def _write(self, obj: dict[str, Any], text: str | None) -> None:
         with self._lock:
+            if self._lost:
+                return
             if self.json_mode:
                 # Every line carries time, step (null when it concerns no one step) and event,
                 # so that a script can route lines without knowing each event's shape.

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.terminal import TerminalWatch, silence
 from services.errors import CloseoutError
 from services.exit_codes import ExitCode, exit_code_for
 from services.i18n import _
 
 from .options import session_options
-from .process import log_call, say, stop_on_signals
+from .process import log_call, on_stream_error, say, stop_on_signals, stream_failed
 
 if TYPE_CHECKING:
     from services.control import RunControl, Waiting
@@ -96,8 +97,9 @@ def connected(
 ) -> Iterator[Connection]:
     """Signed in and connected for the length of the ``with`` block, then closed.
 
-    ``control``: the session's (a run's, which drives it; else a new one): SIGINT, SIGTERM and
-    SIGHUP stop it, from the first request of the sign-in on. ``report``: a run's reporter,
+    ``control``: the session's (a run's, which drives it; else a new one): SIGINT and SIGTERM
+    stop it, and so does the terminal going away (SIGHUP, a closed pty, a write error on
+    stdout or stderr), from the first request of the sign-in on. ``report``: a run's reporter,
     which also hears of a failure to connect and of every wait; ``write``: the command may
     change the tenant (``run``); ``on_call``: also hears of every Graph call (after the log
     file).
@@ -105,7 +107,14 @@ def connected(
     from services.control import RunControl
 
     control = control or RunControl()
-    with stop_on_signals(control.stop):
+
+    def lost(reason: str) -> None:
+        silence()  # nothing written from now on can fail, the last lines and Python's exit
+        control.stop(reason)
+
+    with stop_on_signals(control.stop), TerminalWatch(lost) as watch, on_stream_error(watch):
+        if report is not None:
+            report.on_lost = lambda exc: stream_failed(watch, report.out, exc)
         announce = report.wait if report is not None else _say_wait
         remove = control.add_wait_listener(announce)
         try:

@@ -7,6 +7,7 @@ along the way (a sign-in prompt, a missing role, an error) goes to stderr throug
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import signal
 import sys
@@ -15,10 +16,19 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
+from app.terminal import TerminalWatch, silence
+
 if TYPE_CHECKING:
     from services.graph import CallRecord
 
-__all__ = ["log_call", "say", "setup_logging", "stop_on_signals"]
+__all__ = [
+    "log_call",
+    "on_stream_error",
+    "say",
+    "setup_logging",
+    "stop_on_signals",
+    "stream_failed",
+]
 
 log = logging.getLogger("closeout")
 _log_handler: logging.Handler | None = None
@@ -27,20 +37,51 @@ _log_handler: logging.Handler | None = None
 _Handler = Callable[[int, FrameType | None], object] | int | None
 
 
+_stream_watch: TerminalWatch | None = None
+
+
 def say(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except OSError as exc:
+        # stderr is a closed terminal or pipe: said to no one, and a run stops.
+        stream_failed(_stream_watch, sys.stderr, exc)
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP (a dropped SSH session) stop the run cleanly."""
+def on_stream_error(watch: TerminalWatch) -> Iterator[None]:
+    """While the block runs, a failed write in :func:`say` tells ``watch``."""
+    global _stream_watch
+    previous, _stream_watch = _stream_watch, watch
+    try:
+        yield
+    finally:
+        _stream_watch = previous
+
+
+def stream_failed(watch: TerminalWatch | None, stream: object, exc: OSError) -> None:
+    """A write to ``stream`` failed: it goes to /dev/null from now on (Python's flush at exit
+    must not fail too), and ``watch`` (a run's) learns that the terminal is gone."""
+    fileno = getattr(stream, "fileno", None)
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        if fileno is not None:
+            silence((fileno(),))
+    if watch is not None:
+        watch.stream_failed(exc)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[str], None], *, hangup: bool = False) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the run cleanly. SIGHUP is the terminal's (a run hears it through
+    TerminalWatch); ``hangup`` makes it stop the same way, for what has no run to end."""
     previous: dict[int, _Handler] = {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop(signal.Signals(signum).name)
 
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+    hup = getattr(signal, "SIGHUP", None) if hangup else None
+    for sig in (signal.SIGINT, signal.SIGTERM, hup):
         if sig is not None:
             previous[sig] = signal.signal(sig, handler)
     try:

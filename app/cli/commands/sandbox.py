@@ -155,7 +155,7 @@ def serve(args: argparse.Namespace) -> ExitCode:
     done = threading.Event()
     # Before anything is printed: a Ctrl-C as soon as the banner says it stops the sandbox
     # stops it cleanly (exit 0) instead of interrupting the process.
-    with stop_on_signals(lambda _signal: done.set()):
+    with stop_on_signals(lambda _signal: done.set(), hangup=True):
         try:
             if snapshot is not None:
                 from services.sandbox.replica import start_replica
