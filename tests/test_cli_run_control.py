@@ -194,7 +194,7 @@ def test_an_outage_mid_run_is_exit_3_and_what_was_never_sent_is_one_count(
     make_sandbox, tmp_path, monkeypatch
 ):
     sb = make_sandbox(users=600, seed=65, synced_fraction=0.0, time_scale=FAST)
-    sb.add_fault(method="DELETE", path=r"/users/[0-9a-f-]+$", status=None, delay=0.01, times=-1)
+    sb.add_fault(method="DELETE", path=r"/users/[0-9a-f-]+$", status=None, delay=0.03, times=-1)
     state = tmp_path / "state"
 
     def cut_when_deleting() -> None:
@@ -226,7 +226,7 @@ def test_an_outage_mid_run_is_exit_3_and_what_was_never_sent_is_one_count(
     # journalled and refused a connection), or is in the count; a handful of lines in all.
     assert len(settled) + not_sent[0]["count"] == 599
     assert deleted <= len(settled) < deleted + 200
-    assert not_sent[0]["count"] > 300
+    assert not_sent[0]["count"] > 150  # many left: the cut came after the first batches
     end = [rec for rec in records if rec["kind"] == "run-end"]
     assert end[-1]["exit_code"] == 3
     assert end[-1]["summary"]["not-sent"] == not_sent[0]["count"]
