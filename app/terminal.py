@@ -207,6 +207,15 @@ def guarded_driver(base: type[Any], on_error: Callable[[Any, OSError], None]) ->
                 self._file or sys.__stderr__, lambda exc: on_error(self._app, exc)
             )
 
+        def run_input_thread(self) -> None:
+            """Textual's input loop, with a read error on stdin (EIO once the session that
+            owned the terminal is gone) reported as the terminal going away: Textual's own
+            wrapper would make it a crash (a traceback, exit 1) in the middle of a step."""
+            try:
+                super().run_input_thread()
+            except OSError as exc:
+                on_error(self._app, exc)
+
         def stop_input(self) -> None:
             """End the input thread now: on a closed terminal it would spin on empty reads
             until the app shuts down. disable_input() skips its join once this is set."""

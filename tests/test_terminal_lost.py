@@ -177,3 +177,46 @@ def test_tui_whose_terminal_closes_mid_step_exits_3_without_spinning(
     assert cpu < max(1.5, 0.7 * took)
     assert _deleted(sb) < USERS - 1, "the step was not stopped"
     _assert_run_ended(sb, state)
+
+
+async def test_a_read_error_on_stdin_is_the_terminal_going_away_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    # A read that fails (EIO when the terminal's session is gone; here a directory, which
+    # select calls readable and read refuses) must reach closeout as a lost terminal. Before:
+    # it escaped Textual's input loop, whose wrapper turns it into a crash (app.panic, exit 1).
+    import signal
+    import threading
+    from types import SimpleNamespace
+
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from app.terminal import guarded_driver
+
+    heard: list[OSError] = []
+    app = SimpleNamespace(call_later=lambda *args, **kwargs: None)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTSTP, signal.SIGCONT)}
+    try:
+        driver = guarded_driver(LinuxDriver, lambda app, exc: heard.append(exc))(app)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        driver.fileno = fd
+        box: dict[str, BaseException] = {}
+
+        def read() -> None:
+            try:
+                driver.run_input_thread()
+            except BaseException as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        thread.join(5)
+    finally:
+        os.close(fd)
+    assert not thread.is_alive()
+    assert "error" not in box, box
+    assert [type(exc) for exc in heard] == [IsADirectoryError]
