@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -492,6 +493,11 @@ class CloseoutApp(App[int]):
             if command.title.lower().startswith("quit"):
                 continue
             yield command
+        if isinstance(screen, MainScreen):
+            # Every key of the main screen, with its key (Quit and Help among them).
+            for title, help_text, action in screen.palette_commands():
+                yield SystemCommand(title, help_text, partial(screen.do_action, action))
+            return
         yield SystemCommand(
             _("Quit"), _("Quit closeout (asks first while a step runs)"), self.action_quit
         )

@@ -16,7 +16,11 @@ from services.steps import load_registry
 
 # The keys "r" and "D" are described from the registry (see step_keys).
 KEYS = [
-    ("↑/↓, Enter", N_("choose a step; Enter opens its handoff when it waits on you")),
+    (
+        "↑/↓, Enter",
+        N_("choose a step; Enter does its next thing (run, handoff, manual checks, step 5)"),
+    ),
+    ("0 1 2 3 4 5", N_("jump to that step")),
     ("h", N_("show the selected step's handoff: link, click path, live watch")),
     ("m", N_("tick the checks no API can make (invoices, Azure, MFA providers, partners…)")),
     (

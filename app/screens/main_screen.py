@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -68,6 +69,8 @@ class MainScreen(Screen[None]):
         Binding("l", "log_level", _("Log level"), id="log-level"),
         Binding("A", "play_portal", _("Play admin center"), id="play-portal"),
         Binding("X", "last_resort", _("Portal refused…"), id="last-resort"),
+        # Digits jump to a step (in the help, not the footer: six keys would crowd it out).
+        *(Binding(str(n), f"jump({n})", _("Step {n}").format(n=n), show=False) for n in range(6)),
     ]
 
     def __init__(self, controller: Controller) -> None:
@@ -361,6 +364,43 @@ class MainScreen(Screen[None]):
     def action_filter(self) -> None:
         self.pane.open_filter()
 
+    def action_jump(self, n: int) -> None:
+        step = next((s for s in StepId if s == n), None)
+        if step is not None:
+            self.query_one(StepChecklist).select(step)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that cannot act now says why, in one line, instead of doing nothing."""
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding) or event.key not in binding.key.split(","):
+                continue
+            if self.check_action(binding.action, ()) is None:
+                event.stop()
+                event.prevent_default()
+                self.say_why(binding.action)
+            return
+
+    def say_why(self, action: str) -> None:
+        text = gating.why_not(self.controller, action, self.selected)
+        self.notify(text, severity="warning", timeout=4)
+
+    async def do_action(self, action: str) -> None:
+        """The command palette's way in: the key's action, or why it cannot act now."""
+        if self.check_action(action, ()) is None:
+            self.say_why(action)
+        else:
+            await self.run_action(action)
+
+    def palette_commands(self) -> list[tuple[str, str, str]]:
+        """(title, help, action) for each key: the palette holds every action with its key."""
+        commands = []
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.show:
+                key = b.key_display or b.key
+                help_text = _("Key: {key}").format(key=key)
+                commands.append((f"{b.description} ({key})", help_text, b.action))
+        return commands
+
     def key_escape(self) -> None:
         if self.pane.close_filter():
             self.query_one(StepChecklist).focus()
@@ -370,9 +410,20 @@ class MainScreen(Screen[None]):
         self.refresh_keys()
 
     def on_step_checklist_step_activated(self, event: StepChecklist.StepActivated) -> None:
-        st = self.controller.step_states.get(event.step)
-        if st is not None and st.status in (StepStatus.WAITING_PERSON, StepStatus.WAITING_TIME):
-            self.show_handoff(event.step)
+        """Enter on a step does its next thing: run, handoff, manual checks, typed confirmation."""
+        step = event.step
+        action = gating.next_action(self.controller, step)
+        if action == "handoff":
+            self.show_handoff(step)
+        elif action == "run_step":
+            self.request_run(step)
+        elif action == "delete_directory":
+            self.action_delete_directory()
+        elif action == "manual":
+            self.action_manual()
+        else:
+            typed = load_registry().step(step).typed_domain
+            self.say_why("delete_directory" if typed else "run_step")
 
 
 def ordered(states: Mapping[StepId, StepState]) -> Iterable[StepState]:

@@ -1,0 +1,82 @@
+"""Every key answers: a key that cannot act now says why in one line, Enter on a step does its
+next thing, digits jump to a step, and the command palette holds every key's action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.closeout_app import CloseoutApp
+from app.screens.dialogs import ConfirmModal, ManualChecksModal
+from services.models import StepId
+from widgets import StepChecklist
+
+from .conftest import AppFactory, connected, shows, wait_for
+
+
+def _toasts(app: CloseoutApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
+
+
+async def _said(pilot: Any, app: CloseoutApp, text: str) -> None:
+    await wait_for(pilot, lambda: any(text in t for t in _toasts(app)), repr(text))
+
+
+async def test_a_key_that_cannot_act_says_why(make_app: AppFactory) -> None:
+    app = make_app(users=12)
+    async with app.run_test() as pilot:
+        await connected(pilot)
+        checklist = app.main.query_one(StepChecklist)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: checklist.selected == StepId.DISABLE_MFA, "step 4")
+        assert app.main.check_action("run_step", ()) is None  # greyed out in the footer…
+        await pilot.press("r")
+        await _said(pilot, app, "Step 4 waits for step 1.")  # …and says why when pressed
+        await pilot.press("D")
+        await _said(pilot, app, "Step 5 waits for step 1")
+        await pilot.press("s")
+        await _said(pilot, app, "No step is running.")
+        await pilot.press("5", "r")
+        await _said(pilot, app, "its key is D")
+
+
+async def test_digits_jump_and_enter_does_the_next_thing(make_app: AppFactory) -> None:
+    app = make_app(users=12)
+    async with app.run_test() as pilot:
+        await connected(pilot)
+        checklist = app.main.query_one(StepChecklist)
+        await pilot.press("1")
+        await wait_for(pilot, lambda: checklist.selected == StepId.DELETE_USERS, "step 1")
+        await pilot.press("enter")  # step 1 can run: Enter asks to run it
+        await wait_for(pilot, lambda: shows(app, ConfirmModal), "step 1's confirmation")
+        assert app.screen.id == "confirm"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, "the confirmation to close")
+        await pilot.press("4", "enter")  # step 4 cannot: Enter says why
+        await _said(pilot, app, "Step 4 waits for step 1.")
+        assert app.screen is app.main and app.step_running is None
+
+
+async def test_the_palette_holds_every_key_with_its_key(make_app: AppFactory) -> None:
+    app = make_app(users=12)
+    async with app.run_test() as pilot:
+        await connected(pilot)
+        titles = {c.title for c in app.get_system_commands(app.main)}
+        for title in (
+            "Run step (r)",
+            "Stop (s)",
+            "Pause/resume (p)",
+            "Handoff (h)",
+            "Manual checks (m)",
+            "Delete directory… (D)",
+            "Export (e)",
+            "New plan (n)",
+            "Log level (l)",
+            "Quit (q)",
+        ):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"Manual checks (m)")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: shows(app, ManualChecksModal), "the manual checks")
