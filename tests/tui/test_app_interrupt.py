@@ -41,8 +41,9 @@ async def test_ctrl_c_during_a_run_asks_then_a_second_press_stops_it(
         # Asked again, and the second Ctrl-C stops at once.
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: shows(app, ConfirmModal), "the stop question")
+        control = app.control  # None again once the stopped step has ended
         await pilot.press("ctrl+c")
-        assert app.control is not None and app.control.stopped
+        assert control is not None and control.stopped
         await wait_for(pilot, lambda: app.step_running is None, "the step to stop")
         assert app.screen is app.main
         assert app.return_code is None, "Ctrl-C during a run stops the run, not the app"
