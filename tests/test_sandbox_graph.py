@@ -106,6 +106,22 @@ def test_error_bodies_and_headers_are_graph_shaped(sandbox: Sandbox) -> None:
     assert unauthenticated.json()["error"]["code"] == "InvalidAuthenticationToken"
 
 
+def test_a_body_that_is_not_json_is_a_400_whether_or_not_it_decodes(sandbox: Sandbox) -> None:
+    # A body that is not UTF-8 fails json.loads with UnicodeDecodeError, a ValueError without
+    # the .msg of a JSONDecodeError: both must come back as Graph's 400, not a server error.
+    s = session(sandbox)
+    for body in (b'{"requests": [', b'{"requests": "\xff\xfe"}'):
+        resp = s.post(
+            f"{sandbox.base_url}/v1.0/$batch",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert resp.status_code == 400, body
+        assert resp.json()["error"]["code"] == "BadRequest"
+        assert resp.json()["error"]["message"].startswith("Invalid JSON in request body: ")
+
+
 def test_paging_survives_deletions_between_pages(sandbox: Sandbox) -> None:
     s = session(sandbox)
     first = s.get(f"{sandbox.base_url}/v1.0/users", params={"$top": "10", "$select": "id"}).json()

@@ -60,9 +60,14 @@ class Request:
             raise GraphHttpError(400, "BadRequest", "Empty Payload, JSON content expected")
         try:
             return json.loads(self.body)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise GraphHttpError(
                 400, "BadRequest", f"Invalid JSON in request body: {exc.msg}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            # Bytes that are not UTF-8 never reach the parser: the decode error has no .msg.
+            raise GraphHttpError(
+                400, "BadRequest", f"Invalid JSON in request body: {exc.reason}"
             ) from None
 
 
@@ -121,7 +126,8 @@ class GraphHttpError(Exception):
         )
 
 
-Handler = Callable[[Request], Response]
+# None: drop the connection without an answer (a $batch whose item was dropped).
+Handler = Callable[[Request], "Response | None"]
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
