@@ -129,7 +129,7 @@ class Engine:
         if old != new:
             self.emit(StepChanged(new))
             if self.recording and (old is None or old.status != new.status):
-                self.journal.step(int(new.step), str(new.status), new.summary)
+                self._writing.step(int(new.step), str(new.status), new.summary)
 
     @property
     def recording(self) -> bool:
@@ -141,19 +141,27 @@ class Engine:
         """
         return not self.options.read_only and self.journal is not None and self.journal.is_open
 
+    @property
+    def _writing(self) -> Journal:
+        """The journal, for the writes made only while :attr:`recording`; asking for it
+        otherwise is a bug in the engine, not a state of the tenant."""
+        if self.journal is None or not self.recording:
+            raise RuntimeError("the engine wrote to a journal it is not recording in")
+        return self.journal
+
     # -- runs ----------------------------------------------------------------------------------
 
     def begin(self, command: str, options: dict[str, Any]) -> str:
         """Start a run in the journal; settle what earlier runs left without a known outcome."""
         if self.recording:
-            self.run_id = self.journal.start_run(
+            self.run_id = self._writing.start_run(
                 command,
                 options=options,
                 user=self.caller.tenant.signed_in_upn or "app-only",
                 version=__version__,
                 plan_digest=self.plan.digest() if self.plan else None,
             )
-            pending = self.journal.unsettled()
+            pending = self._writing.unsettled()
             if pending:
                 self._reconcile(pending)
         return self.run_id
@@ -191,7 +199,7 @@ class Engine:
                 outcomes.append(line)
         outcomes += self._reconcile_from_inventory(legacy)
         if outcomes:
-            self.journal.write_outcomes(outcomes)
+            self._writing.write_outcomes(outcomes)
         confirmed = sum(1 for o in outcomes if o["result"] in ("done", "gone"))
         left = len(pending) - len(outcomes)
         if at_end:
@@ -253,7 +261,7 @@ class Engine:
         if not (self.recording and self.run_id):
             return None
         try:
-            pending = self.journal.unsettled()
+            pending = self._writing.unsettled()
             if pending and not self.gone:
                 self._reconcile(pending, at_end=True)
         except (OSError, CloseoutError) as exc:
@@ -262,14 +270,14 @@ class Engine:
         counts: dict[str, int] = {}
         try:
             outcomes = self._outcomes(all_runs=False)
-            counts = outcomes.counts()
+            counts = outcomes.counts() if outcomes is not None else {}
             pack = self._write_pack(outcomes)
         except (OSError, ValueError, CloseoutError) as exc:
             self.emit(
                 Noted("error", _("Could not write the evidence pack: {error}").format(error=exc))
             )
         counts = self.tally(counts)
-        self.journal.end_run(self.run_id, exit_code, counts)
+        self._writing.end_run(self.run_id, exit_code, counts)
         self.run_id = ""  # finishing twice must not end the run twice
         return pack
 
@@ -347,7 +355,7 @@ class Engine:
             ):
                 self.gone = True
                 if self.recording:
-                    self.journal.tenant_gone("watch", TENANT_GONE_EVIDENCE)
+                    self._writing.tenant_gone("watch", TENANT_GONE_EVIDENCE)
                 self.emit(Noted("info", _("The tenant no longer exists.")))
                 return None
             if self._sign_in_may_end() and _is_refusal(exc):
@@ -399,7 +407,7 @@ class Engine:
             )
         )
         if self.recording:
-            self.journal.note("watching without sign-in", reason=exc.message)
+            self._writing.note("watching without sign-in", reason=exc.message)
         self._probe_discovery(force=True)
 
     def _probe_discovery(self, *, force: bool = False) -> None:
@@ -499,7 +507,7 @@ class Engine:
             if not before.exists():
                 write_private_chunks(before, inv.json_chunks())
             if self.recording:
-                self.journal.note("plan made", digest=plan.digest(), actions=len(plan.actions))
+                self._writing.note("plan made", digest=plan.digest(), actions=len(plan.actions))
         return plan
 
     def ensure_plan(self) -> Plan:
@@ -607,7 +615,7 @@ class Engine:
         if (key in self.ticks()) == done:
             return
         if self.recording:
-            self.journal.tick(key, self.caller.tenant.signed_in_upn, done=done)
+            self._writing.tick(key, self.caller.tenant.signed_in_upn, done=done)
         else:
             self._unrecorded_ticks[key] = done
 
@@ -683,7 +691,7 @@ class Engine:
         expected = self.caller.tenant.initial_domain
         if (typed or "").strip() != expected:
             if self.recording:
-                self.journal.confirm(what, 0, matched=False, expected=expected)
+                self._writing.confirm(what, 0, matched=False, expected=expected)
             raise ConfirmationMismatch(
                 _(
                     "The domain given does not match the initial domain {domain}; nothing was "
@@ -720,7 +728,7 @@ class Engine:
         )
         try:
             if spec.typed_domain and self.recording:
-                self.journal.confirm(
+                self._writing.confirm(
                     "delete-directory",
                     len(ctx.plan.for_step(step)),
                     matched=True,
@@ -821,7 +829,7 @@ class Engine:
         ctx = self.context(control)
         rest, graph, _own = last_resort.targets(ctx, inv)
         if self.recording:
-            self.journal.confirm(
+            self._writing.confirm(
                 last_resort.CONFIRM_WHAT,
                 len(rest) + len(graph),
                 matched=True,

@@ -242,6 +242,7 @@ class StepChecklist(OptionList):
         self._signature = signature
         now = datetime.now(UTC)
         narrow = self.narrow
+        lines = 0
         for index, step in enumerate(self._ids):
             state = self.state_of(step)
             if narrow:
@@ -249,7 +250,7 @@ class StepChecklist(OptionList):
             else:
                 prompt = self._wide_prompt(state, styles, width, now)
             self.replace_option_prompt_at_index(index, prompt)
-        lines = sum(option.prompt.plain.count("\n") + 1 for option in self.options)
+            lines += prompt.plain.count("\n") + 1
         if lines != self._prompt_lines:
             # The height is "auto", so a new line count needs a layout. Requested from inside a
             # Resize handler, a layout refresh is dropped (textual 8.2.8), hence after refresh.

@@ -20,7 +20,7 @@ tests/tui/test_widgets.py exercises each of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, cast, overload
 
 from rich.style import Style
 from rich.text import Text
@@ -98,12 +98,12 @@ class _Entry(Mapping[ColumnKey, Any]):
     objects for the cyclic garbage collector to walk, where these are ~40 MB and 300,000.
     """
 
-    __slots__ = ("hay", "key", "layout", "meta", "status", "values")
+    __slots__ = ("cells", "hay", "key", "layout", "meta", "status")
 
     def __init__(self, key: RowKey, values: tuple[Any, ...], status: str, layout: _Layout) -> None:
         self.key = key
         self.meta = Row(key, 1)
-        self.values = values
+        self.cells = values  # not "values": that is Mapping's method
         self.status = status
         self.layout = layout
         self.hay: str | None = None
@@ -113,7 +113,7 @@ class _Entry(Mapping[ColumnKey, Any]):
         index = layout.index[column]
         if index == layout.status_index:
             return layout.status_text(self.status)
-        value = self.values[index]
+        value = self.cells[index]
         return Text(value) if isinstance(value, str) else value  # a str is never markup
 
     def __iter__(self) -> Iterator[ColumnKey]:
@@ -124,7 +124,7 @@ class _Entry(Mapping[ColumnKey, Any]):
 
     def plain(self) -> Iterator[str]:
         """The text of every cell but the status, in column order."""
-        for index, value in enumerate(self.values):
+        for index, value in enumerate(self.cells):
             if index != self.layout.status_index:
                 yield value if isinstance(value, str) else value.plain
 
@@ -404,7 +404,9 @@ class RemainingTable(DataTable[Text]):
         # DataTable internals (textual 8.2.8): swap the three row maps in one pass, skip the
         # per-row measuring (columns are fixed-width, rows one line), and set the virtual size
         # now so that the scroll position can be restored at once.
-        self._data = {entry.key: entry for entry in ordered}
+        # An _Entry is a read-only Mapping where DataTable declares a dict: it only reads its
+        # rows' cells (by key, and iterating), never changes them in place.
+        self._data = cast("dict[RowKey, dict[ColumnKey, Any]]", {e.key: e for e in ordered})
         self.rows = {entry.key: entry.meta for entry in ordered}
         # A new map of the table's own (two-way) kind; its class is not public.
         locations = type(self._row_locations)
@@ -428,7 +430,9 @@ class RemainingTable(DataTable[Text]):
         return self._metas
 
     @property
-    def _y_offsets(self) -> _Offsets:
+    def _y_offsets(self) -> _Offsets:  # type: ignore[override]
+        # DataTable declares a list; it only indexes it and takes its length, which the
+        # Sequence _Offsets answers without a tuple per row.
         return self._offsets
 
     def _invalidate_render(self) -> None:
@@ -455,7 +459,7 @@ class RemainingTable(DataTable[Text]):
             (self._cell_render_cache, 0, keys),
             (self._row_renderable_cache, 1, rows),
         ):
-            cached = cache.keys()  # an LRUCache is not iterable itself
+            cached: Iterable[Any] = cache.keys()  # an LRUCache is not iterable itself
             for cache_key in [k for k in cached if k[position] in stale]:
                 cache.discard(cache_key)
         top = round(self.scroll_y)

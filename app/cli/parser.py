@@ -90,7 +90,9 @@ def _add_commands(
         if command.common_options:
             p = sub.add_parser(
                 command.name,
-                parents=[common],
+                # typeshed wants parents of the subparser class; argparse only copies their
+                # actions, so any ArgumentParser serves (the stub is narrower than argparse).
+                parents=[common],  # type: ignore[list-item]
                 help=_(command.help),
                 epilog=ending,
                 formatter_class=_FORMAT,

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from app.terminal import TerminalWatch, silence
 
@@ -94,7 +94,7 @@ def stop_on_signals(stop: Callable[[str], None], *, hangup: bool = False) -> Ite
 class _PrivateLogHandler(logging.FileHandler):
     """A log file opened 0600 for appending and never through a symbolic link."""
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         from services.paths import open_private_append
 
         return open(  # noqa: PTH123 - a descriptor from the one function that refuses links

@@ -43,9 +43,10 @@ if TYPE_CHECKING:
 class MainScreen(Screen[None]):
     """Checklist, live tables, step detail, progress and log."""
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # Textual declares the breakpoints as attributes an instance may override, not ClassVars.
+    HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     # Wide but short terminals (120x24): compact checklist and a shorter log.
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall")]
+    VERTICAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
 
     # Footer order. Help and Quit come first: at 80 columns the footer shows only the first
     # five or six keys, and from help the admin finds every other one.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from services.graph_limits import (
     APP_WRITE_QUOTA,
@@ -274,7 +274,7 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
 )
 
 
-def behaviour_settings(names: str | Iterable[str]) -> dict[str, object]:
+def behaviour_settings(names: str | Iterable[str]) -> dict[str, Any]:
     """The config fields that behaviour ``names`` (a comma list or names) set.
 
     Raises ValueError naming the unknown name, or the two names that set one switch twice.
@@ -282,7 +282,8 @@ def behaviour_settings(names: str | Iterable[str]) -> dict[str, object]:
     if isinstance(names, str):
         names = [n for n in (part.strip() for part in names.split(",")) if n]
     by_name = {b.name: b for b in BEHAVIOURS}
-    settings: dict[str, object] = {}
+    # Keyword arguments for SandboxConfig: each value has its own field's type.
+    settings: dict[str, Any] = {}
     chosen: dict[str, str] = {}
     for name in names:
         b = by_name.get(name)

@@ -203,11 +203,11 @@ class Sandbox:
                 resp = route.handler(req)
             elif req.path.startswith(("/v1.0/", "/beta/")):
                 resp = self._handle_graph(req, top_level)
-                if resp is DROP:
-                    return DROP
             else:
                 route, req.params = self.identity_routes.match(req.method, req.path)
                 resp = route.handler(req)
+            if resp is None:
+                return DROP
         except GraphHttpError as err:
             resp = err.to_response(
                 req.request_id,
@@ -293,12 +293,14 @@ class Sandbox:
             with self.lock:
                 self.tick()
                 resp = route.handler(req)
-            status = resp.status
+            status = 0 if resp is None else resp.status
         except GraphHttpError as err:
             status = err.status
             raise
         finally:
             self._record(req, status, object_id, counted=route.writes)
+        if resp is None:
+            return DROP
         resp.headers.update(verdict.headers)
         return self.faults.after_serving(fault, req, resp)
 

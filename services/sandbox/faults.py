@@ -161,7 +161,11 @@ class Faults:
                     rule.hits += 1
                     if rule.times > 0:
                         rule.times -= 1
-                    code, message = _DEFAULT_CODES.get(rule.status, ("Error", "Injected fault."))
+                    code, message = (
+                        _DEFAULT_CODES.get(rule.status, ("Error", "Injected fault."))
+                        if rule.status is not None
+                        else ("Error", "Injected fault.")
+                    )
                     spoils = (
                         rule.drop
                         or rule.batch_ids is not None
@@ -210,7 +214,8 @@ class Faults:
             if "burst" in rates and roll() < rates["burst"]:
                 self._burst = self._rng.randint(0, 19)
             if "batch" in rates and roll() < rates["batch"]:
-                how = self._rng.choice(["shuffled", "shuffled", "missing", "duplicate"])
+                ways: list[BatchIds] = ["shuffled", "shuffled", "missing", "duplicate"]
+                how = self._rng.choice(ways)
                 return "batch", Fault(batch_ids=how)
         if top_level and "lost" in rates and roll() < rates["lost"]:
             return "lost", Fault(drop=True, after=True)

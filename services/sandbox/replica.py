@@ -227,7 +227,7 @@ def _apps(tenant: Tenant, snapshot: Snapshot) -> None:
                 else None,
             )
             collection.add(app.id, app)
-    for part, collection in (
+    for part, sps in (
         ("servicePrincipals", tenant.service_principals),
         ("deletedServicePrincipals", tenant.deleted_service_principals),
     ):
@@ -244,14 +244,15 @@ def _apps(tenant: Tenant, snapshot: Snapshot) -> None:
                 if part == "deletedServicePrincipals"
                 else None,
             )
-            collection.add(sp.id, sp)
+            sps.add(sp.id, sp)
 
 
 def _policies(tenant: Tenant, snapshot: Snapshot) -> None:
     sd = snapshot.body.get("securityDefaults")
     tenant.security_defaults_enabled = isinstance(sd, dict) and sd.get("isEnabled") is True
     for p in snapshot.part("conditionalAccessPolicies"):
-        grant = p.get("grantControls") if isinstance(p.get("grantControls"), dict) else {}
+        controls = p.get("grantControls")
+        grant = controls if isinstance(controls, dict) else {}
         users = (p.get("conditions") or {}).get("users") or {}
         strength = grant.get("authenticationStrength")
         policy = ConditionalAccessPolicy(
@@ -271,7 +272,7 @@ def _policies(tenant: Tenant, snapshot: Snapshot) -> None:
         tenant.ca_policies.add(policy.id, policy)
 
 
-def _settings(snapshot: Snapshot) -> dict[str, object]:
+def _settings(snapshot: Snapshot) -> dict[str, Any]:
     """The switches whose setting the snapshot shows: a direct subscription with no
     ``ownerTenantId`` means Graph answers this tenant the ``no-owner`` way."""
     tenant_id = snapshot.tenant_id.lower()

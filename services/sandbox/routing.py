@@ -37,7 +37,8 @@ from .identity import device_code_flow, discovery, signin_pages, token_endpoint
 if TYPE_CHECKING:
     from .core import Sandbox
 
-SandboxHandler = Callable[["Sandbox", Request], Response]
+# None: drop the connection without an answer (a $batch whose item was dropped).
+SandboxHandler = Callable[["Sandbox", Request], "Response | None"]
 GRAPH_VERSIONS = ("/v1.0", "/beta")
 
 

@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .http import Request
 
@@ -98,7 +98,10 @@ class SandboxServer:
     def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("SandboxHandler", (_Handler,), {"sandbox": sandbox})
         self._httpd = _Server((host, port), handler)
-        self.host, self.port = self._httpd.server_address[:2]
+        bound_host, self.port = self._httpd.server_address[:2]
+        # An AF_INET server's address is (str, int); typeshed widens the host to str | bytes
+        # for the socket families that name themselves in bytes, which this server never is.
+        self.host = cast(str, bound_host)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.2},

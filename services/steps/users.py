@@ -222,9 +222,9 @@ def run(ctx: StepContext) -> StepState:
     """Do what step 1 can do now; return its state from a fresh read afterwards."""
     users, org_flag = read_state(ctx)
     if sync_view(ctx, users, org_flag).due:
-        failed = turn_sync_off(ctx)
-        if failed is not None:
-            return failed
+        refused = turn_sync_off(ctx)
+        if refused is not None:
+            return refused
         users, org_flag = read_state(ctx)
     if sync_view(ctx, users, org_flag).back_on:
         return assess(ctx, users, org_flag)

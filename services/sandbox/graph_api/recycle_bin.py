@@ -82,6 +82,7 @@ def get_deleted(sb: Sandbox, req: Request) -> Response:
     # Each kind is read under its own permissions (DILIST, WN); that nothing is there, under any.
     app = None if user is not None else t.deleted_applications.get(key)
     sp = None if user is not None or app is not None else t.deleted_service_principals.get(key)
+    reads: tuple[str, ...]
     if user is not None:
         reads = READ_DELETED_USERS
     elif app is not None or sp is not None:

@@ -184,7 +184,7 @@ def verify_assertion(sb: Sandbox, app: AppRegistration, assertion: str, tenant: 
         )
     try:
         exp = float(claims["exp"])
-        nbf = float(claims.get("nbf", claims.get("iat", now)))
+        nbf = float(claims["nbf"] if "nbf" in claims else claims.get("iat", now))
     except (KeyError, TypeError, ValueError):
         raise invalid(50027, "JWT token is invalid: 'exp' is missing.") from None
     # No replay check on 'jti': msal reuses one assertion for up to ten minutes, and
