@@ -172,7 +172,7 @@ def _read_usage(client: Downloads) -> dict[str, Usage]:
                 onedrive_bytes=_int(row.get("Storage Used (Byte)")),
                 onedrive_files=_int(row.get("File Count")),
             )
-    return {k: Usage(**v) for k, v in found.items()}  # type: ignore[arg-type]
+    return {k: Usage(**v) for k, v in found.items()}
 
 
 def _rows(raw: bytes) -> list[dict[str, str]]:
