@@ -27,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from services.i18n import _
 
@@ -200,12 +200,14 @@ def guarded_driver(base: type[Any], on_error: Callable[[Any, OSError], None]) ->
     """``base`` (Textual's LinuxDriver) with an output that calls ``on_error(app, exc)`` on a
     write error instead of killing its writer thread. Textual writes the screen to stderr."""
 
-    class GuardedDriver(base):  # type: ignore[misc, valid-type]
+    class GuardedDriver(base):
+        _file: Any  # Textual's output stream; the base class is only known as Any here
+
         def __init__(self, app: Any, **kwargs: Any) -> None:
             super().__init__(app, **kwargs)
-            self._file = _GuardedOutput(
-                self._file or sys.__stderr__, lambda exc: on_error(self._app, exc)
-            )
+            # Textual's Linux driver only runs with a stderr to draw on: never None here.
+            inner = cast("IO[str]", self._file or sys.__stderr__)
+            self._file = _GuardedOutput(inner, lambda exc: on_error(self._app, exc))
 
         def run_input_thread(self) -> None:
             """Textual's input loop, with a read error on stdin (EIO once the session that

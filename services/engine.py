@@ -290,7 +290,7 @@ class Engine:
             outcomes = self._outcomes(all_runs=False)
             counts = outcomes.counts() if outcomes is not None else {}
         counts = dict(counts)
-        not_sent = sum(self.journal.not_sent_counts(self.run_id).values())
+        not_sent = sum(self._writing.not_sent_counts(self.run_id).values())
         if not_sent:
             counts["not-sent"] = not_sent
         return counts

@@ -777,7 +777,7 @@ class GraphClient:
                 # A POST that may have reached Graph is not resent blindly (it could create
                 # something twice); one that never got a connection is safe to resend.
                 unsent = _never_sent(exc)
-                failure = _Failure(exc, unsent)
+                failure: _Failure | None = _Failure(exc, unsent)
             else:
                 failure = None
                 # A throttle or a server fault is retried (or judged) whoever sent it; any

@@ -546,9 +546,9 @@ class Journal:
         counts: dict[tuple[int, str], int] = {}
         for rec in self.iter_records():
             if rec.get("kind") == "not-sent" and rec.get("run") == run_id:
-                count = rec.get("count")
-                key = (rec.get("step"), str(rec.get("action")))
-                if isinstance(count, int) and isinstance(key[0], int):
+                count, step = rec.get("count"), rec.get("step")
+                if isinstance(count, int) and isinstance(step, int):
+                    key = (step, str(rec.get("action")))
                     counts[key] = counts.get(key, 0) + count
         return counts
 
