@@ -291,6 +291,7 @@ def configure_portal(parser: argparse.ArgumentParser) -> None:
 def portal(args: argparse.Namespace) -> ExitCode:
     import requests
 
+    from services.sandbox.http import GraphHttpError
     from services.sandbox.portal import HttpPortal, PortalPlayer
 
     try:
@@ -312,6 +313,16 @@ def portal(args: argparse.Namespace) -> ExitCode:
         raise UsageError(
             _("No sandbox answers at {url}.").format(url=args.url),
             _("Start one with closeout sandbox serve and pass the Graph root it prints."),
+        ) from None
+    except (GraphHttpError, ValueError, KeyError, TypeError) as exc:
+        # Something answers there, but not a sandbox's admin centers: another server on
+        # loopback, or the Graph root given with /v1.0.
+        what = f"{exc.status} {exc.code}" if isinstance(exc, GraphHttpError) else type(exc).__name__
+        raise UsageError(
+            _("{url} does not answer as a sandbox's admin centers do ({what}).").format(
+                url=args.url, what=what
+            ),
+            _("Pass the Graph root closeout sandbox serve prints, without /v1.0."),
         ) from None
     finally:
         http.close()
