@@ -140,6 +140,18 @@ def each_user(change: Callable[[dict], object]) -> Callable[[dict], object]:
     return apply
 
 
+def a_file(name: str, content: bytes | None) -> Callable[[Ctx], None]:
+    """Put ``name`` in the row's temporary folder (``TMP/name``); None: a folder."""
+
+    def prepare(ctx: Ctx) -> None:
+        if content is None:
+            (ctx.tmp / name).mkdir()
+        else:
+            (ctx.tmp / name).write_bytes(content)
+
+    return prepare
+
+
 def symlink(relative: str, *, folder: bool = False) -> Callable[[Ctx], None]:
     """Plant ``relative`` (to the state dir; ``TENANT`` for the tenant's id) as a symbolic link
     to a file or folder outside it, which closeout must leave alone."""
@@ -451,6 +463,24 @@ CASES: list[Case] = [
         token=None,
         prepare=lambda ctx: (ctx.tmp / "bad.pem").write_text("garbage"),
     ),
+    Case("--keep-file that does not exist", on_sandbox("plan", "--keep-file", "TMP/none.txt"),
+         "cannot read it (No such file or directory)", USAGE),
+    Case("--keep-file that is a folder", on_sandbox("plan", "--keep-file", "TMP/dir"),
+         "cannot read it (Is a directory)", USAGE, prepare=a_file("dir", None)),
+    Case("--keep-file that is not text", on_sandbox("plan", "--keep-file", "TMP/bin"),
+         "not UTF-8 text (byte 0)", USAGE, prepare=a_file("bin", b"\xff\xfe\x00garbage\n")),
+    Case("--keep-file naming no one", on_sandbox("plan", "--keep-file", "TMP/keep"),
+         "line 1: no user nobody@x.example in this tenant", USAGE,
+         prepare=a_file("keep", b"nobody@x.example\n")),
+    Case("--keep-file with a terminal escape", on_sandbox("plan", "--keep-file", "TMP/keep"),
+         "'\\x1b]52;c;aGk=\\x07' is neither a userPrincipalName nor an object id", USAGE,
+         prepare=a_file("keep", b"\x1b]52;c;aGk=\x07\n")),
+    Case("sandbox portal of a remote URL", cli("sandbox", "portal", "--url", "https://example.com", "state"),
+         "not a sandbox on loopback", USAGE),
+    Case("sandbox portal where nothing listens", cli("sandbox", "portal", "--url", "http://127.0.0.1:9", "state"),
+         "No sandbox answers at http://127.0.0.1:9", USAGE),
+    Case("sandbox portal of the Graph root with /v1.0", cli("sandbox", "portal", "--url", "GRAPH/v1.0", "step2"),
+         "does not answer as a sandbox's admin centers do (401", USAGE),
     Case("--keep of no such user", on_sandbox("plan", "--keep", "nobody@nowhere.example"), "no user nobody@", USAGE),
     # Graph's answers: what a proxy, a server that is not Graph or a fault may send instead.
     Case("users answered in HTML", on_sandbox("plan"), f"{NOT_JSON} /users", USAGE,
