@@ -53,7 +53,8 @@ class PtyChild:
             if controlling:
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        env = {**os.environ, "CLOSEOUT_ACCESS_TOKEN": token, "TERM": "xterm-256color"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COLUMNS", "LINES"))}
+        env.update(CLOSEOUT_ACCESS_TOKEN=token, TERM="xterm-256color")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *argv],
             cwd=REPO,
