@@ -34,7 +34,7 @@ from .graph import GraphClient
 from .heap import settle_after_load
 from .i18n import _, ngettext
 from .inventory import PARTS, Inventory, subscriptions_summary, take_inventory
-from .journal import TENANT_GONE_EVIDENCE, Journal
+from .journal.writer import TENANT_GONE_EVIDENCE, Journal
 from .json_text import read_member, write_private_chunks
 from .keep import MARKED, entries_for, marks_of
 from .models import (
@@ -919,7 +919,8 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
     needs the evidence: the saved plan names the tenant, the journal holds every outcome and
     ``inventory-before.json`` the backup.
     """
-    from .journal import Journal, new_run_id
+    from .journal.records import new_run_id
+    from .journal.writer import Journal
     from .models import TenantInfo
     from .saved_tenants import PLAN_NAME, UnreadablePlan, saved_plan_tenant
 

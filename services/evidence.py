@@ -34,7 +34,8 @@ from typing import Any
 from . import __version__, json_text
 from .errors import CloseoutError
 from .i18n import _
-from .journal import Journal, contains_token, format_time, validate_run_id
+from .journal.records import contains_token, format_time, validate_run_id
+from .journal.writer import Journal
 from .models import TenantInfo
 from .paths import (
     DIR_MODE,

@@ -2,7 +2,7 @@
 
 Owns the lock files a writing closeout takes on a tenant and the holder record inside each:
 pid, host, OS user, command (``run``, ``tui``), state dir and since when. Two locks are taken
-(see :meth:`services.journal.Journal.open`): one in the tenant's folder of the state dir,
+(see :meth:`services.journal.writer.Journal.open`): one in the tenant's folder of the state dir,
 beside the journal it guards, and one keyed on the tenant id in the user's runtime directory,
 which every process of the user on this machine sees whatever ``--state-dir`` it was given.
 

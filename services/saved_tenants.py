@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import AuthError, CloseoutError
 from .i18n import _
-from .journal import JOURNAL_NAME
+from .journal.records import JOURNAL_NAME
 from .json_text import read_member
 from .paths import existing_tenant_dir, existing_tenant_dirs, tenants_path
 

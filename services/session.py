@@ -36,7 +36,7 @@ from .errors import AuthError, CloseoutError, GraphError
 from .graph import OUTAGE_LIMIT, CallRecord, GraphClient
 from .graph_limits import WRITE_QUOTA
 from .i18n import _
-from .journal import Journal, record_tenant_gone
+from .journal.writer import Journal, record_tenant_gone
 from .models import Event
 from .own_app import own_app_ids
 from .session_options import DEMO_TIME_SCALE, SessionOptions

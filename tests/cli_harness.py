@@ -367,7 +367,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def journal_records(sb: Sandbox, state_dir: Path) -> list[dict[str, Any]]:
-    from services.journal import Journal
+    from services.journal.writer import Journal
 
     return Journal(sb.tenant_id, root=state_dir).records()
 

@@ -16,7 +16,7 @@ import pytest
 from services import plan as plan_module
 from services.evidence import LatestOutcomes, outcomes_from_journal, write_pack
 from services.inventory import Inventory
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.json_text import chunks, read_member
 from services.models import StepId, SubscriptionRow, UserRow
 from services.plan import KeptAccount, Plan, PlannedAction

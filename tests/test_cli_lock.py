@@ -18,7 +18,7 @@ import pytest
 from cli_harness import FAST, run_cli, target_args, wait_for
 
 from services.exit_codes import ExitCode
-from services.journal import Journal
+from services.journal.writer import Journal
 
 REPO = Path(__file__).resolve().parents[1]
 SECOND_APP = "0b0b0b0b-2222-4222-8222-222222222222"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli_harness import FAST, graph_writes, run_cli, target_args
 
-from services.journal import Journal
+from services.journal.writer import Journal
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:

@@ -32,7 +32,7 @@ from cli_harness import (
     target_args,
 )
 
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.sandbox import Sandbox
 from services.sandbox.graph_api.organization import sync_flag
 

@@ -28,7 +28,7 @@ from cli_harness import (
     target_args,
 )
 
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.sandbox import Sandbox
 
 # -- item 12: $batch answers that cannot be matched ----------------------------------------------

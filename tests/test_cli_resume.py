@@ -20,7 +20,7 @@ from typing import Any
 
 from cli_harness import FAST, run_cli, target_args, wait_for
 
-from services.journal import Journal
+from services.journal.writer import Journal
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from services.evidence import (
     outcomes_from_journal,
     write_pack,
 )
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.models import TenantInfo, UserRow
 from services.paths import InvalidTenantId
 

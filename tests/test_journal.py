@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from services.journal import Journal, new_run_id
+from services.journal.records import new_run_id
+from services.journal.writer import Journal
 from services.locks import TenantLocked
 from services.models import ItemFinished, StepId
 
@@ -364,7 +365,7 @@ def test_a_really_killed_process_releases_the_lock_and_leaves_pending_intents(
             textwrap.dedent(
                 f"""
                 import sys, time
-                from services.journal import Journal
+                from services.journal.writer import Journal
                 j = Journal({TENANT!r}).open()
                 j.start_run("run")
                 j.write_intents([

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from services.journal import ForeignJournal, Journal, _unfinished
+from services.journal.health import ForeignJournal
+from services.journal.resume import _unfinished
+from services.journal.writer import Journal
 
 TENANT_ID = "0b7e2c1a-5f3d-4e8a-9c6b-1d2e3f4a5b6c"
 

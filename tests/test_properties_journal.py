@@ -3,7 +3,7 @@
 A journal is read by many paths (status, resume, settle, the evidence pack, ``export
 --offline``, the sync-off window) and it is a file on disk: damaged by a crash, edited, copied
 from elsewhere. Whatever its lines hold, every reader either works or refuses the whole file as
-another tenant's (:class:`~services.journal.ForeignJournal`); a line it cannot use is counted as
+another tenant's (:class:`~services.journal.health.ForeignJournal`); a line it cannot use is counted as
 damaged, never a traceback. What the readers get passes the one check at the boundary: each
 record's fields have the types the readers rely on.
 """
@@ -24,7 +24,9 @@ from strategies import json_values
 from services.engine import export_offline
 from services.errors import CloseoutError
 from services.evidence import outcomes_from_journal
-from services.journal import KINDS, ForeignJournal, Journal
+from services.journal.health import ForeignJournal
+from services.journal.records import KINDS
+from services.journal.writer import Journal
 from services.settle import Write
 from services.steps.dirsync import last_turn_off
 

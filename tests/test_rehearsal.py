@@ -23,7 +23,7 @@ from test_snapshot import READ_SCOPES, snapshot_of
 from app.cli import main
 from services.exit_codes import ExitCode
 from services.graph_limits import WRITE_QUOTA
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.locks import TenantLocked
 from services.rehearsal.forecast import Pace, write_floor, write_seconds
 from services.rehearsal.run import RehearsalOptions, end_state, rehearse

@@ -23,7 +23,7 @@ from services.auth.scopes import scopes_for
 from services.control import RunControl
 from services.errors import CloseoutError
 from services.graph import CallRecord, GraphClient
-from services.journal import contains_token
+from services.journal.records import contains_token
 from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.replica import build_replica, replica_config, start_replica
 from services.snapshot import SCHEMA_VERSION, Snapshot, load_snapshot

@@ -13,7 +13,7 @@ Layout (schema 1)::
 Written 0600 and atomically (:func:`services.paths.write_private`); never over an existing
 file. The digest finds a file damaged or edited after it was written (gzip's own check finds a
 truncated one); it is not a signature: whoever can write the file can write a new digest too.
-Nothing shaped like an access token is ever written (:func:`services.journal.contains_token`):
+Nothing shaped like an access token is ever written (:func:`services.journal.records.contains_token`):
 such a snapshot is refused whole. Every way a file can be wrong ends in :class:`SnapshotError`,
 one line saying what is wrong with it, exit 2.
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 from services.errors import CloseoutError
 from services.i18n import _
-from services.journal import contains_token
+from services.journal.records import contains_token
 from services.paths import write_private
 from services.textsafe import json_loads, neutralise
 

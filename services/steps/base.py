@@ -25,7 +25,7 @@ from services.graph import MAX_BATCH, GraphClient
 from services.heap import FREEZE_FROM, settle_after_load
 from services.i18n import _
 from services.inventory import Inventory
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.keep import KeepEntry, entries_for, protected
 from services.models import (
     Event,

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.i18n import _
-from services.journal import Journal, parse_time
+from services.journal.records import parse_time
+from services.journal.writer import Journal
 
 ACTION = "disable-directory-sync"
 WINDOW = timedelta(hours=72)

@@ -19,7 +19,7 @@ from services.data_owners import owners_named
 from services.graph import GraphClient
 from services.i18n import N_, _, ngettext
 from services.inventory import read_users
-from services.journal import format_time
+from services.journal.records import format_time
 from services.models import StepId, StepState, StepStatus, UserRow
 
 from . import dirsync

@@ -19,7 +19,7 @@ from app.screens.handoff import HandoffScreen
 from app.screens.help import HelpScreen
 from app.screens.main_screen import MainScreen
 from app.screens.sign_in import SignInScreen
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.models import StepId
 from services.sandbox import SandboxConfig
 from services.sandbox.seed import build_tenant

@@ -10,7 +10,8 @@ from pathlib import Path
 from textual.widgets import Static
 
 from app.screens.dialogs import ConfirmModal
-from services.journal import Journal, format_time
+from services.journal.records import format_time
+from services.journal.writer import Journal
 from services.models import StepId, StepStatus
 from services.sandbox import SandboxConfig
 from services.sandbox.seed import build_tenant

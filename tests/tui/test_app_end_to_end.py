@@ -11,7 +11,7 @@ from typing import Any
 from app.closeout_app import CloseoutApp
 from app.screens.dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
 from app.screens.handoff import HandoffScreen
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.models import StepId, StepStatus
 from services.steps.directory import MANUAL_ITEMS
 from widgets import StepChecklist

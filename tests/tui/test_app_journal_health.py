@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from app.screens.sign_in import SignInScreen
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.sandbox import SandboxConfig
 from services.sandbox.seed import build_tenant
 from widgets import LogPanel

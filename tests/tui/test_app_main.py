@@ -17,7 +17,7 @@ from app.screens.dialogs import ManualChecksModal, TypedConfirmModal
 from app.screens.help import HelpScreen
 from app.screens.main_screen import MainScreen
 from services.exit_codes import ExitCode
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.models import StepId, StepState, StepStatus
 from services.session import SessionOptions
 from services.steps.directory import MANUAL_ITEMS

@@ -10,7 +10,7 @@ from textual.widgets import Checkbox, Static
 
 from app.screens.dialogs import ManualChecksModal
 from app.screens.sign_in import SignInScreen
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.sandbox import SandboxConfig
 from services.sandbox.seed import build_tenant
 from services.steps.directory import MANUAL_ITEMS

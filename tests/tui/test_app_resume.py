@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import Static
 
 from app.screens.dialogs import ConfirmModal
-from services.journal import Journal
+from services.journal.writer import Journal
 from services.sandbox import SandboxConfig
 from services.sandbox.seed import build_tenant
 from widgets import LogPanel
