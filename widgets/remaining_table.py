@@ -1,8 +1,9 @@
 """The "what is left" table: one row per object still to handle, keyed by object id.
 
-Owns the row store behind the table (cells, status per row, the filter) and the fast paths that
-let it hold 50,000+ rows. The app marks rows as they are handled (``mark``) and drops the finished
-ones once (``compact``); it never removes rows one by one.
+Owns the row store behind the table (which rows, in which order, the filter; a row itself is a
+:mod:`widgets.table_rows` record) and the fast paths that let it hold 50,000+ rows. The app
+marks rows as they are handled (``mark``) and drops the finished ones once (``compact``); it
+never removes rows one by one.
 
 Why this reaches into ``DataTable`` internals: in textual 8.2.8 ``add_row`` costs ~40 µs per row and
 the idle pass after it measures every cell of every new row (~140 µs per row), *even for
@@ -19,8 +20,8 @@ tests/tui/test_widgets.py exercises each of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast, overload
+from collections.abc import Iterable, KeysView, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -30,125 +31,21 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
-from services.i18n import _
+from widgets.table_rows import (
+    FINAL_STATUSES,
+    STYLE_CLASS,
+    ColumnSpec,
+    LineOffsets,
+    RowEntry,
+    RowLayout,
+    status_label,
+    successor_index,
+)
 
 if TYPE_CHECKING:
     from typing import Self
 
-ColumnSpec = tuple[str, str, int]
-"""``(key, label, width)``; the width is fixed so no cell is ever measured."""
-
-FINAL_STATUSES = frozenset({"deleted", "done", "gone"})
-"""Statuses that mean "nothing left to do": dimmed, counted as finished, dropped by ``compact``."""
-
-_STYLE_CLASS = {
-    "deleted": "remaining-table--done",
-    "done": "remaining-table--done",
-    "gone": "remaining-table--done",
-    "failed": "remaining-table--failed",
-    "skipped": "remaining-table--skipped",
-    "unknown": "remaining-table--skipped",
-}
-
-
-def status_label(status: str) -> str:
-    """The word shown for a status value (translated; unknown values are shown as they are)."""
-    labels = {
-        "pending": _("pending"),
-        "queued": _("queued"),
-        "running": _("running"),
-        "deleting": _("deleting"),
-        "deleted": _("deleted"),
-        "done": _("done"),
-        "gone": _("gone"),
-        "failed": _("failed"),
-        "skipped": _("skipped"),
-        "unknown": _("unknown"),
-        "kept": _("kept"),
-        "active": _("active"),
-        "expired": _("expired"),
-        "disabled": _("disabled"),
-        "report": _("report"),
-    }
-    return labels.get(status, status)
-
-
-class _Layout:
-    """What every row of one table shares: where each column's value is, and the status words."""
-
-    __slots__ = ("index", "status_index", "status_text")
-
-    def __init__(
-        self,
-        column_keys: Sequence[ColumnKey],
-        status_index: int,
-        status_text: Callable[[str], Text],
-    ) -> None:
-        self.index = {key: i for i, key in enumerate(column_keys)}
-        self.status_index = status_index
-        self.status_text = status_text
-
-
-class _Entry(Mapping[ColumnKey, Any]):
-    """One row of the store, and the very mapping the DataTable renders it from.
-
-    A row keeps its plain values (``str``, or a shared ``Text``) and its status word; the
-    ``Text`` of a ``str`` cell is made when the DataTable asks for it, i.e. for the rows it
-    draws. 100,000 rows held a dict and a ``Text`` (three objects) per row: ~90 MB and 800,000
-    objects for the cyclic garbage collector to walk, where these are ~40 MB and 300,000.
-    """
-
-    __slots__ = ("cells", "hay", "key", "layout", "meta", "status")
-
-    def __init__(self, key: RowKey, values: tuple[Any, ...], status: str, layout: _Layout) -> None:
-        self.key = key
-        self.meta = Row(key, 1)
-        self.cells = values  # not "values": that is Mapping's method
-        self.status = status
-        self.layout = layout
-        self.hay: str | None = None
-
-    def __getitem__(self, column: ColumnKey) -> Any:
-        layout = self.layout
-        index = layout.index[column]
-        if index == layout.status_index:
-            return layout.status_text(self.status)
-        value = self.cells[index]
-        return Text(value) if isinstance(value, str) else value  # a str is never markup
-
-    def __iter__(self) -> Iterator[ColumnKey]:
-        return iter(self.layout.index)
-
-    def __len__(self) -> int:
-        return len(self.layout.index)
-
-    def plain(self) -> Iterator[str]:
-        """The text of every cell but the status, in column order."""
-        for index, value in enumerate(self.cells):
-            if index != self.layout.status_index:
-                yield value if isinstance(value, str) else value.plain
-
-
-class _Offsets(Sequence[tuple[RowKey, int]]):
-    """DataTable's line → (row key, line within the row) list, for rows one line high each:
-    read from the rows in place instead of a tuple per row built at every rebuild."""
-
-    __slots__ = ("_rows",)
-
-    def __init__(self, rows: list[Row]) -> None:
-        self._rows = rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> tuple[RowKey, int]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[tuple[RowKey, int]]: ...
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return [(row.key, 0) for row in self._rows[index]]
-        return (self._rows[index].key, 0)
+__all__ = ["FINAL_STATUSES", "ColumnSpec", "RemainingTable", "status_label"]
 
 
 class RemainingTable(DataTable[Text]):
@@ -189,7 +86,7 @@ class RemainingTable(DataTable[Text]):
     ) -> None:
         # Read by DataTable.__init__ through the ordered_rows / _y_offsets overrides below.
         self._metas: list[Row] = []
-        self._offsets = _Offsets(self._metas)
+        self._offsets = LineOffsets(self._metas)
         super().__init__(
             cursor_type="row",
             show_row_labels=False,
@@ -207,13 +104,13 @@ class RemainingTable(DataTable[Text]):
         self._column_keys = tuple(ColumnKey(key) for key in keys)
         self._status_index = keys.index(status_column)
         self._status_key = self._column_keys[self._status_index]
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, RowEntry] = {}
         self._visible: list[str] = []
         self._filter = ""
         self._final = 0
         self._total = 0
         self._status_texts: dict[str, Text] = {}
-        self._layout = _Layout(self._column_keys, self._status_index, self._status_text)
+        self._layout = RowLayout(self._column_keys, self._status_index, self._status_text)
         self._applied_styles: dict[str, Style] = {}
         self._columns_ready = False
 
@@ -259,7 +156,7 @@ class RemainingTable(DataTable[Text]):
         width = len(self._column_keys)
         status_index = self._status_index
         layout = self._layout
-        entries: dict[str, _Entry] = {}
+        entries: dict[str, RowEntry] = {}
         final = 0
         for key, cells in rows:
             count = len(cells)
@@ -270,7 +167,7 @@ class RemainingTable(DataTable[Text]):
             raw = cells[status_index] if count > status_index else "pending"
             status = raw.plain if isinstance(raw, Text) else raw
             values = tuple(cells) if count == width else (*cells, *([""] * (width - count)))
-            entries[key] = _Entry(RowKey(key), values, status, layout)
+            entries[key] = RowEntry(RowKey(key), values, status, layout)
             final += status in FINAL_STATUSES
         self._entries = entries
         self._final = final
@@ -347,7 +244,7 @@ class RemainingTable(DataTable[Text]):
         for (key, label, width), column_key in zip(self._specs, self._column_keys, strict=True):
             if column_key == self._status_key:
                 # Fixed width wide enough for every known status word, so no word is cut.
-                width = max(width, *(len(status_label(s)) for s in (*_STYLE_CLASS, "pending")))
+                width = max(width, *(len(status_label(s)) for s in (*STYLE_CLASS, "pending")))
             self.add_column(Text(label), key=key, width=width)
         self._columns_ready = True
         self._rebuild()
@@ -361,7 +258,7 @@ class RemainingTable(DataTable[Text]):
             self._status_texts[status] = text
         return text
 
-    def _matches(self, entry: _Entry, needle: str) -> bool:
+    def _matches(self, entry: RowEntry, needle: str) -> bool:
         if entry.hay is None:
             entry.hay = "\x00".join(entry.plain()).casefold()
         return (
@@ -386,7 +283,7 @@ class RemainingTable(DataTable[Text]):
         old_key = self.cursor_key
         old_row = self.cursor_row if old_visible else 0
         screen_line = old_row - round(self.scroll_y)
-        new_row = _successor_index(old_visible, old_row, visible)
+        new_row = successor_index(old_visible, old_row, visible)
 
         self._visible = visible
         self._install_rows([entries[key] for key in visible])
@@ -400,11 +297,11 @@ class RemainingTable(DataTable[Text]):
         if visible:
             self.scroll_to(y=max(0, new_row - screen_line), animate=False, immediate=True)
 
-    def _install_rows(self, ordered: list[_Entry]) -> None:
+    def _install_rows(self, ordered: list[RowEntry]) -> None:
         # DataTable internals (textual 8.2.8): swap the three row maps in one pass, skip the
         # per-row measuring (columns are fixed-width, rows one line), and set the virtual size
         # now so that the scroll position can be restored at once.
-        # An _Entry is a read-only Mapping where DataTable declares a dict: it only reads its
+        # An RowEntry is a read-only Mapping where DataTable declares a dict: it only reads its
         # rows' cells (by key, and iterating), never changes them in place.
         self._data = cast("dict[RowKey, dict[ColumnKey, Any]]", {e.key: e for e in ordered})
         self.rows = {entry.key: entry.meta for entry in ordered}
@@ -412,7 +309,7 @@ class RemainingTable(DataTable[Text]):
         locations = type(self._row_locations)
         self._row_locations = locations({entry.key: i for i, entry in enumerate(ordered)})
         self._metas = [entry.meta for entry in ordered]
-        self._offsets = _Offsets(self._metas)
+        self._offsets = LineOffsets(self._metas)
         self._new_rows.clear()
         self._updated_cells.clear()
         self._clear_caches()
@@ -430,9 +327,9 @@ class RemainingTable(DataTable[Text]):
         return self._metas
 
     @property
-    def _y_offsets(self) -> _Offsets:  # type: ignore[override]
+    def _y_offsets(self) -> LineOffsets:  # type: ignore[override]
         # DataTable declares a list; it only indexes it and takes its length, which the
-        # Sequence _Offsets answers without a tuple per row.
+        # Sequence LineOffsets answers without a tuple per row.
         return self._offsets
 
     def _invalidate_render(self) -> None:
@@ -470,7 +367,7 @@ class RemainingTable(DataTable[Text]):
     def _restyle_statuses(self) -> None:
         styles = {
             status: self.get_component_rich_style(component, partial=True)
-            for status, component in _STYLE_CLASS.items()
+            for status, component in STYLE_CLASS.items()
         }
         if styles != self._applied_styles:
             self._applied_styles = styles
@@ -483,18 +380,3 @@ class RemainingTable(DataTable[Text]):
         # checking here costs three cached lookups per frame.
         self._restyle_statuses()
         return super().render_lines(crop)
-
-
-def _successor_index(old_visible: list[str], old_row: int, visible: list[str]) -> int:
-    """Index in ``visible`` of the old cursor row, else of the nearest row after it, else before."""
-    if not old_visible or not visible:
-        return 0
-    position = {key: index for index, key in enumerate(visible)}
-    old_row = min(old_row, len(old_visible) - 1)
-    for key in old_visible[old_row:]:
-        if key in position:
-            return position[key]
-    for key in reversed(old_visible[:old_row]):
-        if key in position:
-            return position[key]
-    return 0
