@@ -292,10 +292,32 @@ def _shared(pool: dict[Any, Any], value: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def read_deleted_users(client: GraphClient) -> list[dict[str, Any]]:
-    return client.get_all(
+    """The recycle bin's users, each ``userPrincipalName`` as it was before the deletion.
+
+    Read here once, so that the plan, the status, the TUI and the evidence never show the
+    recycle bin's form of it (see :func:`upn_before_deletion`)."""
+    users = client.get_all(
         endpoints.DELETED_USERS.url(),
         params={"$select": "id,userPrincipalName,displayName,deletedDateTime", "$top": "999"},
     )
+    for user in users:
+        upn = user.get("userPrincipalName")
+        if isinstance(upn, str):
+            user["userPrincipalName"] = upn_before_deletion(str(user.get("id") or ""), upn)
+    return users
+
+
+def upn_before_deletion(object_id: str, upn: str) -> str:
+    """A deleted user's userPrincipalName without the prefix Graph gives it in the recycle bin.
+
+    Graph frees a deleted user's UPN for reuse by prefixing it with the object id without its
+    dashes (``3f2c…9a1bada@contoso.com`` for ``ada@contoso.com``); a UPN without that prefix is
+    returned as it is.
+    """
+    prefix = object_id.replace("-", "").casefold()
+    if prefix and len(upn) > len(prefix) and upn[: len(prefix)].casefold() == prefix:
+        return upn[len(prefix) :]
+    return upn
 
 
 def partner_tenant(owner_tenant_id: object, tenant_id: str) -> str | None:

@@ -75,6 +75,13 @@ def _text(value: object, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+def _binned_upn(object_id: str, upn: str) -> str:
+    """The recycle bin's form of a deleted user's UPN, as Graph lists it: a snapshot records
+    the UPN as it was (closeout reads it back that way), the replica serves it as Graph does."""
+    prefix = object_id.replace("-", "")
+    return upn if not upn or upn.casefold().startswith(prefix.casefold()) else prefix + upn
+
+
 def build_replica(snapshot: Snapshot) -> Replica:
     """The tenant ``snapshot`` recorded. A snapshot with no Global Administrator to act as
     raises :class:`SnapshotError`."""
@@ -116,7 +123,7 @@ def build_replica(snapshot: Snapshot) -> Replica:
     for d in snapshot.part("deletedUsers"):
         gone = User(
             id=d["id"],
-            user_principal_name=_text(d.get("userPrincipalName")),
+            user_principal_name=_binned_upn(d["id"], _text(d.get("userPrincipalName"))),
             display_name=_text(d.get("displayName")),
             given_name=None,
             surname=None,
