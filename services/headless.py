@@ -28,7 +28,8 @@ from typing import Any, TextIO
 
 from .control import RunControl, Waiting
 from .durations import format_duration
-from .engine import FRESH, Engine
+from .engine import Engine
+from .engine.state import FRESH
 from .errors import CloseoutError, GraphError, Stopped
 from .exit_codes import ExitCode, exit_code_for
 from .i18n import _, ngettext
@@ -261,7 +262,6 @@ class Reporter:
         )
 
 
-
 HEARTBEAT = 60.0
 """Seconds between heartbeat lines while a headless run waits."""
 
@@ -394,7 +394,7 @@ def drive(engine: Engine, opts: DriveOptions, report: Reporter, control: RunCont
 
 
 def stopped_line(tally: dict[str, int]) -> str:
-    """"Stopped: 4,599 not sent, 400 done. Every request sent has its outcome recorded…"."""
+    """ "Stopped: 4,599 not sent, 400 done. Every request sent has its outcome recorded…"."""
     words = {
         "not-sent": _("{n} not sent"),
         "done": _("{n} done"),

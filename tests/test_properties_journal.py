@@ -21,12 +21,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import json_values
 
-from services.engine import export_offline
 from services.errors import CloseoutError
 from services.evidence import outcomes_from_journal
 from services.journal.health import ForeignJournal
 from services.journal.records import KINDS
 from services.journal.writer import Journal
+from services.offline_export import export_offline
 from services.settle import Write
 from services.steps.dirsync import last_turn_off
 
