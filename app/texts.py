@@ -15,7 +15,7 @@ from services.names import status_word, step_name
 
 if TYPE_CHECKING:
     from services.inventory import Inventory
-    from services.plan import Plan
+    from services.plan.model import Plan
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def step_detail(st: StepState, plan: Plan | None) -> Detail:
     if plan is not None:
         # Imported here: the app's first paint need not wait for the planning and step code
         # (and the Graph client they load); they are loaded by then.
-        from services.plan import action_label
+        from services.plan.labels import action_label
 
         groups: dict[str, list[str]] = {}
         for a in plan.for_step(st.step):

@@ -50,7 +50,7 @@ from .models import (
     SubscriptionRow,
 )
 from .names import phase_word, status_word, step_name
-from .plan import action_label, own_app_text, subscription_label
+from .plan.labels import action_label, own_app_text, subscription_label
 from .steps import registry
 from .steps.last_resort import CONFIRM_WHAT as CONFIRM_ALL_SPS
 

@@ -31,7 +31,7 @@ from .i18n import N_, _
 if TYPE_CHECKING:
     from .inventory import Inventory
     from .models import UserRow
-    from .plan import KeptAccount, Plan
+    from .plan.model import KeptAccount, Plan
 
 __all__ = [
     "KEEP_FILE",
@@ -96,7 +96,7 @@ class KeepEntry:
         return KEEP_OPTION
 
     def reason(self) -> tuple[str, str]:
-        """``(reason, source)`` as a :class:`~services.plan.KeptAccount` stores them."""
+        """``(reason, source)`` as a :class:`~services.plan.model.KeptAccount` stores them."""
         if self.from_file:
             return KEEP_FILE, f"{self.source}:{self.line}"
         return self.source, ""
@@ -183,7 +183,7 @@ def resolve(
     Raises :class:`KeepError` for an entry no user answers to, and for one account that a keep
     file names twice (once by its UPN, once by its id).
     """
-    from .plan import KeptAccount  # the plan module imports this one
+    from .plan.model import KeptAccount  # the plan module imports this one
 
     find = _lookup(users)
     kept: dict[str, KeptAccount] = {}

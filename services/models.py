@@ -256,7 +256,7 @@ class NotSent:
     count: int
 
     def text(self) -> str:
-        from .plan import action_label  # the plan's words for its actions
+        from .plan.labels import action_label  # the plan's words for its actions
 
         return _("{action}: {n} not sent (the run stopped first); run again to continue").format(
             action=action_label(self.action), n=f"{self.count:,}"

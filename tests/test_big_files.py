@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from services import plan as plan_module
 from services.evidence import LatestOutcomes, outcomes_from_journal, write_pack
 from services.inventory import Inventory
 from services.journal.writer import Journal
 from services.json_text import chunks, read_member
 from services.models import StepId, SubscriptionRow, UserRow
-from services.plan import KeptAccount, Plan, PlannedAction
+from services.plan import model as plan_module
+from services.plan.model import KeptAccount, Plan, PlannedAction
 from tests.cli_harness import run_cli, target_args
 from tests.test_evidence import TENANT, TENANT_ID
 

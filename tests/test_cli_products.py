@@ -15,7 +15,7 @@ from cli_harness import FAST, run_cli, target_args
 from services.headless import print_status
 from services.models import StepId, StepState, StepStatus, SubscriptionRow
 from services.paths import tenant_dir
-from services.plan import Plan
+from services.plan.model import Plan
 
 # The demo tenant's subscriptions (seed 9): skuId → (skuPartNumber, product name).
 NAMES = {

@@ -29,7 +29,7 @@ from services.models import (
     StepId,
     StepStatus,
 )
-from services.plan import KeptAccount, PlannedAction
+from services.plan.model import KeptAccount, PlannedAction
 from services.sandbox import Sandbox
 from services.session import Session, SessionOptions
 from services.steps import mfa

@@ -14,7 +14,7 @@ from cli_harness import FAST, connected_session, graph_writes, run_cli, target_a
 from services.errors import CloseoutError
 from services.keep import KEEP_FILE, MARKED, KeepEntry, KeepError, read_keep_file, set_kept
 from services.models import StepId
-from services.plan import PlannedAction
+from services.plan.model import PlannedAction
 from services.sandbox import Sandbox
 
 

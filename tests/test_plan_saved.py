@@ -23,7 +23,8 @@ from services.caller import identify
 from services.graph import GraphClient
 from services.inventory import take_inventory
 from services.models import StepId, TenantInfo
-from services.plan import KeptAccount, Plan, PlanError, PlannedAction, PlanOptions, build_plan
+from services.plan.build import PlanOptions, build_plan
+from services.plan.model import KeptAccount, Plan, PlanError, PlannedAction
 from services.textsafe import json_loads, neutralise
 
 

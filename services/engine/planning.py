@@ -14,7 +14,9 @@ from services.json_text import write_private_chunks
 from services.keep import MARKED, entries_for, marks_of
 from services.models import StepId
 from services.paths import refuse_symlink, tenant_dir
-from services.plan import Plan, PlanOptions, build_plan, check_plan
+from services.plan.build import PlanOptions, build_plan
+from services.plan.check import check_plan
+from services.plan.model import Plan
 
 from .reading import Reading
 

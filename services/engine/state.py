@@ -21,7 +21,7 @@ from services.journal.writer import Journal
 from services.models import Event, Handoff, StepChanged, StepId, StepState
 from services.pacing import WritePacer
 from services.paths import tenant_path
-from services.plan import Plan
+from services.plan.model import Plan
 from services.steps import last_resort, registry
 from services.steps.base import EngineOptions, StepContext
 

@@ -23,7 +23,8 @@ from services.inventory import Inventory
 from services.models import StepId, SubscriptionPhase
 from services.names import status_word, step_name
 from services.own_app import find_own_app, own_app_ids
-from services.plan import Plan, action_label, subscription_label
+from services.plan.labels import action_label, subscription_label
+from services.plan.model import Plan
 from services.self_service import is_self_service
 from services.snapshot.fileformat import Snapshot
 from services.steps.manual_checks import MANUAL_ITEMS

@@ -39,7 +39,7 @@ from services.models import (
 )
 from services.own_app import OwnApp, find_own_app
 from services.pacing import WritePacer
-from services.plan import Plan
+from services.plan.model import Plan
 from services.settle import request_fields, settle_results
 
 Sink = Callable[[Event], None]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from services import requirements
 from services.i18n import N_, _
 from services.models import StepStatus
-from services.plan import Plan, own_app_text
+from services.plan.labels import own_app_text
+from services.plan.model import Plan
 
 from . import directory, directory_cleanup
 from .base import StepContext

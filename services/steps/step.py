@@ -21,7 +21,7 @@ from services.errors import CloseoutError
 from services.i18n import _
 from services.inventory import Inventory
 from services.models import Handoff, StepId, StepState, StepStatus
-from services.plan import Plan
+from services.plan.model import Plan
 from services.requirements import Missing, StepNeeds
 
 from .base import StepContext

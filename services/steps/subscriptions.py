@@ -19,7 +19,7 @@ from services.models import (
     SubscriptionPhase,
     SubscriptionRow,
 )
-from services.plan import subscription_label, subscription_name
+from services.plan.labels import subscription_label, subscription_name
 from services.self_service import split
 
 from .base import StepContext, state
