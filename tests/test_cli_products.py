@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from cli_harness import FAST, run_cli, target_args
 
-from services.headless import print_status
+from services.headless.text import print_status
 from services.models import StepId, StepState, StepStatus, SubscriptionRow
 from services.paths import tenant_dir
 from services.plan.model import Plan

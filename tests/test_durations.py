@@ -27,11 +27,12 @@ def test_time_left() -> None:
 
 def test_the_tui_and_headless_write_a_duration_alike() -> None:
     from app.tables import countdown
-    from services import headless
+    from services.headless import heartbeat, report
     from widgets import run_progress
     from widgets.handoff_view import format_remaining
 
     now = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
     later = now + timedelta(hours=5, minutes=3)
     assert countdown(later, now) == format_remaining(later, now) == "5h 03m"
-    assert headless.format_duration is run_progress.format_duration is format_duration
+    assert report.format_duration is heartbeat.format_duration is format_duration
+    assert run_progress.format_duration is format_duration

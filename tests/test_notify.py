@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from cli_harness import FAST, LineTap, PortalHuman, full_run_args, run_cli, target_args
 
-import services.headless
+import services.headless.drive
 from services.control import RunControl
-from services.headless import Heartbeat, Reporter
+from services.headless.heartbeat import Heartbeat
+from services.headless.report import Reporter
 from services.notify import NewsBody, Notifier, parse_target
 
 BODY_KEYS = set(NewsBody.__annotations__)
@@ -250,7 +251,7 @@ def test_the_heartbeat_beats_on_time_across_polls_and_stops_at_once() -> None:
 def test_a_waiting_headless_run_prints_a_heartbeat(make_sandbox, tmp_path, monkeypatch) -> None:
     # Nobody cancels the subscriptions: the run waits for the admin, beating, until stopped.
     sb = make_sandbox(users=8, seed=3, synced_fraction=0, time_scale=FAST)
-    monkeypatch.setattr(services.headless, "HEARTBEAT", 0.3)
+    monkeypatch.setattr(services.headless.drive, "HEARTBEAT", 0.3)
     tap = LineTap()
 
     def stop_after_two_beats() -> None:

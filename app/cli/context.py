@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from services.control import RunControl, Waiting
     from services.engine import Engine
     from services.graph import CallRecord
-    from services.headless import Reporter
+    from services.headless.report import Reporter
     from services.session import Session
 
 __all__ = ["Connection", "connected", "read_tenant", "report_failure"]

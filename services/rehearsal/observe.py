@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.graph import CallRecord
-from services.headless import Reporter
+from services.headless.report import Reporter
 from services.models import (
     Event,
     Handoff,

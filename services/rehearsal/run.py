@@ -27,7 +27,7 @@ from services.auth.scopes import DEFAULT_CLIENT_ID
 from services.control import RunControl
 from services.errors import CloseoutError
 from services.exit_codes import ExitCode
-from services.headless import DriveOptions, drive
+from services.headless.drive import DriveOptions, drive
 from services.i18n import _
 from services.models import StepId
 from services.paths import write_private

@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     def body(engine: Engine) -> ExitCode:
-        from services.headless import print_plan
+        from services.headless.text import print_plan
 
         engine.make_plan(save=True)
         print_plan(engine, sys.stdout, json_mode=args.json)

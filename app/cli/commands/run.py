@@ -1,6 +1,6 @@
 """``closeout run --headless``: the close-out without the TUI, as far as it can go now (and,
 unless ``--no-wait``, until it is done); progress as text or JSON lines on stdout, the evidence
-pack written at the end. The run itself is :func:`services.headless.drive`; this module turns
+pack written at the end. The run itself is :func:`services.headless.drive.drive`; this module turns
 the options into its inputs, resumes an unfinished run, and reports the exit code."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from services.i18n import N_, _
 
 if TYPE_CHECKING:
     from services.control import RunControl
-    from services.headless import Reporter
+    from services.headless.report import Reporter
     from services.notify import News
 
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             _("closeout run needs --headless (for the TUI, run closeout without a command).")
         )
     from services.control import RunControl
-    from services.headless import Reporter
+    from services.headless.report import Reporter
 
     manual = manual_checks(args.confirm_manual)
     if args.confirm_remove_all_sps is not None and not args.portal_refused:
@@ -182,7 +182,7 @@ def _close_out(
     control: RunControl,
     manual: list[str],
 ) -> ExitCode:
-    from services.headless import DriveOptions, drive
+    from services.headless.drive import DriveOptions, drive
     from services.steps import registry
 
     engine = connection.engine

@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     def body(engine: Engine) -> ExitCode:
-        from services.headless import print_status
+        from services.headless.text import print_status
         from services.plan.model import PlanError
 
         if engine.load_plan() is None:
