@@ -86,7 +86,7 @@ from cli_harness import (  # noqa: E402
     target_args,
 )
 
-from services.evidence import PACK_FILES  # noqa: E402
+from services.evidence.layout import PACK_FILES  # noqa: E402
 from services.journal.writer import Journal  # noqa: E402
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox  # noqa: E402
 from services.sandbox.tenant import GLOBAL_ADMIN  # noqa: E402

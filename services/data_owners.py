@@ -208,7 +208,7 @@ CSV_HEADER = (
 def write_csv(owners: DataOwners, path: Path) -> None:
     """The owners as CSV at ``path`` (written whole, then moved into place). Cells that a
     spreadsheet would run as a formula are quoted inert."""
-    from .evidence import csv_cell
+    from .evidence.rows import csv_cell
     from .paths import write_private
 
     buf = io.StringIO()

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from services.evidence import LatestOutcomes, outcomes_from_journal, write_pack
+from services.evidence.rows import LatestOutcomes, outcomes_from_journal
+from services.evidence.write import write_pack
 from services.inventory import Inventory
 from services.journal.writer import Journal
 from services.json_text import chunks, read_member

@@ -12,14 +12,9 @@ from typing import Any
 import pytest
 
 import services
-from services.evidence import (
-    COLUMNS,
-    PACK_FILES,
-    PackExists,
-    default_pack_dir,
-    outcomes_from_journal,
-    write_pack,
-)
+from services.evidence.layout import COLUMNS, PACK_FILES, PackExists, default_pack_dir
+from services.evidence.rows import outcomes_from_journal
+from services.evidence.write import write_pack
 from services.journal.writer import Journal
 from services.models import TenantInfo, UserRow
 from services.paths import InvalidTenantId

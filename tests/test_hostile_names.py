@@ -32,7 +32,7 @@ from cli_harness import (
 
 from services.auth.device_code import DeviceCodePrompt
 from services.errors import AuthError
-from services.evidence import PACK_FILES
+from services.evidence.layout import PACK_FILES
 from services.journal.writer import Journal
 from services.sandbox.seed import (
     HOSTILE_APP,

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from strategies import json_values
 
 from services.errors import CloseoutError
-from services.evidence import outcomes_from_journal
+from services.evidence.offline import export_offline
+from services.evidence.rows import outcomes_from_journal
 from services.journal.health import ForeignJournal
 from services.journal.records import KINDS
 from services.journal.writer import Journal
-from services.offline_export import export_offline
 from services.settle import Write
 from services.steps.dirsync import last_turn_off
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from services import __version__
 from services.errors import CloseoutError
-from services.evidence import LatestOutcomes, default_pack_dir, write_pack
+from services.evidence.layout import default_pack_dir
+from services.evidence.rows import LatestOutcomes
+from services.evidence.write import write_pack
 from services.i18n import _
 from services.inventory import subscriptions_summary
 from services.json_text import read_member

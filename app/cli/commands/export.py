@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     if args.offline:
-        from services.offline_export import export_offline
+        from services.evidence.offline import export_offline
 
         if not args.tenant:
             raise UsageError(_("export --offline needs --tenant with the tenant id."))

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .evidence import LatestOutcomes, default_pack_dir, write_pack
-from .inventory import subscriptions_summary
-from .json_text import read_member
-from .models import StepId, StepStatus
+from services.inventory import subscriptions_summary
+from services.json_text import read_member
+from services.models import StepId, StepStatus
+
+from .layout import default_pack_dir
+from .rows import LatestOutcomes
+from .write import write_pack
 
 
 def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None = None) -> Path:
@@ -20,10 +23,10 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
     needs the evidence: the saved plan names the tenant, the journal holds every outcome and
     ``inventory-before.json`` the backup.
     """
-    from .journal.records import new_run_id
-    from .journal.writer import Journal
-    from .models import TenantInfo
-    from .saved_tenants import PLAN_NAME, UnreadablePlan, saved_plan_tenant
+    from services.journal.records import new_run_id
+    from services.journal.writer import Journal
+    from services.models import TenantInfo
+    from services.saved_tenants import PLAN_NAME, UnreadablePlan, saved_plan_tenant
 
     # Reads only: a tenant closeout never reached gets no folder, and a plan copied from
     # another tenant's folder is refused rather than exported under this tenant's name.
