@@ -14,7 +14,7 @@ from services.models import StepState, StepStatus
 from services.names import status_word, step_name
 
 if TYPE_CHECKING:
-    from services.inventory import Inventory
+    from services.inventory.model import Inventory
     from services.plan.model import Plan
 
 

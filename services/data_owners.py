@@ -2,7 +2,7 @@
 much, so that the admin can hand it over first.
 
 By licence, always: users whose licences carry a mailbox or OneDrive
-(:attr:`~services.inventory.Inventory.data_holders`). With sizes, where Graph reports them: the
+(:attr:`~services.inventory.model.Inventory.data_holders`). With sizes, where Graph reports them: the
 Microsoft 365 usage reports (graph-api.md §14), which need Reports.Read.All and exist in the
 global cloud only. Their rows are joined to the users by userPrincipalName. A tenant whose
 admin center conceals user names in reports (``displayConcealedNames``) gets pseudonyms that
@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 from . import endpoints
 from .errors import CloseoutError, GraphError
 from .i18n import _, ngettext
-from .inventory import Inventory
+from .inventory.model import Inventory
 
 __all__ = [
     "DataOwner",

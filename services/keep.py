@@ -29,7 +29,7 @@ from .errors import CloseoutError
 from .i18n import N_, _
 
 if TYPE_CHECKING:
-    from .inventory import Inventory
+    from .inventory.model import Inventory
     from .models import UserRow
     from .plan.model import KeptAccount, Plan
 

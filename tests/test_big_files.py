@@ -15,7 +15,7 @@ import pytest
 
 from services.evidence.rows import LatestOutcomes, outcomes_from_journal
 from services.evidence.write import write_pack
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.journal.writer import Journal
 from services.json_text import chunks, read_member
 from services.models import StepId, SubscriptionRow, UserRow

@@ -10,7 +10,7 @@ import json
 import pytest
 from cli_harness import FAST, run_cli, target_args
 
-from services.inventory import upn_before_deletion
+from services.inventory.reads import upn_before_deletion
 
 
 def test_the_recycle_bins_prefix_is_taken_off_and_nothing_else() -> None:

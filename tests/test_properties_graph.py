@@ -25,7 +25,7 @@ from services.auth.static_token import StaticTokenAuth
 from services.caller import identify
 from services.errors import CloseoutError
 from services.graph import GraphClient
-from services.inventory import take_inventory
+from services.inventory.take import take_inventory
 from services.plan.build import PlanOptions, build_plan
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox
 from services.sandbox.http import Response

@@ -11,7 +11,8 @@ from services.deletion_evidence import reports_tenant_missing
 from services.errors import AuthError, CloseoutError, GraphError
 from services.heap import settle_after_load
 from services.i18n import _
-from services.inventory import PARTS, Inventory, take_inventory
+from services.inventory.model import Inventory
+from services.inventory.take import PARTS, take_inventory
 from services.journal.writer import TENANT_GONE_EVIDENCE
 from services.models import Noted
 from services.requirements import Missing, hinted_missing, learned_missing, missing_for

@@ -16,7 +16,7 @@ from services.evidence.layout import default_pack_dir
 from services.evidence.rows import LatestOutcomes
 from services.evidence.write import write_pack
 from services.i18n import _
-from services.inventory import subscriptions_summary
+from services.inventory.model import subscriptions_summary
 from services.json_text import read_member
 from services.models import Noted
 from services.settle import Write, settle

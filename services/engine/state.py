@@ -16,7 +16,7 @@ from services.control import RunControl
 from services.errors import CloseoutError
 from services.graph import GraphClient
 from services.i18n import _
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.journal.writer import Journal
 from services.models import Event, Handoff, StepChanged, StepId, StepState
 from services.pacing import WritePacer

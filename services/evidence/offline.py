@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from services.inventory import subscriptions_summary
+from services.inventory.model import subscriptions_summary
 from services.json_text import read_member
 from services.models import StepId, StepStatus
 

@@ -11,7 +11,7 @@ from typing import Any
 from services.caller import Caller
 from services.data_owners import some_names
 from services.i18n import _, ngettext
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.keep import KeepEntry, entries_for
 from services.keep import resolve as resolve_keep
 from services.models import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.caller import Caller
 from services.i18n import _
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.models import (
     GLOBAL_ADMIN,
 )

@@ -19,7 +19,7 @@ from typing import Any
 from services.durations import human_duration
 from services.exit_codes import ExitCode
 from services.i18n import N_, _, ngettext
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.models import StepId, SubscriptionPhase
 from services.names import status_word, step_name
 from services.own_app import find_own_app, own_app_ids

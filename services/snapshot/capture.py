@@ -1,6 +1,6 @@
 """Taking a snapshot: everything the close-out touches, read once, read-only.
 
-The reads are the inventory's own (:func:`services.inventory.take_inventory`, which hands back
+The reads are the inventory's own (:func:`services.inventory.take.take_inventory`, which hands back
 what Graph returned as well as its rows) and the organization as step 0 reads it
 (:func:`services.caller.read_organization`); ``--mfa`` adds the per-user MFA states
 (:mod:`.mfa`). The client it is given must be read-only (``--read-only``'s guard): nothing here
@@ -25,7 +25,7 @@ from services.durations import human_duration
 from services.errors import CloseoutError, GraphError
 from services.graph import CallRecord, GraphClient
 from services.i18n import N_, _
-from services.inventory import take_inventory
+from services.inventory.take import take_inventory
 from services.models import GLOBAL_ADMIN, MICROSOFT_TENANT_IDS
 
 from .fileformat import Snapshot

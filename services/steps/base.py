@@ -24,7 +24,7 @@ from services.errors import CloseoutError, GraphError
 from services.graph import MAX_BATCH, GraphClient
 from services.heap import FREEZE_FROM, settle_after_load
 from services.i18n import _
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.journal.writer import Journal
 from services.keep import KeepEntry, entries_for, protected
 from services.models import (

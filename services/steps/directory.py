@@ -19,7 +19,7 @@ from enum import StrEnum
 import requests
 
 from services.i18n import _, ngettext
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.models import (
     AppRow,
     Handoff,

@@ -17,7 +17,7 @@ from services import endpoints as E
 from services.batch import BatchItem, ItemResult, Outcome
 from services.endpoints import Endpoint
 from services.i18n import _
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.models import AppRow
 
 from .base import StepContext, failed_results

@@ -17,7 +17,7 @@ from __future__ import annotations
 from services import endpoints as E
 from services.batch import Outcome
 from services.i18n import _
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.models import AppRow
 from services.own_app import GRAPH_APP_ID
 

@@ -9,7 +9,7 @@ from services import endpoints, requirements
 from services.batch import BatchItem
 from services.errors import GraphError
 from services.i18n import N_, _, ngettext
-from services.inventory import read_policies
+from services.inventory.reads import read_policies
 from services.models import PolicyRow, StepId, StepState, StepStatus
 
 from .base import StepContext, failed_results, state

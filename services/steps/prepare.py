@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from services import requirements
 from services.data_owners import some_names
 from services.i18n import N_, _, ngettext
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.models import StepId, StepState, StepStatus
 from services.requirements import Missing
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from services.errors import CloseoutError
 from services.i18n import _
-from services.inventory import Inventory
+from services.inventory.model import Inventory
 from services.models import Handoff, StepId, StepState, StepStatus
 from services.plan.model import Plan
 from services.requirements import Missing, StepNeeds

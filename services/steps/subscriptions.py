@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from services import requirements
 from services.i18n import N_, _, ngettext
-from services.inventory import read_subscriptions
+from services.inventory.reads import read_subscriptions
 from services.models import (
     Handoff,
     HandoffItem,

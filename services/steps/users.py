@@ -18,7 +18,7 @@ from services.caller import read_organization
 from services.data_owners import owners_named
 from services.graph import GraphClient
 from services.i18n import N_, _, ngettext
-from services.inventory import read_users
+from services.inventory.reads import read_users
 from services.journal.records import format_time
 from services.models import StepId, StepState, StepStatus, UserRow
 
