@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from .durations import wait_duration
+
 __all__ = ["RunControl", "Waiting"]
 
 
@@ -43,23 +45,11 @@ class Waiting:
     @property
     def reason(self) -> str:
         """``why`` with the wait's length in it."""
-        return self.why.format(seconds=format_seconds(self.seconds))
+        return self.why.format(seconds=wait_duration(self.seconds))
 
     def text(self) -> str:
         """"Graph asked to wait 42 s (until 14:03:12 UTC) — reading /users"."""
         return f"{self.reason} (until {self.until:%H:%M:%S} UTC) — {self.what}"
-
-
-def format_seconds(seconds: float) -> str:
-    """``0.4 s``, ``42 s``, ``5 min 3 s``, ``1 h 0 min``: a wait's length at a glance."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 class RunControl:

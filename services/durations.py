@@ -1,4 +1,4 @@
-"""How closeout writes a length of time, in one module and two forms.
+"""How closeout writes a length of time: every form in this one module.
 
 - Compact, for cells and progress lines (the run's ETA in the TUI and headless, the time left in
   a handoff, the subscriptions' next change): two units, the larger first, ``45s``, ``3m 10s``,
@@ -6,6 +6,9 @@
 - For a person to read in a sentence (snapshot and rehearsal reports): rounded to what matters
   at its size, in the chosen language, ``45 s``, ``12 min``, ``3 h 20 min``, ``2 d 4 h``
   (:func:`human_duration`).
+- For a wait closeout announces (Graph's ``Retry-After``, an outage, the next poll): to the
+  tenth of a second under ten seconds, then to the second, ``0.4 s``, ``42 s``, ``5 min 3 s``,
+  ``1 h 0 min`` (:func:`wait_duration`, in every :class:`~services.control.Waiting`).
 
 The device code's expiry is not a duration but a clock counting down (``14:32``,
 widgets/device_code.py).
@@ -20,7 +23,7 @@ from .i18n import _
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["format_duration", "human_duration", "time_left"]
+__all__ = ["format_duration", "human_duration", "time_left", "wait_duration"]
 
 
 def format_duration(seconds: float | None) -> str:
@@ -58,3 +61,15 @@ def human_duration(seconds: float) -> str:
     if hours < 48:
         return _("{h} h {m} min").format(h=hours, m=int(minutes % 60))
     return _("{d} d {h} h").format(d=hours // 24, h=hours % 24)
+
+
+def wait_duration(seconds: float) -> str:
+    """``0.4 s``, ``42 s``, ``5 min 3 s``, ``1 h 0 min``: a wait's length at a glance."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

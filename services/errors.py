@@ -150,13 +150,13 @@ class NetworkError(CloseoutError):
                 "check --graph-url (or --cloud), the proxy and the network; nothing was changed"
             )
         elif reached and outage is not None:
-            from .control import format_seconds
+            from .durations import wait_duration
 
             message = _(
                 "Microsoft Graph has not answered for {duration} ({detail}): stopped on "
                 "{method} {path}"
             ).format(
-                duration=format_seconds(outage),
+                duration=wait_duration(outage),
                 detail=plain_reason(self.detail, self.kind),
                 method=self.method,
                 path=path,

@@ -42,7 +42,8 @@ from urllib3.exceptions import NewConnectionError
 
 from . import __version__
 from .auth.provider import TokenProvider
-from .control import RunControl, Waiting, format_seconds
+from .control import RunControl, Waiting
+from .durations import wait_duration
 from .errors import (
     AuthError,
     CloseoutError,
@@ -848,7 +849,7 @@ class GraphClient:
                             what,
                             _(
                                 "Graph has throttled it for {duration} and asks for {seconds} more"
-                            ).format(duration=format_seconds(throttled_for), seconds="{seconds}"),
+                            ).format(duration=wait_duration(throttled_for), seconds="{seconds}"),
                             delay,
                         )
                     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.durations import format_duration, time_left
+from services.durations import format_duration, time_left, wait_duration
 
 
 def test_format_duration() -> None:
@@ -15,6 +15,16 @@ def test_format_duration() -> None:
     assert format_duration(90_000) == "1d 1h"
     assert format_duration(-3) == "0s"
     assert format_duration(None) == "?"
+
+
+def test_wait_duration() -> None:
+    # What every announced wait says (services.control.Waiting), from the same module.
+    assert wait_duration(0.44) == "0.4 s"
+    assert wait_duration(9.96) == "10.0 s"
+    assert wait_duration(42.4) == "42 s"
+    assert wait_duration(303) == "5 min 3 s"
+    assert wait_duration(3600) == "1 h 0 min"
+    assert wait_duration(52 * 3600) == "52 h 0 min"
 
 
 def test_time_left() -> None:
