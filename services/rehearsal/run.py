@@ -36,9 +36,10 @@ from services.snapshot import load_snapshot
 from services.steps.manual_checks import MANUAL_ITEMS
 
 from .admin import RehearsalAdmin
+from .build import build_report
 from .forecast import DEFAULT_LATENCY, Pace
 from .observe import DriverLines, Observer
-from .report import RehearsalReport, build_report
+from .report import RehearsalReport
 
 __all__ = ["REHEARSAL_TIME_SCALE", "Rehearsal", "RehearsalOptions", "end_state", "rehearse"]
 
