@@ -3,7 +3,8 @@
 What the demo, the tests and the benchmark run against (design.md §6). Nothing in the real
 code path may call its ``/_sandbox/…`` control endpoints.
 
-Where things live: :mod:`.core` (the ``Sandbox``: state, dispatch, simulated time),
+Where things live: :mod:`.core` (the ``Sandbox``: state and dispatch, built on :mod:`.host`,
+:mod:`.sim_time` (simulated time) and :mod:`.admin_center` (the admin centers' part)),
 :mod:`.routing` (the one table of every endpoint), :mod:`.graph_api` (Graph, one module per
 resource), :mod:`.identity` (the Entra look-alike), :mod:`.control_api` (``/_sandbox/…``), and
 the parts they share: :mod:`.tenant`, :mod:`.seed`, :mod:`.config`, :mod:`.http`,

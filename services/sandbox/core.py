@@ -5,6 +5,9 @@ control endpoints (``/_sandbox/…``), identity endpoints (OAuth, device code) a
 (``/v1.0/…``, ``/beta/…``), each found in :mod:`.routing`'s table. Graph requests are
 authenticated, may meet an injected fault, are throttled as documented, then served under the
 tenant lock and recorded.
+
+What changes as the simulated clock runs is :mod:`.sim_time`'s; what a person does in the
+admin centers, :mod:`.admin_center`'s; the state they share, :mod:`.host`'s.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from . import odata
+from .admin_center import AdminCenter
 from .authz import ALL_SCOPES
 from .clock import SimClock, http_date
 from .config import SandboxConfig
@@ -27,15 +31,14 @@ from .identity.provider import IdentityProvider
 from .recorder import Recorder
 from .routing import build_routers
 from .seed import build_tenant
-from .tenant import GLOBAL_ADMIN, GRAPH_CLI_APP_ID, OWN_APP_ID, SYNC_LOCK_SECONDS, Tenant
+from .tenant import GRAPH_CLI_APP_ID, OWN_APP_ID, Tenant
 from .tokens import Principal, TokenRejected, TokenStore
 
 DROP = None  # handle() returns this when the connection must be dropped without an answer
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_DAY = 86400.0
 
 
-class Sandbox:
+class Sandbox(AdminCenter):
     """A simulated Microsoft 365 tenant behind Graph-shaped HTTP endpoints."""
 
     def __init__(
@@ -72,23 +75,6 @@ class Sandbox:
         self.graph_routes, self.identity_routes, self.control_routes = build_routers(self)
 
     # -- identity of the tenant -------------------------------------------------------------
-
-    @property
-    def tenant_id(self) -> str:
-        return self.tenant.org.id
-
-    @property
-    def initial_domain(self) -> str:
-        return self.tenant.org.initial_domain
-
-    @property
-    def admin_id(self) -> str:
-        return self.tenant.admin_id
-
-    @property
-    def admin_upn(self) -> str:
-        admin = self.tenant.users.get(self.tenant.admin_id)
-        return admin.user_principal_name if admin else ""
 
     @property
     def authority(self) -> str:
@@ -319,221 +305,3 @@ class Sandbox:
             in_batch=req.in_batch,
             counted_write=counted and req.method != "GET",
         )
-
-    # -- simulated time ----------------------------------------------------------------------
-
-    def tick(self) -> None:
-        """Apply every time-driven change due by now. Call with the lock held."""
-        now = self.clock.now()
-        org = self.tenant.org
-        if org.sync_disabled_at is not None and org.sync_done_at is None:
-            pending = [
-                u.synced_until for u in self.tenant.users.values() if u.synced and u.synced_until
-            ]
-            last = max(pending, default=org.sync_disabled_at)
-            if now >= last:
-                org.sync_done_at = last
-                self.recorder.event(now, "sync-complete")
-        if (
-            self.config.connect_still_running
-            and org.sync_disabled_at is not None
-            and now >= org.sync_disabled_at + SYNC_LOCK_SECONDS
-        ):
-            self._connect_turns_sync_back_on(now)
-        for sub in self.tenant.subscriptions.values():
-            for _ in range(6):
-                if sub.next_lifecycle is None or now < sub.next_lifecycle:
-                    break
-                self._advance_subscription(sub)
-
-    def _connect_turns_sync_back_on(self, now: float) -> None:
-        # What DIRSYNC warns of: a sync server nobody stopped turns sync on again as soon as
-        # Entra allows it, and the users it still finds in AD are synced once more.
-        org = self.tenant.org
-        org.sync_enabled = True
-        org.sync_disabled_at = None
-        org.sync_done_at = None
-        for user in self.tenant.users.values():
-            user.synced_until = None
-        self.recorder.event(now, "sync-reenabled")
-
-    def _advance_subscription(self, sub: Any) -> None:
-        at = sub.next_lifecycle
-        if sub.marked_for_deletion or sub.status in ("Suspended", "LockedOut"):
-            sub.status, sub.next_lifecycle = "Deleted", None
-            self.recorder.event(at, "subscription-deprovisioned", id=sub.id)
-        elif sub.status == "Warning":
-            sub.status, sub.next_lifecycle = "Suspended", at + 90 * _DAY
-        elif sub.status == "Enabled" and sub.is_trial:
-            sub.status, sub.next_lifecycle = "Warning", at + 30 * _DAY
-        elif sub.status == "Enabled":
-            sub.next_lifecycle = at + 365 * _DAY  # renews
-        else:
-            sub.next_lifecycle = None
-
-    def sync_duration(self) -> float:
-        """Simulated seconds that turning directory sync off takes for this tenant."""
-        if self.config.dirsync_hours is not None:
-            return self.config.dirsync_hours * 3600.0
-        synced = sum(1 for u in self.tenant.users.values() if u.synced)
-        return min(72 * 3600.0, 2 * 3600.0 + synced * 36.0)
-
-    # -- the admin center's part (no API exists; sandbox-only) ------------------------------
-
-    def cancel_subscription(self, sub_id: str, *, as_partner: bool = False) -> dict[str, Any]:
-        with self.lock:
-            self.tick()
-            sub = self.tenant.subscriptions.get(sub_id)
-            if sub is None:
-                raise GraphHttpError(404, "NotFound", f"No subscription {sub_id}.")
-            if sub.status not in ("Enabled", "Warning"):
-                raise GraphHttpError(409, "Conflict", f"Subscription is {sub.status}, not active.")
-            if sub.self_service:
-                raise GraphHttpError(
-                    409,
-                    "Conflict",
-                    "This is a self-service sign-up product: the Microsoft 365 admin center "
-                    "cannot cancel it. Delete it in the Microsoft Entra admin center (Licenses > "
-                    "Self-service sign-up products).",
-                )
-            if sub.owner_tenant_id and not as_partner:
-                raise GraphHttpError(
-                    409,
-                    "Conflict",
-                    "This subscription was bought through a partner. Contact your partner to cancel it.",
-                )
-            if as_partner and not sub.owner_tenant_id:
-                raise GraphHttpError(
-                    409,
-                    "Conflict",
-                    "This subscription was bought directly, not through a partner: cancel it in "
-                    "the admin center.",
-                )
-            if sub.total_licenses > 25 and not sub.self_service:
-                raise GraphHttpError(
-                    409, "Conflict", "Reduce the licences to 25 or fewer before cancelling."
-                )
-            now = self.clock.now()
-            sub.status = "LockedOut"
-            sub.next_lifecycle = now + 90 * _DAY
-            self.recorder.event(now, "subscription-cancelled", id=sub_id, partner=as_partner)
-            return {"id": sub_id, "status": sub.status}
-
-    def delete_subscription(self, sub_id: str) -> dict[str, Any]:
-        with self.lock:
-            self.tick()
-            sub = self.tenant.subscriptions.get(sub_id)
-            if sub is None:
-                raise GraphHttpError(404, "NotFound", f"No subscription {sub_id}.")
-            if sub.status not in ("Suspended", "LockedOut"):
-                raise GraphHttpError(
-                    409,
-                    "Conflict",
-                    f"Only disabled subscriptions can be deleted; this one is {sub.status}.",
-                )
-            now = self.clock.now()
-            if not sub.marked_for_deletion:
-                sub.marked_for_deletion = True
-                sub.next_lifecycle = now + self.config.deprovision_hours * 3600.0
-                self.recorder.event(now, "subscription-deleted", id=sub_id)
-            return {"id": sub_id, "status": sub.status, "deprovisionAt": sub.next_lifecycle}
-
-    def delete_self_service_product(self, sub_id: str) -> dict[str, Any]:
-        """Entra admin center > Licenses > Self-service sign-up products > Delete: immediate."""
-        with self.lock:
-            sub = self.tenant.subscriptions.get(sub_id)
-            if sub is None or not sub.self_service:
-                raise GraphHttpError(404, "NotFound", f"No self-service sign-up product {sub_id}.")
-            sub.status, sub.next_lifecycle = "Deleted", None
-            self.recorder.event(self.clock.now(), "self-service-product-deleted", id=sub_id)
-            return {"id": sub_id, "status": sub.status}
-
-    def portal_delete_application(self, object_id: str) -> dict[str, Any]:
-        """App registrations > the app > Delete, then Deleted applications > Delete permanently.
-
-        The portal's permanent delete is taken to remove the app's soft-deleted service
-        principal with it (not documented; service principals have no page in the portal).
-        """
-        from .graph_api.applications import delete_application
-
-        with self.lock:
-            app = self.tenant.deleted_applications.get(object_id)
-            if app is None:  # still live: Delete first
-                app = delete_application(self, object_id)
-            self.tenant.deleted_applications.remove(app.id)
-            for sp in list(self.tenant.deleted_service_principals.values()):
-                if sp.app_id == app.app_id:
-                    self.tenant.deleted_service_principals.remove(sp.id)
-            self.recorder.event(self.clock.now(), "portal-application-deleted", id=object_id)
-            return {"id": object_id, "deleted": True}
-
-    def portal_delete_service_principal(self, object_id: str) -> dict[str, Any]:
-        """Enterprise applications > the app > Properties > Delete."""
-        from .graph_api.applications import retire_service_principal
-
-        with self.lock:
-            sp = self.tenant.service_principals.get(object_id)
-            if sp is None:
-                raise GraphHttpError(404, "NotFound", f"No service principal {object_id}.")
-            retire_service_principal(self, sp)
-            self.recorder.event(self.clock.now(), "portal-service-principal-deleted", id=object_id)
-            return {"id": object_id, "deleted": True}
-
-    def resolve_manual(self, key: str) -> dict[str, Any]:
-        with self.lock:
-            blocker = self.tenant.manual_blockers.get(key)
-            if blocker is None:
-                raise GraphHttpError(404, "NotFound", f"No manual item {key!r}.")
-            blocker.resolved = True
-            self.recorder.event(self.clock.now(), "manual-resolved", key=key)
-            return {"key": key, "resolved": True}
-
-    def deletion_blockers(self, caller_id: str | None = None) -> list[str]:
-        """The portal's 'Delete tenant' checks (DELTEN, KB2967860 wording)."""
-        caller_id = caller_id or self.admin_id
-        t = self.tenant
-        blockers: list[str] = []
-        if not t.has_role(caller_id, GLOBAL_ADMIN):
-            blockers.append("Only a Global Administrator can delete the organization.")
-        if any(u.id != caller_id for u in t.users.values()):
-            blockers.append("Delete all users except yourself.")
-        if len(t.deleted_users):
-            blockers.append(
-                "Directory has one or more deleted users that are not permanently deleted."
-            )
-        if any(s.status != "Deleted" for s in t.subscriptions.values()):
-            blockers.append("Directory has one or more subscriptions to Microsoft Online Services.")
-        if len(t.applications):
-            blockers.append("Directory has one or more applications.")
-        if any(not sp.is_microsoft and sp.account_enabled for sp in t.service_principals.values()):
-            blockers.append(
-                "Directory contains one or more applications that were added by a user or administrator."
-            )
-        if self.config.portal_refuses_microsoft_sps and any(
-            sp.is_microsoft and sp.account_enabled for sp in t.service_principals.values()
-        ):
-            blockers.append(
-                "Directory contains enterprise applications that can't be deleted here "
-                "(Microsoft service principals)."
-            )
-        for blocker in t.manual_blockers.values():
-            if not blocker.resolved:
-                blockers.append(blocker.description)
-        return blockers
-
-    def delete_tenant(self, caller_id: str | None = None) -> dict[str, Any]:
-        with self.lock:
-            self.tick()
-            blockers = self.deletion_blockers(caller_id)
-            if blockers:
-                raise GraphHttpError(409, "TenantDeletionBlocked", " ".join(blockers))
-            now = self.clock.now()
-            self.tenant.deleted = True
-            self.tenant.deleted_at = now
-            self.tokens.tenant_deleted = True
-            self.recorder.event(
-                now,
-                "tenant-deleted",
-                users=[u.id for u in self.tenant.users.values()],
-            )
-            return {"deleted": True}

@@ -20,6 +20,7 @@ from .objects import not_found
 
 if TYPE_CHECKING:
     from services.sandbox.core import Sandbox
+    from services.sandbox.host import SandboxHost
 
 APP_PROPS = ("id", "appId", "displayName", "createdDateTime", "signInAudience", "deletedDateTime")
 SP_PROPS = (
@@ -100,7 +101,7 @@ def delete_app(sb: Sandbox, req: Request) -> Response:
     return Response(status=204)
 
 
-def delete_application(sb: Sandbox, app_id: str) -> Application:
+def delete_application(sb: SandboxHost, app_id: str) -> Application:
     """Soft-delete an app registration and, in its home tenant, its service principal."""
     t = sb.tenant
     app = t.applications.remove(app_id)
@@ -117,7 +118,7 @@ def delete_application(sb: Sandbox, app_id: str) -> Application:
     return app
 
 
-def retire_service_principal(sb: Sandbox, sp: ServicePrincipal) -> None:
+def retire_service_principal(sb: SandboxHost, sp: ServicePrincipal) -> None:
     """Take a service principal out of the tenant: into the recycle bin, or gone for good."""
     t = sb.tenant
     t.service_principals.remove(sp.id)
