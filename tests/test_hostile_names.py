@@ -34,7 +34,7 @@ from services.auth.device_code import DeviceCodePrompt
 from services.errors import AuthError
 from services.evidence.layout import PACK_FILES
 from services.journal.writer import Journal
-from services.sandbox.seed import (
+from services.sandbox.seed_hostile import (
     HOSTILE_APP,
     HOSTILE_DELETED_USER,
     HOSTILE_ORGANIZATION,

@@ -21,7 +21,7 @@ import requests
 from app.cli import main
 from services.sandbox import Sandbox
 from services.sandbox.config import BEHAVIOURS, SandboxConfig, behaviour_settings
-from services.sandbox.seed import PARTNER_TENANT
+from services.sandbox.seed_lists import PARTNER_TENANT
 
 HOUR = 3600
 

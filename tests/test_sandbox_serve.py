@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from services.auth.scopes import token_claims
-from services.sandbox.seed import PARTNER_TENANT
+from services.sandbox.seed_lists import PARTNER_TENANT
 from services.textsafe import UNSAFE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from app.closeout_app import CloseoutApp
 from app.screens.sign_in import SignInScreen
 from services.auth.device_code import DeviceCodePrompt
 from services.control import RunControl
-from services.sandbox.seed import (
+from services.sandbox.seed_hostile import (
     HOSTILE_APP,
     HOSTILE_ORGANIZATION,
     HOSTILE_POLICY,
