@@ -14,6 +14,8 @@ from .records import Recording
 
 
 class Assessment(Recording):
+    """The engine's assessment of every step (a layer of :class:`~services.engine.Engine`)."""
+
     def ticks(self) -> set[str]:
         """The manual checks ticked: as journalled, then as changed in this session if it
         does not record (read-only: what the admin ticks shows here and is kept nowhere)."""

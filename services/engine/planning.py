@@ -22,6 +22,8 @@ from .reading import Reading
 
 
 class Planning(Reading):
+    """The engine's plan, saved or fresh (a layer of :class:`~services.engine.Engine`)."""
+
     # -- the plan ------------------------------------------------------------------------------
 
     @property

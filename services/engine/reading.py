@@ -22,6 +22,8 @@ from .state import POLICY_REUSE, EngineState
 
 
 class Reading(EngineState):
+    """The engine's reads of the tenant (a layer of :class:`~services.engine.Engine`)."""
+
     # -- requirements and reading ---------------------------------------------------------------
 
     def missing(self) -> list[Missing]:

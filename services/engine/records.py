@@ -27,6 +27,8 @@ log = logging.getLogger("closeout.engine")
 
 
 class Recording(Planning):
+    """The engine's record of a run (a layer of :class:`~services.engine.Engine`)."""
+
     # -- runs ----------------------------------------------------------------------------------
 
     def begin(self, command: str, options: dict[str, Any]) -> str:

@@ -22,6 +22,8 @@ class ConfirmationMismatch(CloseoutError):
 
 
 class Engine(Assessment):
+    """The closure engine (see :mod:`services.engine`): its last layer runs the steps."""
+
     # -- acting --------------------------------------------------------------------------------
 
     def check_domain(self, typed: str | None, what: str = "delete-directory") -> None:

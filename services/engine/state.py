@@ -1,6 +1,7 @@
 """What the engine holds (client, caller, options, plan, inventory, step states, handoffs)
 and how it tells the world: events to the sink, step changes to the journal while it
-records, and the context each step runs in. The base of :class:`services.engine.Engine`.
+records; whether its last read is still current, and the context each step runs in. The base
+of :class:`services.engine.Engine`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ once after it, not again for the next assessment. Any wait, and any write, makes
 
 
 class EngineState:
+    """The engine's state and events: the base every layer of :class:`Engine` builds on."""
+
     def __init__(
         self,
         client: GraphClient,

@@ -13,6 +13,8 @@ from .tenant import GLOBAL_ADMIN
 
 
 class AdminCenter(SimulatedTime):
+    """What a person does in the admin centers (a part of ``Sandbox``; sandbox-only)."""
+
     # -- the admin center's part (no API exists; sandbox-only) ------------------------------
 
     def cancel_subscription(self, sub_id: str, *, as_partner: bool = False) -> dict[str, Any]:

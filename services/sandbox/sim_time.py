@@ -14,6 +14,8 @@ DAY = 86400.0
 
 
 class SimulatedTime(SandboxHost):
+    """What changes by itself as the sandbox's clock runs (a part of ``Sandbox``)."""
+
     # -- simulated time ----------------------------------------------------------------------
 
     def tick(self) -> None:
