@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from .batch import BatchItem, ItemResult, Outcome
+from .batch.items import BatchItem, ItemResult, Outcome
 from .control import RunControl
 from .errors import AuthError, CloseoutError, GraphError, NetworkError, Stopped
 from .graph import GraphClient

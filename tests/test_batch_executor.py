@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from services.batch import BatchExecutor, BatchItem, ItemResult, Outcome
+from services.batch.executor import BatchExecutor
+from services.batch.items import BatchItem, ItemResult, Outcome
 from services.control import RunControl
 from services.errors import GraphError, ReadOnlyViolation
 from services.graph import CallRecord, GraphClient

@@ -8,7 +8,8 @@ flight together share a token, and one that expired under another's items failed
 
 from __future__ import annotations
 
-from services.batch import BatchExecutor, BatchItem, Outcome
+from services.batch.executor import BatchExecutor
+from services.batch.items import BatchItem, Outcome
 from services.control import RunControl
 from services.graph import GraphClient
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.batch import BatchItem
+from services.batch.items import BatchItem
 from services.engine import ConfirmationMismatch, Engine
 from services.errors import CloseoutError
 from services.models import (

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from strategies import json_values
 
 from services.auth.static_token import StaticTokenAuth
-from services.batch import BatchExecutor, BatchItem, Outcome
+from services.batch.executor import BatchExecutor
+from services.batch.items import BatchItem, Outcome
 from services.control import RunControl
 from services.graph import GraphClient
 from services.sandbox import FaultRule, Sandbox, SandboxConfig, start_sandbox

@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from services.batch import BatchExecutor, BatchItem, Outcome
+from services.batch.executor import BatchExecutor
+from services.batch.items import BatchItem, Outcome
 from services.control import RunControl
 from services.graph import GraphClient
 from services.pacing import WritePacer

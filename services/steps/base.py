@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.batch import BatchExecutor, BatchItem, ItemResult, Outcome
+from services.batch.executor import BatchExecutor
+from services.batch.items import BatchItem, ItemResult, Outcome
 from services.caller import Caller
 from services.control import RunControl
 from services.errors import CloseoutError, GraphError

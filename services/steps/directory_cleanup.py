@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from services import endpoints as E
-from services.batch import BatchItem, ItemResult, Outcome
+from services.batch.items import BatchItem, ItemResult, Outcome
 from services.endpoints import Endpoint
 from services.i18n import _
 from services.inventory.model import Inventory

@@ -15,7 +15,7 @@ that sent there, then Microsoft Graph's own, and closeout's own last of all (wit
 from __future__ import annotations
 
 from services import endpoints as E
-from services.batch import Outcome
+from services.batch.items import Outcome
 from services.i18n import _
 from services.inventory.model import Inventory
 from services.models import AppRow

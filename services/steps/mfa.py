@@ -6,7 +6,7 @@ MFA-requiring Conditional Access policies, turning them off only when asked.
 from __future__ import annotations
 
 from services import endpoints, requirements
-from services.batch import BatchItem
+from services.batch.items import BatchItem
 from services.errors import GraphError
 from services.i18n import N_, _, ngettext
 from services.inventory.reads import read_policies

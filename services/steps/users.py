@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services import endpoints, requirements
-from services.batch import BatchItem, Outcome
+from services.batch.items import BatchItem, Outcome
 from services.caller import read_organization
 from services.data_owners import owners_named
 from services.graph import GraphClient

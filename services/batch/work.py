@@ -1,0 +1,71 @@
+"""The batch executor's bookkeeping while a run is going: each item's attempts and last answer
+(:class:`_Work`) and the shared state of one run (:class:`_Run`): its queue, results, in-flight
+count, abort and outage.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from .items import BatchItem, ItemResult
+
+
+@dataclass(eq=False)
+class _Work:
+    """Mutable bookkeeping for one item while the run is going."""
+
+    index: int
+    item: BatchItem
+    attempts: int = 0
+    throttled: int = 0
+    ready_at: float = 0.0
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    journalled: bool = False
+    """Its intent was recorded (``on_before_send``): its end needs an outcome of its own."""
+
+    @property
+    def faults(self) -> int:
+        return self.attempts - self.throttled
+
+
+@dataclass(eq=False)
+class _Run:
+    """State of one :meth:`BatchExecutor.run`, guarded by ``cond``."""
+
+    works: list[_Work]
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    heap: list[tuple[float, int]] = field(default_factory=list)
+    results: dict[int, ItemResult] = field(default_factory=dict)
+    in_flight: int = 0
+    error: BaseException | None = None
+    outage_since: float | None = None
+    """When POSTs started failing without leaving (refused): Graph is out of reach."""
+    outage_tries: int = 0
+    retry_at: float = 0.0
+    """While out of reach: no batch goes out before this; then one at a time (a probe)."""
+
+    @property
+    def aborted(self) -> bool:
+        return self.error is not None
+
+
+def _split_writes(batch: list[_Work], writes: int) -> tuple[list[_Work], list[_Work]]:
+    """``batch`` cut to its reads plus its first ``writes`` writes, and the remainder."""
+    keep: list[_Work] = []
+    rest: list[_Work] = []
+    for work in batch:
+        if work.item.is_write:
+            (keep if writes > 0 else rest).append(work)
+            writes -= 1
+        else:
+            keep.append(work)
+    return keep, rest
+
+
+def _never_sent(work: _Work) -> bool:
+    """Never went out and never journalled: nothing of it is anywhere but in the plan."""
+    return work.attempts == 0 and not work.journalled
