@@ -78,23 +78,16 @@ class _Judging(_Outcomes):
             if self.pacer is not None and ra is not None:
                 self.pacer.hold(ra, sent_at=sent_at)
             for work in batch:
-                judge.retry(
-                    work,
-                    status=status,
-                    code=error.code,
-                    message=error.message,
-                    throttled=True,
-                    delay=ra,
-                )
+                judge.retry_on(work, error, status=status, throttled=True, delay=ra)
         elif status == 424:
             # Failed dependency without item answers: nothing was carried out.
             for work in batch:
-                judge.retry(work, status=status, code=error.code, message=error.message)
+                judge.retry_on(work, error, status=status)
         elif status >= 500 or resp.ok:
             # A 2xx without readable item answers, or a server fault on the envelope (a gateway
             # may answer 5xx after Graph acted): whether the writes were carried out is unknown.
             for work in batch:
-                judge.ambiguous(work, status=status, code=error.code, message=error.message)
+                judge.ambiguous_on(work, error, status=status)
         else:
             if status == 401:
                 # Sign-in is gone (the client already refreshed once): every further batch
@@ -130,26 +123,14 @@ class _Judging(_Outcomes):
             ra = parse_retry_after(headers.get("retry-after"))
             if ra is not None:
                 judge.holds.append(ra)
-            judge.retry(
-                work,
-                status=status,
-                code=error.code,
-                message=error.message,
-                throttled=True,
-                delay=ra,
-                request_id=request_id,
+            judge.retry_on(
+                work, error, status=status, throttled=True, delay=ra, request_id=request_id
             )
         elif status == 401:
             # Refused before it was carried out: the token expired (or was revoked) while the
             # batch was served. The next batch's envelope meets the same 401, which refreshes
             # the sign-in, or stops the run if it is gone; so the item is simply sent again.
-            judge.retry(
-                work,
-                status=status,
-                code=error.code,
-                message=error.message,
-                request_id=request_id,
-            )
+            judge.retry_on(work, error, status=status, request_id=request_id)
         elif status < 100:
             judge.ambiguous(
                 work,
@@ -159,21 +140,9 @@ class _Judging(_Outcomes):
                 request_id=request_id,
             )
         elif status >= 500 and item.once:
-            judge.ambiguous(
-                work,
-                status=status,
-                code=error.code,
-                message=error.message,
-                request_id=request_id,
-            )
+            judge.ambiguous_on(work, error, status=status, request_id=request_id)
         elif status >= 500 or status == 424:
-            judge.retry(
-                work,
-                status=status or None,
-                code=error.code,
-                message=error.message,
-                request_id=request_id,
-            )
+            judge.retry_on(work, error, status=status or None, request_id=request_id)
         else:
             judge.final(work, Outcome.failed, status, error.code, error.message, request_id)
 
@@ -286,6 +255,35 @@ class _Judgement:
             code,
             f"sent, but no answer that can be trusted came back ({message})",
             request_id,
+        )
+
+    def retry_on(
+        self,
+        work: _Work,
+        error: GraphError,
+        *,
+        status: int | None,
+        throttled: bool = False,
+        delay: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """:meth:`retry` for Graph's ``error``: its code and message are what the item keeps."""
+        self.retry(
+            work,
+            status=status,
+            code=error.code,
+            message=error.message,
+            throttled=throttled,
+            delay=delay,
+            request_id=request_id,
+        )
+
+    def ambiguous_on(
+        self, work: _Work, error: GraphError, *, status: int | None, request_id: str | None = None
+    ) -> None:
+        """:meth:`ambiguous` for Graph's ``error``, with its code and message."""
+        self.ambiguous(
+            work, status=status, code=error.code, message=error.message, request_id=request_id
         )
 
     def finals(self, batch: list[_Work]) -> list[ItemResult | None]:
