@@ -261,6 +261,9 @@ class BatchExecutor(_Judging):
             if judge.long_wait is not None:
                 # Graph asks for longer than closeout sleeps through: a wait for the admin.
                 self._abort(st, LongWait(judge.long_wait))
+            elif judge.throttled is not None and not self.control.stopped:
+                log.warning("%s", judge.throttled.text())
+                self.control.announce(judge.throttled)
             owned = []
             self._settle(st, batch, judge.finals(batch))
         finally:

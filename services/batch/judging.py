@@ -12,7 +12,7 @@ from typing import Any
 
 from services.control import Waiting
 from services.errors import GraphError, parse_retry_after
-from services.graph import ASKED, GraphResponse, parse_throttle_percentage
+from services.graph import ANNOUNCE_AFTER, ASKED, GraphResponse, parse_throttle_percentage
 from services.i18n import _
 from services.pacing import Grant
 
@@ -167,6 +167,9 @@ class _Judgement:
         self.holds: list[float] = []
         self.long_wait: Waiting | None = None
         """A throttle longer than the client sleeps through: the run ends as a wait."""
+        self.throttled: Waiting | None = None
+        """The longest throttle waited out (an item's own 429 as much as the whole POST's):
+        said like a throttled read's, with what waits and until when."""
         self._finals: dict[int, ItemResult] = {}
 
     def final(
@@ -210,11 +213,21 @@ class _Judgement:
             work.throttled += 1
             exhausted = work.throttled > ex.max_throttle_retries
             wait = delay if delay is not None else ex._backoff(work.throttled, self.jitter)
-            if wait > ex.client.max_wait and (
-                self.long_wait is None or wait > self.long_wait.seconds
+            what = _("sending {action}").format(action=work.item.action or work.item.method)
+            if wait > ex.client.max_wait:
+                if self.long_wait is None or wait > self.long_wait.seconds:
+                    self.long_wait = Waiting.starting_now(what, _(ASKED), wait)
+            elif (
+                not exhausted
+                and wait >= ANNOUNCE_AFTER
+                and (self.throttled is None or wait > self.throttled.seconds)
             ):
-                what = _("sending {action}").format(action=work.item.action or work.item.method)
-                self.long_wait = Waiting.starting_now(what, _(ASKED), wait)
+                why = (
+                    _(ASKED)
+                    if delay is not None
+                    else _("Graph is throttling: retrying in {seconds}")
+                )
+                self.throttled = Waiting.starting_now(what, why, wait)
         else:
             exhausted = work.faults >= ex.max_attempts
             wait = ex._backoff(work.faults, self.jitter)
