@@ -9,6 +9,9 @@ what is tested.
 - Nothing listening, or a server that is not Graph: exit 2 and one line. Graph going away
   mid-run: exit 3, and what was never sent is one count, not thousands of "failed" lines.
 - A stop with many users left writes one not-sent line, and says it in one summary line.
+- A headless run waiting for a person (the poll between reads of the tenant) ends within a
+  second of SIGINT, SIGTERM or SIGHUP, exit 3, its journal closed.
+- A 429 on one item of a ``$batch`` is said like a throttled read: what waits, until when.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import signal
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -38,12 +42,24 @@ def run_argv(sb, state: Path, *extra: str) -> list[str]:
     return ["run", "--headless", "--yes", "--no-wait", "--json", *extra, *target_args(sb, state)]
 
 
-def signal_during_a_wait(sb, tmp_path: Path, signum: int) -> tuple[int | None, float, Lines]:
-    """Run, send ``signum`` once the run says it waits: (exit code, seconds to exit, output)."""
-    proc = spawn_cli(run_argv(sb, tmp_path / "state"), token=sb.issue_token())
+def signal_during_a_wait(
+    sb, tmp_path: Path, signum: int, argv: list[str] | None = None, why: str = ""
+) -> tuple[int | None, float, Lines, float]:
+    """Run (``argv``, by default ``run --no-wait``), send ``signum`` once the run says it waits
+    (for a reason starting with ``why``): (exit code, seconds to exit, output, when the signal
+    was sent as a POSIX time)."""
+    proc = spawn_cli(argv or run_argv(sb, tmp_path / "state"), token=sb.issue_token())
     lines = Lines(proc.stdout)
     try:
-        wait_for(lambda: any(o.get("event") == "wait" for o in lines.json()), 30, "the wait")
+        wait_for(
+            lambda: any(
+                o.get("event") == "wait" and str(o.get("why")).startswith(why)
+                for o in lines.json()
+            ),
+            30,
+            "the wait",
+        )
+        sent_at = time.time()
         sent = time.monotonic()
         proc.send_signal(signum)
         proc.wait(timeout=10)
@@ -53,7 +69,7 @@ def signal_during_a_wait(sb, tmp_path: Path, signum: int) -> tuple[int | None, f
             proc.kill()
             proc.wait()
     lines.join()
-    return proc.returncode, took, lines
+    return proc.returncode, took, lines, sent_at
 
 
 # -- item 6: long waits ----------------------------------------------------------------------
@@ -88,7 +104,7 @@ def test_a_signal_ends_a_long_wait_during_connect_within_a_second(make_sandbox, 
         method="GET", path=r"^/v1\.0/organization$", status=429, retry_after=200, times=-1
     )
     # Before: SIGINT, SIGTERM and SIGHUP were ignored for the 200 s.
-    code, took, lines = signal_during_a_wait(sb, tmp_path, signum)
+    code, took, lines, _ = signal_during_a_wait(sb, tmp_path, signum)
     assert code == 3
     assert took < 3.0  # the wait ends at once; the rest is the process ending
     wait = next(o for o in lines.json() if o.get("event") == "wait")
@@ -100,7 +116,7 @@ def test_a_signal_ends_a_long_wait_during_connect_within_a_second(make_sandbox, 
 def test_sigterm_ends_a_long_wait_on_a_read_mid_run(make_sandbox, tmp_path):
     sb = make_sandbox(users=10, seed=63)
     sb.add_fault(method="GET", path=r"^/v1\.0/applications$", status=429, retry_after=250)
-    code, took, lines = signal_during_a_wait(sb, tmp_path, signal.SIGTERM)
+    code, took, lines, _ = signal_during_a_wait(sb, tmp_path, signal.SIGTERM)
     assert code == 3 and took < 3.0
     said = lines.json()
     assert [o["what"] for o in said if o.get("event") == "wait"] == ["reading /applications"]
@@ -280,3 +296,58 @@ def test_a_stop_with_many_users_left_writes_one_count_and_one_summary_line(
     assert counts["done"] == deleted and counts["not-sent"] == not_sent[0]["count"]
     end = [rec for rec in records if rec["kind"] == "run-end"][-1]
     assert end["exit_code"] == 3 and end["summary"]["not-sent"] == not_sent[0]["count"]
+
+
+# -- items 6 and 7: the --wait poll ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_a_signal_ends_the_wait_for_a_person_within_a_second_and_closes_the_journal(
+    make_sandbox, tmp_path, signum
+):
+    # A headless run that waits (no --no-wait) for the admin to cancel the subscriptions it
+    # handed over, reading the tenant again every minute: between two reads it sleeps on the
+    # run's control, so a signal ends the sleep, the run and its journal at once.
+    sb = make_sandbox(users=10, seed=67, synced_fraction=0.0)
+    state = tmp_path / "state"
+    target = target_args(sb, state)
+    target[target.index("--poll-interval") + 1] = "60"
+    argv = ["run", "--headless", "--yes", "--confirm-domain", sb.initial_domain, "--json", *target]
+    code, _, lines, sent_at = signal_during_a_wait(sb, tmp_path, signum, argv, why="next read in")
+    assert code == 3
+    said = lines.json()
+    poll = next(o for o in said if o.get("event") == "wait" and "step 2" in o.get("what", ""))
+    assert poll["seconds"] == pytest.approx(60)
+    assert said[-1] == {**said[-1], "event": "exit", "code": 3}
+    records = journal_records(sb, state)
+    starts = [r for r in records if r["kind"] == "run-start"]
+    ends = [r for r in records if r["kind"] == "run-end"]
+    assert [(e["run"], e["exit_code"]) for e in ends] == [(starts[0]["run"], 3)]
+    # The journal was closed within a second of the signal, not at the next read.
+    ended = datetime.fromisoformat(ends[0]["t"]).timestamp()
+    assert ended - sent_at < 1.0
+
+
+def test_a_429_on_one_batch_item_says_what_waits_and_until_when(
+    make_sandbox, tmp_path, monkeypatch
+):
+    # Not the whole $batch: one DELETE inside it is throttled. The wait is said as a throttled
+    # read's is (before: nothing was said, the run just went quiet for the Retry-After).
+    sb = make_sandbox(users=12, seed=68, synced_fraction=0.0)
+    victim = next(u for u in sb.tenant.users.values() if u.id != sb.admin_id and not u.synced)
+    rule = sb.add_fault(method="DELETE", path=f"/users/{victim.id}$", status=429, retry_after=1.5)
+    before = datetime.now(UTC)
+    r = run_cli(run_argv(sb, tmp_path / "state"), monkeypatch=monkeypatch, token=sb.issue_token())
+    assert r.code == 3, r.text
+    assert rule.hits == 1
+    said = r.json_lines()
+    waits = [o for o in said if o["event"] == "wait" and o["what"].startswith("sending")]
+    assert len(waits) == 1, waits
+    wait = waits[0]
+    assert wait["what"] == "sending delete-user"
+    assert wait["why"] == "Graph asked to wait 1.5 s"
+    assert wait["seconds"] == pytest.approx(1.5)
+    until = datetime.fromisoformat(wait["until"])
+    assert before < until <= datetime.now(UTC) + timedelta(seconds=1)
+    deleted = [e.detail["id"] for e in sb.recorder.events("user-deleted")]
+    assert deleted.count(victim.id) == 1  # sent again after the wait, and carried out once
