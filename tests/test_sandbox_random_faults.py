@@ -149,3 +149,29 @@ def test_a_token_expires_mid_run_and_stays_expired(make_sandbox: Callable[..., S
     sb.faults.parse("")  # no more expiries: the expired token still is
     assert s.get(f"{sb.base_url}/v1.0/organization", timeout=10).status_code == 401
     assert session(sb).get(f"{sb.base_url}/v1.0/organization", timeout=10).status_code == 200
+
+
+def test_a_late_5xx_answers_a_write_graph_carried_out_and_spares_reads(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sb = make_sandbox(users=10, seed=3, faults="late5xx=1")
+    victims = [u.id for u in sb.tenant.users.values() if u.id != sb.admin_id][:3]
+    http = session(sb)
+    assert http.get(f"{sb.base_url}/v1.0/users/{victims[0]}", timeout=10).status_code == 200
+    resp = http.delete(f"{sb.base_url}/v1.0/users/{victims[0]}", timeout=10)
+    assert resp.status_code in (502, 503, 504)
+    assert resp.json()["error"]["code"] in ("BadGateway", "ServiceUnavailable", "GatewayTimeout")
+    assert sb.tenant.users.get(victims[0]) is None  # Graph did it; only the answer says no
+    # Inside a $batch: each write item is carried out, then answered 5xx; so is the batch.
+    body = {
+        "requests": [
+            {"id": str(n), "method": "DELETE", "url": f"/users/{uid}"}
+            for n, uid in enumerate(victims[1:], 1)
+        ]
+    }
+    batch = http.post(f"{sb.base_url}/v1.0/$batch", json=body, timeout=10)
+    assert batch.status_code in (502, 503, 504)
+    assert all(sb.tenant.users.get(uid) is None for uid in victims[1:])
+    assert sb.faults.injected["late5xx"] == 4
+    carried_out = [r for r in sb.recorder.writes() if r.method == "DELETE"]
+    assert [r.status for r in carried_out] == [204, 204, 204]

@@ -248,7 +248,7 @@ class Sandbox(AdminCenter):
             if fault.drop and not fault.after:
                 self._record(req, 0, object_id, counted=False)
                 return DROP
-            if fault.status is not None:
+            if fault.status is not None and not fault.after:
                 headers = {}
                 if fault.retry_after is not None:
                     headers["Retry-After"] = f"{fault.retry_after:.3f}"

@@ -8,11 +8,14 @@ the answer is lost), ``malformed=P`` (serve, then answer JSON cut off midway), `
 ``duplicate`` id), ``burst=P`` (a ``$batch`` whose items from a random one on are all
 throttled: the quota ran out mid-batch), ``overlap=P`` (a page reached through a next link
 repeats items of the page before), ``nextlink=P`` (a next link fails: 503 or a dropped
-connection) and ``expire=P`` (the caller's token expires just before the request: 401).
+connection), ``expire=P`` (the caller's token expires just before the request: 401) and
+``late5xx=P`` (a write — a ``$batch`` or an item in one — carried out, then answered 503, 502
+or 504: a gateway that timed out after Graph acted).
 Targeted rules match method and a path regex, fire ``times`` times (-1: forever) and apply to
 top-level requests and to items inside a ``$batch`` alike. Besides refusing, stalling or
 dropping a request, a rule can spoil what was served: cut the connection after the request was
-carried out (``drop`` with ``after``: the answer is lost), answer a ``$batch`` with ids that do
+carried out (``drop`` with ``after``: the answer is lost), answer its ``status`` only after it
+was carried out (``after`` without ``drop``), answer a ``$batch`` with ids that do
 not match what was asked (``batch_ids``), start a page with items of the page before
 (``overlap``, only on pages reached through a next link), or ``rewrite`` the answer into
 anything at all (a non-JSON body, an HTML page, a ``value`` that is not a list, a user without
@@ -29,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .http import Request, Response
+from .http import GraphHttpError, Request, Response
 
 BatchIds = Literal["foreign", "duplicate", "missing", "shuffled"]
 
@@ -50,7 +53,8 @@ class FaultRule:
     delay: float = 0.0
     """Real seconds to stall before answering (or dropping)."""
     after: bool = False
-    """With ``drop``: serve the request first (Graph carries it out), then cut the connection."""
+    """Serve the request first (Graph carries it out), then cut the connection (``drop``) or
+    answer ``status`` instead of what was served."""
     batch_ids: BatchIds | None = None
     """For a ``$batch``: serve it, then answer ``foreign`` ids (never asked), a ``duplicate``
     id (one answer's id on another, whose own is then missing), one answer ``missing``, or
@@ -186,12 +190,14 @@ class Faults:
                     )
             if not self.rates or "/_sandbox" in path:
                 return None
-            kind, fault = self._random(path, top_level=top_level, paged=paged)
+            kind, fault = self._random(method, path, top_level=top_level, paged=paged)
             if fault is not None:
                 self.injected[kind] += 1
             return fault
 
-    def _random(self, path: str, *, top_level: bool, paged: bool) -> tuple[str, Fault | None]:
+    def _random(
+        self, method: str, path: str, *, top_level: bool, paged: bool
+    ) -> tuple[str, Fault | None]:
         """The random fault this request meets, if any, and its kind (under the lock)."""
         if not top_level and self._burst is not None:
             if self._burst == 0:
@@ -231,6 +237,14 @@ class Faults:
             return "5xx", Fault(status=status, code=code, message=message)
         if roll() < rates.get("429", 0):
             return "429", _throttled(self._rng)
+        if (
+            "late5xx" in rates
+            and method.upper() not in ("GET", "HEAD")
+            and roll() < rates["late5xx"]
+        ):
+            status = self._rng.choice([503, 502, 504])
+            code, message = _DEFAULT_CODES[status]
+            return "late5xx", Fault(status=status, code=code, message=message, after=True)
         return "", None
 
     def token_expires(self) -> bool:
@@ -249,6 +263,8 @@ class Faults:
         (or when serving it already did: a ``$batch`` whose item was dropped)."""
         if resp is None or (fault is not None and fault.drop and fault.after):
             return None
+        if fault is not None and fault.after and fault.status is not None:
+            raise GraphHttpError(fault.status, fault.code, fault.message)
         if fault is not None and fault.rewrite is not None:
             return fault.rewrite(resp)
         body = resp.body
@@ -271,7 +287,7 @@ class Faults:
 
 RANDOM_FAULTS = (
     "5xx", "429", "drop", "slow", "lost", "malformed", "batch", "burst", "overlap", "nextlink",
-    "expire",
+    "expire", "late5xx",
 )  # fmt: skip
 
 

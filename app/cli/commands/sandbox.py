@@ -110,7 +110,7 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
             "slow (share:seconds), lost (the answer lost after Graph acted), malformed (JSON "
             "cut short), batch (spoiled $batch answers), burst (a $batch throttled from an item "
             "on), overlap (pages repeating items), nextlink (failing next links), expire (tokens "
-            "expiring), e.g. {example}"
+            "expiring), late5xx (writes answered 5xx after Graph acted), e.g. {example}"
         ).format(example='"5xx=0.02,429=0.01,drop=0.005,slow=0.01:1.5"'),
     )
     parser.add_argument(
