@@ -115,6 +115,11 @@ class Profile:
 PROFILES: tuple[Profile, ...] = (
     Profile("5xx", "5xx=0.05", "5 % of requests and $batch items answer 503/502/504"),
     Profile(
+        "late-5xx",
+        "late5xx=0.05",
+        "5 % of writes ($batches and their items) carried out, then answered 503/502/504",
+    ),
+    Profile(
         "429-bursts",
         "burst=0.15,429=0.02",
         "15 % of $batches throttled from a random item on; 2 % of requests 429",
@@ -149,7 +154,7 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "all",
         "5xx=0.02,429=0.01,burst=0.05,drop=0.01,lost=0.01,slow=0.02:0.3,expire=0.005,"
-        "malformed=0.01,batch=0.05,overlap=0.2,nextlink=0.05",
+        "malformed=0.01,batch=0.05,overlap=0.2,nextlink=0.05,late5xx=0.02",
         "every fault above at once, at lower rates",
         sign_in=True,
         config={"server_page_size": 25},

@@ -83,7 +83,8 @@ def test_a_5xx_after_graph_turned_sync_off_is_settled_by_reading_never_sent_agai
     make_sandbox, tmp_path: Path, monkeypatch, flag: str
 ) -> None:
     # The gateway times out after Graph carried the PATCH out: the item's answer is a 504.
-    # Any other write may be sent again after a 5xx; this one must not (the 72 hours).
+    # No write is sent again after a 5xx (it is settled by a read); this one above all (the
+    # 72 hours).
     sb = make_sandbox(
         users=30, seed=33, synced_fraction=0.3, time_scale=3600, dirsync_hours=72, sync_flag=flag
     )

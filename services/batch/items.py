@@ -28,9 +28,6 @@ class BatchItem:
     version: str = "v1.0"
     action: str = ""
     label: str = ""
-    once: bool = False
-    """Never sent twice: a 5xx answer to it (a gateway may time out after Graph acted) is
-    ``unknown`` and settled by a fresh read, like a lost answer, instead of being retried."""
 
     @property
     def is_write(self) -> bool:
@@ -45,7 +42,6 @@ class BatchItem:
         body: dict[str, Any] | None = None,
         action: str = "",
         label: str = "",
-        once: bool = False,
     ) -> BatchItem:
         """``call`` (its row in :mod:`services.endpoints`) on the object ``key``; a body goes
         as JSON."""
@@ -58,7 +54,6 @@ class BatchItem:
             version=call.version,
             action=action,
             label=label,
-            once=once,
         )
 
 

@@ -139,10 +139,12 @@ class _Judging(_Outcomes):
                 message="the answer for this request has no valid status",
                 request_id=request_id,
             )
-        elif status >= 500 and item.once:
+        elif status >= 500:
+            # A gateway may answer 5xx after Graph acted: a write is settled by a fresh read
+            # (resending it blindly could write twice); a read is simply sent again.
             judge.ambiguous_on(work, error, status=status, request_id=request_id)
-        elif status >= 500 or status == 424:
-            judge.retry_on(work, error, status=status or None, request_id=request_id)
+        elif status == 424:
+            judge.retry_on(work, error, status=status, request_id=request_id)
         else:
             judge.final(work, Outcome.failed, status, error.code, error.message, request_id)
 

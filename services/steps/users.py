@@ -185,7 +185,6 @@ def turn_sync_off(ctx: StepContext) -> StepState | None:
         body={"onPremisesSyncEnabled": False},
         action=dirsync.ACTION,
         label=ctx.caller.tenant.display_name,
-        once=True,  # the 72 hours: never sent twice, even after a 5xx (dirsync.py)
     )
     results = ctx.execute(STEP, [item])
     if results and results[0].outcome == Outcome.unknown:
