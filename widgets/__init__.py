@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from widgets.checklist import StepChecklist
 from widgets.device_code import DeviceCodePanel
+from widgets.fitting_footer import FittingFooter
 from widgets.handoff_view import HandoffView
 from widgets.log_panel import LogPanel
 from widgets.remaining_table import FINAL_STATUSES, ColumnSpec, RemainingTable
@@ -16,6 +17,7 @@ __all__ = [
     "FINAL_STATUSES",
     "ColumnSpec",
     "DeviceCodePanel",
+    "FittingFooter",
     "HandoffView",
     "LogPanel",
     "RemainingTable",

@@ -42,6 +42,7 @@ KEYS = [
     ("e", N_("export the evidence pack")),
     ("l", N_("change the log level")),
     ("A", N_("sandbox only: play the admin center's part of a handoff")),
+    ("Ctrl-P", N_("the command palette: every action, with its key")),
     ("?", N_("this help")),
     ("q", N_("quit (asks first while a step runs; the journal lets you resume later)")),
 ]

@@ -18,14 +18,20 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from app import gating
 from app.texts import step_detail
 from services.i18n import _
 from services.models import StepId, StepState, StepStatus
 from services.steps import load_registry
-from widgets import LogPanel, RunProgress, StepChecklist, StepDetail, TenantHeader
+from widgets import (
+    FittingFooter,
+    LogPanel,
+    RunProgress,
+    StepChecklist,
+    StepDetail,
+    TenantHeader,
+)
 
 from .dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
 from .handoff import HandoffScreen
@@ -88,8 +94,9 @@ class MainScreen(Screen[None]):
                 yield StepDetail(id="step-detail")
             yield RemainingPane(id="right")
         yield LogPanel(id="log")
-        # Compact: every key is in the footer, and as many as possible fit on one line.
-        yield Footer(compact=True)
+        # Compact, so that many keys fit on one line; the ones that do not are left out of
+        # it (never drawn over each other) and are in help and the palette.
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(StepChecklist).focus()
