@@ -17,7 +17,7 @@ from textual.app import App
 
 from services.control import RunControl
 from services.exit_codes import ExitCode, exit_code_for_steps
-from services.models import Handoff, StepId, StepState
+from services.models import Handoff, ProgressUpdated, StepId, StepState
 
 from .bridge import EngineBridge
 from .screens.main_screen import MainScreen
@@ -73,6 +73,9 @@ class AppState(App[int]):
     def has_portal(self) -> bool:
         return self.portal is not None
 
+    def run_view(self, step: StepId) -> ProgressUpdated:
+        return self.book.run_view(step)
+
     def server_now(self) -> datetime | None:
         return self.engine.client.server_time() if self.engine else None
 
@@ -92,5 +95,7 @@ class AppState(App[int]):
             # in between (when the app is closed without exit(), as run_test does).
             return
         pending = self.bridge.take()
-        if pending.lines or pending.marks:
+        # One take, one model: the counts and the row marks shown together are of one moment.
+        self.book.take(pending.live, pending.progress)
+        if pending.lines or pending.marks or pending.live or pending.progress:
             self.main.apply(pending)

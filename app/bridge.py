@@ -1,9 +1,11 @@
 """Between the engine's worker threads and the UI: the event sink and the Graph call log.
 
 Step states, handoffs and inventories become posted messages (few, and thread-safe to post).
-Per-object outcomes and log lines are buffered under a lock and taken by the UI's flush timer
-in one batch, so deleting 50,000 users costs the UI a few hundred updates, not 50,000, and no
-log line is ever dropped.
+Per-object outcomes, the running steps' counts and pace, and log lines are buffered under a
+lock and taken by the UI's flush timer in one batch, so deleting 50,000 users costs the UI a
+few hundred updates, not 50,000, and no log line is ever dropped. A running step's count is
+kept here, in the order the engine reports (its state saying it runs, then its outcomes), so
+that the count taken always covers exactly the row marks taken with it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ from services.models import (
     NotSent,
     ProgressUpdated,
     StepChanged,
+    StepId,
+    StepState,
+    StepStatus,
 )
 
-from .messages import HandoffChanged, InventoryLoaded, ProgressChanged, StepStateChanged
+from .messages import HandoffChanged, InventoryLoaded, StepStateChanged
+from .step_book import COUNTED_ACTIONS, LiveCounts
 
 if TYPE_CHECKING:
     from services.control import Waiting
@@ -85,6 +91,10 @@ def format_call(record: CallRecord) -> tuple[str, str]:
 class Pending:
     lines: list[tuple[str, str]] = field(default_factory=list)
     marks: dict[str, dict[str, str]] = field(default_factory=dict)
+    live: dict[StepId, StepState] = field(default_factory=dict)
+    """Each running step's state with its counts as of the marks taken with it."""
+    progress: dict[StepId, ProgressUpdated] = field(default_factory=dict)
+    """Each running step's latest progress report (pace and ETA)."""
 
 
 class EngineBridge:
@@ -94,6 +104,7 @@ class EngineBridge:
         self._post = post
         self._lock = threading.Lock()
         self._pending = Pending()
+        self._live: dict[StepId, LiveCounts] = {}
 
     def sink(self, event: Event) -> None:
         if isinstance(event, ItemFinished):
@@ -107,15 +118,30 @@ class EngineBridge:
                     f"{event.action} {event.label}: {event.outcome} {event.status or ''} "
                     f"{event.code or ''} {event.message or ''}".rstrip(),
                 )
-            if table:
-                with self._lock:
+            with self._lock:
+                if table:
                     self._pending.marks.setdefault(table, {})[event.object_id] = status
+                live = self._live.get(event.step)
+                if live is not None and COUNTED_ACTIONS.get(event.action) == event.step:
+                    live.add(event.outcome)
+                    self._pending.live[event.step] = live.current()
             if line:
                 self.note(*line)
         elif isinstance(event, StepChanged):
+            step = event.state.step
+            with self._lock:
+                if event.state.status == StepStatus.RUNNING:
+                    self._live[step] = LiveCounts(event.state)
+                else:
+                    # The run is over: its last state is this one, not a count still buffered.
+                    self._live.pop(step, None)
+                    self._pending.live.pop(step, None)
+                    self._pending.progress.pop(step, None)
             self._post(StepStateChanged(event.state))
         elif isinstance(event, ProgressUpdated):
-            self._post(ProgressChanged(event))
+            with self._lock:
+                if event.step in self._live:
+                    self._pending.progress[event.step] = event
         elif isinstance(event, HandoffUpdated):
             self._post(HandoffChanged(event.handoff))
         elif isinstance(event, InventoryRefreshed):

@@ -34,7 +34,6 @@ from .messages import (
     Connected,
     HandoffChanged,
     InventoryLoaded,
-    ProgressChanged,
     StepStateChanged,
 )
 from .screens.help import HelpScreen
@@ -147,16 +146,12 @@ class CloseoutApp(Leaving):
 
     def on_step_state_changed(self, message: StepStateChanged) -> None:
         st = message.state
+        self._flush_bridge()  # the rows the run marked before it ended, with its last state
         self.book.report(st)
         self.main.show_steps(changed=st.step)
         done = st.step == StepId.DELETE_DIRECTORY and st.status == StepStatus.DONE
         if done and self.engine is not None and self.engine.gone:
             self.notify(_("The tenant is deleted. The close-out is complete."), timeout=10)
-
-    def on_progress_changed(self, message: ProgressChanged) -> None:
-        self.main.show_progress(message.progress)
-        if self.book.advance(message.progress):
-            self.main.show_steps()
 
     def on_handoff_changed(self, message: HandoffChanged) -> None:
         self.book.handoffs[message.handoff.step] = message.handoff

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from services.control import RunControl
     from services.engine import Engine
     from services.exit_codes import ExitCode
-    from services.models import Handoff, StepId, StepState
+    from services.models import Handoff, ProgressUpdated, StepId, StepState
     from services.session import Session, SessionOptions
 
 
@@ -48,6 +48,9 @@ class Controller(Protocol):
     @property
     def has_portal(self) -> bool:
         """A sandbox whose admin center closeout can play (the ``A`` key)."""
+
+    def run_view(self, step: StepId) -> ProgressUpdated:
+        """What the progress bar shows for ``step``, from the same book as the checklist."""
 
     def server_now(self) -> datetime | None:
         """Graph's clock: countdowns count to Graph's time, not this machine's."""

@@ -4,9 +4,10 @@ Dataclasses, as Textual's own messages are (``Message.__post_init__`` does the r
 by identity, as plain messages are. The sign-in worker's messages go to the sign-in screen;
 the engine's (through :class:`app.bridge.EngineBridge`) and ``Connected`` go to the app.
 
-High-rate progress is coalescable (``can_replace``); log lines and per-object outcomes are not
-messages at all: they go through the bridge's buffers and are flushed in batches on a timer,
-so no line is ever dropped and the UI never gets one call per object.
+High-rate news is not a message at all: log lines, per-object outcomes and the running step's
+counts and pace go through the bridge's buffers and are flushed together on a timer, so no
+line is ever dropped, the UI never gets one call per object, and the counts shown always
+match the rows marked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from services.models import Handoff, InventoryRefreshed, ProgressUpdated, StepId, StepState
+from services.models import Handoff, InventoryRefreshed, StepId, StepState
 
 if TYPE_CHECKING:
     from services.auth.device_code import DeviceCodePrompt
@@ -53,15 +54,6 @@ class Connected(Message):
 @dataclass(eq=False)
 class StepStateChanged(Message):
     state: StepState
-
-
-@dataclass(eq=False)
-class ProgressChanged(Message):
-    progress: ProgressUpdated
-
-    def can_replace(self, message: Message) -> bool:
-        # Only the latest count matters; never used for log lines or outcomes.
-        return isinstance(message, ProgressChanged) and message.progress.step == self.progress.step
 
 
 @dataclass(eq=False)

@@ -23,6 +23,7 @@ from app import gating
 from app.texts import step_detail
 from services.i18n import _
 from services.models import StepId, StepState, StepStatus
+from services.names import step_name
 from services.steps import load_registry
 from widgets import (
     FittingFooter,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from app.controller import Controller
     from app.messages import StepResult
     from services.engine import Engine
-    from services.models import Handoff, InventoryRefreshed, ProgressUpdated
+    from services.models import Handoff, InventoryRefreshed
 
 
 class MainScreen(Screen[None]):
@@ -124,6 +125,7 @@ class MainScreen(Screen[None]):
         its count) moved, so its detail and the keys it gates may have too."""
         checklist = self.query_one(StepChecklist)
         checklist.update_steps(ordered(self.controller.step_states))
+        self.show_run()
         if changed is not None:
             if checklist.selected == changed:
                 self.show_detail(changed)
@@ -142,10 +144,16 @@ class MainScreen(Screen[None]):
         detail = step_detail(st, engine.plan if engine else None)
         self.query_one(StepDetail).show(detail.title, detail.will_do, detail.did, detail.blockers)
 
-    def show_progress(self, p: ProgressUpdated) -> None:
+    def show_run(self) -> None:
+        """The progress bar: the running step, read from the same book as the checklist."""
+        step = self.controller.step_running
+        if step is None:
+            return
+        view = self.controller.run_view(step)
         bar = self.query_one(RunProgress)
-        bar.update_progress(p.done, p.total, p.failed, p.eta_seconds)
-        bar.update_throttle(p.writes_in_window, p.write_quota)
+        bar.label = step_name(step)
+        bar.update_progress(view.done, view.total, view.failed, view.eta_seconds)
+        bar.update_throttle(view.writes_in_window, view.write_quota)
 
     def load_inventory(self, inv: InventoryRefreshed, *, force: bool = False) -> None:
         engine = self.controller.engine
@@ -156,6 +164,10 @@ class MainScreen(Screen[None]):
         """A batch from the bridge: outcomes marked in the tables, lines in the log."""
         with self.app.batch_update():
             self.pane.mark(pending.marks)
+            if pending.live:
+                self.query_one(StepChecklist).update_steps(ordered(self.controller.step_states))
+            if pending.live or pending.progress:
+                self.show_run()
             if pending.lines:
                 self.query_one(LogPanel).write_many(pending.lines)
 
@@ -163,6 +175,7 @@ class MainScreen(Screen[None]):
         bar = self.query_one(RunProgress)
         bar.running = True
         bar.paused = False
+        self.show_run()  # this step's counts from the start, never the last run's
         self.refresh_keys()
 
     def step_finished(self, result: StepResult) -> None:

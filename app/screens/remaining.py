@@ -63,6 +63,8 @@ class RemainingPane(Vertical):
 
     _filter_timer: Timer | None = None
     _users_signature: object = None
+    _kept_users = 0
+    """Rows of the users table that stay (the admin, the keep-list): not left to do."""
 
     def compose(self) -> ComposeResult:
         yield RunProgress(id="run-progress")
@@ -98,6 +100,7 @@ class RemainingPane(Vertical):
         # The user table can hold 50,000 rows: rebuilt only when more than disappearance
         # changed (new users, sync turned off, the plan's kept set); small tables always are.
         signature = (kept, frozenset(u.id for u in inv.users if u.synced))
+        self._kept_users = sum(1 for u in inv.users if u.id in kept)
         users = self.table("users")
         rows = user_rows(inv.users, kept)
         if force or signature != self._users_signature:
@@ -130,11 +133,13 @@ class RemainingPane(Vertical):
         which lags behind when the screen is covered by a modal.
         """
         counts = {name: self.table(name).remaining for name in TABLES}
+        # The users left to delete, as the checklist counts them: the kept ones apart.
+        counts["users"] -= self._kept_users
         self.query_one("#remaining", Static).update(
             _(
-                "Remaining: {users:,} users · {subscriptions:,} subscriptions · {apps:,} apps · "
-                "{policies:,} policies"
-            ).format(**counts)
+                "Remaining: {users:,} users ({kept:,} kept) · {subscriptions:,} subscriptions · "
+                "{apps:,} apps · {policies:,} policies"
+            ).format(kept=self._kept_users, **counts)
         )
 
     # -- tabs and the filter ---------------------------------------------------------------------

@@ -20,7 +20,6 @@ from app.closeout_app import CloseoutApp
 from app.messages import (
     HandoffChanged,
     InventoryLoaded,
-    ProgressChanged,
     StepFinished,
     StepResult,
     StepStateChanged,
@@ -230,29 +229,20 @@ async def test_worker_messages_are_few_and_progress_coalesces(make_app: AppFacto
     worker_messages = [
         m
         for m in log.messages
-        if isinstance(
-            m, StepStateChanged | ProgressChanged | HandoffChanged | InventoryLoaded | StepFinished
-        )
+        if isinstance(m, StepStateChanged | HandoffChanged | InventoryLoaded | StepFinished)
     ]
-    # …but the UI got a handful of messages, not one per user (16 here: progress per batch,
-    # coalesced while the loop was busy, and each step's new state).
+    # …but the UI got a handful of messages, not one per user: each step's new state. The
+    # progress reports (one per batch at most) are not messages: they are taken with the
+    # outcomes in the bridge's flush.
     assert len(worker_messages) < users // 5, [type(m).__name__ for m in worker_messages]
-    progress = log.of(ProgressChanged)
     posted = [e for e in emitted if isinstance(e, ProgressUpdated)]
-    # One per batch at most: a ProgressChanged still queued is replaced by the next one.
-    assert progress and len(progress) <= len(posted) <= users // 20 + 1
-    assert progress[-1].progress.done == users - 1
+    assert posted and len(posted) <= users // 20 + 1
+    assert posted[-1].done == users - 1
     steps = [m.state for m in log.of(StepStateChanged) if m.state.step == StepId.DELETE_USERS]
     assert steps[0].status == StepStatus.RUNNING and steps[-1].status == StepStatus.DONE
 
 
-def test_progress_messages_replace_each_other_only_for_the_same_step() -> None:
-    def progress(step: StepId, done: int) -> ProgressChanged:
-        return ProgressChanged(ProgressUpdated(step, done, 100, 0, None, done, 3000))
-
-    newer = progress(StepId.DELETE_USERS, 40)
-    assert newer.can_replace(progress(StepId.DELETE_USERS, 20))
-    assert not newer.can_replace(progress(StepId.DISABLE_MFA, 20))
+def test_a_step_state_message_never_replaces_another() -> None:
     # A step's state is never dropped in favour of a later one.
     state = StepState(StepId.DELETE_USERS)
     assert not StepStateChanged(state).can_replace(StepStateChanged(state))
