@@ -5,13 +5,15 @@ Per-object outcomes, the running steps' counts and pace, and log lines are buffe
 lock and taken by the UI's flush timer in one batch, so deleting 50,000 users costs the UI a
 few hundred updates, not 50,000, and no log line is ever dropped. A running step's count is
 kept here, in the order the engine reports (its state saying it runs, then its outcomes), so
-that the count taken always covers exactly the row marks taken with it.
+that the count taken always covers exactly the row marks taken with it. A step's run is also
+tallied (:class:`Tally`), so that a stop is told in one line of counts.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -88,6 +90,21 @@ def format_call(record: CallRecord) -> tuple[str, str]:
 
 
 @dataclass
+class Tally:
+    """What one run of a step did, counted as its outcomes come in: results by the table's word
+    (``deleted``, ``done``, ``disabled``, ``failed``, ``skipped``…) and the writes that never
+    went out (by action: the plan names their objects)."""
+
+    step: StepId | None = None
+    results: Counter[str] = field(default_factory=Counter)
+    not_sent: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def not_sent_total(self) -> int:
+        return sum(self.not_sent.values())
+
+
+@dataclass
 class Pending:
     lines: list[tuple[str, str]] = field(default_factory=list)
     marks: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -105,6 +122,17 @@ class EngineBridge:
         self._lock = threading.Lock()
         self._pending = Pending()
         self._live: dict[StepId, LiveCounts] = {}
+        self._tally: Tally | None = None
+
+    def start_tally(self, step: StepId) -> None:
+        """Count the outcomes of ``step``'s run from now on (:meth:`end_tally` takes them)."""
+        with self._lock:
+            self._tally = Tally(step)
+
+    def end_tally(self) -> Tally:
+        with self._lock:
+            tally, self._tally = self._tally or Tally(), None
+        return tally
 
     def sink(self, event: Event) -> None:
         if isinstance(event, ItemFinished):
@@ -112,7 +140,10 @@ class EngineBridge:
             ok = event.outcome in ("done", "gone")
             status = word if ok else event.outcome
             line = None
-            if not ok:
+            # A write the stop left unfinished is counted in the stop's one line, not told
+            # one by one; a failure is the object's own, and is.
+            quiet = event.outcome == "skipped" and self._tally is not None
+            if not ok and not quiet:
                 line = (
                     "error" if event.outcome == "failed" else "warning",
                     f"{event.action} {event.label}: {event.outcome} {event.status or ''} "
@@ -125,6 +156,8 @@ class EngineBridge:
                 if live is not None and COUNTED_ACTIONS.get(event.action) == event.step:
                     live.add(event.outcome)
                     self._pending.live[event.step] = live.current()
+                if self._tally is not None:
+                    self._tally.results[word if ok and word else event.outcome] += 1
             if line:
                 self.note(*line)
         elif isinstance(event, StepChanged):
@@ -149,7 +182,12 @@ class EngineBridge:
         elif isinstance(event, Noted):
             self.note(event.level, event.text)
         elif isinstance(event, NotSent):
-            self.note("warning", event.text())
+            with self._lock:
+                tally = self._tally
+                if tally is not None:
+                    tally.not_sent[event.action] = tally.not_sent.get(event.action, 0) + event.count
+            if tally is None:  # not a step's run: no summary line will say it
+                self.note("warning", event.text())
 
     def waiting(self, waiting: Waiting) -> None:
         """A wait of the session's Graph client or of a step: what for, until when."""

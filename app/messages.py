@@ -72,6 +72,8 @@ class StepResult:
     state: StepState | None
     error: str | None = None
     hint: str | None = None
+    stopped: bool = False
+    """Stopped on request (s, Ctrl-C, quitting): not an error."""
 
 
 @dataclass(eq=False)

@@ -14,14 +14,16 @@ from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from services.control import RunControl
-from services.errors import CloseoutError, LongWait
+from services.errors import CloseoutError, LongWait, Stopped
 from services.i18n import _
 from services.models import StepId, StepStatus
 from services.steps import load_registry
 
 from .app_state import AppState
+from .bridge import ACTION_TABLE, Tally
 from .messages import StepFinished, StepResult, StepStateChanged
 from .screens.dialogs import STOP_GUARD_ID, stop_guard
+from .texts import stop_summary
 
 log = logging.getLogger("closeout.app")
 
@@ -43,6 +45,7 @@ class StepRuns(AppState):
         # The step's own control (s stops the step), stopped too when the session is.
         self.control = self.session.control.child() if self.session else RunControl()
         self.step_running = step
+        self.bridge.start_tally(step)
         self.main.step_started()
         self._step_worker(step, confirm_domain, self.control, last_resort)
 
@@ -69,16 +72,42 @@ class StepRuns(AppState):
             )
             self.post_message(StepStateChanged(waiting))
             self.post_message(StepFinished(StepResult(step, waiting, exc.message, exc.hint)))
+        except Stopped:
+            # Asked for (s, Ctrl-C, quitting, a lost terminal): no error, one summary line.
+            self.post_message(StepFinished(StepResult(step, None, stopped=True)))
         except CloseoutError as exc:
             self.post_message(StepFinished(StepResult(step, None, exc.message, exc.hint)))
 
     def on_step_finished(self, message: StepFinished) -> None:
+        result = message.result
+        stopped = result.stopped or (self.control is not None and self.control.stopped)
         self.step_running = None
         if self.control is not None:
             self.control.detach()
         self.control = None
+        tally = self.bridge.end_tally()
+        if stopped or tally.not_sent_total:
+            line = stop_summary(result.step, tally, stopped=stopped)
+            self.bridge.note("warning", line)  # the log file hears it too
+            self.notify(line, timeout=8)
         self._flush_bridge()
-        self.main.step_finished(message.result)
+        if stopped or tally.not_sent_total:
+            self._mark_not_started(result.step, tally)
+        self.main.step_finished(result)
+
+    def _mark_not_started(self, step: StepId, tally: Tally) -> None:
+        """The rows whose writes never went out read "unsent" (not "pending", nor the
+        "skipped" of a request that was sent and not finished)."""
+        if self.engine is None or self.engine.plan is None or not tally.not_sent:
+            return
+        marks: dict[str, dict[str, str]] = {}
+        for action in self.engine.plan.for_step(step):
+            table = ACTION_TABLE.get(action.action, ("", ""))[0]
+            if action.action in tally.not_sent and table:
+                rows = self.main.pane.table(table)
+                if rows.status_of(action.object_id) == "pending":
+                    marks.setdefault(table, {})[action.object_id] = "not-sent"
+        self.main.pane.mark(marks)
 
     def toggle_pause(self) -> bool:
         if self.control is not None:

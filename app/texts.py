@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from services.i18n import _
-from services.models import StepState, StepStatus
+from services.i18n import _, ngettext
+from services.models import StepId, StepState, StepStatus
 from services.names import status_word, step_name
 
 if TYPE_CHECKING:
+    from app.bridge import Tally
     from services.inventory.model import Inventory
     from services.plan.model import Plan
 
@@ -85,3 +86,39 @@ def connect_summary(plan: Plan | None, inventory: Inventory | None) -> str:
         digest=plan.digest(),
         actions=len(plan.actions),
     )
+
+
+def _result_words(n: int) -> dict[str, str]:
+    """A run's results, each in words for ``n`` objects (plural-correct)."""
+    return {
+        "deleted": ngettext("{n:,} deleted", "{n:,} deleted", n),
+        "done": ngettext("{n:,} done", "{n:,} done", n),
+        "disabled": ngettext("{n:,} disabled", "{n:,} disabled", n),
+        "failed": ngettext("{n:,} failed", "{n:,} failed", n),
+        "skipped": ngettext("{n:,} not finished", "{n:,} not finished", n),
+        "unknown": ngettext(
+            "{n:,} unknown (a fresh read settles it)",
+            "{n:,} unknown (a fresh read settles them)",
+            n,
+        ),
+    }
+
+
+def stop_summary(step: StepId, tally: Tally, *, stopped: bool) -> str:
+    """The one line a stopped (or cut short) run of a step leaves: "Step 1 stopped: 4,599 not
+    sent, 400 deleted — run again to continue (r)"."""
+    n = tally.not_sent_total
+    parts = [ngettext("{n:,} not sent", "{n:,} not sent", n).format(n=n)] if n else []
+    for key, count in sorted(tally.results.items(), key=lambda kv: _ORDER.get(kv[0], 9)):
+        word = _result_words(count).get(key)
+        parts.append(word.format(n=count) if word else f"{count:,} {key}")
+    head = (
+        _("Step {step} stopped").format(step=int(step))
+        if stopped
+        else _("Step {step} ended early").format(step=int(step))
+    )
+    counts = ", ".join(parts) or _("nothing sent")
+    return _("{head}: {counts} — run again to continue (r).").format(head=head, counts=counts)
+
+
+_ORDER = {"deleted": 0, "done": 1, "disabled": 2, "failed": 3, "skipped": 4, "unknown": 5}

@@ -95,3 +95,36 @@ def test_a_foreign_run_is_refused_by_every_read_not_only_the_first() -> None:
             reader.check()
     with pytest.raises(ForeignJournal):
         reader.unsettled()
+
+
+def test_not_sent_counts_and_the_last_not_sent_per_step_come_from_the_index() -> None:
+    def whole(j: Journal, run: str) -> dict[tuple[int, str], int]:
+        counts: dict[tuple[int, str], int] = {}
+        for rec in j.iter_records():
+            if rec["kind"] == "not-sent" and rec["run"] == run:
+                key = (rec["step"], rec["action"])
+                counts[key] = counts.get(key, 0) + rec["count"]
+        return counts
+
+    with Journal(TENANT_ID) as j:
+        first = j.start_run("tui")
+        assert j.not_sent_counts(first) == {} and j.last_not_sent() == {}
+        j.not_sent(1, "delete-user", 4599)
+        j.not_sent(2, "disable-service-principal", 3)
+        assert (
+            j.not_sent_counts(first)
+            == whole(j, first)
+            == {
+                (1, "delete-user"): 4599,
+                (2, "disable-service-principal"): 3,
+            }
+        )
+        j.end_run(first, 3)
+        second = j.start_run("tui")
+        j.not_sent(1, "delete-user", 10)
+        j.not_sent(1, "delete-user", 5)
+        assert j.not_sent_counts(second) == whole(j, second) == {(1, "delete-user"): 15}
+        assert j.not_sent_counts(first) == whole(j, first)
+        last = j.last_not_sent()
+        assert last[1]["run"] == second and last[1]["count"] == 5
+        assert last[2]["run"] == first

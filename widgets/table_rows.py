@@ -28,6 +28,7 @@ STYLE_CLASS = {
     "gone": "remaining-table--done",
     "failed": "remaining-table--failed",
     "skipped": "remaining-table--skipped",
+    "not-sent": "remaining-table--skipped",
     "unknown": "remaining-table--skipped",
 }
 
@@ -43,7 +44,10 @@ def status_label(status: str) -> str:
         "done": _("done"),
         "gone": _("gone"),
         "failed": _("failed"),
-        "skipped": _("skipped"),
+        # A stop's words, as its summary line says them, short enough for the status column:
+        # sent and left unfinished (a retry was due), and never sent (not "skipped").
+        "skipped": _("stopped"),
+        "not-sent": _("unsent"),
         "unknown": _("unknown"),
         "kept": _("kept"),
         "active": _("active"),
