@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from services.sandbox.portal import PortalPlayer
     from services.session import Session
 
+    from .since_left import Away
+
 log = logging.getLogger("closeout.app")
 
 FLUSH_SECONDS = 0.1
@@ -94,8 +96,14 @@ class CloseoutApp(Leaving):
         return self.session
 
     def connect(self, session: Session) -> None:
+        from .since_left import away, resumable
+
         engine = session.connect(sink=self.bridge.sink, on_call=self.bridge.on_call, command="tui")
-        unfinished = engine.journal.unfinished() if engine.journal else None
+        journal = engine.journal
+        unfinished = journal.unfinished() if journal else None
+        # What closeout last recorded, before this session records anything.
+        seen, left_at = journal.last_steps() if journal else ({}, None)
+        stops = journal.last_not_sent() if journal else {}
         engine.refresh()
         engine.ensure_plan().digest()  # hashed once, here: not on the UI thread at connect
         engine.assess(refresh=False)
@@ -104,12 +112,10 @@ class CloseoutApp(Leaving):
 
             self.portal = PortalPlayer(session.sandbox, engine)
         self.engine = engine
-        self.post_message(
-            Connected(
-                unfinished.run_id if unfinished else None,
-                len(unfinished.pending) if unfinished else 0,
-            )
-        )
+        if unfinished is not None:
+            self.post_message(Connected(resume=resumable(unfinished)))
+        else:
+            self.post_message(Connected(away=away(seen, left_at, stops, dict(engine.states))))
 
     def connect_failed(self, code: ExitCode) -> None:
         self._failure = code
@@ -131,10 +137,26 @@ class CloseoutApp(Leaving):
         self.main.show_connected(engine)
         if self.watch_enabled:
             self.set_interval(engine.options.poll_interval, self._tick_watch)
-        if message.unfinished_run and engine.recording:
-            self.main.offer_resume(message.unfinished_run, message.pending)
+        if message.resume is not None and engine.recording:
+            self.main.offer_resume(message.resume)
         else:
             self.begin_run(None)
+            if message.away is not None:
+                self._welcome_back(message.away)
+
+    def _welcome_back(self, news: Away) -> None:
+        """A start after a clean quit: the step a stop left half done, and what changed."""
+        from .since_left import away_text
+
+        if news.stopped:
+            self.bridge.note("warning", news.stopped)
+            self.notify(news.stopped, timeout=15)
+            if news.stopped_step is not None:
+                self.main.select_step(news.stopped_step)
+        if news.changes:
+            text = away_text(news)
+            self.bridge.note("info", text)
+            self.notify(text, title=_("Since you left"), timeout=20)
 
     def begin_run(self, resumed: str | None) -> None:
         if self.engine is not None and not self.engine.run_id:

@@ -20,6 +20,7 @@ from textual.message import Message
 from services.models import Handoff, InventoryRefreshed, StepId, StepState
 
 if TYPE_CHECKING:
+    from app.since_left import Away, Resumable
     from services.auth.device_code import DeviceCodePrompt
     from services.exit_codes import ExitCode
 
@@ -45,10 +46,12 @@ class SignInFailed(Message):
 
 @dataclass(eq=False)
 class Connected(Message):
-    """The engine is ready: caller identified, plan loaded or made, first assessment done."""
+    """The engine is ready: caller identified, plan loaded or made, first assessment done.
+    ``resume``: the journal's unfinished run; else ``away``: the news of a start after a
+    clean quit."""
 
-    unfinished_run: str | None
-    pending: int
+    resume: Resumable | None = None
+    away: Away | None = None
 
 
 @dataclass(eq=False)

@@ -128,3 +128,17 @@ def test_not_sent_counts_and_the_last_not_sent_per_step_come_from_the_index() ->
         last = j.last_not_sent()
         assert last[1]["run"] == second and last[1]["count"] == 5
         assert last[2]["run"] == first
+
+
+def test_the_latest_step_records_and_when_the_journal_was_last_written() -> None:
+    with Journal(TENANT_ID) as j:
+        assert j.last_steps() == ({}, None)
+        first = j.start_run("tui")
+        j.step(3, "waiting-time", "Waiting for directory sync to turn off")
+        j.step(1, "running")
+        j.step(1, "pending")
+        j.end_run(first, 3)
+        steps, at = j.last_steps()
+        assert {n: r["status"] for n, r in steps.items()} == {3: "waiting-time", 1: "pending"}
+        ended = [r for r in j.iter_records() if r["kind"] == "run-end"][-1]
+        assert at is not None and at.isoformat().startswith(ended["t"][:19])

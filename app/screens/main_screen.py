@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from app.bridge import Pending
     from app.controller import Controller
     from app.messages import StepResult
+    from app.since_left import Resumable
     from services.engine import Engine
     from services.models import Handoff, InventoryRefreshed
 
@@ -200,20 +201,23 @@ class MainScreen(Screen[None]):
     def write_log(self, level: str, text: str) -> None:
         self.query_one(LogPanel).write_line(level, text)
 
-    def offer_resume(self, run: str, pending: int) -> None:
+    def offer_resume(self, resume: Resumable) -> None:
         """The journal shows a run that did not finish: continue it, or begin a new one."""
-        body = _(
-            "The journal shows a run that did not finish ({run}); {n} actions were in flight. "
-            "closeout has re-read the tenant, so nothing will be done twice. Resume it?"
-        ).format(run=run, n=pending)
+        from app.since_left import resume_text
+
+        run = resume.run_id
         ask = ConfirmModal(
             _("Resume the unfinished run?"),
-            body,
+            resume_text(resume),
             confirm_label=_("Resume"),
             danger=False,
             id="resume",
         )
-        self.app.push_screen(ask, lambda resume: self._resume(run if resume else None))
+        self.app.push_screen(ask, lambda yes: self._resume(run if yes else None))
+
+    def select_step(self, step: StepId) -> None:
+        """Make ``step`` the selected one (what ``r`` and Enter act on)."""
+        self.query_one(StepChecklist).select(step)
 
     def _resume(self, run: str | None) -> None:
         self.controller.begin_run(run)

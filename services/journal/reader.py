@@ -77,6 +77,12 @@ class JournalReader:
         self._refresh_index()
         return dict(self._last_not_sent)
 
+    def last_steps(self) -> tuple[dict[int, dict[str, Any]], datetime | None]:
+        """Step → its latest ``step`` record (any run), and when the journal was last written:
+        what closeout last saw, and when, for "since you left" on the next start."""
+        self._refresh_index()
+        return dict(self._last_steps), parse_time(self._last_t)
+
     # -- reading -----------------------------------------------------------------------------
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
@@ -219,6 +225,8 @@ class JournalReader:
         self._ticks, self._last_success, self._gone = {}, {}, None
         self._not_sent: dict[str, dict[tuple[int, str], int]] = {}
         self._last_not_sent: dict[int, dict[str, Any]] = {}
+        self._last_steps: dict[int, dict[str, Any]] = {}
+        self._last_t: str | None = None
         self._confirmed: set[str] = set()
         self._survey = _Survey()
 
@@ -230,12 +238,16 @@ class JournalReader:
             self._last_success[str(rec.get("action"))] = str(rec.get("t"))
         elif kind == "tenant-gone":
             self._gone = rec
+        elif kind == "step" and isinstance(rec.get("step"), int):
+            self._last_steps[rec["step"]] = rec
         elif kind == "not-sent" and isinstance(rec.get("run"), str):
             _count_not_sent(self._not_sent.setdefault(rec["run"], {}), rec)
             if isinstance(rec.get("step"), int):
                 self._last_not_sent[rec["step"]] = rec
         elif kind == "confirm" and rec.get("matched") is True:
             self._confirmed.add(str(rec.get("what")))
+        if isinstance(rec.get("t"), str):
+            self._last_t = rec["t"]
         self._survey.feed(rec)
 
     def confirmed(self, what: str) -> bool:
