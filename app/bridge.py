@@ -39,7 +39,7 @@ from .step_book import COUNTED_ACTIONS, LiveCounts
 
 if TYPE_CHECKING:
     from services.control import Waiting
-    from services.graph import CallRecord
+    from services.graph.responses import CallRecord
 
 log = logging.getLogger("closeout.graph.calls")
 events = logging.getLogger("closeout.events")

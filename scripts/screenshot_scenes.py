@@ -34,7 +34,7 @@ def rehearsal_options() -> SessionOptions:
     from services.auth.static_token import StaticTokenAuth
     from services.caller import identify
     from services.control import RunControl
-    from services.graph import GraphClient
+    from services.graph.client import GraphClient
     from services.sandbox import SandboxConfig, start_sandbox
     from services.snapshot import save_snapshot
     from services.snapshot.capture import take_snapshot

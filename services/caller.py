@@ -20,7 +20,8 @@ from typing import Any
 
 from . import endpoints
 from .errors import GraphError
-from .graph import GraphClient, UnexpectedAnswer, objects_in
+from .graph.answers import UnexpectedAnswer, objects_in
+from .graph.client import GraphClient
 from .i18n import _
 from .models import BILLING_ADMIN, GLOBAL_ADMIN, TenantInfo
 from .tenant_match import check_tenant, initial_domain, organization_names

@@ -43,7 +43,7 @@ Sizes = Literal["read", "concealed", "unavailable"]
 
 
 class Downloads(Protocol):
-    """What reading a report needs of :class:`~services.graph.GraphClient`."""
+    """What reading a report needs of :class:`~services.graph.client.GraphClient`."""
 
     def download(self, path: str) -> bytes: ...
 

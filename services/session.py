@@ -33,7 +33,9 @@ from .control import RunControl
 from .deletion_evidence import TenantGone, explain_refusal
 from .engine import Engine
 from .errors import AuthError, CloseoutError, GraphError
-from .graph import OUTAGE_LIMIT, CallRecord, GraphClient
+from .graph.bounds import OUTAGE_LIMIT
+from .graph.client import GraphClient
+from .graph.responses import CallRecord
 from .graph_limits import WRITE_QUOTA
 from .i18n import _
 from .journal.writer import Journal, record_tenant_gone

@@ -25,7 +25,7 @@ from typing import Any
 from .batch.items import BatchItem, ItemResult, Outcome
 from .control import RunControl
 from .errors import AuthError, CloseoutError, GraphError, NetworkError, Stopped
-from .graph import GraphClient
+from .graph.client import GraphClient
 from .i18n import _
 
 __all__ = [

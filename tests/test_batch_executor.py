@@ -20,7 +20,8 @@ from services.batch.executor import BatchExecutor
 from services.batch.items import BatchItem, ItemResult, Outcome
 from services.control import RunControl
 from services.errors import GraphError, ReadOnlyViolation
-from services.graph import CallRecord, GraphClient
+from services.graph.client import GraphClient
+from services.graph.responses import CallRecord
 from services.pacing import WritePacer
 from services.sandbox import FaultRule, SandboxConfig, start_sandbox
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from services.batch.executor import BatchExecutor
 from services.batch.items import BatchItem, Outcome
 from services.control import RunControl
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 
 
 class Tokens:

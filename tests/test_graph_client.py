@@ -19,7 +19,9 @@ from services.errors import (
     ReadOnlyViolation,
     Stopped,
 )
-from services.graph import CallRecord, ForeignLink, GraphClient
+from services.graph.answers import ForeignLink
+from services.graph.client import GraphClient
+from services.graph.responses import CallRecord
 from services.sandbox import FaultRule, SandboxConfig, start_sandbox
 from services.sandbox.http import Response
 

@@ -22,7 +22,7 @@ import pytest
 from services.control import RunControl, Waiting
 from services.errors import GraphError, LongWait, NetworkError, NotGraph, Stopped
 from services.exit_codes import ExitCode, exit_code_for
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.sandbox import FaultRule, SandboxConfig, start_sandbox
 
 

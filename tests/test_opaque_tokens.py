@@ -29,7 +29,7 @@ from services.auth.scopes import (
 from services.auth.static_token import StaticTokenAuth
 from services.caller import read_me
 from services.errors import GraphError, redact
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.sandbox.authz import ALL_SCOPES
 from services.sandbox.tenant import GLOBAL_ADMIN
 

@@ -26,7 +26,7 @@ from services.auth.static_token import StaticTokenAuth
 from services.batch.executor import BatchExecutor
 from services.batch.items import BatchItem, Outcome
 from services.control import RunControl
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.sandbox import FaultRule, Sandbox, SandboxConfig, start_sandbox
 from services.sandbox.http import Response
 

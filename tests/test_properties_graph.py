@@ -24,7 +24,7 @@ from strategies import json_values
 from services.auth.static_token import StaticTokenAuth
 from services.caller import identify
 from services.errors import CloseoutError
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.inventory.take import take_inventory
 from services.plan.build import PlanOptions, build_plan
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.inventory.reads import EXPAND_CAP, read_roles
 from services.models import GLOBAL_ADMIN
 from tests.cli_harness import run_cli, target_args

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from services.batch.executor import BatchExecutor
 from services.batch.items import BatchItem, Outcome
 from services.control import RunControl
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.pacing import WritePacer
 from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.clock import SimClock

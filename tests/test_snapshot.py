@@ -22,7 +22,8 @@ from services import endpoints
 from services.auth.scopes import scopes_for
 from services.control import RunControl
 from services.errors import CloseoutError
-from services.graph import CallRecord, GraphClient
+from services.graph.client import GraphClient
+from services.graph.responses import CallRecord
 from services.journal.records import contains_token
 from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.replica import build_replica, replica_config, start_replica

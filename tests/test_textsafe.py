@@ -8,7 +8,7 @@ import json
 import pytest
 
 from services.errors import AuthError, CloseoutError, GraphError
-from services.graph import GraphResponse
+from services.graph.responses import GraphResponse
 from services.textsafe import (
     UNSAFE,
     json_loads,

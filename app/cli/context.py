@@ -26,7 +26,7 @@ from .process import log_call, on_stream_error, say, stop_on_signals, stream_fai
 if TYPE_CHECKING:
     from services.control import RunControl, Waiting
     from services.engine import Engine
-    from services.graph import CallRecord
+    from services.graph.responses import CallRecord
     from services.headless.report import Reporter
     from services.session import Session
 

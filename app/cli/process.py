@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from app.terminal import TerminalWatch, silence
 
 if TYPE_CHECKING:
-    from services.graph import CallRecord
+    from services.graph.responses import CallRecord
 
 __all__ = [
     "log_call",

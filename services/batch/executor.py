@@ -16,7 +16,8 @@ from typing import Any
 
 from services.control import RunControl, Waiting
 from services.errors import LongWait, NetworkError, plain_reason
-from services.graph import MAX_BATCH, GraphClient
+from services.graph.bounds import MAX_BATCH
+from services.graph.client import GraphClient
 from services.i18n import _
 from services.pacing import Grant, WritePacer
 

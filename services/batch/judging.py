@@ -12,7 +12,8 @@ from typing import Any
 
 from services.control import Waiting
 from services.errors import GraphError, parse_retry_after
-from services.graph import ANNOUNCE_AFTER, ASKED, GraphResponse, parse_throttle_percentage
+from services.graph.bounds import ANNOUNCE_AFTER, ASKED
+from services.graph.responses import GraphResponse, parse_throttle_percentage
 from services.i18n import _
 from services.pacing import Grant
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.control import RunControl
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.pacing import WritePacer
 
 from .items import ItemResult, Outcome

@@ -15,7 +15,7 @@ from pathlib import Path
 from services.caller import Caller
 from services.control import RunControl
 from services.errors import CloseoutError
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.i18n import _
 from services.inventory.model import Inventory
 from services.journal.writer import Journal

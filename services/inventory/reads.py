@@ -10,7 +10,8 @@ from typing import Any
 
 from services import endpoints
 from services.errors import GraphError
-from services.graph import GraphClient, UnexpectedAnswer, listed_objects, objects_in
+from services.graph.answers import UnexpectedAnswer, listed_objects, objects_in
+from services.graph.client import GraphClient
 from services.i18n import _
 from services.models import (
     AppRow,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.errors import GraphError
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.models import (
     TenantInfo,
 )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.graph import CallRecord
+from services.graph.responses import CallRecord
 from services.headless.report import Reporter
 from services.models import (
     Event,

@@ -23,7 +23,8 @@ from services.caller import Caller, read_organization
 from services.control import RunControl
 from services.durations import human_duration
 from services.errors import CloseoutError, GraphError
-from services.graph import CallRecord, GraphClient
+from services.graph.client import GraphClient
+from services.graph.responses import CallRecord
 from services.i18n import N_, _
 from services.inventory.take import take_inventory
 from services.models import GLOBAL_ADMIN, MICROSOFT_TENANT_IDS

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from services import endpoints
 from services.control import RunControl
 from services.errors import GraphError, NetworkError, Stopped, parse_retry_after
-from services.graph import MAX_BATCH, GraphClient, GraphResponse
+from services.graph.bounds import MAX_BATCH
+from services.graph.client import GraphClient
+from services.graph.responses import GraphResponse
 from services.graph_limits import REPORTS_LIMIT, RU_WINDOW, ru_budget
 
 __all__ = ["MfaEstimate", "MfaRead", "estimate", "read_mfa_states"]

@@ -22,7 +22,8 @@ from services.batch.items import BatchItem, ItemResult, Outcome
 from services.caller import Caller
 from services.control import RunControl
 from services.errors import CloseoutError, GraphError
-from services.graph import MAX_BATCH, GraphClient
+from services.graph.bounds import MAX_BATCH
+from services.graph.client import GraphClient
 from services.heap import FREEZE_FROM, settle_after_load
 from services.i18n import _
 from services.inventory.model import Inventory

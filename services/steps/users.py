@@ -16,7 +16,7 @@ from services import endpoints, requirements
 from services.batch.items import BatchItem, Outcome
 from services.caller import read_organization
 from services.data_owners import owners_named
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.i18n import N_, _, ngettext
 from services.inventory.reads import read_users
 from services.journal.records import format_time

@@ -1,0 +1,24 @@
+"""How far the Graph client goes: the largest ``$batch``, how long it waits on throttling or an
+outage before it says so, which answers it retries, and which waits it announces.
+"""
+
+from __future__ import annotations
+
+from services.i18n import N_
+
+__all__ = ["ANNOUNCE_AFTER", "ASKED", "MAX_BATCH", "MAX_WAIT", "OUTAGE_LIMIT"]
+
+MAX_BATCH = 20
+MAX_WAIT = 300.0
+"""Real seconds: a ``Retry-After`` longer than this (or throttling one request for longer) is
+reported as a wait instead of slept through: five minutes of silence is where an admin starts
+wondering, and Graph's own waits are seconds."""
+OUTAGE_LIMIT = 300.0
+"""Real seconds a request is retried while Graph cannot be reached, once it has answered."""
+ASKED = N_("Graph asked to wait {seconds}")
+ANNOUNCE_AFTER = 1.0
+"""Waits this long or longer are announced (the log file has them all)."""
+# Retry these unchanged: throttled, server faults, and 424 (THR: a throttled batch may come
+# back as 424 instead of 200).
+_RETRY_STATUSES = frozenset({429, 424, 500, 502, 503, 504})
+_CUT_SHORT_RETRIES = 2
