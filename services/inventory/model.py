@@ -30,6 +30,9 @@ NOT_LISTED = "not listed"
 class Inventory:
     tenant: TenantInfo
     taken_at: datetime
+    began_at: datetime | None = None
+    """Graph's clock before the read began (the last answer's ``Date``): nothing read is older,
+    so a state it shows held at or after this instant, while ``taken_at`` is when it ended."""
     users: list[UserRow] = field(default_factory=list)
     deleted_users: list[dict[str, Any]] = field(default_factory=list)
     subscriptions: list[SubscriptionRow] = field(default_factory=list)

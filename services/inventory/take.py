@@ -44,7 +44,8 @@ def take_inventory(
     ``roles``, ``subscriptions``, ``applications``, ``servicePrincipals``, ``policies``), for a
     snapshot of the tenant; a part that could not be read is left out."""
     wanted = set(parts)
-    inv = Inventory(tenant=tenant, taken_at=client.server_time() or datetime.now(UTC))
+    began = client.server_time() or datetime.now(UTC)
+    inv = Inventory(tenant=tenant, taken_at=began, began_at=began)
 
     def keep(part: str) -> list[dict[str, Any]] | None:
         if raw is None:

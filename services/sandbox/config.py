@@ -72,7 +72,8 @@ class SandboxConfig:
 
     # Durations, in simulated hours.
     dirsync_hours: float | None = None
-    """How long turning directory sync off takes; None = by object count, at most 72."""
+    """How long turning directory sync off takes; None = by object count, at most 72
+    (``sync_conversion`` ``at-end``: 72)."""
     deprovision_hours: float = 72.0
 
     # Identity.
@@ -101,6 +102,11 @@ class SandboxConfig:
     """What the organization's ``onPremisesSyncEnabled`` reads once turning directory sync off
     has begun. Microsoft documents no "pending" value (graph-api.md §2.2): ``false`` at once,
     ``true`` until every synced user is converted, or (undocumented) ``null``."""
+    sync_conversion: Literal["spread", "at-end"] = "spread"
+    """When each synced user becomes cloud-only once sync is turned off: at a moment spread over
+    the turn-off's duration, or every one at its very end. Microsoft only says "up to 72 hours"
+    (graph-api.md §2.2): ``at-end`` takes it at its word, every user at the 72nd hour exactly
+    (or at ``dirsync_hours``, if set: above 72, later than Microsoft says)."""
     connect_still_running: bool = False
     """An Entra Connect server nobody stopped: 72 hours after sync was turned off it turns it
     back on, and the users it syncs that still exist read synced again (DIRSYNC's warning)."""
@@ -175,6 +181,18 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "sync_flag",
         "null",
         N_("the organization's onPremisesSyncEnabled reads null once sync is turned off"),
+    ),
+    Behaviour(
+        "sync-converts-spread",
+        "sync_conversion",
+        "spread",
+        N_("synced users become cloud-only one by one while sync turns off (default)"),
+    ),
+    Behaviour(
+        "sync-converts-at-end",
+        "sync_conversion",
+        "at-end",
+        N_("synced users all become cloud-only at the very end of the turn-off (the 72nd hour)"),
     ),
     Behaviour(
         "connect-still-running",

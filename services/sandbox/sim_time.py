@@ -71,5 +71,7 @@ class SimulatedTime(SandboxHost):
         """Simulated seconds that turning directory sync off takes for this tenant."""
         if self.config.dirsync_hours is not None:
             return self.config.dirsync_hours * 3600.0
+        if self.config.sync_conversion == "at-end":
+            return 72 * 3600.0  # Microsoft's "up to 72 hours", every user at its very end
         synced = sum(1 for u in self.tenant.users.values() if u.synced)
         return min(72 * 3600.0, 2 * 3600.0 + synced * 36.0)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.i18n import _
+from services.i18n import _, ngettext
 from services.journal.records import parse_time
 from services.journal.writer import Journal
 
@@ -126,6 +126,26 @@ def connect_advice() -> str:
         "Cloud Sync) before turning sync off for good. At least stop it first: a sync server "
         "still running can turn sync back on once the 72 hours are over."
     )
+
+
+def back_on_summary(turn_off: TurnOff, synced: int) -> str:
+    """Step 1's one line once users are still synchronized after the window and its grace:
+    only what is known. Unconfirmed, the request may never have taken effect at all."""
+    if not turn_off.confirmed:
+        return ngettext(
+            "{n} user is still synchronized, more than 72 hours after closeout's request to "
+            "turn directory sync off, whose answer never came: sync may never have turned off.",
+            "{n} users are still synchronized, more than 72 hours after closeout's request to "
+            "turn directory sync off, whose answer never came: sync may never have turned off.",
+            synced,
+        ).format(n=synced)
+    return ngettext(
+        "Directory sync is probably on again: {n} user is still synchronized, more than 72 "
+        "hours after closeout turned it off.",
+        "Directory sync is probably on again: {n} users are still synchronized, more than 72 "
+        "hours after closeout turned it off.",
+        synced,
+    ).format(n=synced)
 
 
 def back_on_text(turn_off: TurnOff, synced: int) -> str:

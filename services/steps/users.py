@@ -16,6 +16,7 @@ from services import endpoints, requirements
 from services.batch.items import BatchItem, Outcome
 from services.caller import read_organization
 from services.data_owners import owners_named
+from services.errors import AuthError, GraphError
 from services.graph.client import GraphClient
 from services.i18n import N_, _, ngettext
 from services.inventory.reads import read_users
@@ -30,6 +31,16 @@ STEP = StepId.DELETE_USERS
 
 
 @dataclass(frozen=True)
+class SyncRead:
+    """What Graph read of directory sync: the users and the organization's flag, and when."""
+
+    users: list[UserRow]
+    org_flag: bool | None
+    at: datetime
+    """Graph's clock before the read began: what it shows held at this instant or later."""
+
+
+@dataclass(frozen=True)
 class SyncView:
     """What step 1 makes of directory sync right now."""
 
@@ -40,57 +51,76 @@ class SyncView:
     waiting_until: datetime | None
     """While users are converted: the end of the 72 hours, then of the grace after them."""
     back_on: bool
-    """Users still synchronized after the window and its grace: sync is on again."""
+    """Users still synchronized in a read begun after the window and its grace."""
+    flag_on: bool
+    """No user synchronized, but the organization reads sync on in a read begun after them."""
+    unsettled: bool
+    """The grace is over, but the read that shows sync on began before its end: Graph may
+    have converted the users since (a listing of 100,000 users takes minutes). Read again."""
     due: bool
     """This run sends the PATCH."""
 
 
-def sync_view(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> SyncView:
-    synced = sum(1 for u in users if u.synced)
+def sync_view(ctx: StepContext, read: SyncRead) -> SyncView:
+    synced = sum(1 for u in read.users if u.synced)
     now = ctx.server_now()
     off = dirsync.last_turn_off(ctx.journal, now, in_flight=synced > 0)
     overdue = off is not None and off.overdue(now)
-    back_on = overdue and synced > 0
+    # Only what a read begun after the grace shows counts against sync: "up to 72 hours" is
+    # Microsoft's estimate, and users converted at the 72nd hour must never read "on again".
+    proven = off is not None and off.overdue(read.at)
+    sync_on = synced > 0 or read.org_flag is True
+    back_on = proven and synced > 0
     # Until then a journalled PATCH is never sent again, whatever Graph reads. After it, only a
     # plan made since (the admin's answer to "sync is on again") sends it again; before any
     # PATCH, synced users and a flag not already off do.
     replanned = off is not None and ctx.plan.created_at >= off.overdue_at
-    due = synced > 0 and ((off is None and org_flag is not False) or (back_on and replanned))
+    due = synced > 0 and ((off is None and read.org_flag is not False) or (back_on and replanned))
     until = None
-    if off is not None and not overdue:
+    if off is not None and not proven:
         until = off.until if off.window_open(now) else off.overdue_at
-    return SyncView(synced, off, until, back_on and not replanned, due)
+    return SyncView(
+        synced,
+        off,
+        until,
+        back_on and not replanned,
+        proven and not synced and read.org_flag is True,
+        overdue and not proven and sync_on,
+        due,
+    )
 
 
-def assess(ctx: StepContext, users: list[UserRow], org_flag: bool | None) -> StepState:
+def observe(ctx: StepContext, read: SyncRead) -> tuple[SyncRead, SyncView]:
+    """``read`` and what it means; read again first when it is too old to tell whether sync is
+    on again, so that closeout says so only from a read begun after the grace."""
+    view = sync_view(ctx, read)
+    if view.unsettled:
+        read = read_state(ctx, fresh=True)
+        view = sync_view(ctx, read)
+    return read, view
+
+
+def assess(ctx: StepContext, read: SyncRead, sync: SyncView) -> StepState:
+    """Step 1's state from ``read`` and what :func:`observe` made of it."""
     planned = set(ctx.plan.user_delete_ids())
-    remaining = [u for u in users if u.id not in ctx.kept_ids]
+    remaining = [u for u in read.users if u.id not in ctx.kept_ids]
     new = [u for u in remaining if u.id not in planned]
     deletable = [u for u in remaining if u.id in planned and not u.synced]
     total = len(planned)
     done = total - sum(1 for u in remaining if u.id in planned)
-    sync = sync_view(ctx, users, org_flag)
     blockers = tuple(
         _("{upn} appeared after the plan was made; re-plan to include it.").format(upn=u.upn)
         for u in new
     )
-    if (
-        sync.turn_off is not None
-        and sync.turn_off.overdue(ctx.server_now())
-        and not sync.synced
-        and org_flag is True
-    ):
+    if sync.flag_on:
+        assert sync.turn_off is not None
         blockers += (dirsync.flag_back_on_text(sync.turn_off),)
     if sync.back_on:
         assert sync.turn_off is not None
         return state(
             STEP,
             StepStatus.BLOCKED,
-            ngettext(
-                "Directory sync is on again: {n} user is synchronized.",
-                "Directory sync is on again: {n} users are synchronized.",
-                sync.synced,
-            ).format(n=sync.synced),
+            dirsync.back_on_summary(sync.turn_off, sync.synced),
             done=done,
             total=total,
             blockers=(dirsync.back_on_text(sync.turn_off, sync.synced), *blockers),
@@ -166,13 +196,16 @@ def org_sync(client: GraphClient) -> bool | None:
     return read_organization(client).get("onPremisesSyncEnabled")
 
 
-def read_state(ctx: StepContext) -> tuple[list[UserRow], bool | None]:
+def read_state(ctx: StepContext, *, fresh: bool = False) -> SyncRead:
     """The users and the organization's sync flag, from Graph. The users of an inventory read
     moments ago, with no write since, are that read (a listing of 100,000 users is 101
-    requests); after any write they are read again."""
+    requests) unless ``fresh``; after any write they are read again."""
+    at = ctx.server_now()
     org_flag = org_sync(ctx.client)
-    fresh = ctx.fresh_inventory()
-    return (fresh.users if fresh is not None else read_users(ctx.client)), org_flag
+    recent = None if fresh else ctx.fresh_inventory()
+    if recent is not None:
+        return SyncRead(recent.users, org_flag, min(at, recent.began_at or recent.taken_at))
+    return SyncRead(read_users(ctx.client), org_flag, at)
 
 
 def turn_sync_off(ctx: StepContext) -> StepState | None:
@@ -219,16 +252,16 @@ def turn_sync_off(ctx: StepContext) -> StepState | None:
 
 def run(ctx: StepContext) -> StepState:
     """Do what step 1 can do now; return its state from a fresh read afterwards."""
-    users, org_flag = read_state(ctx)
-    if sync_view(ctx, users, org_flag).due:
+    read, sync = observe(ctx, read_state(ctx))
+    if sync.due:
         refused = turn_sync_off(ctx)
         if refused is not None:
             return refused
-        users, org_flag = read_state(ctx)
-    if sync_view(ctx, users, org_flag).back_on:
-        return assess(ctx, users, org_flag)
+        read, sync = observe(ctx, read_state(ctx))
+    if sync.back_on:
+        return assess(ctx, read, sync)
     planned = set(ctx.plan.user_delete_ids())
-    existing = {u.id: u for u in users}
+    existing = {u.id: u for u in read.users}
     # Everyone planned who is not synchronized now: cloud-only users at once, formerly synced
     # ones as soon as Graph shows them converted. Synced ones would be refused.
     items = [
@@ -244,8 +277,8 @@ def run(ctx: StepContext) -> StepState:
     failed = {r.item.key for r in failed_results(results)}
     # Graph lists with replication delay: re-read until what we deleted is gone from the list.
     for _attempt in range(max(1, ctx.options.verify_attempts)):
-        users, org_flag = read_state(ctx)
-        lingering = [u for u in users if u.id in sent and u.id not in failed]
+        read = read_state(ctx)
+        lingering = [u for u in read.users if u.id in sent and u.id not in failed]
         if (
             not lingering
             or ctx.control.stopped
@@ -254,7 +287,7 @@ def run(ctx: StepContext) -> StepState:
             break
         if ctx.control.wait(ctx.options.verify_delay):
             break
-    result = assess(ctx, users, org_flag)
+    result = assess(ctx, *observe(ctx, read))
     if failed and result.status != StepStatus.DONE:
         result = StepState(
             STEP,
@@ -273,13 +306,30 @@ def run(ctx: StepContext) -> StepState:
 
 def _assess(a: Assessing) -> Assessment:
     ctx, inv = a.ctx, a.inventory
-    # The organization's flag is read afresh only while some user is still synced.
-    org_flag = org_sync(ctx.client) if inv.synced_users else ctx.caller.sync_enabled
-    due = sync_view(ctx, inv.users, org_flag).due
+    at = min(ctx.server_now(), inv.began_at or inv.taken_at)
+    # The organization's flag is read afresh while a user is synced or the tenant was synced
+    # when closeout signed in: the flag read then may be days old, and sync off since.
+    if inv.synced_users:
+        org_flag = org_sync(ctx.client)
+    elif ctx.caller.sync_enabled:
+        org_flag = _flag_if_readable(ctx)
+    else:
+        org_flag = ctx.caller.sync_enabled
+    read, sync = observe(ctx, SyncRead(inv.users, org_flag, at))
     return Assessment(
-        assess(ctx, inv.users, org_flag),
-        due=frozenset({dirsync.ACTION}) if due else frozenset(),
+        assess(ctx, read, sync),
+        due=frozenset({dirsync.ACTION}) if sync.due else frozenset(),
     )
+
+
+def _flag_if_readable(ctx: StepContext) -> bool | None:
+    """With no user synced the flag only tells whether a sync server turned sync back on. A
+    refused read says nothing about that (the tenant may be deleted since the inventory was
+    read, which the next read of it settles): unknown, then."""
+    try:
+        return org_sync(ctx.client)
+    except (GraphError, AuthError):
+        return None
 
 
 def _run(ctx: StepContext, host: Host) -> Ran:

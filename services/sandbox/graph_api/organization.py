@@ -119,9 +119,11 @@ def patch_org(sb: Sandbox, req: Request) -> Response:
             o.sync_disabled_at = now
             duration = sb.sync_duration()
             rng = random.Random(sb.config.seed * 31 + 17)
+            at_end = sb.config.sync_conversion == "at-end"
             for user in t.users.values():
                 if user.synced:
-                    user.synced_until = now + duration * (0.2 + 0.8 * rng.random())
+                    share = 1.0 if at_end else 0.2 + 0.8 * rng.random()
+                    user.synced_until = now + duration * share
             sb.recorder.event(now, "sync-disabled", duration=duration)
         elif value is True and not o.sync_enabled:
             if o.sync_disabled_at is not None and now < o.sync_disabled_at + SYNC_LOCK_SECONDS:
