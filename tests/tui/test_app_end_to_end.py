@@ -42,8 +42,10 @@ async def _press_until(
 
 
 async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
-    # Deprovisioning takes 10 simulated hours here (1 s), not 72, to keep the test short.
-    app = make_app(users=40, deprovision_hours=10)
+    # Graph's clock moves only when the test moves it (time scale 1, then jumps of hours): on a
+    # loaded machine as on an idle one, step 1 meets the turn-off under way, then over, and the
+    # close-out goes on long past the 72 hours after it (which once read "sync on again").
+    app = make_app(users=40, time_scale=1.0)
     async with app.run_test() as pilot:
         await connected(pilot)
         sandbox = sandbox_of(app)
@@ -59,7 +61,11 @@ async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
             lambda: app.step_running is None and sandbox.tenant.org.sync_disabled_at is not None,
             "sync to be turned off",
         )
-        # … then, once no user is synced any more (g re-reads), r deletes the users.
+        # … deletes the cloud-only users at once and waits for the synced ones …
+        assert _status(app, StepId.DELETE_USERS) == StepStatus.WAITING_TIME
+        assert any(u.synced for u in sandbox.tenant.users.values())
+        # … and once they are converted (g re-reads), r deletes them.
+        sandbox.clock.advance(sandbox.sync_duration())
         await _press_until(
             pilot,
             "g",
@@ -80,6 +86,7 @@ async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
             "the users to be deleted",
         )
         assert [u.id for u in sandbox.tenant.users.values()] == [sandbox.admin_id]
+        assert not app.step_states[StepId.DELETE_USERS].blockers
 
         # Steps 2 and 3: the admin center's part, in its handoffs.
         for step, settled in (
@@ -96,13 +103,18 @@ async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen is app.main, "the handoff to close")
 
-        # Deleted subscriptions deprovision after a while; g re-reads until they have.
+        # Deleted subscriptions deprovision 72 hours later; g re-reads until they have. By
+        # then more than 72 hours (and closeout's grace) have passed since sync was turned off.
+        sandbox.clock.advance(80 * 3600)
         await _press_until(
             pilot,
             "g",
             lambda: _status(app, StepId.DELETE_SUBSCRIPTIONS) == StepStatus.DONE,
             "deprovisioning",
         )
+        # Long past the 72 hours after the turn-off, nothing says directory sync came back on.
+        assert _status(app, StepId.DELETE_USERS) == StepStatus.DONE
+        assert not app.step_states[StepId.DELETE_USERS].blockers
         # Step 4 needs nothing more: only the admin is left, whose MFA stays on.
         assert _status(app, StepId.DISABLE_MFA) == StepStatus.DONE
         assert app.main.check_action("delete_directory", ()) is None  # manual checks first
