@@ -14,18 +14,20 @@ from textual.pilot import Pilot
 
 from app import gating
 from app.closeout_app import CloseoutApp
-from app.screens.dialogs import TypedConfirmModal
+from app.screens.dialogs import ConfirmModal, TypedConfirmModal
 from app.screens.handoff import HandoffScreen
 from app.screens.main_screen import MainScreen
 from app.screens.sign_in import SignInScreen
 from services.models import StepId, StepStatus
+from services.sandbox import Sandbox
 from services.session import SessionOptions
 from services.steps.directory import MANUAL_ITEMS
 from widgets import RemainingTable, StepChecklist
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SEED = 7
-Scene = Callable[[CloseoutApp, Pilot[int]], Awaitable[None]]
+Scene = Callable[[CloseoutApp, Pilot[int]], Awaitable["Callable[[], None] | None"]]
+"""Drives the app to the moment of the shot; may return what to undo once it is taken."""
 
 
 def rehearsal_options() -> SessionOptions:
@@ -80,7 +82,63 @@ async def until(pilot: Pilot[int], test: Callable[[], bool], timeout: float = 60
         if test():
             return
         await pilot.pause(0.1)
-    raise TimeoutError("the app did not reach the state this screenshot needs")
+    shown = type(pilot.app.screen).__name__
+    raise TimeoutError(f"the app did not reach the state this screenshot needs (it shows {shown})")
+
+
+async def settled(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    """Until no worker reads Graph or runs a step and every message is handled: what the
+    screen shows then is what it keeps showing (no fixed pause that a slow machine outruns)."""
+    await until(pilot, lambda: not any(w.is_running for w in app.workers))
+    await pilot.pause()
+
+
+async def steady(pilot: Pilot[int], value: Callable[[], object], hold: float = 0.5) -> None:
+    """Until ``value()`` has not changed for ``hold`` seconds (the screen has caught up)."""
+    last, since = value(), 0.0
+    for _ in range(600):
+        await pilot.pause(0.05)
+        now = value()
+        since = since + 0.05 if now == last else 0.0
+        last = now
+        if since >= hold:
+            await pilot.pause()
+            return
+    raise TimeoutError("the screen kept changing")
+
+
+def sandbox_of(app: CloseoutApp) -> Sandbox:
+    assert app.session is not None and app.session.sandbox is not None
+    return app.session.sandbox
+
+
+async def confirm_run(pilot: Pilot[int], app: CloseoutApp, after: Callable[[], bool]) -> None:
+    """r on the selected step, y once its question is up (it may read Graph first), then wait
+    until the run is over and ``after`` holds."""
+    await pilot.press("r")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmModal) and app.screen.is_mounted)
+    await pilot.press("y")
+    await until(
+        pilot,
+        lambda: not isinstance(app.screen, ConfirmModal) and app.step_running is None and after(),
+    )
+
+
+async def turn_sync_off(pilot: Pilot[int], app: CloseoutApp) -> None:
+    """Step 1's first run turns directory sync off; then the clock jumps past the conversion,
+    so that the synced users are deletable whatever the machine's speed."""
+    sandbox = sandbox_of(app)
+    await select(pilot, app, StepId.DELETE_USERS)
+    await confirm_run(pilot, app, lambda: sandbox.tenant.org.sync_disabled_at is not None)
+    sandbox.clock.advance(sandbox.sync_duration())
+    await refreshing_until(
+        pilot,
+        app,
+        lambda: (
+            status(app, StepId.DELETE_USERS) in (StepStatus.PENDING, StepStatus.DONE)
+            and app.step_running is None
+        ),
+    )
 
 
 async def refreshing_until(
@@ -99,7 +157,7 @@ async def refreshing_until(
 
 async def connected(app: CloseoutApp, pilot: Pilot[int]) -> None:
     await until(pilot, lambda: app.engine is not None and isinstance(app.screen, MainScreen))
-    await pilot.pause(0.5)
+    await settled(app, pilot)
 
 
 def status(app: CloseoutApp, step: StepId) -> StepStatus:
@@ -107,34 +165,32 @@ def status(app: CloseoutApp, step: StepId) -> StepStatus:
 
 
 async def select(pilot: Pilot[int], app: CloseoutApp, step: StepId) -> None:
-    app.main.query_one(StepChecklist).select(step)
-    await pilot.pause(0.2)
+    checklist = app.main.query_one(StepChecklist)
+    checklist.select(step)
+    await until(pilot, lambda: checklist.selected == step)
+    await pilot.pause()
 
 
 async def finish_steps_1_to_4(app: CloseoutApp, pilot: Pilot[int]) -> None:
     await connected(app, pilot)
-    await select(pilot, app, StepId.DELETE_USERS)
-    for _ in range(2):  # turn directory sync off, then (once it is off) delete the users
-        await refreshing_until(
-            pilot,
-            app,
-            lambda: (
-                status(app, StepId.DELETE_USERS) in (StepStatus.PENDING, StepStatus.DONE)
-                and app.step_running is None
-            ),
-        )
-        if status(app, StepId.DELETE_USERS) == StepStatus.DONE:
-            break
-        await pilot.press("r")
-        await pilot.pause(0.3)
-        await pilot.press("y")
-        await until(pilot, lambda: app.step_running is None)
-    await refreshing_until(pilot, app, lambda: status(app, StepId.DELETE_USERS) == StepStatus.DONE)
+    await turn_sync_off(pilot, app)
+    if status(app, StepId.DELETE_USERS) != StepStatus.DONE:
+        await confirm_run(pilot, app, lambda: status(app, StepId.DELETE_USERS) == StepStatus.DONE)
     app.play_portal(StepId.CANCEL_SUBSCRIPTIONS)
     await refreshing_until(
         pilot, app, lambda: status(app, StepId.CANCEL_SUBSCRIPTIONS) == StepStatus.DONE
     )
     app.play_portal(StepId.DELETE_SUBSCRIPTIONS)
+    # Deleted subscriptions are deprovisioned 72 hours later: the clock jumps there.
+    await refreshing_until(
+        pilot,
+        app,
+        lambda: (
+            status(app, StepId.DELETE_SUBSCRIPTIONS).waiting
+            or status(app, StepId.DELETE_SUBSCRIPTIONS) == StepStatus.DONE
+        ),
+    )
+    sandbox_of(app).clock.advance(73 * 3600)
     await refreshing_until(
         pilot, app, lambda: status(app, StepId.DELETE_SUBSCRIPTIONS) == StepStatus.DONE
     )
@@ -142,13 +198,14 @@ async def finish_steps_1_to_4(app: CloseoutApp, pilot: Pilot[int]) -> None:
     for key in MANUAL_ITEMS:
         app.engine.tick(key)
     await refreshing_until(pilot, app, lambda: gating.can_delete_directory(app))
+    await settled(app, pilot)
 
 
 async def scene_sign_in(app: CloseoutApp, pilot: Pilot[int]) -> None:
     await until(
         pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.prompt is not None
     )
-    await pilot.pause(0.3)
+    await pilot.pause()
 
 
 async def scene_main(app: CloseoutApp, pilot: Pilot[int]) -> None:
@@ -156,53 +213,53 @@ async def scene_main(app: CloseoutApp, pilot: Pilot[int]) -> None:
     await select(pilot, app, StepId.DELETE_USERS)
 
 
-async def scene_mid_run(app: CloseoutApp, pilot: Pilot[int]) -> None:
+async def scene_mid_run(app: CloseoutApp, pilot: Pilot[int]) -> Callable[[], None]:
     await connected(app, pilot)
-    assert app.session is not None and app.session.sandbox is not None
-    sandbox = app.session.sandbox
+    sandbox = sandbox_of(app)
     await select(pilot, app, StepId.DELETE_USERS)
-    await pilot.press("r")
-    await pilot.pause(0.3)
-    await pilot.press("y")  # turn directory sync off
-    await refreshing_until(
-        pilot,
-        app,
-        lambda: status(app, StepId.DELETE_USERS) == StepStatus.PENDING and app.step_running is None,
-    )
-    # Slow the deletes down so the screenshot catches the run half-way.
+    # Step 1's first run: sync turned off, then the users who are not synchronized deleted
+    # meanwhile, slowly enough that a third of them go while the run is watched.
     sandbox.add_fault(method="DELETE", path=r"^/v1\.0/users/", status=None, delay=0.05, times=-1)
+    table = app.main.query_one("#table-users", RemainingTable)
+    before = table.remaining
     await pilot.press("r")
-    await pilot.pause(0.3)
+    await until(pilot, lambda: isinstance(app.screen, ConfirmModal) and app.screen.is_mounted)
     await pilot.press("y")
-    await until(pilot, lambda: app.main.query_one("#table-users", RemainingTable).remaining < 200)
-    await pilot.pause(0.3)
+    await until(pilot, lambda: app.step_running is not None and table.remaining <= before * 2 // 3)
+    # Graph holds still (its lock held) while the screen catches up with what it answered, so
+    # the shot shows the run half-way however fast or slow the machine is.
+    sandbox.lock.acquire()
+    await steady(pilot, lambda: (table.remaining, app.step_states[StepId.DELETE_USERS].done))
+    return sandbox.lock.release
 
 
 async def scene_handoff(app: CloseoutApp, pilot: Pilot[int]) -> None:
     await connected(app, pilot)
     await select(pilot, app, StepId.CANCEL_SUBSCRIPTIONS)
     await pilot.press("h")
-    await until(pilot, lambda: isinstance(app.screen, HandoffScreen))
-    await pilot.pause(0.3)
+    await until(pilot, lambda: isinstance(app.screen, HandoffScreen) and app.screen.is_mounted)
+    await settled(app, pilot)
 
 
 async def scene_typed_confirmation(app: CloseoutApp, pilot: Pilot[int]) -> None:
     await finish_steps_1_to_4(app, pilot)
     await pilot.press("D")
-    await until(pilot, lambda: isinstance(app.screen, TypedConfirmModal))
+    await until(pilot, lambda: isinstance(app.screen, TypedConfirmModal) and app.screen.is_mounted)
     assert app.engine is not None
     domain = app.engine.caller.tenant.initial_domain
     await pilot.press(*domain[: len(domain) // 2])
-    await pilot.pause(0.3)
+    await pilot.pause()
 
 
 async def shoot(name: str, scene: Scene, *, size: tuple[int, int], opts: SessionOptions) -> Path:
     app = CloseoutApp(opts, watch=False)
     try:
         async with app.run_test(size=size) as pilot:
-            await scene(app, pilot)
+            after = await scene(app, pilot)
             path = OUT / f"{name}.svg"
             app.save_screenshot(filename=path.name, path=str(OUT))
+            if after is not None:
+                after()
             if app.control is not None:
                 app.control.stop()  # a mid-run scene: stop between batches, as q would
                 await app.workers.wait_for_complete()
