@@ -63,7 +63,7 @@ def key_state(c: Controller, action: str, selected: StepId | None) -> bool | Non
     if action == "play_portal":
         # Sandbox only: there is no such key against a real tenant.
         return c.has_portal
-    if action in ("refresh", "replan", "export"):
+    if action in ("refresh", "replan", "export", "keep", "keep_shown"):
         return None if running or c.engine is None else True
     return True
 
@@ -107,6 +107,8 @@ def why_not(c: Controller, action: str, selected: StepId | None) -> str:
         "refresh",
         "replan",
         "export",
+        "keep",
+        "keep_shown",
     ):
         return _running_text(c)
     if action == "handoff":

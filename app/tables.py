@@ -20,14 +20,18 @@ Row = tuple[str, list[str | Text]]
 _EMPTY = Text()
 
 
-def user_rows(users: Iterable[UserRow], kept: frozenset[str]) -> list[Row]:
+def user_rows(
+    users: Iterable[UserRow], kept: frozenset[str], keep_mfa: frozenset[str] = frozenset()
+) -> list[Row]:
+    """One row per user; ``kept`` are shown "kept", those of them in ``keep_mfa`` "kept+MFA"
+    (step 4 leaves their MFA on)."""
     # Plain str cells, never a Text per row: the table makes a cell's Text only when it draws
     # the row, and a row of str alone is no work for the garbage collector (100,000 users held
     # a Text each: ~30 MB, seconds of loop time, 300,000 more objects to walk).
     guest, member, synced = _("guest"), _("member"), _("synced")
     rows: list[Row] = []
     for u in users:
-        status = "kept" if u.id in kept else "pending"
+        status = ("kept-mfa" if u.id in keep_mfa else "kept") if u.id in kept else "pending"
         rows.append(
             (
                 u.id,

@@ -274,33 +274,45 @@ class Replanner(Protocol):
     def make_plan(self, *, save: bool | None = None) -> Plan: ...
 
 
-def set_kept(host: Replanner, user: str, *, keep: bool = True, keep_mfa: bool = False) -> Plan:
-    """Mark one user (object id or UPN) to keep, or take the mark off, and make the plan again.
+def set_kept(
+    host: Replanner, user: str | Iterable[str], *, keep: bool = True, keep_mfa: bool = False
+) -> Plan:
+    """Mark users (object ids or UPNs: one, or many at once) to keep, or take the marks off,
+    and make the plan again, once.
 
     The services call behind the TUI's keep mark: the new plan (saved as a run's plan is, when
-    the session records) shows the account among those kept, "marked in closeout". Keeping it
+    the session records) shows each account among those kept, "marked in closeout". Keeping it
     with ``keep_mfa`` also leaves its per-user MFA on in step 4. Only a mark can be taken off:
     the signed-in admin, and accounts the command line or a keep file names, stay kept.
-    Raises :class:`KeepError` (nothing changes) for a user the last read does not know.
+    Raises :class:`KeepError` (nothing changes) for a user the last read does not know, or one
+    whose keep is no mark. Many users cost one pass over them, not one plan each.
     """
     inv = host.inventory
-    found = _lookup(inv.users if inv is not None else ())(KeepEntry(user))
-    if found is None:
-        raise KeepError(_("No user {user} in the last read of the tenant.").format(user=user))
+    find = _lookup(inv.users if inv is not None else ())
+    found: dict[str, UserRow] = {}
+    for name in [user] if isinstance(user, str) else user:
+        row = find(KeepEntry(name))
+        if row is None:
+            raise KeepError(_("No user {user} in the last read of the tenant.").format(user=name))
+        found[row.id] = row
     entries = host.options.keep_entries
-    marked = any(e.source == MARKED and e.value == found.id for e in entries)
-    if not keep and not marked:
-        held = next((k for k in host.plan.keep if k.id == found.id), None) if host.plan else None
-        if held is not None:
-            raise KeepError(
-                _(
-                    "{upn} is kept ({reason}); only a mark made in closeout can be taken off."
-                ).format(upn=found.upn, reason=keep_reason(held)),
-                _("To stop keeping it, change the command line or the keep file, then re-plan."),
-            )
-    rest = tuple(e for e in entries if not (e.source == MARKED and e.value == found.id))
-    mark = (KeepEntry(found.id, MARKED, keep_mfa=keep_mfa),) if keep else ()
-    host.options.keep_entries = rest + mark
+    marked = {e.value for e in entries if e.source == MARKED}
+    if not keep:
+        held = {k.id: k for k in host.plan.keep} if host.plan else {}
+        for row in found.values():
+            if row.id not in marked and row.id in held:
+                raise KeepError(
+                    _(
+                        "{upn} is kept ({reason}); only a mark made in closeout can be taken off."
+                    ).format(upn=row.upn, reason=keep_reason(held[row.id])),
+                    _(
+                        "To stop keeping it, change the command line or the keep file, "
+                        "then re-plan."
+                    ),
+                )
+    rest = tuple(e for e in entries if not (e.source == MARKED and e.value in found))
+    marks = tuple(KeepEntry(i, MARKED, keep_mfa=keep_mfa) for i in found) if keep else ()
+    host.options.keep_entries = rest + marks
     return host.make_plan()
 
 

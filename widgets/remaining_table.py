@@ -137,6 +137,10 @@ class RemainingTable(DataTable[Text]):
             return None
         return self._visible[min(self.cursor_row, len(self._visible) - 1)]
 
+    def shown_keys(self) -> list[str]:
+        """The object ids of the rows shown now (the filter applied), in order."""
+        return list(self._visible)
+
     def keys(self) -> KeysView[str]:
         """Every object id in the store (all statuses, filter-independent); supports set ops."""
         return self._entries.keys()

@@ -50,6 +50,8 @@ def status_label(status: str) -> str:
         "not-sent": _("unsent"),
         "unknown": _("unknown"),
         "kept": _("kept"),
+        # Translators: kept, and step 4 leaves its MFA on; at most 9 characters.
+        "kept-mfa": _("kept+MFA"),
         "active": _("active"),
         "expired": _("expired"),
         "disabled": _("disabled"),

@@ -37,6 +37,8 @@ KEYS = [
     ),
     ("/", N_("filter the table; Esc clears")),
     ("t", N_("next table tab (users, subscriptions, apps, policies)")),
+    ("k", N_("keep the user under the cursor; again: keep its MFA too; again: unmark")),
+    ("K", N_("keep every user the filter shows (again: take their marks off)")),
     ("g", N_("re-read everything from Graph")),
     ("n", N_("make a new plan (includes objects that appeared since)")),
     ("e", N_("export the evidence pack")),

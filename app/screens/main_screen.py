@@ -72,6 +72,8 @@ class MainScreen(Screen[None]):
         Binding("s", "stop", _("Stop"), id="stop"),
         Binding("slash", "filter", _("Filter"), id="filter", key_display="/"),
         Binding("t", "next_tab", _("Next tab"), id="next-tab"),
+        Binding("k", "keep", _("Keep user"), id="keep"),
+        Binding("K", "keep_shown", _("Keep all shown"), id="keep-shown"),
         Binding("g", "refresh", _("Refresh"), id="refresh"),
         Binding("n", "replan", _("New plan"), id="replan"),
         Binding("e", "export", _("Export"), id="export"),
@@ -158,8 +160,8 @@ class MainScreen(Screen[None]):
 
     def load_inventory(self, inv: InventoryRefreshed, *, force: bool = False) -> None:
         engine = self.controller.engine
-        kept = engine.plan.kept_ids if engine and engine.plan else frozenset()
-        self.pane.load(inv, kept, self.controller.server_now(), force=force)
+        plan = engine.plan if engine else None
+        self.pane.load(inv, plan, self.controller.server_now(), force=force)
 
     def apply(self, pending: Pending) -> None:
         """A batch from the bridge: outcomes marked in the tables, lines in the log."""
@@ -385,6 +387,15 @@ class MainScreen(Screen[None]):
 
     def action_next_tab(self) -> None:
         self.pane.next_tab()
+
+    def action_keep(self, every_shown: bool = False) -> None:
+        engine = self.controller.engine
+        why = self.pane.mark_keep(engine, every_shown=every_shown) if engine else None
+        if why:
+            self.notify(why, severity="warning", timeout=4)
+
+    def action_keep_shown(self) -> None:
+        self.action_keep(every_shown=True)
 
     def action_filter(self) -> None:
         self.pane.open_filter()

@@ -1,28 +1,39 @@
 """The main screen's right-hand side: the run's progress bar above what is left to do — four
 tables in tabs (users, subscriptions, apps, policies), the count left in each, and the filter.
 
-It owns loading the tables from a Graph read and marking their rows as a run reports outcomes;
-the screen routes the keys (``t``, ``/``, Escape) to it.
+It owns loading the tables from a Graph read, marking their rows as a run reports outcomes, and
+the keep marks (:mod:`.keep_marks`); the screen routes the keys (``t``, ``/``, Escape, ``k``,
+``K``) to it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from app.tables import Row, app_rows, policy_rows, subscription_rows, user_rows
 from services.heap import settle_after_load
 from services.i18n import N_, _
+from services.keep import set_kept
 from widgets import FINAL_STATUSES, ColumnSpec, RemainingTable, RunProgress
 
+from .keep_marks import KeepRequest, kept_sets, request_for, saved_text, status_in
+
 if TYPE_CHECKING:
+    from services.engine import Engine
     from services.models import InventoryRefreshed
+    from services.plan.model import Plan
+
+log = logging.getLogger("closeout.app")
 
 # Status first: at 80 columns the right-hand columns are the ones cut off.
 USER_COLUMNS = [
@@ -61,10 +72,20 @@ TABLES = ("users", "subscriptions", "apps", "policies")
 class RemainingPane(Vertical):
     """Progress bar, the four tables, the "Remaining" line and the (hidden) filter box."""
 
+    class KeepSaved(Message):
+        """The plan was made again after a keep mark (``plan`` None: it was refused)."""
+
+        def __init__(self, request: KeepRequest, plan: Plan | None, error: str = "") -> None:
+            super().__init__()
+            self.request = request
+            self.plan = plan
+            self.error = error
+
     _filter_timer: Timer | None = None
     _users_signature: object = None
     _kept_users = 0
     """Rows of the users table that stay (the admin, the keep-list): not left to do."""
+    _keeping = False
 
     def compose(self) -> ComposeResult:
         yield RunProgress(id="run-progress")
@@ -91,7 +112,7 @@ class RemainingPane(Vertical):
     def load(
         self,
         inv: InventoryRefreshed,
-        kept: frozenset[str],
+        plan: Plan | None,
         now: datetime | None,
         *,
         force: bool = False,
@@ -99,10 +120,11 @@ class RemainingPane(Vertical):
         """The tables as a fresh Graph read shows the tenant (``now``: Graph's clock)."""
         # The user table can hold 50,000 rows: rebuilt only when more than disappearance
         # changed (new users, sync turned off, the plan's kept set); small tables always are.
-        signature = (kept, frozenset(u.id for u in inv.users if u.synced))
+        kept, keep_mfa, _marked = kept_sets(plan)
+        signature = (kept, keep_mfa, frozenset(u.id for u in inv.users if u.synced))
         self._kept_users = sum(1 for u in inv.users if u.id in kept)
         users = self.table("users")
-        rows = user_rows(inv.users, kept)
+        rows = user_rows(inv.users, kept, keep_mfa)
         if force or signature != self._users_signature:
             self._users_signature = signature
             users.load(rows)
@@ -141,6 +163,55 @@ class RemainingPane(Vertical):
                 "{apps:,} apps · {policies:,} policies"
             ).format(kept=self._kept_users, **counts)
         )
+
+    # -- keep marks ------------------------------------------------------------------------------
+
+    def mark_keep(self, engine: Engine, *, every_shown: bool) -> str | None:
+        """``k`` (the cursor row) or ``K`` (every row shown): the rows show the mark at once,
+        the plan is made again in a worker. Returns the line that says why nothing was
+        marked, else None."""
+        users = self.table("users")
+        if self.active_table() is not users:
+            return _("Only users can be kept: t switches to the Users tab.")
+        if self._keeping:
+            return _("Still making the plan for the last mark…")
+        request = request_for(users, engine.plan, every_shown=every_shown)
+        if isinstance(request, str):
+            return request
+        users.mark(dict.fromkeys(request.ids, request.shown))
+        self._keeping = True
+        self._keep_worker(engine, request)
+        return None
+
+    @work(thread=True, group="keep", exit_on_error=False, name="keep")
+    def _keep_worker(self, engine: Engine, request: KeepRequest) -> None:
+        try:
+            plan = set_kept(engine, request.ids, keep=request.keep, keep_mfa=request.keep_mfa)
+            # The steps' counts and details as the new plan has them.
+            engine.assess(refresh=False)
+        except Exception as exc:  # the marks are put back and the reason said
+            log.warning("keep mark refused: %s", exc)
+            self.post_message(self.KeepSaved(request, None, str(exc)))
+        else:
+            self.post_message(self.KeepSaved(request, plan))
+
+    def on_remaining_pane_keep_saved(self, message: KeepSaved) -> None:
+        self._keeping = False
+        request, plan = message.request, message.plan
+        users = self.table("users")
+        if plan is None:
+            users.mark(dict(request.before))
+            self.notify(message.error, severity="error", timeout=8)
+            return
+        users.mark(status_in(plan, request.ids))
+        kept, keep_mfa, _marked = kept_sets(plan)
+        shown = users.keys()
+        self._kept_users = sum(1 for i in kept if i in shown)
+        if isinstance(self._users_signature, tuple):
+            # The rows show the new plan already: the next read need not rebuild the table.
+            self._users_signature = (kept, keep_mfa, self._users_signature[2])
+        self.update_counts()
+        self.notify(saved_text(request, plan), timeout=4)
 
     # -- tabs and the filter ---------------------------------------------------------------------
 
