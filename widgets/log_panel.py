@@ -1,10 +1,11 @@
 """The "what just happened" pane: one timestamped line per Graph call, batch or event.
 
-Owns the level filter and a bounded buffer of every line written, so that changing the level
-re-renders what is already known. The app formats each line's text (method, path, status,
-request id, duration); this widget adds the time and a level tag, so that a warning or an error
-reads as one without colour. Lines are never merged or skipped: ``write_many`` only renders a
-batch in one pass.
+Owns the level filter (shown in its border title) and a bounded buffer of every line written, so
+that changing the level re-renders what is already known; and a line cursor (up/down while it
+has focus): Enter posts the line under it, whole, for the screen to show. The app formats each
+line's text (method, path, status, request id, duration); this widget adds the time and a level
+tag, so that a warning or an error reads as one without colour. Lines are never merged or
+skipped: ``write_many`` only renders a batch in one pass.
 """
 
 from __future__ import annotations
@@ -16,12 +17,25 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from services.i18n import _
 
 LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+
+
+def level_name(level: str) -> str:
+    """A level in words, for the border title."""
+    return {
+        "debug": _("debug"),
+        "info": _("info"),
+        "warning": _("warning"),
+        "error": _("error"),
+    }[level]
 
 
 def level_tag(level: str) -> str:
@@ -40,6 +54,21 @@ class LogPanel(RichLog):
     The view holds at most ``max_lines`` lines; the buffer behind it keeps ``buffer_lines``
     entries of every level, so raising the level to "error" still shows older errors.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move_cursor(-1)", _("Previous line"), show=False),
+        Binding("down", "move_cursor(1)", _("Next line"), show=False),
+        Binding("enter", "open_line", _("Show the line whole"), show=False),
+    ]
+
+    class LineChosen(Message):
+        """Enter on a line: the whole entry (time, level, text), for the screen to show."""
+
+        def __init__(self, stamp: str, level: str, text: str) -> None:
+            super().__init__()
+            self.stamp = stamp
+            self.level = level
+            self.text = text
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "log-panel--time",
@@ -85,6 +114,10 @@ class LogPanel(RichLog):
             disabled=disabled,
         )
         self._entries: deque[tuple[str, int, str]] = deque(maxlen=max(buffer_lines, max_lines))
+        # The entry each line of the view shows, aligned with RichLog's lines from the end.
+        self._owners: deque[tuple[str, int, str]] = deque(maxlen=max_lines or None)
+        self._cursor: int | None = None
+        """The cursor's line, counted from the first line ever written (None: no cursor)."""
         self._styles: tuple[Style, ...] = ()
         self._follow = True
         self._ready = False
@@ -121,6 +154,56 @@ class LogPanel(RichLog):
         self.min_level = LEVELS[(LEVELS.index(self.min_level) + 1) % len(LEVELS)]
         return self.min_level
 
+    def level_title(self) -> str:
+        """The border title: the level shown now, and the key that changes it."""
+        return _("Log · level: {level} (l)").format(level=level_name(self.min_level))
+
+    @property
+    def cursor_entry(self) -> tuple[str, str, str] | None:
+        """``(time, level, text)`` of the line under the cursor; the last line without one."""
+        index = self._cursor_index()
+        if index is None:
+            index = len(self.lines) - 1
+        shown = min(len(self.lines), len(self._owners))
+        offset = index - (len(self.lines) - shown)
+        if not 0 <= offset < shown:
+            return None
+        stamp, level, text = self._owners[len(self._owners) - shown + offset]
+        return stamp, LEVELS[level], text
+
+    def action_move_cursor(self, delta: int) -> None:
+        count = len(self.lines)
+        if not count:
+            return
+        index = self._cursor_index()
+        index = count - 1 if index is None else max(0, min(count - 1, index + delta))
+        self._cursor = self._start_line + index
+        top = self.scroll_offset.y
+        height = self.scrollable_content_region.height
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + height:
+            self.scroll_to(y=index - height + 1, animate=False)
+        self.refresh()
+
+    def action_open_line(self) -> None:
+        entry = self.cursor_entry
+        if entry is not None:
+            self.post_message(self.LineChosen(*entry))
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.has_focus and self._cursor_index() == self.scroll_offset.y + y:
+            # Reverse video: visible in 16 colours and with NO_COLOR too.
+            strip = strip.apply_style(Style(reverse=True))
+        return strip
+
+    def _cursor_index(self) -> int | None:
+        if self._cursor is None:
+            return None
+        index = self._cursor - self._start_line
+        return index if 0 <= index < len(self.lines) else None
+
     # -- internals -------------------------------------------------------------------------
 
     def validate_min_level(self, level: str) -> str:
@@ -129,7 +212,14 @@ class LogPanel(RichLog):
         return level
 
     def watch_min_level(self) -> None:
+        self.border_title = self.level_title()
         self._rerender()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -156,6 +246,7 @@ class LogPanel(RichLog):
 
     def on_mount(self) -> None:
         self._ready = True
+        self.border_title = self.level_title()
         # Lines written before mounting were styled without CSS; restyle them if need be.
         self.call_later(self._check_styles)
 
@@ -166,6 +257,8 @@ class LogPanel(RichLog):
         shown = [entry for entry in self._entries if entry[1] >= threshold]
         limit = self.max_lines or len(shown)
         self.clear()
+        self._owners.clear()
+        self._cursor = None
         self._follow = True
         self._render_entries(shown[-limit:])
 
@@ -191,4 +284,6 @@ class LogPanel(RichLog):
             text.append(" ")
             # A multi-line message stays one entry, its continuation lines under its text.
             text.append(message.replace("\n", indent), style if level >= 2 else None)
+            for _line in range(message.count("\n") + 1):
+                self._owners.append((stamp, level, message))
         self.write(text, scroll_end=self._follow)

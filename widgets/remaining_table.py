@@ -141,6 +141,21 @@ class RemainingTable(DataTable[Text]):
         """The object ids of the rows shown now (the filter applied), in order."""
         return list(self._visible)
 
+    def row_cells(self, key: str) -> list[tuple[str, str]]:
+        """``(column label, whole text)`` of every cell of a row, the status in words; empty
+        for an unknown key. For showing a row that the columns cut, in full."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return []
+        cells = []
+        for index, (_key, label, _width) in enumerate(self._specs):
+            if index == self._status_index:
+                cells.append((label, status_label(entry.status)))
+            else:
+                value = entry.cells[index]
+                cells.append((label, value if isinstance(value, str) else value.plain))
+        return cells
+
     def keys(self) -> KeysView[str]:
         """Every object id in the store (all statuses, filter-independent); supports set ops."""
         return self._entries.keys()

@@ -33,8 +33,10 @@ from widgets import (
     StepDetail,
     TenantHeader,
 )
+from widgets.log_panel import level_name, level_tag
 
 from .dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
+from .full_text import FullTextModal
 from .handoff import HandoffScreen
 from .help import HelpScreen
 from .remaining import RemainingPane
@@ -370,7 +372,7 @@ class MainScreen(Screen[None]):
 
     def action_log_level(self) -> None:
         level = self.query_one(LogPanel).cycle_level()
-        self.notify(_("Log level: {level}").format(level=level), timeout=2)
+        self.notify(_("Log level: {level}").format(level=level_name(level)), timeout=2)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
@@ -440,6 +442,10 @@ class MainScreen(Screen[None]):
     def key_escape(self) -> None:
         if self.pane.close_filter():
             self.query_one(StepChecklist).focus()
+
+    def on_log_panel_line_chosen(self, event: LogPanel.LineChosen) -> None:
+        """Enter on a log line: the whole line, wrapped."""
+        self.app.push_screen(FullTextModal(f"{event.stamp} {level_tag(event.level)}", event.text))
 
     def on_step_checklist_step_selected(self, event: StepChecklist.StepSelected) -> None:
         self.show_detail(event.step)

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from app.tables import Row, app_rows, policy_rows, subscription_rows, user_rows
 from services.heap import settle_after_load
@@ -26,6 +26,7 @@ from services.i18n import N_, _
 from services.keep import set_kept
 from widgets import FINAL_STATUSES, ColumnSpec, RemainingTable, RunProgress
 
+from .full_text import FullTextModal, row_text
 from .keep_marks import KeepRequest, kept_sets, request_for, saved_text, status_in
 
 if TYPE_CHECKING:
@@ -212,6 +213,14 @@ class RemainingPane(Vertical):
             self._users_signature = (kept, keep_mfa, self._users_signature[2])
         self.update_counts()
         self.notify(saved_text(request, plan), timeout=4)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: every cell of it, whole (the columns cut long names)."""
+        table = event.data_table
+        if isinstance(table, RemainingTable) and event.row_key.value is not None:
+            cells = table.row_cells(event.row_key.value)
+            if cells:
+                self.app.push_screen(FullTextModal(cells[1][1], row_text(cells)))
 
     # -- tabs and the filter ---------------------------------------------------------------------
 
