@@ -59,6 +59,10 @@ class AppState(App[int]):
         self.graph_wait_until: datetime | None = None
         """Graph asked for a wait longer than closeout sleeps through: no watch read before."""
         self._quitting = False
+        self.relaunch = "closeout"
+        """The command that starts this session again (said on quitting during a wait)."""
+        self.goodbye = ""
+        """What quitting said on the terminal: the waits that go on without closeout."""
 
     # -- state for the screens -----------------------------------------------------------------
 

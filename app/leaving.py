@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 
+from rich.text import Text
 from textual.driver import Driver
 
 from . import terminal
 from .screens.dialogs import quit_guard
 from .step_runs import StepRuns
+from .texts import waits_go_on
 
 log = logging.getLogger("closeout.app")
 
@@ -53,8 +55,12 @@ class Leaving(StepRuns):
                 self.engine.finish(code)
             except Exception:  # leaving must not fail; the journal stays readable
                 log.exception("finishing the run failed")
+        # Said on the terminal after the app is gone: the waits go on without closeout.
+        self.goodbye = waits_go_on(
+            list(self.step_states.values()), self.graph_wait_until, self.relaunch
+        )
         # return_code too: Textual leaves it 0 unless told, and sets 1 only for a crash.
-        self.exit(code, return_code=code)
+        self.exit(code, return_code=code, message=Text(self.goodbye) if self.goodbye else None)
 
     def hang_up(self, reason: str = "SIGHUP") -> None:
         """The terminal is gone, or SIGTERM: stop between batches, end the run, exit 3.

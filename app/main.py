@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 from services.exit_codes import ExitCode
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
 def run_tui(args: argparse.Namespace, options: SessionOptions) -> ExitCode:
     app = CloseoutApp(options)
+    app.relaunch = shlex.join(["closeout", *sys.argv[1:]])
     previous = None
     if hasattr(signal, "SIGTERM"):
         # Textual handles no SIGTERM: without this, a kill would end the process mid-batch.

@@ -6,7 +6,9 @@ asks before it acts is worded by the step itself (its registry entry's ``confirm
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from services.i18n import _, ngettext
@@ -122,3 +124,46 @@ def stop_summary(step: StepId, tally: Tally, *, stopped: bool) -> str:
 
 
 _ORDER = {"deleted": 0, "done": 1, "disabled": 2, "failed": 3, "skipped": 4, "unknown": 5}
+
+
+def waits_go_on(
+    states: Iterable[StepState], graph_wait_until: datetime | None, relaunch: str
+) -> str:
+    """Said on quitting while something waits (directory sync's 72 hours, a handoff, Graph's
+    Retry-After): the wait goes on without closeout, and how to pick it up later. Empty if
+    nothing waits."""
+    now = datetime.now(UTC)
+    lines = []
+    for st in states:
+        if st.status == StepStatus.DONE:
+            continue
+        name = step_name(st.step)
+        if st.waiting_until is not None and st.waiting_until > now:
+            lines.append(
+                _("Step {step} {name} waits until {when}: {what}").format(
+                    step=int(st.step),
+                    name=name,
+                    when=f"{st.waiting_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                    what=st.waiting_for or st.summary,
+                )
+            )
+        elif st.status == StepStatus.WAITING_PERSON:
+            lines.append(
+                _("Step {step} {name} waits on you: {what}").format(
+                    step=int(st.step), name=name, what=st.summary
+                )
+            )
+    if graph_wait_until is not None and graph_wait_until > now:
+        lines.append(
+            _("Graph asked closeout to wait until {when}.").format(
+                when=f"{graph_wait_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            )
+        )
+    if not lines:
+        return ""
+    tail = _(
+        "These waits go on without closeout: nothing needs it running. Start it again later "
+        "with: {command}\nor let closeout run --headless --notify COMMAND_OR_URL wait, and "
+        "tell you when a wait ends."
+    ).format(command=relaunch)
+    return "\n".join([*(f"• {line}" for line in lines), tail])
