@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     # The engine, the session and what they load (HTTP, msal) are imported by the sign-in
     # worker: the app's module loads only what its first screen needs.
     from services.engine import Engine
+    from services.notify import News, NotifyTarget
     from services.sandbox.portal import PortalPlayer
     from services.session import Session, SessionOptions
 
@@ -62,6 +63,11 @@ class AppState(App[int]):
         self.relaunch = "closeout"
         """The command that starts this session again (said on quitting during a wait)."""
         self.goodbye = ""
+        self.notify_target: NotifyTarget | None = None
+        """``--notify``: where news goes besides the terminal bell."""
+        self.news: News | None = None
+        self.bells = 0
+        """How often the terminal bell rang for news (a wait ended, a handoff, a failure)."""
         """What quitting said on the terminal: the waits that go on without closeout."""
 
     # -- state for the screens -----------------------------------------------------------------

@@ -123,6 +123,8 @@ class EngineBridge:
         self._pending = Pending()
         self._live: dict[StepId, LiveCounts] = {}
         self._tally: Tally | None = None
+        self.watchers: list[Callable[[Event], None]] = []
+        """Also hear every engine event, on the engine's threads (the TUI's news)."""
 
     def start_tally(self, step: StepId) -> None:
         """Count the outcomes of ``step``'s run from now on (:meth:`end_tally` takes them)."""
@@ -135,6 +137,8 @@ class EngineBridge:
         return tally
 
     def sink(self, event: Event) -> None:
+        for watcher in self.watchers:
+            watcher(event)
         if isinstance(event, ItemFinished):
             table, word = ACTION_TABLE.get(event.action, ("", ""))
             ok = event.outcome in ("done", "gone")

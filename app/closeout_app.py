@@ -36,6 +36,7 @@ from .messages import (
     InventoryLoaded,
     StepStateChanged,
 )
+from .news import NewsArrived, TuiNews
 from .screens.help import HelpScreen
 from .screens.main_screen import MainScreen
 from .screens.sign_in import SignInScreen
@@ -43,6 +44,7 @@ from .texts import connect_summary, read_only_notice
 
 if TYPE_CHECKING:
     from services.engine import Engine
+    from services.notify import News
     from services.sandbox.portal import PortalPlayer
     from services.session import Session
 
@@ -98,7 +100,9 @@ class CloseoutApp(Leaving):
     def connect(self, session: Session) -> None:
         from .since_left import away, resumable
 
+        news = self._news()
         engine = session.connect(sink=self.bridge.sink, on_call=self.bridge.on_call, command="tui")
+        news.tenant = engine.caller.tenant.initial_domain
         journal = engine.journal
         unfinished = journal.unfinished() if journal else None
         # What closeout last recorded, before this session records anything.
@@ -116,6 +120,26 @@ class CloseoutApp(Leaving):
             self.post_message(Connected(resume=resumable(unfinished)))
         else:
             self.post_message(Connected(away=away(seen, left_at, stops, dict(engine.states))))
+
+    def _news(self) -> News:
+        """News of this session (made once, before the engine's first event): the bell, and
+        ``--notify``'s target if given."""
+        if self.news is None:
+            from services.notify import News, Notifier
+
+            notifier = None
+            if self.notify_target is not None:
+                notifier = Notifier(
+                    self.notify_target, on_error=lambda line: self.bridge.note("warning", line)
+                )
+            self.news = News(TuiNews(self.post_message, notifier))
+            self.bridge.watchers.append(self.news)
+        return self.news
+
+    def on_news_arrived(self, message: NewsArrived) -> None:
+        self.bells += 1
+        self.bell()
+        self.notify(message.body["message"], title=_("News"), timeout=20)
 
     def connect_failed(self, code: ExitCode) -> None:
         self._failure = code

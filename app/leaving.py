@@ -16,6 +16,9 @@ from .texts import waits_go_on
 
 log = logging.getLogger("closeout.app")
 
+NEWS_CLOSE_SECONDS = 2.0
+"""How long quitting waits for ``--notify`` to take the last news (done, failed)."""
+
 
 class Leaving(StepRuns):
     async def action_quit(self) -> None:
@@ -55,6 +58,9 @@ class Leaving(StepRuns):
                 self.engine.finish(code)
             except Exception:  # leaving must not fail; the journal stays readable
                 log.exception("finishing the run failed")
+        if self.news is not None:
+            self.news.ended(code)  # news only if done or failed
+            self.news.notifier.close(NEWS_CLOSE_SECONDS)
         # Said on the terminal after the app is gone: the waits go on without closeout.
         self.goodbye = waits_go_on(
             list(self.step_states.values()), self.graph_wait_until, self.relaunch

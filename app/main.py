@@ -15,11 +15,15 @@ from .closeout_app import CloseoutApp
 from .terminal import TerminalWatch
 
 if TYPE_CHECKING:
+    from services.notify import NotifyTarget
     from services.session_options import SessionOptions
 
 
-def run_tui(args: argparse.Namespace, options: SessionOptions) -> ExitCode:
+def run_tui(
+    args: argparse.Namespace, options: SessionOptions, *, notify: NotifyTarget | None = None
+) -> ExitCode:
     app = CloseoutApp(options)
+    app.notify_target = notify
     app.relaunch = shlex.join(["closeout", *sys.argv[1:]])
     previous = None
     if hasattr(signal, "SIGTERM"):

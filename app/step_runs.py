@@ -93,6 +93,11 @@ class StepRuns(AppState):
         self._flush_bridge()
         if stopped or tally.not_sent_total:
             self._mark_not_started(result.step, tally)
+        waits = result.state is not None and result.state.status == StepStatus.WAITING_TIME
+        failed = result.state is not None and result.state.status == StepStatus.FAILED
+        if self.news is not None and ((result.error and not waits) or failed):
+            state = result.state
+            self.news.failed(result.step, result.error or (state.summary if state else ""))
         self.main.step_finished(result)
 
     def _mark_not_started(self, step: StepId, tally: Tally) -> None:

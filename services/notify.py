@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Literal, Protocol, TypedDict
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -42,7 +42,15 @@ from .i18n import _
 from .models import Event, HandoffUpdated, StepChanged, StepId, StepStatus
 from .names import status_word, step_name
 
-__all__ = ["News", "NewsBody", "Notifier", "NotifyError", "NotifyTarget", "parse_target"]
+__all__ = [
+    "News",
+    "NewsBody",
+    "NewsTarget",
+    "Notifier",
+    "NotifyError",
+    "NotifyTarget",
+    "parse_target",
+]
 
 TIMEOUT = 10.0
 """Seconds a URL or a command may take before closeout gives up on that piece of news."""
@@ -219,10 +227,19 @@ class Notifier:
         )
 
 
+class NewsTarget(Protocol):
+    """Where :class:`News` sends: a :class:`Notifier`, or the TUI's (the terminal bell, and a
+    notifier if ``--notify`` names one)."""
+
+    def send(self, body: NewsBody) -> None: ...
+
+    def close(self, timeout: float = TIMEOUT) -> None: ...
+
+
 class News:
     """Turns engine events, and the run's end, into news for a :class:`Notifier`."""
 
-    def __init__(self, notifier: Notifier, tenant: str = "") -> None:
+    def __init__(self, notifier: NewsTarget, tenant: str = "") -> None:
         self.notifier = notifier
         self.tenant = tenant
         """The tenant the news is about (its initial domain, once signed in)."""
@@ -280,6 +297,10 @@ class News:
                     step=int(h.step), name=step_name(h.step), seen="; ".join(seen)
                 ),
             )
+
+    def failed(self, step: StepId | None, message: str) -> None:
+        """A step's run failed (the TUI goes on: the admin decides what next)."""
+        self._send("failed", step, message)
 
     def ended(self, code: ExitCode, message: str = "") -> None:
         """The run ended with ``code``: news if it failed or is done (a wait or a stop is not

@@ -162,12 +162,14 @@ def test_a_failed_run_runs_the_command_without_a_shell_and_without_secrets(
         ("   ", "needs a command or an http(s) URL"),
     ],
 )
+@pytest.mark.parametrize("command", [["run", "--headless", "--yes"], []], ids=["run", "tui"])
 def test_a_notify_target_that_cannot_work_is_refused_before_signing_in(
-    quiet, tmp_path, monkeypatch, value: str, message: str
+    quiet, tmp_path, monkeypatch, value: str, message: str, command: list[str]
 ) -> None:
+    # Headless, and the TUI before any screen opens.
     sb = quiet
     r = run_cli(
-        ["run", "--headless", "--yes", "--notify", value, *target_args(sb, tmp_path)],
+        [*command, "--notify", value, *target_args(sb, tmp_path)],
         monkeypatch=monkeypatch,
         token=sb.issue_token(),
     )
@@ -277,3 +279,4 @@ def test_a_waiting_headless_run_prints_a_heartbeat(make_sandbox, tmp_path, monke
     assert 2 in beats[0]["steps"]
     assert beats[1]["waited_seconds"] >= 0 and beats[1]["next_read_seconds"] >= 0
     assert r.json_lines()[-1]["event"] == "exit"
+

@@ -20,10 +20,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=_("open a replica of the tenant a closeout snapshot holds (REHEARSAL; in process)"),
     )
+    parser.add_argument(
+        "--notify",
+        metavar="COMMAND_OR_URL",
+        help=_(
+            "when a wait ends, a handoff is detected, or a step fails (the terminal bell rings "
+            "too): POST a short JSON body to this http(s) URL, or run this command (no shell) "
+            "with it on stdin"
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> ExitCode:
     options = session_options(args)
+    target = None
+    if getattr(args, "notify", None):
+        from services.notify import parse_target
+
+        target = parse_target(args.notify)  # refused before any screen opens
     if options.rehearse is not None:
         from services.snapshot import load_snapshot
 
@@ -31,7 +45,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         load_snapshot(options.rehearse)
     from app.main import run_tui  # Textual and the app: only when the TUI starts
 
-    return run_tui(args, options)
+    return run_tui(args, options, notify=target)
 
 
 TUI = Command("tui", N_("the TUI"), run, configure)
