@@ -61,10 +61,12 @@ class Leaving(StepRuns):
         if self.news is not None:
             self.news.ended(code)  # news only if done or failed
             self.news.notifier.close(NEWS_CLOSE_SECONDS)
-        # Said on the terminal after the app is gone: the waits go on without closeout.
-        self.goodbye = waits_go_on(
-            list(self.step_states.values()), self.graph_wait_until, self.relaunch
-        )
+        # Said on the terminal after the app is gone: the waits go on without closeout. Not
+        # to a terminal that is gone: writing there would fail the exit.
+        if self._terminal_lost is None:
+            self.goodbye = waits_go_on(
+                list(self.step_states.values()), self.graph_wait_until, self.relaunch
+            )
         # return_code too: Textual leaves it 0 unless told, and sets 1 only for a crash.
         self.exit(code, return_code=code, message=Text(self.goodbye) if self.goodbye else None)
 
