@@ -153,8 +153,8 @@ class GraphClient(_Retrying):
         headers: Mapping[str, str] | None = None,
     ) -> tuple[GraphResponse, Any]:
         """GET and decode. An answer that says it is JSON but does not parse was cut short on
-        its way (a proxy, a lost chunk): a read is safe to repeat, so it is read again, twice
-        at most; anything else that is not JSON is said at once."""
+        its way (a proxy, a lost chunk): a read is safe to repeat, so it is read again, four
+        times at most; anything else that is not JSON is said at once."""
         cut = 0
         while True:
             resp = self.request("GET", path, version=version, params=params, headers=headers)
@@ -167,7 +167,8 @@ class GraphClient(_Retrying):
                 ):
                     return resp, _json_or_error(resp)
             cut += 1
-            delay = self._backoff(cut)
+            # A transport glitch, not a busy Graph: read again soon, without backing off more.
+            delay = self._backoff(1)
             log.warning(
                 "GET %s -> %d with its JSON cut short; reading it again in %.1f s (%d/%d)",
                 resp.path,
