@@ -213,6 +213,19 @@ def test_5xx_is_retried_with_backoff_then_succeeds(sb, records):
     assert [r.status for r in records] == [503, 503, 200]
 
 
+def test_a_first_dropped_connection_is_tried_again_whatever_the_outage_limit(sb, records):
+    # A 503 grows the backoff (1 s, then 2 s) past a short outage limit (a fast sandbox
+    # clock's is 2 s); the connection dropped next was not tried again: the run stopped on
+    # "Graph has not answered for 0.0 s" (the reliability suite's nextlink:797120498).
+    client, _, _ = make_client(sb, records, backoff_base=1.0, outage_limit=0.5)
+    sb.faults.add(FaultRule(method="GET", path=r"^/v1\.0/me$", status=503, times=1))
+    sb.faults.add(FaultRule(method="GET", path=r"^/v1\.0/me$", drop=True, times=1))
+    t0 = time.monotonic()
+    assert client.get("/me")["id"] == sb.admin_id
+    assert sb.recorder.count(method="GET", path_prefix="/v1.0/me") == 3
+    assert time.monotonic() - t0 < 3.0  # the drop waited out the limit, not the backoff
+
+
 def test_5xx_retries_are_bounded(sb, records):
     sb.faults.add(FaultRule(method="GET", path=r"^/v1\.0/me$", status=502, times=-1))
     client, _, _ = make_client(sb, records, max_retries=3)

@@ -10,7 +10,7 @@ import pytest
 
 from services.auth.static_token import StaticTokenAuth
 from services.errors import CloseoutError
-from services.graph import GraphClient
+from services.graph.client import GraphClient
 from services.sandbox import Sandbox
 from services.sandbox.faults import _cut_short
 from services.sandbox.http import Response

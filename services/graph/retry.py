@@ -134,15 +134,20 @@ class _Retrying(_Addressing, _Transport):
                 else:
                     now = time.monotonic()
                     outage_since = now if outage_since is None else outage_since
-                    if now - outage_since + delay > self.outage_limit:
+                    lasted = now - outage_since
+                    if lasted >= self.outage_limit:
                         raise self._network_error(
                             method,
                             _versioned(ver, shown),
                             failure,
                             attempt,
                             True,
-                            outage=now - outage_since,
+                            outage=lasted,
                         ) from None
+                    # The outage is waited out for its limit, not less: a first failure is
+                    # always tried again, even when a 5xx before it grew the backoff past
+                    # the limit (a fast sandbox clock's limit is two seconds).
+                    delay = min(delay, self.outage_limit - lasted)
                 why = _("Graph did not answer ({detail}): retrying in {seconds}").format(
                     detail=plain_reason(err.detail, err.kind), seconds="{seconds}"
                 )
