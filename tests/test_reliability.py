@@ -1,50 +1,69 @@
-"""A sample of the reliability suite (``python -m scripts.reliability`` runs the full set and
-prints its figures): whole close-outs under faults, close-outs SIGKILLed with writes in flight
-then resumed, and a hostile tenant's close-out, each ending in exactly the designed state with
-nothing written twice, no record lost and no raw control character on any surface. Fixed
-seeds: a failure says how the script replays it (``--replay NAME:SEED``).
+"""The reliability suite's full set (``python -m scripts.reliability`` prints its figures), in
+the default suite: whole close-outs under every kind of fault, close-outs SIGKILLed with writes
+in flight then resumed, and a hostile tenant's close-out, each ending in exactly the designed
+state with nothing written twice, no record lost and no raw control character on any surface.
+
+The set is the script's with its default seed, in groups that xdist spreads over its workers;
+each group runs its trials side by side in worker processes (scripts/reliability_pool), since
+a trial mostly waits. The trials the suite kept as its sample before (its own seed, 60-user
+tenants) run in the groups too. A failure names every failing trial and how to replay it.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from scripts.reliability import (
-    PROFILES,
-    Trial,
-    fault_trial,
-    hostile_trial,
-    kill_trial,
-)
+from scripts.reliability import DEFAULT_SEED, PHASES, PROFILES, Spec, Trial, trials
+from scripts.reliability_pool import run_all
 
 pytestmark = pytest.mark.slow
 
-SEED = 20261202
-_BY_NAME = {p.name: p for p in PROFILES}
+JOBS = 4
+FULL_SET = list(trials(seed=DEFAULT_SEED, users=120, kills=20, only=None, per_fault=3))
+SAMPLE = [
+    Spec("fault", "all", DEFAULT_SEED, 60),
+    *(Spec("kill", phase, DEFAULT_SEED, 60) for phase in PHASES),
+]
+_FIRST_HALF = {p.name for p in PROFILES[: len(PROFILES) // 2]}
 
 
-def assert_clean(trial: Trial) -> None:
-    replay = f"replay: python -m scripts.reliability --replay {trial.name}:{trial.seed}"
-    assert trial.exact, f"{trial.problems} — {replay}"
-    assert trial.duplicates == 0, replay
-    assert trial.lost == 0, f"{trial.problems} — {replay}"
+def _group(spec: Spec) -> str:
+    if spec.kind == "fault":
+        return "faults-a" if spec.name in _FIRST_HALF else "faults-b"
+    if spec.kind == "kill":
+        return f"kills-{spec.name}"
+    return "hostile-names"
 
 
-@pytest.mark.parametrize("name", ["all"])
-def test_a_whole_close_out_under_faults_ends_exact(name: str) -> None:
-    trial = fault_trial(_BY_NAME[name], SEED, users=60)
-    assert_clean(trial)
+GROUPS: dict[str, list[Spec]] = {}
+for _spec in [*FULL_SET, *SAMPLE]:
+    GROUPS.setdefault(_group(_spec), []).append(_spec)
 
 
-@pytest.mark.parametrize(("phase", "seed"), [("step1", SEED), ("step4", SEED), ("step5", SEED)])
-def test_a_close_out_killed_with_writes_in_flight_resumes_to_the_exact_end(
-    phase: str, seed: int
-) -> None:
-    trial = kill_trial(phase, seed, users=60)
-    assert_clean(trial)
+def test_the_full_set_is_the_scripts_default() -> None:
+    assert len(FULL_SET) == 3 * len(PROFILES) + 1 + 20 * len(PHASES)
+    assert sorted(GROUPS) == sorted(
+        ["faults-a", "faults-b", "hostile-names", *(f"kills-{p}" for p in PHASES)]
+    )
 
 
-def test_a_hostile_tenant_closes_with_every_surface_inert_and_its_names_shown() -> None:
-    trial = hostile_trial(SEED)
-    assert_clean(trial)
-    assert "names shown visibly on 11/11" in trial.detail
+def _said(trial: Trial, spec: Spec) -> str:
+    size = "--users" if spec.kind == "fault" else "--kill-users"
+    return (
+        f"{trial.kind} {trial.name} seed {trial.seed}: exact {trial.exact}, dup "
+        f"{trial.duplicates}, lost {trial.lost}, {trial.problems[:4]} — replay: python -m "
+        f"scripts.reliability --replay {spec} {size} {spec.users}"
+    )
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_every_trial_ends_exact_with_nothing_written_twice_and_no_record_lost(group: str) -> None:
+    specs = GROUPS[group]
+    by_name = {str(spec): spec for spec in specs}
+    done = {f"{t.name}:{t.seed}": t for t in run_all(specs, JOBS)}
+    assert sorted(done) == sorted(by_name)
+    failed = [_said(t, by_name[name]) for name, t in done.items() if not t.ok]
+    assert not failed, "\n".join(failed)
+    if group == "hostile-names":
+        (trial,) = done.values()
+        assert "names shown visibly on 11/11" in trial.detail
