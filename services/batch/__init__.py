@@ -9,8 +9,8 @@ DELETE), retried later (429 after its own ``Retry-After``; 424, an item's own 40
 whose request may have reached Graph but got no answer that can be trusted (a 5xx, which a
 gateway may send after Graph acted; the connection broke after sending; a malformed envelope;
 sub-responses for ids that were not asked, or twice, or not at all) is ``unknown``: not resent
-blindly, and never ``done`` on an answer that may be another
-item's; its step settles it with a fresh read (:mod:`services.settle`).
+blindly, and never ``done`` on an answer that may be another item's; its step settles it with
+a fresh read (:mod:`services.settle`).
 Pause and stop act between batches; a stop never leaves a sent request unrecorded: in-flight
 POSTs are judged, and everything unfinished is reported ``skipped`` (code ``NotSent`` when it
 was never sent at all).
