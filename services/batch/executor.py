@@ -89,15 +89,13 @@ class BatchExecutor(_Judging):
 
     def run(self, items: Iterable[BatchItem]) -> list[ItemResult]:
         """Run every item to a final outcome; one result per input item, in input order."""
-        works = [_Work(i, item) for i, item in enumerate(items)]
-        for work in works:
-            if work.item.version not in ("v1.0", "beta"):
-                raise ValueError(f"item {work.item.key}: unknown version {work.item.version!r}")
-        st = _Run(works)
-        if not works:
+        items = list(items)
+        for item in items:
+            if item.version not in ("v1.0", "beta"):
+                raise ValueError(f"item {item.key}: unknown version {item.version!r}")
+        if not items:
             return []
-        st.heap = [(0.0, w.index) for w in works]
-        heapq.heapify(st.heap)
+        st = _Run(items, results=[None] * len(items))
 
         def wake() -> None:
             with st.cond:
@@ -108,7 +106,7 @@ class BatchExecutor(_Judging):
             threading.Thread(
                 target=self._worker, args=(st,), name=f"closeout-batch-{n}", daemon=True
             )
-            for n in range(min(self.concurrency, max(1, len(works) // self.batch_size + 1)))
+            for n in range(min(self.concurrency, max(1, len(items) // self.batch_size + 1)))
         ]
         try:
             for thread in threads:
@@ -124,7 +122,11 @@ class BatchExecutor(_Judging):
                     thread.join()
         finally:
             remove_listener()
-        unfinished = [work for work in works if work.index not in st.results]
+        unfinished = [
+            st.works.get(index) or _Work(index, item)
+            for index, item in enumerate(items)
+            if st.results[index] is None
+        ]
         skipped = [self._skipped(st, work) for work in unfinished]
         if self.on_not_sent is not None:
             # What never went out and was never journalled is no request's outcome: one
@@ -137,7 +139,7 @@ class BatchExecutor(_Judging):
             self._report(st, skipped[start : start + _REPORT_CHUNK])
         if st.error is not None:
             raise st.error
-        return [st.results[w.index] for w in works]
+        return [result for result in st.results if result is not None]
 
     # -- the worker loop -------------------------------------------------------------------
 
@@ -163,7 +165,8 @@ class BatchExecutor(_Judging):
                     return None
                 if self.control.paused:
                     return []
-                if not st.heap and st.in_flight == 0:
+                head = st.head()
+                if head is None and st.in_flight == 0:
                     return None
                 now = time.monotonic()
                 if st.outage_since is not None and (st.in_flight or now < st.retry_at):
@@ -171,25 +174,27 @@ class BatchExecutor(_Judging):
                     # instead of every worker journalling fresh batches that cannot leave.
                     st.cond.wait(min(1.0, max(0.01, st.retry_at - now)))
                     continue
-                if st.heap and st.heap[0][0] <= now:
+                if head is not None and head[0] <= now:
                     batch = self._pop_ready(st, now)
                     st.in_flight += len(batch)
                     return batch
-                timeout = min(1.0, st.heap[0][0] - now) if st.heap else 1.0
+                timeout = min(1.0, head[0] - now) if head is not None else 1.0
                 st.cond.wait(timeout)
 
     def _pop_ready(self, st: _Run, now: float) -> list[_Work]:
         """Up to ``batch_size`` ready items of one API version (that of the earliest ready)."""
-        version = st.works[st.heap[0][1]].item.version
+        head = st.head()
+        assert head is not None
+        version = st.items[head[1]].version
         batch: list[_Work] = []
         other: list[tuple[float, int]] = []
-        while st.heap and st.heap[0][0] <= now and len(batch) < self.batch_size:
-            entry = heapq.heappop(st.heap)
-            work = st.works[entry[1]]
+        while head is not None and head[0] <= now and len(batch) < self.batch_size:
+            work = st.pop()
             if work.item.version == version:
                 batch.append(work)
             else:
-                other.append(entry)
+                other.append((head[0], work.index))
+            head = st.head()
         for entry in other:
             heapq.heappush(st.heap, entry)
         return batch

@@ -16,7 +16,7 @@ __all__ = ["BatchItem", "ItemResult", "Outcome"]
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BatchItem:
     """One request on one object. ``url`` is relative to the version root (``/users/{id}``)."""
 
@@ -67,7 +67,7 @@ class Outcome(StrEnum):
     unknown = "unknown"  # sent, no trustworthy answer: did Graph act on it? A fresh read says
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemResult:
     """The final outcome of one item. ``body`` is the sub-response body of a 2xx (GETs)."""
 

@@ -58,7 +58,7 @@ class _Outcomes:
                 if final is None:
                     heapq.heappush(st.heap, (work.ready_at, work.index))
                 else:
-                    st.results[work.index] = final
+                    st.final(work, final)
                     done.append(final)
             st.in_flight -= len(batch)
             st.cond.notify_all()
@@ -83,7 +83,7 @@ class _Outcomes:
             finished_at=datetime.now(UTC),
         )
         with st.cond:
-            st.results[work.index] = result
+            st.final(work, result)
         return result
 
     def _report(self, st: _Run, results: list[ItemResult]) -> None:
