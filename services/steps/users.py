@@ -103,7 +103,8 @@ def observe(ctx: StepContext, read: SyncRead) -> tuple[SyncRead, SyncView]:
 def assess(ctx: StepContext, read: SyncRead, sync: SyncView) -> StepState:
     """Step 1's state from ``read`` and what :func:`observe` made of it."""
     planned = set(ctx.plan.user_delete_ids())
-    remaining = [u for u in read.users if u.id not in ctx.kept_ids]
+    kept = ctx.kept_ids  # a frozenset made anew by each call: once, not once per user
+    remaining = [u for u in read.users if u.id not in kept]
     new = [u for u in remaining if u.id not in planned]
     deletable = [u for u in remaining if u.id in planned and not u.synced]
     total = len(planned)
@@ -205,7 +206,9 @@ def read_state(ctx: StepContext, *, fresh: bool = False) -> SyncRead:
     recent = None if fresh else ctx.fresh_inventory()
     if recent is not None:
         return SyncRead(recent.users, org_flag, min(at, recent.began_at or recent.taken_at))
-    return SyncRead(read_users(ctx.client), org_flag, at)
+    # The rows of the inventory for every user that reads the same: the step holds one row
+    # per user, not a second 100,000 beside the inventory's.
+    return SyncRead(read_users(ctx.client, known=ctx.inventory.users), org_flag, at)
 
 
 def turn_sync_off(ctx: StepContext) -> StepState | None:
@@ -250,6 +253,19 @@ def turn_sync_off(ctx: StepContext) -> StepState | None:
     return None
 
 
+def delete_items(ctx: StepContext, users: list[UserRow]) -> list[BatchItem]:
+    """The deletes to send, in the plan's order: everyone planned who is not synchronized now
+    (cloud-only users at once, formerly synced ones as soon as Graph shows them converted;
+    synced ones would be refused). The lookup by id lives only while they are built."""
+    kept = ctx.kept_ids
+    upns = {u.id: u.upn for u in users if not u.synced and u.id not in kept}
+    return [
+        BatchItem.of(endpoints.USER_DELETE, uid, action="delete-user", label=upns[uid])
+        for uid in ctx.plan.user_delete_ids()
+        if uid in upns
+    ]
+
+
 def run(ctx: StepContext) -> StepState:
     """Do what step 1 can do now; return its state from a fresh read afterwards."""
     read, sync = observe(ctx, read_state(ctx))
@@ -260,30 +276,20 @@ def run(ctx: StepContext) -> StepState:
         read, sync = observe(ctx, read_state(ctx))
     if sync.back_on:
         return assess(ctx, read, sync)
-    planned = set(ctx.plan.user_delete_ids())
-    existing = {u.id: u for u in read.users}
-    # Everyone planned who is not synchronized now: cloud-only users at once, formerly synced
-    # ones as soon as Graph shows them converted. Synced ones would be refused.
-    items = [
-        BatchItem.of(endpoints.USER_DELETE, uid, action="delete-user", label=existing[uid].upn)
-        for uid in ctx.plan.user_delete_ids()
-        if uid in existing
-        and uid not in ctx.kept_ids
-        and uid in planned
-        and not existing[uid].synced
-    ]
-    results = ctx.execute(STEP, items)
-    sent = {r.item.key for r in results}
-    failed = {r.item.key for r in failed_results(results)}
+    results = ctx.execute(STEP, delete_items(ctx, read.users))
+    # What the rest needs of 100,000 results: their ids (the plan's own strings) and the few
+    # failures; the results themselves (and their requests) are let go now.
+    sent = [r.item.key for r in results]
+    failures = failed_results(results)
+    failed = {r.item.key for r in failures}
+    acted = any(r.outcome in ("done", "gone") for r in results)
+    del results
     # Graph lists with replication delay: re-read until what we deleted is gone from the list.
     for _attempt in range(max(1, ctx.options.verify_attempts)):
         read = read_state(ctx)
-        lingering = [u for u in read.users if u.id in sent and u.id not in failed]
-        if (
-            not lingering
-            or ctx.control.stopped
-            or not any(r.outcome in ("done", "gone") for r in results)
-        ):
+        listed = {u.id for u in read.users}
+        lingering = [uid for uid in sent if uid in listed and uid not in failed]
+        if not lingering or ctx.control.stopped or not acted:
             break
         if ctx.control.wait(ctx.options.verify_delay):
             break
@@ -298,7 +304,7 @@ def run(ctx: StepContext) -> StepState:
             done=result.done,
             total=result.total,
             failed=len(failed),
-            blockers=tuple(f"{r.item.label}: {r.code} {r.message}" for r in failed_results(results))
+            blockers=tuple(f"{r.item.label}: {r.code} {r.message}" for r in failures)
             + result.blockers,
         )
     return result
