@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from scripts import i18n as catalogues
+from scripts.i18n.commands import check
+from scripts.i18n.compiling import mo_bytes
+from scripts.i18n.extraction import extract, placeholder_problems
+from scripts.i18n.layout import ROOT, po_path, pot_path
+from scripts.i18n.merging import merge
+from scripts.i18n.po import Entry, format_po, header_text, read_po, read_po_text
 from services.i18n import _, language, ngettext, set_language
 from services.sandbox import Sandbox
 
@@ -61,8 +66,8 @@ def english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "C.UTF-8")
 
 
-def _sv_entries() -> list[catalogues.Entry]:
-    _header, _comments, entries = catalogues.read_po(catalogues.po_path(catalogues.ROOT, "sv"))
+def _sv_entries() -> list[Entry]:
+    _header, _comments, entries = read_po(po_path(ROOT, "sv"))
     return [e for e in entries if not e.obsolete]
 
 
@@ -71,11 +76,11 @@ def _sv_entries() -> list[catalogues.Entry]:
 
 def test_catalogues_are_complete_and_compiled() -> None:
     """What ``python -m scripts.i18n check`` checks: fix with extract, translate, compile."""
-    assert catalogues.check() == []
+    assert check() == []
 
 
 def test_every_message_in_the_code_has_a_swedish_translation() -> None:
-    template, problems = catalogues.extract()
+    template, problems = extract()
     assert problems == []
     assert len(template) > 400, "extraction found suspiciously few messages"
     translated = {e.msgid for e in _sv_entries() if e.translated}
@@ -83,19 +88,19 @@ def test_every_message_in_the_code_has_a_swedish_translation() -> None:
 
 
 def test_translations_keep_the_placeholders() -> None:
-    bad = {e.msgid: catalogues.placeholder_problems(e) for e in _sv_entries()}
+    bad = {e.msgid: placeholder_problems(e) for e in _sv_entries()}
     assert {k: v for k, v in bad.items() if v} == {}
 
 
 def test_placeholder_check_catches_a_renamed_or_dropped_field() -> None:
-    renamed = catalogues.Entry("{n:,} users", msgstr=["{count:,} användare"])
-    dropped = catalogues.Entry("Delete {n:,} users?", msgstr=["Ta bort användare?"])
-    spec = catalogues.Entry("{n:,} users", msgstr=["{n} användare"])
-    fine = catalogues.Entry("{done}/{total}", msgstr=["{done}/{total}"])
-    assert catalogues.placeholder_problems(renamed)
-    assert catalogues.placeholder_problems(dropped)
-    assert catalogues.placeholder_problems(spec)
-    assert catalogues.placeholder_problems(fine) == []
+    renamed = Entry("{n:,} users", msgstr=["{count:,} användare"])
+    dropped = Entry("Delete {n:,} users?", msgstr=["Ta bort användare?"])
+    spec = Entry("{n:,} users", msgstr=["{n} användare"])
+    fine = Entry("{done}/{total}", msgstr=["{done}/{total}"])
+    assert placeholder_problems(renamed)
+    assert placeholder_problems(dropped)
+    assert placeholder_problems(spec)
+    assert placeholder_problems(fine) == []
 
 
 def test_status_words_fit_the_status_column() -> None:
@@ -132,7 +137,7 @@ def test_extract_finds_every_marker_form(tmp_path: Path) -> None:
         'e = _(f"{b} never")\n',
         encoding="utf-8",
     )
-    entries, problems = catalogues.extract(tmp_path)
+    entries, problems = extract(tmp_path)
     assert [(e.msgid, e.msgid_plural) for e in entries] == [
         ("marked", None),
         ("one literal", None),
@@ -143,47 +148,45 @@ def test_extract_finds_every_marker_form(tmp_path: Path) -> None:
 
 def test_merge_keeps_translations_and_marks_changes() -> None:
     old = [
-        catalogues.Entry("Delete users", msgstr=["Ta bort användare"]),
-        catalogues.Entry("Delete the directory.", msgstr=["Ta bort katalogen."]),
-        catalogues.Entry("Gone for good", msgstr=["Borta"]),
+        Entry("Delete users", msgstr=["Ta bort användare"]),
+        Entry("Delete the directory.", msgstr=["Ta bort katalogen."]),
+        Entry("Gone for good", msgstr=["Borta"]),
     ]
-    new = [catalogues.Entry("Delete users"), catalogues.Entry("Delete the directory!")]
-    merged = {e.msgid: e for e in catalogues.merge(new, old, nplurals=2)}
+    new = [Entry("Delete users"), Entry("Delete the directory!")]
+    merged = {e.msgid: e for e in merge(new, old, nplurals=2)}
     assert merged["Delete users"].msgstr == ["Ta bort användare"]
     assert merged["Delete users"].translated
     changed = merged["Delete the directory!"]
     assert "fuzzy" in changed.flags and changed.msgstr == ["Ta bort katalogen."]
     assert merged["Gone for good"].obsolete
     assert "Gone for good" not in {
-        e.msgid for e in catalogues.merge(new, old, nplurals=2, keep_obsolete=False)
+        e.msgid for e in merge(new, old, nplurals=2, keep_obsolete=False)
     }
 
 
 def test_the_catalogue_reads_and_writes_back_unchanged() -> None:
     """extract rewrites the .po through this reader and writer: they must not lose anything."""
-    for path in (catalogues.pot_path(catalogues.ROOT), catalogues.po_path(catalogues.ROOT, "sv")):
+    for path in (pot_path(ROOT), po_path(ROOT, "sv")):
         text = path.read_text(encoding="utf-8")
-        header, comments, entries = catalogues.read_po_text(text)
-        assert catalogues.format_po(header or "", comments, entries) == text
+        header, comments, entries = read_po_text(text)
+        assert format_po(header or "", comments, entries) == text
 
 
 def test_po_round_trip_and_mo_readable_by_gettext() -> None:
     entries = [
-        catalogues.Entry("Delete users", msgstr=["Ta bort användare"], references=[("a.py", 1)]),
-        catalogues.Entry(
-            "Delete {n:,} user?", "Delete {n:,} users?", ["Ta bort {n:,} användare?"] * 2
-        ),
-        catalogues.Entry('Quote " and\nnewline', msgstr=['Citat " och\nny rad']),
-        catalogues.Entry("Untranslated"),
+        Entry("Delete users", msgstr=["Ta bort användare"], references=[("a.py", 1)]),
+        Entry("Delete {n:,} user?", "Delete {n:,} users?", ["Ta bort {n:,} användare?"] * 2),
+        Entry('Quote " and\nnewline', msgstr=['Citat " och\nny rad']),
+        Entry("Untranslated"),
     ]
-    header = catalogues.header_text("sv")
-    text = catalogues.format_po(header, ["test"], entries)
-    read_header, _comments, read = catalogues.read_po_text(text)
+    header = header_text("sv")
+    text = format_po(header, ["test"], entries)
+    read_header, _comments, read = read_po_text(text)
     assert read_header == header
     assert [(e.msgid, e.msgid_plural, e.msgstr) for e in read] == [
         (e.msgid, e.msgid_plural, e.msgstr) for e in entries
     ]
-    t = gettext.GNUTranslations(io.BytesIO(catalogues.mo_bytes(header, read)))
+    t = gettext.GNUTranslations(io.BytesIO(mo_bytes(header, read)))
     assert t.gettext("Delete users") == "Ta bort användare"
     assert t.ngettext("Delete {n:,} user?", "Delete {n:,} users?", 5) == "Ta bort {n:,} användare?"
     assert t.gettext('Quote " and\nnewline') == 'Citat " och\nny rad'
