@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from scripts.i18n.commands import check
+from scripts.i18n.commands import check, cmd_extract
 from scripts.i18n.compiling import mo_bytes
 from scripts.i18n.extraction import extract, placeholder_problems
 from scripts.i18n.layout import ROOT, po_path, pot_path
@@ -144,6 +144,26 @@ def test_extract_finds_every_marker_form(tmp_path: Path) -> None:
         ("{n} file", "{n} files"),
     ]
     assert len(problems) == 1 and "f-string" in problems[0]
+
+
+def test_the_catalogues_do_not_follow_the_code_around(tmp_path: Path) -> None:
+    """Entries by msgid, references by file: code moved within a file, or messages added in
+    two places, leave every other entry where it was (no merge conflicts between branches)."""
+    code = tmp_path / "services" / "m.py"
+    code.parent.mkdir()
+
+    def extracted(*lines: str) -> str:
+        code.write_text("from services.i18n import _\n" + "\n".join(lines) + "\n")
+        assert cmd_extract(tmp_path) == []
+        return po_path(tmp_path, "sv").read_text(encoding="utf-8")
+
+    first = extracted('a = _("Zebra")', 'b = _("Apple")', 'c = _("Mango")')
+    moved = extracted("", "# moved down", 'c = _("Mango")', 'a = _("Zebra")', 'b = _("Apple")')
+    assert moved == first
+    assert first.index('"Apple"') < first.index('"Mango"') < first.index('"Zebra"')
+    # A new message lands between its neighbours by msgid, not at the end or beside its code.
+    grown = extracted('a = _("Zebra")', 'b = _("Apple")', 'c = _("Mango")', 'd = _("Banana")')
+    assert grown.index('"Apple"') < grown.index('"Banana"') < grown.index('"Mango"')
 
 
 def test_merge_keeps_translations_and_marks_changes() -> None:
