@@ -87,13 +87,7 @@ class GraphClient(_Retrying):
     ) -> dict[str, Any]:
         """GET a JSON object (``{}`` for an empty body)."""
         resp, data = self._get_json(path, version=version, params=params, headers=headers)
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise CloseoutError(
-                _("Unexpected response from GET {path}: not a JSON object").format(path=resp.path)
-            )
-        return data
+        return {} if data is None else _json_object(resp, data)
 
     def iter_pages(
         self,
@@ -116,14 +110,9 @@ class GraphClient(_Retrying):
         seen: set[str] = set()
         listed: set[str] = set()
         while True:
-            if not isinstance(data, dict):
-                raise CloseoutError(
-                    _("Unexpected response from GET {path}: not a JSON object").format(
-                        path=resp.path
-                    )
-                )
-            yield _first_listing(listed_objects(data.get("value", []), resp.path), listed)
-            next_link = data.get("@odata.nextLink")
+            page = _json_object(resp, data)
+            yield _first_listing(listed_objects(page.get("value", []), resp.path), listed)
+            next_link = page.get("@odata.nextLink")
             if next_link is None or next_link == "":
                 return
             if not isinstance(next_link, str) or not next_link.lower().startswith(
@@ -289,3 +278,12 @@ class GraphClient(_Retrying):
             retry=False,
             raise_for_status=False,
         )
+
+
+def _json_object(resp: GraphResponse, data: Any) -> dict[str, Any]:
+    """``data`` as the JSON object a GET of an object or a page must answer with."""
+    if not isinstance(data, dict):
+        raise CloseoutError(
+            _("Unexpected response from GET {path}: not a JSON object").format(path=resp.path)
+        )
+    return data

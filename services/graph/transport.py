@@ -172,6 +172,21 @@ class _Transport:
             if key.lower() != "authorization":
                 send_headers[key] = value
         send_headers["Authorization"] = f"Bearer {token}"
+
+        def record(status: int | None, request_id: str | None, **rest: Any) -> CallRecord:
+            # What every record of this exchange says, whether or not an answer came.
+            return CallRecord(
+                method=method,
+                path=shown,
+                version=version,
+                status=status,
+                request_id=request_id,
+                client_request_id=client_request_id,
+                attempt=attempt,
+                batch_size=batch_size,
+                **rest,
+            )
+
         started = time.perf_counter()
         try:
             raw = self.session.request(
@@ -185,17 +200,11 @@ class _Transport:
             content = raw.content  # read inside the try: a drop mid-body is a network error
         except _NETWORK_ERRORS as exc:
             self._emit(
-                CallRecord(
-                    method=method,
-                    path=shown,
-                    version=version,
-                    status=None,
-                    request_id=None,
-                    client_request_id=client_request_id,
+                record(
+                    None,
+                    None,
                     duration_ms=(time.perf_counter() - started) * 1000,
-                    attempt=attempt,
                     error=redact(f"{type(exc).__name__}: {exc}", token),
-                    batch_size=batch_size,
                 )
             )
             raise
@@ -236,17 +245,11 @@ class _Transport:
             f" {error}" if error else "",
         )
         self._emit(
-            CallRecord(
-                method=method,
-                path=shown,
-                version=version,
-                status=resp.status,
-                request_id=resp.request_id,
-                client_request_id=client_request_id,
+            record(
+                resp.status,
+                resp.request_id,
                 duration_ms=duration_ms,
-                attempt=attempt,
                 error=error,
-                batch_size=batch_size,
                 sub_statuses=sub_statuses,
                 retry_after=resp.retry_after,
                 throttle_percentage=throttle,
