@@ -33,6 +33,7 @@ from services.models import (
     StepState,
     StepStatus,
 )
+from services.plan.labels import not_sent_text
 
 from .messages import HandoffChanged, InventoryLoaded, StepStateChanged
 from .step_book import COUNTED_ACTIONS, LiveCounts
@@ -191,7 +192,7 @@ class EngineBridge:
                 if tally is not None:
                     tally.not_sent[event.action] = tally.not_sent.get(event.action, 0) + event.count
             if tally is None:  # not a step's run: no summary line will say it
-                self.note("warning", event.text())
+                self.note("warning", not_sent_text(event))
 
     def waiting(self, waiting: Waiting) -> None:
         """A wait of the session's Graph client or of a step: what for, until when."""

@@ -14,7 +14,6 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from .i18n import _
 from .products import Product, product
 
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
@@ -249,18 +248,12 @@ class Noted:
 @dataclass(frozen=True, slots=True)
 class NotSent:
     """Writes of one action that never went out because the run stopped or Graph was out of
-    reach: a count, as the journal keeps it (the plan names the objects)."""
+    reach: a count, as the journal keeps it (the plan names the objects; its words for them are
+    :func:`services.plan.labels.not_sent_text`)."""
 
     step: StepId
     action: str
     count: int
-
-    def text(self) -> str:
-        from .plan.labels import action_label  # the plan's words for its actions
-
-        return _("{action}: {n} not sent (the run stopped first); run again to continue").format(
-            action=action_label(self.action), n=f"{self.count:,}"
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from services.models import (
     StepState,
 )
 from services.names import status_word, step_name
+from services.plan.labels import not_sent_text
 
 
 class Reporter:
@@ -131,7 +132,7 @@ class Reporter:
                     "action": event.action,
                     "count": event.count,
                 },
-                f"  {event.text()}",
+                f"  {not_sent_text(event)}",
             )
         elif isinstance(event, Noted):
             self.emit(

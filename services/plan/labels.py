@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.i18n import N_, _
-from services.models import (
-    SubscriptionRow,
-)
+from services.models import NotSent, SubscriptionRow
 
 # What each planned action means, in words (translated where shown).
 ACTION_LABELS: dict[str, str] = {
@@ -42,6 +40,13 @@ ACTION_LABELS: dict[str, str] = {
 
 def action_label(action: str) -> str:
     return _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
+
+
+def not_sent_text(event: NotSent) -> str:
+    """What a stop left unsent, in a line, for a stop no summary line will count."""
+    return _("{action}: {n} not sent (the run stopped first); run again to continue").format(
+        action=action_label(event.action), n=f"{event.count:,}"
+    )
 
 
 def subscription_label(s: SubscriptionRow) -> str:
