@@ -1,6 +1,7 @@
-"""The options every closeout command takes (sign-in, tenant, behaviour, demo) and the session
+"""The options every closeout command takes (sign-in, tenant, behaviour, demo), the session
 options a command connects with (their numeric types, each with a floor and a ceiling, are in
-:mod:`.argtypes`)."""
+:mod:`.argtypes`), and the epilog every ``--help`` with them ends with (exit codes, environment
+variables)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.i18n import _
+from services.exit_codes import exit_codes_help
+from services.i18n import N_, _
 
 from .argtypes import POLL_INTERVAL, SEED, TIME_SCALE, USERS, positive_float, positive_int
 from .command import UsageError
@@ -17,7 +19,24 @@ from .command import UsageError
 if TYPE_CHECKING:
     from services.session_options import SessionOptions
 
-__all__ = ["common_options", "positive_float", "positive_int", "session_options"]
+__all__ = ["common_options", "epilog", "positive_float", "positive_int", "session_options"]
+
+ENVIRONMENT = N_(
+    """\
+environment:
+  CLOSEOUT_ACCESS_TOKEN  use this Graph access token instead of signing in
+                         (e.g. az account get-access-token --resource-type ms-graph)
+  NO_COLOR               monochrome TUI;  TEXTUAL_COLOR_SYSTEM=standard forces 16 colours
+  XDG_STATE_HOME         journals, evidence packs, logs ($XDG_STATE_HOME/closeout)
+  XDG_DATA_HOME          token cache ($XDG_DATA_HOME/closeout)
+  XDG_RUNTIME_DIR        per-tenant run locks ($XDG_RUNTIME_DIR/closeout)
+"""
+)
+
+
+def epilog() -> str:
+    """The end of every ``--help``: exit codes and environment variables."""
+    return exit_codes_help() + "\n" + _(ENVIRONMENT)
 
 
 def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:

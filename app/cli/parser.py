@@ -1,6 +1,6 @@
 """The argument parser, built from the command registry: the top-level options (the TUI's),
-one subparser per command, usage errors as one line and a hint (exit 2), and the epilog every
-``--help`` ends with (exit codes, environment variables)."""
+one subparser per command, usage errors as one line and a hint (exit 2); every ``--help`` ends
+with :func:`.options.epilog` (exit codes, environment variables)."""
 
 from __future__ import annotations
 
@@ -10,26 +10,14 @@ from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 from services import __version__
-from services.exit_codes import ExitCode, exit_codes_help
-from services.i18n import N_, _
+from services.exit_codes import ExitCode
+from services.i18n import _
 
 from .command import Command
 from .commands import COMMANDS, TUI
-from .options import common_options
+from .options import common_options, epilog
 
 __all__ = ["build_parser", "epilog"]
-
-ENVIRONMENT = N_(
-    """\
-environment:
-  CLOSEOUT_ACCESS_TOKEN  use this Graph access token instead of signing in
-                         (e.g. az account get-access-token --resource-type ms-graph)
-  NO_COLOR               monochrome TUI;  TEXTUAL_COLOR_SYSTEM=standard forces 16 colours
-  XDG_STATE_HOME         journals, evidence packs, logs ($XDG_STATE_HOME/closeout)
-  XDG_DATA_HOME          token cache ($XDG_DATA_HOME/closeout)
-  XDG_RUNTIME_DIR        per-tenant run locks ($XDG_RUNTIME_DIR/closeout)
-"""
-)
 
 _FORMAT = argparse.RawDescriptionHelpFormatter
 
@@ -54,11 +42,6 @@ class _Parser(argparse.ArgumentParser):
             + "\n"
         )
         raise SystemExit(ExitCode.USAGE)
-
-
-def epilog() -> str:
-    """The end of every ``--help``: exit codes and environment variables."""
-    return exit_codes_help() + "\n" + _(ENVIRONMENT)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,21 +10,19 @@ from pathlib import Path
 
 from app.cli.argtypes import LATENCY_MS, TIME_SCALE
 from app.cli.command import Command
+from app.cli.options import epilog as common_epilog
 from app.cli.process import say, stop_on_signals
 from services.exit_codes import ExitCode
 from services.i18n import N_, _
 
+from .sandbox import behaviour_list, behaviours
+
 
 def epilog() -> str:
-    from app.cli.commands.sandbox import behaviour_list
-    from app.cli.parser import epilog as common_epilog
-
     return behaviour_list() + "\n\n" + common_epilog()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from app.cli.commands.sandbox import behaviours
-
     parser.add_argument("snapshot", type=Path, metavar="FILE", help=_("a closeout snapshot file"))
     parser.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     parser.add_argument(
