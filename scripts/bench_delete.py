@@ -36,7 +36,7 @@ that they span four windows as 12,000 would against 3,000); ``--write-limit buck
 Graph's "token bucket" as a steadily refilled bucket instead of a sliding window;
 ``--faults "429=0.001"`` adds 429s that nobody's pacing caused (their Retry-After, 0.2-1.5 s,
 is in real seconds: at a high time scale each costs far more of the window than it would).
-A benchmark, not a test: it prints numbers (tests/test_bench_delete.py asserts on the
+A benchmark, not a test: it prints numbers (tests/scripts/test_bench_delete.py asserts on the
 1,000-user run).
 """
 

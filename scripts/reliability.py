@@ -52,8 +52,8 @@ output of each failing trial's last run). Trials run ``--jobs`` at a time, each 
 process (scripts/reliability_pool.py): a trial mostly waits. Fault trials close 120-user
 tenants, kill trials 60-user ones (``--users``, ``--kill-users``), on a sandbox clock where 72
 hours pass in about 0.4 s. A benchmark-style script: it prints figures and exits 1 when any
-trial was not exact, wrote twice or lost a record. ``tests/test_reliability.py`` runs the same
-full set in the default suite.
+trial was not exact, wrote twice or lost a record. ``tests/scripts/test_reliability.py`` runs
+the same full set in the default suite.
 """
 
 from __future__ import annotations
@@ -77,11 +77,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "tests") not in sys.path:  # the harness the tests drive closeout with
-    sys.path.insert(0, str(ROOT / "tests"))
+if str(ROOT) not in sys.path:  # the harness the tests drive closeout with: tests/support/
+    sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402  (MonkeyPatch: run_cli sets the token variable through it)
-from cli_harness import (  # noqa: E402
+
+from services.evidence.layout import PACK_FILES  # noqa: E402
+from services.journal.writer import Journal  # noqa: E402
+from services.sandbox import Sandbox, SandboxConfig, start_sandbox  # noqa: E402
+from services.sandbox.tenant import GLOBAL_ADMIN  # noqa: E402
+from services.textsafe import UNSAFE  # noqa: E402
+from tests.support.cli_harness import (  # noqa: E402
     FAST,
     LineTap,
     PortalHuman,
@@ -89,12 +95,6 @@ from cli_harness import (  # noqa: E402
     run_cli,
     target_args,
 )
-
-from services.evidence.layout import PACK_FILES  # noqa: E402
-from services.journal.writer import Journal  # noqa: E402
-from services.sandbox import Sandbox, SandboxConfig, start_sandbox  # noqa: E402
-from services.sandbox.tenant import GLOBAL_ADMIN  # noqa: E402
-from services.textsafe import UNSAFE  # noqa: E402
 
 DEFAULT_SEED = 20261202
 DEFAULT_USERS = 120

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, settings
 from services.sandbox import Sandbox, SandboxConfig, start_sandbox
 from services.sandbox.config import behaviour_settings
 
-# The property tests (tests/test_properties_*.py) talk to a sandbox over HTTP on a busy machine:
-# how long an example takes is no verdict. Their examples are random; a failure is replayed
+# The property tests (tests/services/*/test_properties_*.py) talk to a sandbox over HTTP on a
+# busy machine: how long an example takes is no verdict. Their examples are random; a failure is replayed
 # from .hypothesis/ on the next run, and printed with the seed that finds it again.
 settings.register_profile(
     "closeout",

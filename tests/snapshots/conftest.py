@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from textual.widgets import Input
-from tui.conftest import DemoSessions
 
 import services.sandbox.clock
 import widgets.device_code
@@ -27,6 +26,7 @@ from app.closeout_app import CloseoutApp
 from services.auth.device_code import DeviceCodePrompt
 from services.control import RunControl
 from services.session import SessionOptions
+from tests.tui.conftest import DemoSessions
 
 FIXED = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 SLOW_CLOCK = 0.001

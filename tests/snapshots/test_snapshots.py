@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from tui.conftest import footer_shows, shows, wait_for
 
 from app.screens.dialogs import TypedConfirmModal
 from app.screens.handoff import HandoffScreen
@@ -24,6 +23,7 @@ from services.models import StepId
 from services.sandbox import SandboxConfig
 from services.sandbox.seed import build_tenant
 from services.steps.directory import MANUAL_ITEMS
+from tests.tui.conftest import footer_shows, shows, wait_for
 from widgets import DeviceCodePanel, HandoffView, StepChecklist
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]

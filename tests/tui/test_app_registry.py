@@ -5,13 +5,13 @@ the engine runs it, and the help describes it — all on the demo tenant over re
 from __future__ import annotations
 
 import pytest
-from fake_steps import fake_step
 from textual.widgets import Static
 
 from app.screens.dialogs import ConfirmModal
 from app.screens.help import HelpScreen
 from services.models import StepId, StepStatus
 from services.steps import registry
+from tests.support.fake_steps import fake_step
 from widgets import StepChecklist
 
 from .conftest import AppFactory, connected, shows, wait_for

@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_snapshot import snapshot_of
 from textual.app import App, ComposeResult
 from textual.color import Color
 from textual.widgets import Label
@@ -21,6 +20,7 @@ from app.screens.sign_in import SignInScreen
 from services.models import StepId, TenantInfo
 from services.sandbox import Sandbox
 from services.session import SessionOptions
+from tests.services.test_snapshot import snapshot_of
 from widgets import StepChecklist, TenantHeader
 
 from .conftest import FAST, connected, sandbox_of, wait_for

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import forged_token
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -22,6 +21,7 @@ from app.screens.sign_in import SignInScreen
 from services.auth.static_token import StaticTokenAuth
 from services.sandbox import Sandbox
 from services.session import Session, SessionOptions
+from tests.support.cli_harness import forged_token
 
 from .conftest import AppFactory, DemoSessions, connected, sandbox_of, wait_for
 

@@ -1,0 +1,108 @@
+"""Words an admin reads: numbers agree with their nouns (gettext plurals, English and Swedish),
+a check written as a sentence is not followed by ".:", the headless run asks for
+``--confirm-domain`` and never to type anything, and a Swedish yes is ``j``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.i18n import affirmative, set_language
+from services.models import StepId, StepState, StepStatus, SubscriptionRow
+from services.steps import directory
+from services.steps.subscriptions import assess_cancel, assess_delete
+from tests.support.cli_harness import FAST, connected_session, run_cli, target_args
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+def _sub(n: int, status: str) -> SubscriptionRow:
+    return SubscriptionRow(
+        id=f"sub-{n}",
+        sku_part_number="SPE_E3",
+        status=status,
+        is_trial=False,
+        total_licenses=5,
+        next_lifecycle=NOW + timedelta(days=30),
+        partner_tenant_id=None,
+    )
+
+
+def test_one_subscription_is_one_subscription() -> None:
+    one = assess_delete([_sub(1, "Suspended")], "https://admin", NOW).summary
+    two = assess_delete([_sub(1, "Suspended"), _sub(2, "LockedOut")], "https://admin", NOW).summary
+    assert one == "1 disabled subscription to delete in the admin center."
+    assert two == "2 disabled subscriptions to delete in the admin center."
+    assert assess_cancel([_sub(1, "Enabled")], "x").summary.startswith("1 active subscription ")
+
+
+def test_swedish_plurals_follow_the_number() -> None:
+    set_language("sv")
+    one = assess_delete([_sub(1, "Suspended")], "https://admin", NOW).summary
+    two = assess_delete([_sub(1, "Suspended"), _sub(2, "LockedOut")], "https://admin", NOW).summary
+    assert one == "1 inaktiverad prenumeration att ta bort i administrationscentret."
+    assert two == "2 inaktiverade prenumerationer att ta bort i administrationscentret."
+
+
+def test_step_5_waits_for_one_step_in_the_singular(make_sandbox, tmp_path: Path) -> None:
+    sb = make_sandbox(users=8, seed=5, synced_fraction=0, time_scale=FAST)
+    with connected_session(sb, tmp_path) as session:
+        engine = session.engine
+        engine.refresh()
+        engine.make_plan()
+        done = {s: StepState(s, StepStatus.DONE) for s in StepId}
+        earlier = {**done, StepId.DELETE_SUBSCRIPTIONS: StepState(StepId.DELETE_SUBSCRIPTIONS)}
+        st = directory.assess(engine.context(), engine.inventory, set(), earlier)
+        assert st.summary == "Waits for step 3."
+        earlier[StepId.CANCEL_SUBSCRIPTIONS] = StepState(StepId.CANCEL_SUBSCRIPTIONS)
+        st = directory.assess(engine.context(), engine.inventory, set(), earlier)
+        assert st.summary == "Waits for steps 2, 3."
+        # The manual checks are sentences; their blocker lines do not read "paid.: …".
+        assert any(b.startswith("All outstanding invoices are paid: ") for b in st.blockers)
+        assert not [b for b in st.blockers if ".:" in b]
+
+
+def test_the_headless_run_never_asks_to_type_the_domain(make_sandbox, tmp_path, monkeypatch):
+    # One user and nothing else: step 0 counts "1 user", and after step 1 the run reaches
+    # step 5's cleanup, which a headless run confirms with --confirm-domain.
+    sb = make_sandbox(
+        users=3,
+        seed=21,
+        admin_count=0,
+        synced_fraction=0,
+        guest_fraction=0,
+        subscriptions="none",
+        manual_blockers=False,
+        time_scale=FAST,
+    )
+    argv = ["run", "--headless", "--yes", "--no-wait", "--confirm-manual", "all"]
+    r = run_cli(
+        [*argv, *target_args(sb, tmp_path)], monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert r.code == 3, r.text
+    assert "--confirm-domain" in r.out
+    assert not re.search(r"\btype\b", r.text, re.IGNORECASE), r.text
+    assert not re.search(r"\b1 (users|subscriptions|applications|actions)\b", r.text), r.text
+    assert ".:" not in r.text
+
+    status = run_cli(
+        ["status", *target_args(sb, tmp_path)], monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert "1 user," in status.out, status.text
+    assert not re.search(r"\btype\b", status.text, re.IGNORECASE), status.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "yes", "no"),
+    [
+        ("en", ["y", "Y", "yes", " Yes "], ["j", "ja", "n", "", "no"]),
+        ("sv", ["j", "Ja", "y", "yes"], ["n", "nej", ""]),
+    ],
+)
+def test_yes_in_each_language(lang: str, yes: list[str], no: list[str]) -> None:
+    set_language(lang)
+    assert all(affirmative(a) for a in yes)
+    assert not any(affirmative(a) for a in no)
