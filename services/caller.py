@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import endpoints
-from .errors import GraphError
+from .errors import AuthError, GraphError
 from .graph.answers import UnexpectedAnswer, objects_in
 from .graph.client import GraphClient
 from .i18n import _
@@ -63,8 +63,17 @@ def read_organization(client: GraphClient) -> dict[str, Any]:
         params={"$select": "id,displayName,verifiedDomains,onPremisesSyncEnabled"},
     )
     if not orgs:
-        raise GraphError(
-            404, "Request_ResourceNotFound", "No organization is visible to this token."
+        # Graph accepted the token but shows it no tenant (a personal account's, say): a sign-in
+        # problem, never evidence that a tenant was deleted (services.deletion_evidence).
+        raise AuthError(
+            _(
+                "No organization is visible to this token: Graph answered GET /organization with "
+                "an empty list."
+            ),
+            _(
+                "sign in with a work or school account of the tenant you mean to close (a "
+                "personal Microsoft account has no organization)"
+            ),
         )
     # What names the tenant is checked before anything trusts it (services.tenant_match).
     objects_in(orgs[0].get("verifiedDomains"), "/organization", "verifiedDomains")

@@ -20,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from services.sandbox.core import ALL_SCOPES
+from services.sandbox.http import Response
 from services.sandbox.identity.provider import register_app
 from tests.services.auth.test_auth import _make_cert, _write_pem
 from tests.support.cli_harness import (
@@ -195,6 +196,29 @@ def test_a_token_of_another_sandbox_is_rejected(sb, make_sandbox, tmp_path, monk
     assert r.code == 5, r.text
     assert "token was rejected" in r.err and "no longer exists" not in r.text
     assert no_tenant_folder(state)
+
+
+@pytest.mark.parametrize("command", ["status", "run"])
+def test_a_token_that_sees_no_organization_is_refused_not_called_deleted(
+    sb, tmp_path, monkeypatch, command
+):
+    # A token Graph accepts but that sees no organization (a personal account's, say): Graph
+    # answers GET /organization with an empty list. That is no evidence of a deleted tenant.
+    def no_organization(resp: Response) -> Response:
+        return Response(resp.status, {**resp.body, "value": []}, dict(resp.headers))
+
+    sb.add_fault(method="GET", path=r"^/v1\.0/organization", times=-1, rewrite=no_organization)
+    state = tmp_path / "state"
+    r = run_cli(
+        [*COMMANDS[command], *target_args(sb, state)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+    assert r.code == 5, r.text
+    assert "No organization is visible to this token" in r.err, r.text
+    assert "deleted" not in r.text and "no longer exists" not in r.text, r.text
+    assert no_tenant_folder(state)
+    assert graph_writes(sb) == []
 
 
 def test_a_deleted_tenant_never_reached_before_is_not_called_deleted(
