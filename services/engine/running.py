@@ -18,7 +18,10 @@ from .state import POLICY_REUSE
 
 
 class ConfirmationMismatch(CloseoutError):
-    """The typed domain is not the tenant's initial domain: nothing was changed."""
+    """The typed domain is not the tenant's initial domain: nothing is sent to the tenant.
+
+    Only closeout's own record of the run is written (the journal keeps the refused
+    confirmation, which is why the message does not say that nothing changed)."""
 
 
 class Engine(Assessment):
@@ -34,7 +37,7 @@ class Engine(Assessment):
             raise ConfirmationMismatch(
                 _(
                     "The domain given does not match the initial domain {domain}; nothing was "
-                    "changed."
+                    "sent to the tenant."
                 ).format(domain=expected),
                 _("Give the initial domain exactly as shown, *.onmicrosoft.com included."),
             )
