@@ -14,8 +14,9 @@ call closeout never makes.
 Then each row is played against the sandbox's own authorization rules, which it keeps
 independently (services/sandbox/authz.py and its handlers): the least permission the row names
 is let through, a token with none of the permissions the row accepts is refused, an application
-is refused where the row says Graph supports none, and a signed-in user is let through with
-each role the row names and refused with any other.
+is refused where the row says Graph supports none, a token without a permission the row needs
+as well (CAUPD's Policy.Read.All) is refused, and a signed-in user is let through with each role
+the row names and refused with any other.
 """
 
 from __future__ import annotations
@@ -414,3 +415,17 @@ def test_the_sandbox_asks_a_signed_in_user_for_the_roles_a_row_names(call: Calle
     for other in sorted(set(ROLE_IDS) - set(row.roles)):
         upn = call.user_with_role(ROLE_IDS[other])
         assert call.delegated(everything, upn=upn) == 403, other
+
+
+@pytest.mark.parametrize("row", [e for e in CALLS if e.together], ids=lambda e: e.name)
+def test_the_sandbox_refuses_a_token_without_what_a_row_needs_as_well(
+    row: Endpoint, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    # CAUPD: Policy.Read.All *and* Policy.ReadWrite.ConditionalAccess. A sandbox that lets the
+    # write scope alone through would hide a client that forgot to ask for the read one.
+    sb = make_sandbox(users=40, seed=5, ca_requests_per_second=1000.0)
+    call = Caller(sb, row, Targets(sb, row))
+    without = UNIVERSE - set(row.together) - {DIRECTORY_AS_USER}
+    assert call.delegated(without) == 403
+    assert call.application(APP_UNIVERSE - set(row.together)) == 403
+    assert call.delegated({*(row.delegated or ()), *row.together}) != 403
