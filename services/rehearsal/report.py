@@ -255,7 +255,7 @@ class RehearsalReport:
     def to_markdown(self) -> str:
         head = self._head()
         out = [
-            f"# {_('REHEARSAL')}: {_md(head[0])}",
+            f"# {_md(head[0])}",  # "Rehearsal of the close-out of …" says what it is
             "",
             _md(head[1]),
             "",

@@ -136,7 +136,9 @@ def test_the_report_and_where_it_is_written(
     md = pack / "rehearsal.md"
     assert stat.S_IMODE(md.stat().st_mode) == 0o600
     text = md.read_text()
-    assert text.startswith("# REHEARSAL") and "## Blockers" in text and links[5] in text
+    title = text.splitlines()[0]
+    assert title.startswith("# Rehearsal of the close-out of") and sb.initial_domain in title
+    assert "## Blockers" in text and links[5] in text
     assert json.loads((pack / "rehearsal.json").read_text())["steps"] == report["steps"]
     # In its own folder, never the real tenant's.
     assert pack.is_relative_to(tmp_path / "r" / "rehearsals")
