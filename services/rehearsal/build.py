@@ -19,7 +19,7 @@ from services.names import status_word, step_name
 from services.own_app import find_own_app, own_app_ids
 from services.plan.labels import action_label, subscription_label
 from services.plan.model import Plan
-from services.self_service import is_self_service
+from services.self_service import is_self_service, split
 from services.snapshot.fileformat import Snapshot
 from services.steps.manual_checks import MANUAL_ITEMS
 from services.steps.mfa import warnings as mfa_warnings
@@ -124,7 +124,8 @@ def _step_report(
 
 
 def _waits(step: StepId, plan: Plan, inventory: Inventory, start: datetime) -> list[str]:
-    subs = inventory.subscriptions
+    # Self-service sign-up products are step 5's: Entra deletes them at once, nobody cancels.
+    subs, _self_service = split(inventory.subscriptions)
     if step == StepId.DELETE_USERS and plan.ids("disable-directory-sync"):
         return [
             _(
@@ -174,7 +175,8 @@ def _timeline(
 ) -> Timeline:
     work = {StepId(s.step): s.predicted_seconds for s in steps}
     sync = SYNC_OFF_SECONDS if plan.ids("disable-directory-sync") else 0.0
-    subs = [s for s in inventory.subscriptions if s.phase != SubscriptionPhase.DELETED]
+    bought, _self_service = split(inventory.subscriptions)
+    subs = [s for s in bought if s.phase != SubscriptionPhase.DELETED]
     expired = [
         max((s.next_lifecycle - start).total_seconds(), 0.0)
         for s in subs

@@ -118,6 +118,8 @@ def test_the_report_and_where_it_is_written(
     assert own.display_name in warnings and "closeout signed in with" in warnings
     assert "per-user MFA states" in warnings  # not read: --mfa was not given
     assert "self-service sign-up product" in warnings and "POWER_BI_STANDARD" in warnings
+    # ... which is step 5's (Entra deletes it), never one the admin cancels in step 2.
+    assert not [w for w in steps[2]["waits"] if "POWER_BI_STANDARD" in w], steps[2]["waits"]
     links = {h["step"]: h["link"] for h in report["handoffs"]}
     # Signed in as the snapshot was (its client id): the app is closeout's own, left for the
     # admin, who deletes it from step 5's handoff before the tenant.
