@@ -116,3 +116,22 @@ def test_the_plan_and_step_1_name_the_data_owners(
     assert (line and "data-owners" in line) or command == "plan", r.out
     named = [u for u in others if u in line]
     assert len(named) == 5 and f"and {len(others) - 5} more" in line, line
+
+
+@pytest.mark.parametrize("names", ["", "report-names-shown"], ids=["concealed", "shown"])
+def test_hostile_names_reach_the_usage_reports_without_breaking_them(
+    make_sandbox, tmp_path: Path, monkeypatch, names: str
+) -> None:
+    # Issue 9's hostile tenant (a lone surrogate in a UPN among them): the report is still
+    # served, so closeout reads it instead of meeting a dropped connection.
+    sb = make_sandbox(
+        users=20, seed=3, synced_fraction=0, time_scale=FAST, hostile_names=True, behaviours=names
+    )
+    (lone,) = [u for u in sb.tenant.users.values() if "\ud83d" in u.user_principal_name]
+    admin = sb.tenant.users.get(sb.admin_id)
+    assert admin is not None
+    lone.assigned_licenses = list(admin.assigned_licenses)
+    assert lone.user_principal_name in _licensed(sb)  # so the reports have a row for it
+    doc = _owners(sb, tmp_path, monkeypatch)
+    assert doc["sizes"] == ("read" if names else "concealed"), doc["note"]
+    assert not sb.recorder.events("server-error")

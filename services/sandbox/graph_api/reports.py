@@ -103,7 +103,12 @@ def download(sb: Sandbox, req: Request) -> Response:
 def _name(sb: Sandbox, text: str) -> str:
     if sb.config.report_names == "shown":
         return text
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest().upper()
+    # surrogatepass: a name Graph's JSON may carry (a lone surrogate) still has a hash.
+    return (
+        hashlib.md5(text.encode("utf-8", "surrogatepass"), usedforsecurity=False)
+        .hexdigest()
+        .upper()
+    )
 
 
 def _has_plan(sb: Sandbox, user: User, prefix: tuple[str, ...]) -> bool:
@@ -136,8 +141,9 @@ def _csv(columns: tuple[str, ...], rows: list[dict[str, object]]) -> bytes:
     w = csv.DictWriter(buf, columns, lineterminator="\r\n")
     w.writeheader()
     w.writerows(rows)
-    # Graph's report CSVs start with a byte order mark.
-    return ("\ufeff" + buf.getvalue()).encode()
+    # Graph's report CSVs start with a byte order mark. A file is UTF-8 bytes: what a name
+    # holds that UTF-8 cannot (a lone surrogate) becomes "?", as a server writing UTF-8 does.
+    return ("\ufeff" + buf.getvalue()).encode("utf-8", "replace")
 
 
 def _mailbox(sb: Sandbox, period: str) -> bytes:
