@@ -16,7 +16,6 @@ from services.keep import keep_reason
 from services.models import (
     StepId,
     StepState,
-    SubscriptionPhase,
     SubscriptionRow,
 )
 from services.names import phase_word, status_word, step_name
@@ -55,18 +54,10 @@ def print_plan(engine: Engine, out: TextIO = sys.stdout, *, json_mode: bool = Fa
 
 
 def subscriptions_left(step: StepId, subs: Sequence[SubscriptionRow]) -> list[SubscriptionRow]:
-    """What step 2 (active or expired ones) or step 3 (disabled ones) still has to see go; step
-    3's wait on the active ones is step 2's list."""
-    if step == StepId.CANCEL_SUBSCRIPTIONS:
-        wanted: tuple[SubscriptionPhase, ...] = (
-            SubscriptionPhase.ACTIVE,
-            SubscriptionPhase.EXPIRED,
-        )
-    elif step == StepId.DELETE_SUBSCRIPTIONS:
-        wanted = (SubscriptionPhase.DISABLED,)
-    else:
-        return []
-    return [s for s in subs if s.phase in wanted]
+    """What ``step`` still has to see go, by its registry entry: step 2 the active or expired
+    subscriptions, step 3 the disabled ones; none for the other steps."""
+    phases = registry.step(step).subscriptions
+    return [s for s in subs if s.phase in phases]
 
 
 def print_status(
@@ -90,7 +81,7 @@ def print_status(
                 "link": v.link,
                 "blockers": list(v.blockers),
             }
-            if s in (StepId.CANCEL_SUBSCRIPTIONS, StepId.DELETE_SUBSCRIPTIONS):
+            if registry.step(s).subscriptions:
                 doc[str(int(s))]["subscriptions"] = [
                     {
                         "id": sub.id,

@@ -23,6 +23,7 @@ from services.self_service import is_self_service, split
 from services.snapshot.fileformat import Snapshot
 from services.steps.manual_checks import MANUAL_ITEMS
 from services.steps.mfa import warnings as mfa_warnings
+from services.steps.subscriptions import CANCELLING
 
 from .admin import RehearsalAdmin
 from .forecast import (
@@ -292,7 +293,7 @@ def _findings(
             ).format(n=len(other_gas), names=", ".join(u.upn for u in other_gas)),
         )
     for s in inventory.subscriptions:
-        if s.partner and s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED):
+        if s.partner and s.phase in CANCELLING:
             add(
                 BLOCKER,
                 StepId.CANCEL_SUBSCRIPTIONS,

@@ -20,7 +20,7 @@ from typing import Protocol
 from services.errors import CloseoutError
 from services.i18n import _
 from services.inventory.model import Inventory
-from services.models import Handoff, StepId, StepState, StepStatus
+from services.models import Handoff, StepId, StepState, StepStatus, SubscriptionPhase
 from services.plan.model import Plan
 from services.requirements import Missing, StepNeeds
 
@@ -168,6 +168,9 @@ class Step:
     other steps wait for it, and a headless run never re-plans on its own."""
     manual_checks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Checks no API can make, which the admin ticks: key → (what, where) (``N_``)."""
+    subscriptions: tuple[SubscriptionPhase, ...] = ()
+    """The phases of the subscriptions this step still has to see go, which its status lists
+    (steps 2 and 3, handoffs that closeout watches)."""
 
     @property
     def by_api(self) -> bool:

@@ -27,6 +27,10 @@ from .step import Assessing, Assessment, Step
 
 ARTICLE_PRODUCTS_LINK = "https://go.microsoft.com/fwlink/p/?linkid=842054"
 DEPROVISION_HOURS = 72
+CANCELLING = (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED)
+"""What step 2 waits to see go: active subscriptions, and expired ones (disabled by themselves)."""
+DELETING = (SubscriptionPhase.DISABLED,)
+"""What step 3 waits to see go (its wait on the active ones is step 2's)."""
 
 
 def products_link(admin_center_url: str) -> str:
@@ -83,7 +87,7 @@ def cancel_handoff(subs: list[SubscriptionRow], link: str) -> Handoff:
                     _("Done for this step."),
                 )
             )
-    pending = [s for s in subs if s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED)]
+    pending = [s for s in subs if s.phase in CANCELLING]
     return Handoff(
         step=StepId.CANCEL_SUBSCRIPTIONS,
         title=_("Cancel all active subscriptions"),
@@ -150,7 +154,7 @@ def delete_handoff(subs: list[SubscriptionRow], link: str, now: datetime) -> Han
                     else _("Delete it in the admin center."),
                 )
             )
-        elif s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED):
+        elif s.phase in CANCELLING:
             items.append(_item(s, _("active"), None, _("Cancel it first (step 2).")))
         else:
             items.append(_item(s, _("deleted")))
@@ -232,8 +236,8 @@ def assess_delete(subs: list[SubscriptionRow], link: str, now: datetime) -> Step
         return state(
             step, StepStatus.DONE, _("Every subscription is deleted."), done=total, total=total
         )
-    active = [s for s in left if s.phase in (SubscriptionPhase.ACTIVE, SubscriptionPhase.EXPIRED)]
-    disabled = [s for s in left if s.phase == SubscriptionPhase.DISABLED]
+    active = [s for s in left if s.phase in CANCELLING]
+    disabled = [s for s in left if s.phase in DELETING]
     to_delete = [s for s in disabled if not deprovisioning(s, now)]
     if to_delete:
         return state(
@@ -311,6 +315,7 @@ CANCEL_SUBSCRIPTIONS = Step(
     ),
     assess=_assess_cancel,
     requires=requirements.CANCEL_SUBSCRIPTIONS,
+    subscriptions=CANCELLING,
 )
 DELETE_SUBSCRIPTIONS = Step(
     id=StepId.DELETE_SUBSCRIPTIONS,
@@ -321,5 +326,6 @@ DELETE_SUBSCRIPTIONS = Step(
     ),
     assess=_assess_delete,
     requires=requirements.DELETE_SUBSCRIPTIONS,
+    subscriptions=DELETING,
     depends_on=(StepId.CANCEL_SUBSCRIPTIONS,),
 )
