@@ -82,10 +82,10 @@ def exit_code_for(exc: BaseException) -> ExitCode:
 def exit_code_for_steps(states: Mapping[StepId, StepState], *, gone: bool) -> ExitCode:
     """The code a process ends with when nothing ended it early (``closeout status``, the TUI
     quitting): done once the tenant is gone, 4 if a step failed, else waiting."""
-    from .models import StepId, StepStatus
+    from .models import StepStatus
+    from .steps import registry  # the steps' code: only once there are states to judge
 
-    done = states.get(StepId.DELETE_DIRECTORY)
-    if gone or (done is not None and done.status == StepStatus.DONE):
+    if registry.finished(states, gone=gone):
         return ExitCode.DONE
     if any(s.status == StepStatus.FAILED for s in states.values()):
         return ExitCode.FAILED

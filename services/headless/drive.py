@@ -133,7 +133,7 @@ def _drive(
     while not control.stopped:
         states = engine.assess(reuse=reuse)
         reuse = FRESH
-        if engine.gone or states[StepId.DELETE_DIRECTORY].status == StepStatus.DONE:
+        if registry.finished(states, gone=engine.gone):
             return Outcome(ExitCode.DONE)
         # A fresh read may have met a 403 that tells what an unreadable token lacks.
         stop = _stop_for_missing(engine, report)

@@ -51,6 +51,12 @@ def typed() -> Step:
     return next(s for s in STEPS if s.typed_domain)
 
 
+def finished(states: Mapping[StepId, StepState], *, gone: bool) -> bool:
+    """Whether the close-out is over: the tenant is gone, or the last step is done."""
+    last = states.get(STEPS[-1].id)
+    return gone or (last is not None and last.status == StepStatus.DONE)
+
+
 def manual_checks() -> dict[str, tuple[str, str]]:
     """Every check no API can make, from every step that has some: key → (what, where)."""
     checks: dict[str, tuple[str, str]] = {}
