@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .graph_api.applications import delete_application, retire_service_principal
 from .http import GraphHttpError
 from .sim_time import DAY, SimulatedTime
 from .tenant import GLOBAL_ADMIN
@@ -91,8 +92,6 @@ class AdminCenter(SimulatedTime):
         The portal's permanent delete is taken to remove the app's soft-deleted service
         principal with it (not documented; service principals have no page in the portal).
         """
-        from .graph_api.applications import delete_application
-
         with self.lock:
             app = self.tenant.deleted_applications.get(object_id)
             if app is None:  # still live: Delete first
@@ -106,8 +105,6 @@ class AdminCenter(SimulatedTime):
 
     def portal_delete_service_principal(self, object_id: str) -> dict[str, Any]:
         """Enterprise applications > the app > Properties > Delete."""
-        from .graph_api.applications import retire_service_principal
-
         with self.lock:
             sp = self.tenant.service_principals.get(object_id)
             if sp is None:
