@@ -9,6 +9,7 @@ import argparse
 import shlex
 import textwrap
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,15 +24,20 @@ if TYPE_CHECKING:
     from services.snapshot import Snapshot
 
 
+def _listing(title: str, entries: Iterable[tuple[str, str]]) -> str:
+    """An epilog's list: a title, then each name with what it does (``N_``) wrapped under it."""
+    lines = [title]
+    for name, text in entries:
+        lines.append(f"  {name}")
+        lines += textwrap.wrap(_(text), 76, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
+
+
 def behaviour_list() -> str:
     """The ``sandbox serve`` epilog: every behaviour name and what it does."""
     from services.sandbox.config import BEHAVIOURS
 
-    lines = [_("behaviours (--behaviour a,b):")]
-    for b in BEHAVIOURS:
-        lines.append(f"  {b.name}")
-        lines += textwrap.wrap(_(b.help), 76, initial_indent=" " * 6, subsequent_indent=" " * 6)
-    return "\n".join(lines)
+    return _listing(_("behaviours (--behaviour a,b):"), ((b.name, b.help) for b in BEHAVIOURS))
 
 
 def behaviours(text: str) -> str:
@@ -263,11 +269,7 @@ PORTAL_ACTIONS: dict[str, str] = {
 
 def portal_actions() -> str:
     """The ``sandbox portal`` epilog: each action and what it does."""
-    lines = [_("actions:")]
-    for name, text in PORTAL_ACTIONS.items():
-        lines.append(f"  {name}")
-        lines += textwrap.wrap(_(text), 76, initial_indent=" " * 6, subsequent_indent=" " * 6)
-    return "\n".join(lines)
+    return _listing(_("actions:"), PORTAL_ACTIONS.items())
 
 
 def configure_portal(parser: argparse.ArgumentParser) -> None:
