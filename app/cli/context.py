@@ -158,16 +158,19 @@ def _warn_journal(session: Session, report: Reporter | None) -> None:
 
 def read_tenant(
     args: argparse.Namespace,
-    body: Callable[[Engine], ExitCode],
+    body: Callable[[Connection], ExitCode],
     *,
     read_only: bool = False,
+    control: RunControl | None = None,
+    on_call: Callable[[CallRecord], None] | None = None,
 ) -> ExitCode:
-    """plan, status and export: connected, and stopped with exit 5 (each missing role or
-    permission named) if the tenant may not be read; otherwise ``body`` gives the exit code."""
-    with connected(args, read_only=read_only) as connection:
+    """plan, status, export, data-owners and snapshot: connected (``control`` and ``on_call`` as
+    :func:`connected` takes them), and stopped with exit 5 (each missing role or permission
+    named) if the tenant may not be read; otherwise ``body`` gives the exit code."""
+    with connected(args, read_only=read_only, control=control, on_call=on_call) as connection:
         if connection.report_missing(reading=True):
             return ExitCode.AUTH
-        return body(connection.engine)
+        return body(connection)
 
 
 def report_failure(report: Reporter, exc: CloseoutError) -> ExitCode:

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli.command import Command
-from app.cli.context import read_tenant
+from app.cli.context import Connection, read_tenant
 from services.exit_codes import ExitCode
 from services.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from services.data_owners import DataOwners
-    from services.engine import Engine
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,9 +32,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    def body(engine: Engine) -> ExitCode:
+    def body(connection: Connection) -> ExitCode:
         from services.data_owners import data_owners, write_csv
 
+        engine = connection.engine
         inventory = engine.refresh()
         if inventory is None:
             print(_("The tenant no longer exists; nobody holds data in it."))

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.cli.command import Command, UsageError
-from app.cli.context import read_tenant
+from app.cli.context import Connection, read_tenant
 from services.exit_codes import ExitCode
 from services.i18n import N_, _
-
-if TYPE_CHECKING:
-    from services.engine import Engine
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +32,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(export_offline(args.tenant, root=args.state_dir, out=args.out))
         return ExitCode.DONE
 
-    def body(engine: Engine) -> ExitCode:
+    def body(connection: Connection) -> ExitCode:
+        engine = connection.engine
         if engine.load_plan() is None:
             engine.make_plan()
         engine.assess()

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from app.cli.command import Command
-from app.cli.context import read_tenant
+from app.cli.context import Connection, read_tenant
 from services.exit_codes import ExitCode
 from services.i18n import N_, _
-
-if TYPE_CHECKING:
-    from services.engine import Engine
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +17,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    def body(engine: Engine) -> ExitCode:
+    def body(connection: Connection) -> ExitCode:
         from services.headless.text import print_plan
 
+        engine = connection.engine
         engine.make_plan(save=True)
         print_plan(engine, sys.stdout, json_mode=args.json)
         return ExitCode.DONE

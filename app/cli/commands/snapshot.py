@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli.command import Command
-from app.cli.context import connected
+from app.cli.context import Connection, read_tenant
 from app.cli.process import say
 from services.exit_codes import ExitCode
 from services.i18n import N_, _
@@ -53,9 +53,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         )
     control = RunControl()
     progress = ReadProgress(say)
-    with connected(args, read_only=True, control=control, on_call=progress) as connection:
-        if connection.report_missing(reading=True):
-            return ExitCode.AUTH
+
+    def body(connection: Connection) -> ExitCode:
         engine = connection.engine
         session = connection.session
         snapshot, summary = take_snapshot(
@@ -74,8 +73,10 @@ def run(args: argparse.Namespace) -> ExitCode:
             f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json.gz"
         )
         save_snapshot(snapshot, out)
-    _print_summary(snapshot, summary, out)
-    return ExitCode.DONE
+        _print_summary(snapshot, summary, out)
+        return ExitCode.DONE
+
+    return read_tenant(args, body, read_only=True, control=control, on_call=progress)
 
 
 def _print_summary(snapshot: Snapshot, summary: CaptureSummary, out: Path) -> None:
