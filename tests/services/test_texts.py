@@ -106,3 +106,43 @@ def test_yes_in_each_language(lang: str, yes: list[str], no: list[str]) -> None:
     set_language(lang)
     assert all(affirmative(a) for a in yes)
     assert not any(affirmative(a) for a in no)
+
+
+# Swedish an admin would write: one word for an application (the Entra admin center's
+# "program"; "appregistrering" stays, it is the portal's own name), "din del" for a handoff
+# (what closeout hands to you), and no calques.
+SWEDISH_NOT_SAID = {
+    r"\bapp(ar|en|ens|arna|s)?\b": "one word for applications: program",
+    r"(?i)överlämning": "a handoff is 'din del'",
+    r"(?i)kommer att göra": "'Will do' is 'Att göra'",
+    r"(?i)\bhar gjort\b": "'Did' is 'Gjort'",
+    r"(?i)väntar på tid\b": "'waiting on time' is 'väntar ut tiden'",
+    r"(?i)\butom du\b": "'utom dig'",
+}
+
+
+def test_swedish_says_what_a_swedish_admin_says() -> None:
+    from scripts.i18n.layout import ROOT, po_path
+    from scripts.i18n.po import read_po
+
+    _header, _comments, entries = read_po(po_path(ROOT, "sv"))
+    said = [(e.msgid, s) for e in entries if not e.obsolete for s in e.msgstr]
+    wrong = [
+        (why, msgid)
+        for pattern, why in SWEDISH_NOT_SAID.items()
+        for msgid, text in said
+        if re.search(pattern, re.sub(r"\{[^{}]*\}|--[\w-]+|Power Apps", "", text))
+    ]
+    assert wrong == []
+
+    from services.i18n import _
+    from services.names import status_word
+
+    set_language("sv")
+    assert [_("Will do"), _("Did"), _("Handoff"), _("Apps")] == [
+        "Att göra",
+        "Gjort",
+        "Din del",
+        "Program",
+    ]
+    assert status_word(StepStatus.WAITING_TIME) == "väntar ut tiden"
