@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from services.errors import LongWait, Stopped
@@ -41,6 +42,7 @@ from .screens.help import HelpScreen
 from .screens.main_screen import MainScreen
 from .screens.sign_in import SignInScreen
 from .texts import connect_summary, read_only_notice
+from .textual_words import PALETTE_KEY, PALETTE_TOOLTIP, SEARCH_COMMANDS, translated
 
 if TYPE_CHECKING:
     from services.engine import Engine
@@ -60,6 +62,15 @@ class CloseoutApp(Leaving):
     TITLE = "closeout"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", _("Quit"), show=False, priority=True, id="app-quit"),
+        # Textual's own palette key (it adds none when the app has one), in the app's language.
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            _(PALETTE_KEY),
+            show=False,
+            priority=True,
+            tooltip=_(PALETTE_TOOLTIP),
+        ),
     ]
 
     # -- start --------------------------------------------------------------------------------
@@ -273,12 +284,17 @@ class CloseoutApp(Leaving):
         self.bridge.line("info", _("Evidence pack written to {path}").format(path=path))
         self.notify(_("Evidence pack: {path}").format(path=path), timeout=8)
 
+    def action_command_palette(self) -> None:
+        # Textual's, with its placeholder in the app's language.
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=_(SEARCH_COMMANDS)))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # No "quit as soon as possible": quitting goes through the guard.
         for command in super().get_system_commands(screen):
             if command.title.lower().startswith("quit"):
                 continue
-            yield command
+            yield translated(command)
         if isinstance(screen, MainScreen):
             # Every key of the main screen, with its key (Quit and Help among them).
             for title, help_text, action in screen.palette_commands():

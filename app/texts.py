@@ -74,19 +74,17 @@ def read_only_notice() -> str:
 def connect_summary(plan: Plan | None, inventory: Inventory | None) -> str:
     if plan is None or inventory is None:
         return _("Connected.")
+    from services.steps.prepare import inventory_counts
+
     t = plan.tenant
-    return _(
-        "Connected to {name} ({domain}) as {who}: {users:,} users, {subs} subscriptions, "
-        "{apps} applications. Plan {digest}: {actions:,} actions."
-    ).format(
+    actions = len(plan.actions)
+    return _("Connected to {name} ({domain}) as {who}: {counts}. Plan {digest}: {actions}.").format(
         name=t.display_name,
         domain=t.initial_domain,
         who=t.signed_in_upn or _("app-only"),
-        users=len(inventory.users),
-        subs=len(inventory.subscriptions),
-        apps=len(inventory.applications),
+        counts=inventory_counts(inventory),
         digest=plan.digest(),
-        actions=len(plan.actions),
+        actions=ngettext("{n:,} action", "{n:,} actions", actions).format(n=actions),
     )
 
 

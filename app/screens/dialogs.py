@@ -11,22 +11,29 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
-from services.i18n import _
+from services.i18n import _, affirmative
+
+
+def yes_key() -> str:
+    """The key that says yes in the app's language (Swedish ``j``); ``y`` always does too."""
+    return _("y|yes").split("|")[0].strip() or "y"
 
 
 class ConfirmModal(ModalScreen[bool]):
-    """Yes/no with the consequence spelled out; ``y`` confirms, ``n``/Esc cancels."""
+    """Yes/no with the consequence spelled out; ``y`` (or the language's own, Swedish ``j``)
+    confirms, ``n``/Esc cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", _("Cancel"), id="cancel"),
         Binding("n", "cancel", _("No"), show=False),
-        Binding("y", "confirm", _("Yes"), id="confirm"),
+        Binding("y", "confirm", _("Yes"), id="confirm", key_display=yes_key()),
     ]
 
     def __init__(
@@ -51,7 +58,7 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel (Esc)"), id="cancel")
                 yield Button(
-                    f"{self._confirm_label} (y)",
+                    f"{self._confirm_label} ({yes_key()})",
                     id="confirm",
                     variant="error" if self._danger else "primary",
                 )
@@ -62,6 +69,13 @@ class ConfirmModal(ModalScreen[bool]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")
+
+    def on_key(self, event: events.Key) -> None:
+        # The language's own yes (Swedish j), which no binding holds: the bindings are made
+        # when the module is imported, the language can be chosen later.
+        if event.character and event.character != "y" and affirmative(event.character):
+            event.stop()
+            self.action_confirm()
 
     def action_cancel(self) -> None:
         self.dismiss(False)

@@ -24,9 +24,10 @@ def inventory_counts(inv: Inventory) -> str:
     users, subs, apps = len(inv.users), len(inv.subscriptions), len(inv.applications)
     return ", ".join(
         (
-            ngettext("{n} user", "{n} users", users).format(n=users),
-            ngettext("{n} subscription", "{n} subscriptions", subs).format(n=subs),
-            ngettext("{n} application", "{n} applications", apps).format(n=apps),
+            # The number in thousands ("40,000 users"), the noun chosen by the number itself.
+            ngettext("{n} user", "{n} users", users).format(n=f"{users:,}"),
+            ngettext("{n} subscription", "{n} subscriptions", subs).format(n=f"{subs:,}"),
+            ngettext("{n} application", "{n} applications", apps).format(n=f"{apps:,}"),
         )
     )
 

@@ -17,6 +17,16 @@ from services.steps.subscriptions import assess_cancel, assess_delete
 from tests.support.cli_harness import FAST, connected_session, run_cli, target_args
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+BARE = {
+    "seed": 21,
+    "admin_count": 0,
+    "synced_fraction": 0,
+    "guest_fraction": 0,
+    "subscriptions": "none",
+    "manual_blockers": False,
+    "time_scale": FAST,
+}
+"""A tenant of users alone: no other admin, nothing synced, no guest, no subscription."""
 
 
 def _sub(n: int, status: str) -> SubscriptionRow:
@@ -68,16 +78,7 @@ def test_step_5_waits_for_one_step_in_the_singular(make_sandbox, tmp_path: Path)
 def test_the_headless_run_never_asks_to_type_the_domain(make_sandbox, tmp_path, monkeypatch):
     # One user and nothing else: step 0 counts "1 user", and after step 1 the run reaches
     # step 5's cleanup, which a headless run confirms with --confirm-domain.
-    sb = make_sandbox(
-        users=3,
-        seed=21,
-        admin_count=0,
-        synced_fraction=0,
-        guest_fraction=0,
-        subscriptions="none",
-        manual_blockers=False,
-        time_scale=FAST,
-    )
+    sb = make_sandbox(users=3, **BARE)
     argv = ["run", "--headless", "--yes", "--no-wait", "--confirm-manual", "all"]
     r = run_cli(
         [*argv, *target_args(sb, tmp_path)], monkeypatch=monkeypatch, token=sb.issue_token()
@@ -93,6 +94,22 @@ def test_the_headless_run_never_asks_to_type_the_domain(make_sandbox, tmp_path, 
     )
     assert "1 user," in status.out, status.text
     assert not re.search(r"\btype\b", status.text, re.IGNORECASE), status.text
+
+
+def test_the_tuis_connect_line_says_1_user_not_1_users(make_sandbox, tmp_path: Path) -> None:
+    from app.texts import connect_summary
+
+    # The admin alone, no subscription.
+    sb = make_sandbox(users=1, **BARE)
+    with connected_session(sb, tmp_path) as session:
+        engine = session.engine
+        engine.refresh()
+        engine.make_plan()
+        line = connect_summary(engine.plan, engine.inventory)
+    counted = re.findall(r"\b(\d[\d,]*) (user|subscription|application|action)(s?)\b", line)
+    assert {noun for _n, noun, _s in counted} == {"user", "subscription", "application", "action"}
+    assert all((n == "1") == (not s) for n, _noun, s in counted), line
+    assert "1 user," in line, line
 
 
 @pytest.mark.parametrize(
