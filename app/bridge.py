@@ -36,7 +36,7 @@ from services.models import (
 from services.plan.labels import not_sent_text
 
 from .messages import HandoffChanged, InventoryLoaded, StepStateChanged
-from .step_book import COUNTED_ACTIONS, LiveCounts
+from .step_book import LiveCounts
 
 if TYPE_CHECKING:
     from services.control import Waiting
@@ -158,7 +158,7 @@ class EngineBridge:
                 if table:
                     self._pending.marks.setdefault(table, {})[event.object_id] = status
                 live = self._live.get(event.step)
-                if live is not None and COUNTED_ACTIONS.get(event.action) == event.step:
+                if live is not None and event.action in live.counts:
                     live.add(event.outcome)
                     self._pending.live[event.step] = live.current()
                 if self._tally is not None:

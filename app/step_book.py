@@ -16,20 +16,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from services.models import Handoff, ProgressUpdated, StepId, StepState, StepStatus
+from services.steps import load_registry
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-
-
-COUNTED_ACTIONS: dict[str, StepId] = {
-    "delete-user": StepId.DELETE_USERS,
-    "disable-mfa": StepId.DISABLE_MFA,
-    "disable-security-defaults": StepId.DISABLE_MFA,
-    "disable-ca-policy": StepId.DISABLE_MFA,
-}
-"""The writes that are the objects their step counts ("Users 12/299"): each success moves the
-step's count on by one. Other writes (turning directory sync off in step 1, step 5's clean-up,
-which counts readiness checks) leave the step's count to the next Graph read."""
 
 
 class LiveCounts:
@@ -37,10 +27,12 @@ class LiveCounts:
     state that said it runs) plus each counted success and failure since. Not thread-safe: the
     bridge keeps it under its lock."""
 
-    __slots__ = ("failed", "ok", "state")
+    __slots__ = ("counts", "failed", "ok", "state")
 
     def __init__(self, state: StepState) -> None:
         self.state = state
+        self.counts: frozenset[str] = load_registry().step(state.step).counts
+        """The actions whose outcomes move this count (the step's registry entry says)."""
         self.ok = 0
         self.failed = 0
 
@@ -108,7 +100,7 @@ class StepBook:
         p = self.progress.get(step)
         eta = p.eta_seconds if p else None
         writes, quota = (p.writes_in_window, p.write_quota) if p else (0, 0)
-        if step in COUNTED_ACTIONS.values() or p is None:
+        if load_registry().step(step).counts or p is None:
             done, total, failed = state.done, state.total, state.failed
         else:
             done, total, failed = p.done, p.total, p.failed

@@ -206,4 +206,5 @@ DISABLE_MFA = Step(
     run=_run,
     run_label=N_("turn MFA off"),
     confirm=confirmation,
+    counts=frozenset({"disable-mfa", "disable-security-defaults", "disable-ca-policy"}),
 )

@@ -168,6 +168,11 @@ class Step:
     other steps wait for it, and a headless run never re-plans on its own."""
     manual_checks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Checks no API can make, which the admin ticks: key → (what, where) (``N_``)."""
+    counts: frozenset[str] = frozenset()
+    """The journal actions each of whose successes is one more of the step's objects done
+    ("Users 12/299"), so that a running step's count moves on with them. Other writes (turning
+    directory sync off, step 5's clean-up, which counts checks) leave the count to the next
+    read."""
     subscriptions: tuple[SubscriptionPhase, ...] = ()
     """The phases of the subscriptions this step still has to see go, which its status lists
     (steps 2 and 3, handoffs that closeout watches)."""

@@ -411,4 +411,5 @@ DELETE_USERS = Step(
     run=_run,
     run_label=N_("delete users"),
     confirm=confirmation,
+    counts=frozenset({"delete-user"}),
 )
