@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 
 from services.control import RunControl
 from services.exit_codes import ExitCode, exit_code_for_steps
@@ -69,6 +70,25 @@ class AppState(App[int]):
         self.bells = 0
         """How often the terminal bell rang for news (a wait ended, a handoff, a failure)."""
         """What quitting said on the terminal: the waits that go on without closeout."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast, its message always shown as typed (``markup`` is ignored).
+
+        Textual reads a toast's message as markup by default, and the screens' ``notify``
+        passes that default on. Toasts carry Graph's words (an error, a product or an app named
+        in news of a handoff): a name such as "[red]x[/]" would lose its brackets, "[/]" alone
+        would make the toast raise, "[@click=app.quit]" would become an action link. No toast
+        of closeout's own uses markup; this is the one place all of them pass.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # -- state for the screens -----------------------------------------------------------------
 

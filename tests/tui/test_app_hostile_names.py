@@ -234,3 +234,23 @@ async def test_hostile_names_in_step_5s_typed_confirmation_are_inert(
         assert neutralise(HOSTILE_ORGANIZATION) in text.splitlines()[0]
         assert "Type the initial domain fabrikam" in text and "Cancel (Esc)" in text
         assert "esc Cancel" in text.splitlines()[-1]
+
+
+async def test_a_toast_shows_a_hostile_name_literally_never_as_markup(
+    make_app: AppFactory,
+) -> None:
+    # Textual reads a toast's message as markup unless told otherwise. Toasts carry Graph's
+    # words (an error, news of a handoff naming a product or an app): a name such as
+    # "[red]markup[/]" must show as typed, "[/]" alone must not make the toast raise, and
+    # "[@click=app.quit]" must not become an action link. Every notify of the app, the
+    # screens' included, goes through the app.
+    app = make_app()
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        main = await connected(pilot)
+        hostile = ("[red]markup[/]@x.example", "lone[/]@x.example", "[@click=app.quit]q[/]")
+        for text in hostile:
+            main.notify(text, severity="error")
+        await wait_for(pilot, lambda: len(app.screen.query("Toast")) >= 3, "the toasts")
+        shown = [toast.render() for toast in app.screen.query("Toast")]
+        assert {c.plain for c in shown} >= set(hostile), [c.plain for c in shown]
+        assert not [s for c in shown for s in c.spans], [c.spans for c in shown]
