@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from services.i18n import _
-from services.journal.records import parse_time
 from services.models import StepId, StepState, StepStatus
 from services.names import status_word, step_name
+from services.timestamps import parse_time
 
 if TYPE_CHECKING:
     from services.journal.resume import UnfinishedRun

@@ -6,7 +6,6 @@ defaults and Conditional Access (``$select`` keeps each page at 1 resource unit)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from services import endpoints
@@ -20,20 +19,11 @@ from services.models import (
     SubscriptionRow,
     UserRow,
 )
+from services.timestamps import parse_time
 
 USER_SELECT = "id,userPrincipalName,displayName,userType,accountEnabled,onPremisesSyncEnabled,assignedLicenses"
 # Service plans whose data outlives the account: mailboxes and OneDrive/SharePoint.
 DATA_PLAN_PREFIXES = ("EXCHANGE_S_", "SHAREPOINT", "ONEDRIVE")
-
-
-def parse_time(value: object) -> datetime | None:
-    """A Graph timestamp, or None when it is absent or not one (shown as unknown)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 EXPAND_CAP = 20

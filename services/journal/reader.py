@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from services.paths import normalize_tenant_id, tenant_path
+from services.timestamps import parse_time
 
 from .health import ForeignJournal, JournalHealth, _Scan
-from .records import JOURNAL_NAME, LOCK_NAME, _decode, parse_time
+from .records import JOURNAL_NAME, LOCK_NAME, _decode
 from .resume import UnfinishedRun, _Survey, _unfinished
 
 __all__ = ["JournalReader"]

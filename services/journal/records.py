@@ -31,7 +31,6 @@ __all__ = [
     "contains_token",
     "format_time",
     "new_run_id",
-    "parse_time",
     "validate_run_id",
 ]
 
@@ -78,17 +77,6 @@ def format_time(moment: datetime) -> str:
         raise ValueError("naive datetime: journal times must be timezone-aware")
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_time(value: object) -> datetime | None:
-    """The datetime of a journal ``t`` value, or None if it is missing or malformed."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def new_run_id(now: datetime | None = None) -> str:

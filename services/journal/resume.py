@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .records import SETTLED, _intent_fields, parse_time
+from services.timestamps import parse_time
+
+from .records import SETTLED, _intent_fields
 
 __all__ = ["UnfinishedRun"]
 

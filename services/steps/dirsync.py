@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.i18n import _, ngettext
-from services.journal.records import parse_time
 from services.journal.writer import Journal
+from services.timestamps import parse_time
 
 ACTION = "disable-directory-sync"
 WINDOW = timedelta(hours=72)
