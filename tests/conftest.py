@@ -21,8 +21,8 @@ from services.sandbox import Sandbox, SandboxConfig, start_sandbox
 from services.sandbox.config import behaviour_settings
 
 # The property tests (tests/services/*/test_properties_*.py) talk to a sandbox over HTTP on a
-# busy machine: how long an example takes is no verdict. Their examples are random; a failure is replayed
-# from .hypothesis/ on the next run, and printed with the seed that finds it again.
+# busy machine: how long an example takes is no verdict. Their examples are random; a failure is
+# replayed from .hypothesis/ on the next run, and printed with the seed that finds it again.
 settings.register_profile(
     "closeout",
     deadline=None,
@@ -143,20 +143,13 @@ def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
 def connect(tmp_path: Any) -> Iterator[Callable[[Sandbox], Any]]:
     """``connect(sb)``: the engine of a session signed in to ``sb`` with a bearer token, its
     state under the test's tmp_path; the session is closed after the test."""
-    from services.session import Session, SessionOptions
+    from services.session import Session
+    from tests.support.sessions import sandbox_options
 
     sessions: list[Session] = []
 
     def make(sb: Sandbox) -> Any:
-        session = Session(
-            SessionOptions(
-                graph_url=sb.base_url,
-                authority=sb.authority,
-                state_root=tmp_path / "state",
-                use_token_cache=False,
-                environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
-            )
-        )
+        session = Session(sandbox_options(sb, tmp_path / "state"))
         sessions.append(session)
         return session.connect(sink=lambda _event: None)
 

@@ -12,8 +12,9 @@ import pytest
 
 from services.errors import AuthError, GraphError
 from services.sandbox.identity.provider import approve_device_code
-from services.session import Session, SessionOptions
+from services.session import Session
 from tests.support.cli_harness import deletable_sandbox
+from tests.support.sessions import sandbox_options
 
 
 @pytest.fixture
@@ -21,17 +22,8 @@ def session_for(tmp_path: Path):
     sessions: list[Session] = []
 
     def make(sb, *, device_code: bool = False) -> Session:
-        environ = {} if device_code else {"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()}
-        session = Session(
-            SessionOptions(
-                graph_url=sb.base_url,
-                authority=sb.authority,
-                state_root=tmp_path / "state",
-                use_token_cache=False,
-                environ=environ,
-                poll_interval=0.05,
-            )
-        )
+        options = sandbox_options(sb, tmp_path / "state", token=not device_code, poll_interval=0.05)
+        session = Session(options)
         sessions.append(session)
         if device_code:
             prompt = session.start_device_code()

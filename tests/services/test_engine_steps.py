@@ -31,9 +31,10 @@ from services.models import (
 )
 from services.plan.model import KeptAccount, PlannedAction
 from services.sandbox import Sandbox
-from services.session import Session, SessionOptions
+from services.session import Session
 from services.steps import mfa
 from services.steps.directory import MANUAL_ITEMS
+from tests.support.sessions import sandbox_options
 
 
 @dataclasses.dataclass
@@ -50,18 +51,7 @@ def rig_for(tmp_path: Path) -> Iterator:
 
     def make(sb: Sandbox, **options) -> Rig:
         events: list = []
-        session = Session(
-            SessionOptions(
-                graph_url=sb.base_url,
-                authority=sb.authority,
-                state_root=tmp_path / "state",
-                use_token_cache=False,
-                environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
-                sandbox_time_scale=sb.clock.time_scale if sb.clock.time_scale != 1 else None,
-                poll_interval=0.05,
-                **options,
-            )
-        )
+        session = Session(sandbox_options(sb, tmp_path / "state", follow_clock=True, **options))
         sessions.append(session)
         engine = session.connect(sink=events.append)
         return Rig(sb, session, engine, events)

@@ -407,21 +407,10 @@ def connected_session(
     """A :class:`~services.session.Session` signed in to ``sb`` with a ready token and
     connected (its engine at ``.engine``, events to ``sink``), closed afterwards; ``options``
     are :class:`~services.session_options.SessionOptions` fields."""
-    from services.session import Session, SessionOptions
+    from services.session import Session
+    from tests.support.sessions import sandbox_options
 
-    scale = sb.clock.time_scale
-    session = Session(
-        SessionOptions(
-            graph_url=sb.base_url,
-            authority=sb.authority,
-            state_root=state_dir,
-            use_token_cache=False,
-            environ={"CLOSEOUT_ACCESS_TOKEN": sb.issue_token()},
-            sandbox_time_scale=scale if scale != 1 else None,
-            poll_interval=0.05,
-            **options,
-        )
-    )
+    session = Session(sandbox_options(sb, state_dir, follow_clock=True, **options))
     try:
         session.connect(sink=sink)
         yield session
