@@ -21,7 +21,7 @@ from services.control import RunControl
 from services.graph.client import GraphClient
 from services.inventory.reads import read_users
 from services.steps import users as step_users
-from tests.services.batch.test_batch_executor import Tokens, delete, user_ids
+from tests.support.graph import SandboxTokens, delete, user_ids
 
 
 def test_the_executors_per_item_objects_have_no_instance_dict() -> None:
@@ -37,7 +37,7 @@ def test_the_executor_keeps_bookkeeping_only_for_the_items_it_has_taken(
     make_sandbox: Any,
 ) -> None:
     sb = make_sandbox(users=130, seed=4, synced_fraction=0.0)
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     items = [delete(uid) for uid in user_ids(client, sb)[:120]]
     live: list[int] = []
 
@@ -58,7 +58,7 @@ def test_a_second_listing_holds_the_rows_of_the_first_where_the_users_read_the_s
     make_sandbox: Any,
 ) -> None:
     sb = make_sandbox(users=40, seed=5)
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     first = read_users(client)
     renamed, synced = first[3].id, first[7].id
     sb.tenant.users.get(renamed).display_name = "Someone Else"

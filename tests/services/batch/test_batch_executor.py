@@ -24,17 +24,7 @@ from services.graph.client import GraphClient
 from services.graph.responses import CallRecord
 from services.pacing import WritePacer
 from services.sandbox import FaultRule, SandboxConfig, start_sandbox
-
-
-class Tokens:
-    def __init__(self, sb) -> None:
-        self.sb = sb
-        self.current = sb.issue_token()
-
-    def token(self, *, force_refresh: bool = False) -> str:
-        if force_refresh:
-            self.current = self.sb.issue_token()
-        return self.current
+from tests.support.graph import SandboxTokens, delete, user_ids
 
 
 class Collector:
@@ -61,15 +51,6 @@ def sb():
     sandbox.stop()
 
 
-def user_ids(client: GraphClient, sb) -> list[str]:
-    users = client.get_all("/users", params={"$top": 999, "$select": "id"})
-    return [u["id"] for u in users if u["id"] != sb.admin_id]
-
-
-def delete(uid: str) -> BatchItem:
-    return BatchItem(key=uid, method="DELETE", url=f"/users/{uid}", action="delete-user", label=uid)
-
-
 def executor(client, control=None, collector=None, **kw) -> BatchExecutor:
     kw.setdefault("backoff_base", 0.02)
     kw.setdefault("backoff_cap", 0.2)
@@ -88,7 +69,7 @@ def by_key(results: list[ItemResult]) -> dict[str, ItemResult]:
 
 def test_mixed_item_results_in_one_batch(sb):
     records: list[CallRecord] = []
-    client = GraphClient(sb.base_url, Tokens(sb), on_call=records.append)
+    client = GraphClient(sb.base_url, SandboxTokens(sb), on_call=records.append)
     ids = user_ids(client, sb)[:8]
     ok1, ok2, ok3, gone, denied, flaky, ok4, ok5 = ids
     client.request("DELETE", f"/users/{gone}")  # already deleted before the run
@@ -141,7 +122,7 @@ def test_mixed_item_results_in_one_batch(sb):
 
 
 def test_a_throttled_item_is_retried_no_earlier_than_its_own_retry_after(sb):
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:5]
     slow = ids[2]
     sb.faults.add(FaultRule(method="DELETE", path=slow, status=429, retry_after=1.2))
@@ -161,7 +142,7 @@ def read(uid: str) -> BatchItem:
 
 def test_a_read_answered_5xx_forever_ends_failed_after_max_attempts(sb):
     # (Before, this held for writes too; a write's 5xx is now settled by reading: see below.)
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:3]
     broken = ids[1]
     sb.faults.add(FaultRule(method="GET", path=f"/users/{broken}", status=503, times=-1))
@@ -182,7 +163,7 @@ def test_a_write_answered_5xx_is_unknown_and_never_sent_again(sb, after):
     # Whether a gateway's 5xx came before or after Graph acted, the answer cannot tell: the
     # write is left unknown for a fresh read to settle, never resent blindly (a resent write
     # Graph had carried out is a write twice).
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:3]
     broken = ids[1]
     sb.faults.add(FaultRule(method="DELETE", path=broken, status=504, after=after, times=-1))
@@ -195,7 +176,7 @@ def test_a_write_answered_5xx_is_unknown_and_never_sent_again(sb, after):
 
 
 def test_404_on_delete_is_idempotent_success_on_a_second_run(sb):
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:25]
     first = executor(client).run([delete(u) for u in ids])
     assert {r.outcome for r in first} == {Outcome.done}
@@ -208,7 +189,7 @@ def test_404_on_delete_is_idempotent_success_on_a_second_run(sb):
 def test_a_dropped_batch_connection_leaves_its_writes_unknown_and_sends_none_again(sb):
     # (Before issue 9 the whole batch was resent blindly; the DELETEs Graph had carried out
     # were sent twice, and under a lasting outage ended "failed" though they were done.)
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:6]
     # The sandbox drops the whole connection when it reaches this item; items it handled
     # before were really deleted, the others not: only a fresh read can tell which.
@@ -223,7 +204,7 @@ def test_a_dropped_batch_connection_leaves_its_writes_unknown_and_sends_none_aga
 
 def test_versions_go_to_separate_batches_and_get_bodies_come_back(sb):
     records: list[CallRecord] = []
-    client = GraphClient(sb.base_url, Tokens(sb), on_call=records.append)
+    client = GraphClient(sb.base_url, SandboxTokens(sb), on_call=records.append)
     ids = user_ids(client, sb)[:6]
     items = []
     for uid in ids[:3]:
@@ -259,7 +240,7 @@ def test_versions_go_to_separate_batches_and_get_bodies_come_back(sb):
 
 def test_more_than_20_items_are_split_and_run_concurrently(sb):
     records: list[CallRecord] = []
-    client = GraphClient(sb.base_url, Tokens(sb), on_call=records.append)
+    client = GraphClient(sb.base_url, SandboxTokens(sb), on_call=records.append)
     ids = user_ids(client, sb)[:55]
     results = executor(client, concurrency=3).run([delete(u) for u in ids])
     assert {r.outcome for r in results} == {Outcome.done}
@@ -272,7 +253,7 @@ def test_more_than_20_items_are_split_and_run_concurrently(sb):
 
 
 def test_a_stop_during_a_long_retry_after_returns_within_a_second(sb):
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:4]
     sb.faults.add(FaultRule(method="DELETE", path=ids[0], status=429, retry_after=30))
     control = RunControl()
@@ -297,7 +278,7 @@ def test_a_stop_during_a_long_retry_after_returns_within_a_second(sb):
 def test_on_results_gets_each_batchs_outcomes_together_and_each_item_once(make_sandbox):
     # So that the journal records a batch's outcomes with one fsync, not twenty.
     sb = make_sandbox(users=80, seed=3, synced_fraction=0.0)
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:79]
     groups: list[list[str]] = []
     lock = threading.Lock()
@@ -328,7 +309,7 @@ def test_on_results_gets_each_batchs_outcomes_together_and_each_item_once(make_s
 
 
 def test_stop_lets_the_in_flight_batch_finish_and_skips_the_rest(sb):
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:50]
     control = RunControl()
     collector = Collector()
@@ -360,7 +341,7 @@ def test_stop_lets_the_in_flight_batch_finish_and_skips_the_rest(sb):
 
 
 def test_pause_holds_new_batches_until_resume(sb):
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:40]
     control = RunControl()
     collector = Collector()
@@ -393,7 +374,7 @@ def test_pause_holds_new_batches_until_resume(sb):
 
 
 def test_a_failing_journal_aborts_before_anything_is_sent(sb):
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:5]
     seen: list[ItemResult] = []
 
@@ -409,7 +390,7 @@ def test_a_failing_journal_aborts_before_anything_is_sent(sb):
 
 
 def test_a_failing_result_sink_aborts_the_run_but_every_item_is_still_reported(sb):
-    client = GraphClient(sb.base_url, Tokens(sb))
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
     ids = user_ids(client, sb)[:45]
     reported: list[ItemResult] = []
 
@@ -429,7 +410,7 @@ def test_a_failing_result_sink_aborts_the_run_but_every_item_is_still_reported(s
 
 
 def test_read_only_client_aborts_the_run_and_nothing_is_written(sb):
-    client = GraphClient(sb.base_url, Tokens(sb), read_only=True)
+    client = GraphClient(sb.base_url, SandboxTokens(sb), read_only=True)
     ids = user_ids(client, sb)[:5]
     collector = Collector()
     with pytest.raises(ReadOnlyViolation):
@@ -458,7 +439,7 @@ def test_pacing_keeps_writes_within_the_quota_in_every_window():
         )
     )
     try:
-        client = GraphClient(sb.base_url, Tokens(sb))
+        client = GraphClient(sb.base_url, SandboxTokens(sb))
         ids = user_ids(client, sb)[:156]  # 40, 40, 40 and 36: four windows' worth
         pacer = WritePacer(quota, window_sim / scale)
         gauge: list[int] = []
@@ -492,7 +473,7 @@ def test_without_pacing_the_same_load_is_throttled():
         )
     )
     try:
-        client = GraphClient(sb.base_url, Tokens(sb))
+        client = GraphClient(sb.base_url, SandboxTokens(sb))
         ids = user_ids(client, sb)[:60]
         pacer_free = executor(client, concurrency=3)
         results = pacer_free.run([delete(u) for u in ids])

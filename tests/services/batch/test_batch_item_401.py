@@ -12,26 +12,12 @@ from services.batch.executor import BatchExecutor
 from services.batch.items import BatchItem, Outcome
 from services.control import RunControl
 from services.graph.client import GraphClient
-
-
-class Tokens:
-    """Refreshable tokens, as msal gives them: a forced refresh issues a new one."""
-
-    def __init__(self, sb) -> None:
-        self.sb = sb
-        self.current = sb.issue_token()
-        self.refreshes = 0
-
-    def token(self, *, force_refresh: bool = False) -> str:
-        if force_refresh:
-            self.refreshes += 1
-            self.current = self.sb.issue_token()
-        return self.current
+from tests.support.graph import SandboxTokens
 
 
 def test_an_item_refused_for_an_expired_token_is_sent_again_and_done(make_sandbox) -> None:
     sb = make_sandbox(users=12, seed=3, synced_fraction=0.0)
-    tokens = Tokens(sb)
+    tokens = SandboxTokens(sb)
     client = GraphClient(sb.base_url, tokens, backoff_base=0.01)
     ids = [u.id for u in sb.tenant.users.values() if u.id != sb.admin_id][:5]
     victim = ids[2]

@@ -12,8 +12,8 @@ import pytest
 from services.graph.client import GraphClient
 from services.inventory.reads import EXPAND_CAP, read_roles
 from services.models import GLOBAL_ADMIN
-from tests.services.batch.test_batch_executor import Tokens
 from tests.support.cli_harness import run_cli, target_args
+from tests.support.graph import SandboxTokens
 
 
 def role_reads(sb: Any) -> Counter[str]:
@@ -46,7 +46,7 @@ def test_role_members_come_in_one_read_unless_graph_may_have_cut_them_short(
     make_sandbox: Any, behaviour: str, admins: int, lists: int, member_reads: Any
 ) -> None:
     sb = make_sandbox(users=150, admin_count=admins, behaviours=behaviour)
-    members, _names = read_roles(GraphClient(sb.base_url, Tokens(sb)))
+    members, _names = read_roles(GraphClient(sb.base_url, SandboxTokens(sb)))
     assert {k: sorted(v) for k, v in members.items()} == {
         k: sorted(v) for k, v in truth(sb).items()
     }
