@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from services.sandbox.core import ALL_SCOPES
 from services.sandbox.http import Response
 from services.sandbox.identity.provider import register_app
-from tests.services.auth.test_auth import _make_cert, _write_pem
+from tests.support.certs import make_cert, write_pem
 from tests.support.cli_harness import (
     FAST,
     deletable_sandbox,
@@ -136,12 +136,12 @@ def test_the_named_tenant_by_any_of_its_names_proceeds(sb, tmp_path, monkeypatch
 
 
 def test_a_certificate_sign_in_to_another_tenant_is_refused(sb, tmp_path, monkeypatch):
-    key, cert = _make_cert()
+    key, cert = make_cert()
     client_id = str(uuid.uuid4())
     register_app(
         sb, client_id, cert.public_bytes(serialization.Encoding.PEM), ALL_SCOPES - {"User.Read"}
     )
-    pem = _write_pem(tmp_path / "app.pem", key, cert)
+    pem = write_pem(tmp_path / "app.pem", key, cert)
     state = tmp_path / "state"
     r = run_cli(
         [

@@ -12,7 +12,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
 from services.sandbox import SandboxConfig, start_sandbox
 from services.sandbox.core import Sandbox
@@ -34,6 +32,7 @@ from services.sandbox.identity.provider import (
     register_app,
 )
 from services.sandbox.tokens import TokenRejected
+from tests.support.certs import make_cert
 
 CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 SCOPES = "https://graph.microsoft.com/User.Read https://graph.microsoft.com/User.ReadWrite.All"
@@ -105,23 +104,6 @@ def _assert_entra_error(resp: requests.Response, error: str, code: int) -> dict[
     for key in ("timestamp", "trace_id", "correlation_id"):
         assert body[key]
     return body
-
-
-def _make_cert(common_name: str = "closeout-test") -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
 
 
 def _assertion(
@@ -479,7 +461,7 @@ def test_unsupported_grant_type(sb: Sandbox) -> None:
 
 @pytest.fixture(scope="module")
 def app_cert(sb: Sandbox) -> tuple[str, rsa.RSAPrivateKey, x509.Certificate]:
-    key, cert = _make_cert()
+    key, cert = make_cert()
     client_id = str(uuid.uuid4())
     pem = cert.public_bytes(serialization.Encoding.PEM).decode()
     registration = register_app(sb, client_id, pem, {"User.ReadWrite.All", "Directory.Read.All"})
@@ -506,7 +488,7 @@ def test_client_credentials_refusals(sb: Sandbox, app_cert: Any) -> None:
     client_id, key, cert = app_cert
     audience = f"{_https(sb)}/{sb.tenant_id}/oauth2/v2.0/token"
 
-    other_key, other_cert = _make_cert("someone-else")
+    other_key, other_cert = make_cert("someone-else")
     body = _assert_entra_error(
         _client_credentials(sb, client_id, _assertion(other_key, other_cert, client_id, audience)),
         "invalid_client",

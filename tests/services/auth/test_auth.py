@@ -20,10 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from app.cli import build_parser
 from app.cli.options import session_options
@@ -58,6 +55,7 @@ from services.sandbox.identity.provider import (
 )
 from services.sandbox.tokens import TokenRejected
 from services.session import Session
+from tests.support.certs import make_cert, write_pem
 from tests.support.cli_harness import target_args
 
 # -- nothing may leave the machine -----------------------------------------------------------
@@ -102,34 +100,6 @@ def _sign_in(sb: Sandbox, auth: DeviceCodeAuth, upn: str | None = None) -> None:
     approve_device_code(sb, prompt.user_code, upn)
     auth.wait(prompt, threading.Event())
     assert auth.signed_in
-
-
-def _make_cert(common_name: str = "closeout-app", *, days: int = 30):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=60))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _write_pem(path: Path, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> Path:
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    path.write_bytes(key_pem + cert.public_bytes(serialization.Encoding.PEM))
-    path.chmod(0o600)
-    return path
 
 
 def _mode(path: Path) -> int:
@@ -462,11 +432,11 @@ def test_a_code_that_ran_out_locally_is_not_polled_again(sb: Sandbox) -> None:
 
 
 def test_certificate_client_credentials_end_to_end(sb: Sandbox, tmp_path: Path) -> None:
-    key, cert = _make_cert()
+    key, cert = make_cert()
     client_id = str(uuid.uuid4())
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
     register_app(sb, client_id, cert_pem, {"User.ReadWrite.All", "Organization.Read.All"})
-    pem = _write_pem(tmp_path / "app.pem", key, cert)
+    pem = write_pem(tmp_path / "app.pem", key, cert)
 
     auth = CertificateAuth(client_id, sb.authority, pem)
     assert auth.thumbprint == cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
@@ -492,12 +462,12 @@ def test_certificate_client_credentials_end_to_end(sb: Sandbox, tmp_path: Path) 
 
 
 def test_wrong_certificate_is_refused(sb: Sandbox, tmp_path: Path) -> None:
-    key, cert = _make_cert()
-    other_key, other_cert = _make_cert("not-registered")
+    key, cert = make_cert()
+    other_key, other_cert = make_cert("not-registered")
     client_id = str(uuid.uuid4())
     register_app(sb, client_id, cert.public_bytes(serialization.Encoding.PEM), {"User.Read.All"})
     auth = CertificateAuth(
-        client_id, sb.authority, _write_pem(tmp_path / "o.pem", other_key, other_cert)
+        client_id, sb.authority, write_pem(tmp_path / "o.pem", other_key, other_cert)
     )
     with pytest.raises(AuthError) as info:
         auth.token()
@@ -506,7 +476,7 @@ def test_wrong_certificate_is_refused(sb: Sandbox, tmp_path: Path) -> None:
     assert "Certificates & secrets" in text
 
     unknown = CertificateAuth(
-        str(uuid.uuid4()), sb.authority, _write_pem(tmp_path / "k.pem", key, cert)
+        str(uuid.uuid4()), sb.authority, write_pem(tmp_path / "k.pem", key, cert)
     )
     with pytest.raises(AuthError, match="AADSTS700016"):
         unknown.token()
@@ -522,9 +492,9 @@ def test_unusable_certificate_files(tmp_path: Path) -> None:
     with pytest.raises(AuthError, match="not a PEM file"):
         CertificateAuth(client_id, authority, garbage)
 
-    key, cert = _make_cert()
-    other_key, _ = _make_cert("other")
-    mismatched = _write_pem(tmp_path / "mismatch.pem", other_key, cert)
+    key, cert = make_cert()
+    other_key, _ = make_cert("other")
+    mismatched = write_pem(tmp_path / "mismatch.pem", other_key, cert)
     with pytest.raises(AuthError, match="No certificate matching"):
         CertificateAuth(client_id, authority, mismatched)
 
@@ -545,9 +515,9 @@ def test_unusable_certificate_files(tmp_path: Path) -> None:
     with pytest.raises(AuthError, match="encrypted"):
         CertificateAuth(client_id, authority, encrypted)
 
-    old_key, old_cert = _make_cert("expired", days=-1)
+    old_key, old_cert = make_cert("expired", days=-1)
     with pytest.raises(AuthError, match="expired on"):
-        CertificateAuth(client_id, authority, _write_pem(tmp_path / "old.pem", old_key, old_cert))
+        CertificateAuth(client_id, authority, write_pem(tmp_path / "old.pem", old_key, old_cert))
 
     # A directory where the file should be: unreadable even for root.
     unreadable = tmp_path / "unreadable.pem"
