@@ -17,8 +17,8 @@ import pytest
 
 from app.cli.parser import build_parser
 from services.sandbox.portal import HttpPortal, PortalPlayer
-from tests.sandbox.test_sandbox_serve import serving
 from tests.support.cli_harness import FAST, LineTap, run_cli, target_args
+from tests.support.commands import serving
 
 
 def _subparser(parser: argparse.ArgumentParser, *names: str) -> argparse.ArgumentParser:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 
 import requests
 
@@ -17,47 +12,7 @@ from services.auth.scopes import token_claims
 from services.sandbox.seed_lists import PARTNER_TENANT
 from services.textsafe import UNSAFE
 from tests.support import REPO
-
-
-@contextlib.contextmanager
-def serving(*args: str) -> Iterator[tuple[str, str, str, str]]:
-    """``closeout sandbox serve args``: yields what it printed, its Graph root, initial domain
-    and token; stops it with Ctrl-C after the block and checks it exits 0 without traceback."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "sandbox", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 30
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Ctrl-C" in line:
-                break
-        out = "".join(lines)
-        base = re.search(r"Graph root\s+(http://127\.0\.0\.1:\d+)", out)
-        domain = re.search(r"initial domain\s+(\S+\.onmicrosoft\.com)", out)
-        token = re.search(r"CLOSEOUT_ACCESS_TOKEN=(\S+)", out)
-        assert base and domain and token, out
-        yield out, base.group(1), domain.group(1), token.group(1)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert code == 0
-    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+from tests.support.commands import serving
 
 
 def test_serve_prints_base_url_domain_and_a_working_token() -> None:

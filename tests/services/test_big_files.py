@@ -21,8 +21,8 @@ from services.json_text import chunks, read_member
 from services.models import StepId, SubscriptionRow, UserRow
 from services.plan import model as plan_module
 from services.plan.model import KeptAccount, Plan, PlannedAction
-from tests.services.test_evidence import TENANT, TENANT_ID
 from tests.support.cli_harness import run_cli, target_args
+from tests.support.tenant import TENANT, TENANT_ID
 
 
 @pytest.fixture(autouse=True)

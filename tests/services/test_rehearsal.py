@@ -27,8 +27,8 @@ from services.rehearsal.forecast import Pace, write_floor, write_seconds
 from services.rehearsal.run import RehearsalOptions, end_state, rehearse
 from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.faults import FaultRule
-from tests.services.test_snapshot import READ_SCOPES, snapshot_of
 from tests.support.cli_harness import FAST, LineTap, PortalHuman, full_run_args, run_cli
+from tests.support.commands import READ_SCOPES, snapshot_of
 
 pytestmark = pytest.mark.slow
 

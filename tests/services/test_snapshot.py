@@ -18,7 +18,6 @@ import pytest
 import requests
 
 from services import endpoints
-from services.auth.scopes import scopes_for
 from services.control import RunControl
 from services.errors import CloseoutError
 from services.graph.client import GraphClient
@@ -31,22 +30,7 @@ from services.snapshot.capture import ReadProgress, take_snapshot
 from services.snapshot.fileformat import FORMAT, _digest, encode
 from services.snapshot.redact import Redactor
 from tests.support.cli_harness import run_cli, target_args
-
-READ_SCOPES = frozenset(scopes_for(read_only=True))
-
-
-def snapshot_of(
-    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str, name: str = "t"
-) -> tuple[Path, Any]:
-    """``closeout snapshot --out FILE`` with a token carrying the read scopes only."""
-    out = tmp_path / f"{name}.json.gz"
-    result = run_cli(
-        ["snapshot", "--out", str(out), *extra, *target_args(sb, tmp_path / f"state-{name}")],
-        monkeypatch=monkeypatch,
-        token=sb.issue_token(scopes=READ_SCOPES),
-    )
-    assert result.code == 0, result.text[-3000:]
-    return out, result
+from tests.support.commands import READ_SCOPES, serving, snapshot_of
 
 
 def plan_json(sb: Sandbox, state: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -251,8 +235,6 @@ def test_progress_says_the_part_its_page_of_about_how_many_and_the_time_left() -
 def test_sandbox_serve_from_snapshot_serves_the_tenant_it_holds(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.sandbox.test_sandbox_serve import serving
-
     sb = make_sandbox(users=40, seed=7)
     path, _ = snapshot_of(sb, tmp_path, monkeypatch)
     original = plan_json(sb, tmp_path / "a", monkeypatch)

@@ -20,7 +20,7 @@ from app.screens.sign_in import SignInScreen
 from services.models import StepId, TenantInfo
 from services.sandbox import Sandbox
 from services.session import SessionOptions
-from tests.services.test_snapshot import snapshot_of
+from tests.support.commands import snapshot_of
 from widgets import StepChecklist, TenantHeader
 
 from .conftest import FAST, connected, sandbox_of, wait_for

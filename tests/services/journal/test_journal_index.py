@@ -12,8 +12,7 @@ import pytest
 from services.journal.health import ForeignJournal
 from services.journal.resume import _unfinished
 from services.journal.writer import Journal
-
-TENANT_ID = "0b7e2c1a-5f3d-4e8a-9c6b-1d2e3f4a5b6c"
+from tests.support.tenant import TENANT_ID
 
 
 @pytest.fixture(autouse=True)
