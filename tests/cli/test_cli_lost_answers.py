@@ -18,12 +18,11 @@ from services.sandbox import Sandbox
 from tests.support.cli_harness import (
     FAST,
     delete_requests,
+    export_pack,
     journal_records,
     pack_path,
     read_outcomes_csv,
-    run_cli,
     run_no_wait,
-    target_args,
 )
 
 BATCH = r"/v1\.0/\$batch$"
@@ -164,11 +163,7 @@ def test_a_lasting_outage_leaves_them_unknown_and_the_next_run_settles_them(
     assert any("in flight" in n and "confirms 20" in n for n in notes), notes
 
     export = tmp_path / "export"
-    r = run_cli(
-        ["export", "--out", str(export), *target_args(sb, tmp_path)],
-        monkeypatch=monkeypatch,
-        token=sb.issue_token(),
-    )
+    r = export_pack(sb, tmp_path, export, monkeypatch=monkeypatch)
     assert r.code == 0, r.text
     rows = read_outcomes_csv(export)
     assert len(rows) == 59 and {row["result"] for row in rows} == {"done", "gone"}

@@ -13,6 +13,7 @@ from services.sandbox.tenant import User
 from services.steps.subscriptions import ARTICLE_PRODUCTS_LINK
 from tests.support.cli_harness import (
     FAST,
+    export_pack,
     graph_writes,
     journal_records,
     read_outcomes_csv,
@@ -144,11 +145,7 @@ def test_export_holds_every_object_acted_on(tenant, tmp_path, monkeypatch):
     writes_before = len(graph_writes(sb))
 
     out = tmp_path / "pack"
-    r = run_cli(
-        ["export", "--out", str(out), *target_args(sb, tmp_path)],
-        monkeypatch=monkeypatch,
-        token=sb.issue_token(),
-    )
+    r = export_pack(sb, tmp_path, out, monkeypatch=monkeypatch)
     assert r.code == 0, r.text
     assert r.out.strip() == str(out)
     assert len(graph_writes(sb)) == writes_before  # exporting changes nothing

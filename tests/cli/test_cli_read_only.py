@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.journal.writer import Journal
-from tests.support.cli_harness import FAST, graph_writes, run_cli, target_args
+from tests.support.cli_harness import FAST, export_pack, graph_writes, run_cli, target_args
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:
@@ -117,11 +117,7 @@ def test_status_and_export_save_no_plan(ready_for_step5, tmp_path, monkeypatch):
     assert status.code == 3, status.text
     assert not folder.exists()
     out = tmp_path / "pack"
-    export = run_cli(
-        ["export", "--out", str(out), *target_args(sb, state)],
-        monkeypatch=monkeypatch,
-        token=sb.issue_token(),
-    )
+    export = export_pack(sb, state, out, monkeypatch=monkeypatch)
     assert export.code == 0, export.text
     assert (out / "summary.json").exists()
     assert not (folder / "plan.json").exists()

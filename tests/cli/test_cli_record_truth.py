@@ -22,6 +22,7 @@ from services.sandbox import Sandbox
 from tests.support.cli_harness import (
     FAST,
     delete_requests,
+    export_pack,
     graph_writes,
     journal_records,
     pack_path,
@@ -113,11 +114,7 @@ def test_damaged_journal_lines_are_named_by_status_run_export_and_the_evidence(
     assert any("3 damaged lines" in w for w in summary["warnings"])
 
     out = tmp_path / "export"
-    export = run_cli(
-        ["export", "--out", str(out), *target_args(sb, tmp_path)],
-        monkeypatch=monkeypatch,
-        token=sb.issue_token(),
-    )
+    export = export_pack(sb, tmp_path, out, monkeypatch=monkeypatch)
     assert export.code == 0, export.text
     assert "3 damaged lines" in export.err
     md = (out / "summary.md").read_text(encoding="utf-8")

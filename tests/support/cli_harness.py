@@ -140,6 +140,17 @@ def export_offline(
     )
 
 
+def export_pack(
+    sb: Sandbox, state_dir: Path, out: Path, *, monkeypatch: pytest.MonkeyPatch
+) -> Result:
+    """``closeout export --out OUT`` of ``sb``'s close-out, signed in with a fresh token."""
+    return run_cli(
+        ["export", "--out", str(out), *target_args(sb, state_dir)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
+    )
+
+
 def forged_token(sb: Sandbox, tenant_id: str) -> str:
     """A token the sandbox signed that names another tenant (a forged or unknown ``tid``)."""
     from services.sandbox.core import ALL_SCOPES

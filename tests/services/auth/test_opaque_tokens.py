@@ -28,27 +28,13 @@ from tests.support.cli_harness import (
     FAST,
     LineTap,
     PortalHuman,
+    full_run_args,
     graph_writes,
     run_cli,
     target_args,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def _closeout_argv(sb, state: Path) -> list[str]:
-    return [
-        "run",
-        "--headless",
-        "--yes",
-        "--confirm-domain",
-        sb.initial_domain,
-        "--confirm-manual",
-        "all",
-        "--disable-ca-mfa",
-        "--json",
-        *target_args(sb, state),
-    ]
 
 
 def _assert_closed(sb, result) -> None:
@@ -89,7 +75,7 @@ def test_full_closeout_with_an_opaque_bring_your_own_token(
     tap = LineTap()
     with PortalHuman(sb, tap) as human:
         result = run_cli(
-            _closeout_argv(sb, tmp_path / "state"), monkeypatch=monkeypatch, token=token, tap=tap
+            full_run_args(sb, tmp_path / "state"), monkeypatch=monkeypatch, token=token, tap=tap
         )
     assert not human.errors, human.errors
     _assert_closed(sb, result)
@@ -107,7 +93,7 @@ def test_full_closeout_with_opaque_tokens_from_the_device_code_flow(
     tap = LineTap()
     with PortalHuman(sb, tap) as human:
         result = run_cli(
-            _closeout_argv(sb, tmp_path / "state"), monkeypatch=monkeypatch, token="", tap=tap
+            full_run_args(sb, tmp_path / "state"), monkeypatch=monkeypatch, token="", tap=tap
         )
     assert not human.errors, human.errors
     assert "devicelogin" in result.err  # the sign-in prompt was shown: no token was given
