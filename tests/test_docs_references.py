@@ -1,5 +1,6 @@
 """The references in the code resolve: every "design.md §N" / "graph-api.md §N" a comment or
-docstring cites names a section of docs/, and graph-api.md §13 lists every sandbox behaviour."""
+docstring cites names a section of docs/, graph-api.md §13 lists every sandbox behaviour, and
+every test file the README, docs/, the code or the project's settings name is there."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from services.sandbox.config import BEHAVIOURS
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SOURCE_DIRS = ("app", "widgets", "services", "scripts", "tests")
+
+# "tests/services/test_i18n.py", "tests/snapshots/", "tests/services/*/test_properties_*.py".
+TEST_PATH = re.compile(r"\btests/[\w/.*-]*")
+# A test module named alone ("`test_batch_executor.py`"): found anywhere under tests/.
+TEST_NAME = re.compile(r"(?<![\w/])test_\w+\.py\b")
 
 # "graph-api.md §3.2, §4, §11" or "design.md §3": the file, then one or more sections.
 CITATION = re.compile(r"\b(design|graph-api)\.md\)?\s*((?:§\s*[\d.]*\d[,;]?\s*(?:and\s*)?)+)")
@@ -52,3 +58,32 @@ def test_graph_api_lists_every_sandbox_behaviour() -> None:
     table = text.split("## 13.", 1)[1]
     missing = [b.name for b in BEHAVIOURS if f"`{b.name}`" not in table]
     assert not missing, f"graph-api.md §13 does not list: {missing}"
+
+
+def _texts_naming_tests() -> list[Path]:
+    texts = [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / ".ci" / "run"]
+    texts += sorted(DOCS.rglob("*.md"))
+    for top in SOURCE_DIRS:
+        texts += sorted((ROOT / top).rglob("*.py"))
+    return texts
+
+
+def test_every_test_path_named_exists() -> None:
+    names = {p.name for p in (ROOT / "tests").rglob("test_*.py")}
+    missing: list[tuple[str, str]] = []
+    seen = 0
+    for text_path in _texts_naming_tests():
+        text = text_path.read_text(encoding="utf-8")
+        where = str(text_path.relative_to(ROOT))
+        for match in TEST_PATH.finditer(text):
+            named = match.group(0).rstrip(".")
+            seen += 1
+            if not (list(ROOT.glob(named)) if "*" in named else (ROOT / named).exists()):
+                missing.append((where, named))
+        for match in TEST_NAME.finditer(text):
+            seen += 1
+            if match.group(0) not in names:
+                missing.append((where, match.group(0)))
+    # The README and the scripts name test files by the dozen; none found means the patterns broke.
+    assert seen >= 20, seen
+    assert not missing, f"test files named but not there: {missing}"
