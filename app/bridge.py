@@ -170,10 +170,13 @@ class EngineBridge:
             with self._lock:
                 if event.state.status == StepStatus.RUNNING:
                     self._live[step] = LiveCounts(event.state)
-                else:
-                    # The run is over: its last state is this one, not a count still buffered.
-                    self._live.pop(step, None)
+                    # An ended run's state still buffered is older than this message.
                     self._pending.live.pop(step, None)
+                elif self._live.pop(step, None) is not None:
+                    # The run is over: its last state is this one, not a count still buffered,
+                    # and it goes with the run's last marks: a flush before this message is
+                    # handled must not show rows deleted that the checklist does not count.
+                    self._pending.live[step] = event.state
                     self._pending.progress.pop(step, None)
             self._post(StepStateChanged(event.state))
         elif isinstance(event, ProgressUpdated):

@@ -83,14 +83,24 @@ def test_an_ended_run_leaves_no_count_or_pace_behind() -> None:
     done = StepState(STEP, StepStatus.DONE, done=3, total=3)
     bridge.sink(StepChanged(done))
     pending = bridge.take()
-    # The run ended before the flush: its last state is the message, not a buffered count.
-    assert not pending.live and not pending.progress
-    book.report(done)
+    # The run ended before the flush: its last state is the message's, not a buffered count,
+    # and it comes with the run's last marks (taken before the message is handled, the
+    # checklist would otherwise count fewer than the rows marked deleted).
+    assert pending.live == {STEP: done} and not pending.progress
+    assert len(pending.marks["users"]) == 5
     book.take(pending.live, pending.progress)
+    assert book.states[STEP] == done and STEP not in book.progress
+    book.report(done)
     assert book.states[STEP] == done and STEP not in book.progress
     assert posted  # the states themselves are messages
 
-    # A count taken before the end is capped at the read's total.
+    # A new run drops the last run's state still buffered; its count is capped at the
+    # read's total.
+    bridge.sink(StepChanged(running))
+    bridge.sink(_finished(9))
+    bridge.sink(StepChanged(done))
+    bridge.sink(StepChanged(running))
+    assert STEP not in bridge.take().live
     bridge.sink(StepChanged(running))
     for n in range(5):
         bridge.sink(_finished(n))
