@@ -9,9 +9,8 @@ is read from the journal, which records every batch's intents before the batch i
 from __future__ import annotations
 
 import gc
-import itertools
-import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -111,8 +110,10 @@ async def test_pause_holds_new_batches_resume_goes_on_stop_skips_the_rest(
         skipped = not_sent[0]["count"] + results.count("skipped")
         assert skipped > 0
         assert results.count("done") == _deleted(app) == LONG_RUN - 1 - skipped
-        assert len({o["object"] for o in outcomes}) == len(outcomes) == LONG_RUN - 1 - (
-            not_sent[0]["count"]
+        assert (
+            len({o["object"] for o in outcomes})
+            == len(outcomes)
+            == LONG_RUN - 1 - (not_sent[0]["count"])
         )
         # Every batch that went out has its outcomes: the stop left nothing unrecorded.
         assert {i["object"] for i in _records(app, "intent")} <= {
@@ -211,8 +212,10 @@ async def test_worker_messages_are_few_and_progress_coalesces(make_app: AppFacto
         # The main screen shows before the assessing worker is done; under load, well before.
         await wait_for(
             pilot,
-            lambda: {m.state.step for m in log.of(StepStateChanged)} == set(StepId)
-            and log.of(InventoryLoaded),
+            lambda: (
+                {m.state.step for m in log.of(StepStateChanged)} == set(StepId)
+                and log.of(InventoryLoaded)
+            ),
             "every step's state and the inventory",
         )
         await app.workers.wait_for_complete()
@@ -248,8 +251,17 @@ def test_a_step_state_message_never_replaces_another() -> None:
     assert not StepStateChanged(state).can_replace(StepStateChanged(state))
 
 
-async def test_marking_10000_rows_never_blocks_the_ui_for_long(make_app: AppFactory) -> None:
-    count = 10_000
+async def test_marking_10000_rows_is_coalesced_into_few_ui_updates(
+    make_app: AppFactory,
+) -> None:
+    """10,000 outcomes cost the UI one table update per flush of the bridge, not one each, and
+    one compaction when the step ends. The engine reports from a worker; here the test sinks
+    each chunk whole between two flushes (the flush timer runs on this same loop, so it cannot
+    cut a chunk), which makes the count of updates exact. How long the loop is held while it
+    marks is measured by ``python -m scripts.bench_tui`` (a timing is no test on a shared CI
+    machine); here only the loop's own CPU time per update is bounded, which another
+    process's load does not stretch."""
+    count, chunk = 10_000, 2_000
     app = make_app()
     async with app.run_test() as pilot:
         await connected(pilot)
@@ -260,32 +272,37 @@ async def test_marking_10000_rows_never_blocks_the_ui_for_long(make_app: AppFact
         ]
         users.load(rows)
         await pilot.pause()
-        # Garbage the earlier tests left would be collected in the middle of the measurement
-        # (a full collection of their apps takes a few hundred ms); collect it first.
+        # Garbage the earlier tests left would be collected inside a measured update.
         gc.collect()
 
-        ticks: list[float] = []
-        ticker = app.set_interval(0.02, lambda: ticks.append(time.monotonic()))
+        updates: list[tuple[int, float]] = []  # (rows marked, CPU seconds) per table update
+        compactions: list[int] = []
+        mark, compact = users.mark, users.compact
 
-        def feed() -> None:
-            # What the engine reports during a fast 10,000-user delete: batches of 20.
-            for start in range(0, count, 20):
-                for n in range(start, start + 20):
-                    app.bridge.sink(
-                        ItemFinished(StepId.DELETE_USERS, "delete-user", f"u{n:05}", "", "done")
-                    )
-                time.sleep(0.001)
+        def counted_mark(statuses: Mapping[str, str]) -> int:
+            started = time.thread_time()
+            changed = mark(statuses)
+            updates.append((len(statuses), time.thread_time() - started))
+            return changed
 
-        feeder = threading.Thread(target=feed)
-        feeder.start()
-        await wait_for(pilot, lambda: users.remaining == 0, "every row to be marked deleted", 30)
-        feeder.join()
+        def counted_compact() -> int:
+            compactions.append(dropped := compact())
+            return dropped
+
+        users.mark = counted_mark  # type: ignore[method-assign,assignment]
+        users.compact = counted_compact  # type: ignore[method-assign]
+        for start in range(0, count, chunk):
+            # What the engine reports during a fast delete: batches of 20 outcomes.
+            for n in range(start, start + chunk):
+                app.bridge.sink(
+                    ItemFinished(StepId.DELETE_USERS, "delete-user", f"u{n:05}", "", "done")
+                )
+            left = count - start - chunk
+            await wait_for(pilot, lambda: users.remaining == left, "the chunk's rows")  # noqa: B023
         # The end of the step: a last flush, then one compaction of the 10,000 marked rows.
         app.post_message(StepFinished(StepResult(StepId.DELETE_USERS, None)))
         await wait_for(pilot, lambda: len(users.keys()) == 0, "the table to be compacted")
-        await pilot.pause(0.1)
-        ticker.stop()
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    assert len(gaps) > 20
-    worst = sorted(gaps)[-5:]
-    assert max(gaps) < 0.25, f"the UI loop stalled: the longest gaps were {worst}"
+    assert [n for n, _cpu in updates] == [chunk] * (count // chunk), updates
+    assert compactions == [count]
+    worst = max(cpu for _n, cpu in updates)
+    assert worst < 0.25, f"marking {chunk:,} rows held the loop for {worst:.2f} s of CPU"
