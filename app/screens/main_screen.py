@@ -2,9 +2,10 @@
 
 It owns the keys the admin uses for days; each is shown in the footer and gated by
 :mod:`app.gating` (greyed out while it cannot act — the step-5 delete until steps 1–4 are
-done), and asks what its step asks before the app runs anything. It also owns showing what the
-engine reports: the app hands it states, progress, Graph reads and batched outcomes, and keeps
-the workers. It reaches the app only through :class:`~app.controller.Controller`.
+done), and asks what its step asks before the app runs anything (the questions themselves are
+in :mod:`.step_questions`). It also owns showing what the engine reports: the app hands it
+states, progress, Graph reads and batched outcomes, and keeps the workers. It reaches the app
+only through :class:`~app.controller.Controller`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from widgets import (
 )
 from widgets.log_panel import level_name, level_tag
 
-from .dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
+from . import step_questions
 from .full_text import FullTextModal
 from .handoff import HandoffScreen
 from .help import HelpScreen
@@ -207,17 +208,7 @@ class MainScreen(Screen[None]):
 
     def offer_resume(self, resume: Resumable) -> None:
         """The journal shows a run that did not finish: continue it, or begin a new one."""
-        from app.since_left import resume_text
-
-        run = resume.run_id
-        ask = ConfirmModal(
-            _("Resume the unfinished run?"),
-            resume_text(resume),
-            confirm_label=_("Resume"),
-            danger=False,
-            id="resume",
-        )
-        self.app.push_screen(ask, lambda yes: self._resume(run if yes else None))
+        step_questions.ask_to_resume(self.app, resume, self._resume)
 
     def select_step(self, step: StepId) -> None:
         """Make ``step`` the selected one (what ``r`` and Enter act on)."""
@@ -227,16 +218,7 @@ class MainScreen(Screen[None]):
         self.controller.begin_run(run)
         if run is None or self.controller.engine is None:
             return
-        # The steps a run acts in (never re-planning, never the typed-domain one unasked).
-        states = self.controller.step_states
-        running = [
-            s.id
-            for s in load_registry().STEPS
-            if s.by_api
-            and not s.plans
-            and not s.typed_domain
-            and states[s.id].status == StepStatus.PENDING
-        ]
+        running = step_questions.steps_to_resume(self.controller)
         if running:
             self.query_one(StepChecklist).select(running[0])
             self.request_run(running[0])
@@ -280,56 +262,14 @@ class MainScreen(Screen[None]):
             self.request_run(self.selected)
 
     def request_run(self, step: StepId) -> None:
-        c = self.controller
-        if c.engine is None or not gating.can_run(c, step):
-            return
-        # The app's own copy of the state counts further than the last read while a step runs.
-        ask = c.engine.confirmation(step, c.step_states[step])
-        if ask is None:  # it changes nothing in the tenant: nothing to ask
-            c.run_step(step)
-            return
-        self.app.push_screen(
-            ConfirmModal(
-                ask.title, "\n".join(ask.body), confirm_label=ask.confirm_label, id="confirm"
-            ),
-            lambda ok: c.run_step(step) if ok else None,
-        )
+        step_questions.ask_to_run(self.app, self.controller, step)
 
     def action_delete_directory(self) -> None:
-        c = self.controller
-        if c.engine is None or not gating.can_delete_directory(c):
-            return
-        spec = load_registry().typed()
-        domain = c.engine.caller.tenant.initial_domain
-        ask = c.engine.confirmation(spec.id, c.step_states[spec.id])
-        self.app.push_screen(
-            TypedConfirmModal(
-                domain,
-                list(ask.body) if ask else [],
-                title=ask.title if ask else None,
-                action=ask.confirm_label if ask else None,
-            ),
-            lambda ok: c.run_step(spec.id, domain) if ok else None,
-        )
+        step_questions.ask_to_delete_directory(self.app, self.controller)
 
     def action_last_resort(self) -> None:
-        """The admin says the portal refused "Delete tenant": offer DELTEN's last resort,
-        behind its own typed confirmation."""
-        c = self.controller
-        if c.engine is None or not gating.can_offer_last_resort(c):
-            return
-        step = load_registry().typed().id
-        domain = c.engine.caller.tenant.initial_domain
-        self.app.push_screen(
-            TypedConfirmModal(
-                domain,
-                c.engine.last_resort_consequences(),
-                title=_("The portal refused Delete tenant: remove every service principal?"),
-                action=_("Delete and disable"),
-                id="last-resort-confirm",
-            ),
-            lambda ok: c.run_step(step, domain, last_resort=True) if ok else None,
-        )
+        """The admin says the portal refused "Delete tenant": offer DELTEN's last resort."""
+        step_questions.ask_last_resort(self.app, self.controller)
 
     def action_handoff(self) -> None:
         if self.selected is not None:
@@ -341,15 +281,7 @@ class MainScreen(Screen[None]):
             self.app.push_screen(HandoffScreen(handoff, self.controller))
 
     def action_manual(self) -> None:
-        c = self.controller
-        if c.engine is None:
-            return
-        self.app.push_screen(
-            ManualChecksModal(
-                load_registry().manual_checks(), c.engine.ticks(), recorded=c.engine.recording
-            ),
-            lambda ticked: c.save_manual_checks(ticked) if ticked is not None else None,
-        )
+        step_questions.ask_manual_checks(self.app, self.controller)
 
     def action_pause(self) -> None:
         if self.controller.control is not None:
