@@ -67,6 +67,8 @@ class AppState(App[int]):
         self.notify_target: NotifyTarget | None = None
         """``--notify``: where news goes besides the terminal bell."""
         self.news: News | None = None
+        self._completed = False
+        """The tenant was found gone and the completion view is on its way (once)."""
         self.bells = 0
         """How often the terminal bell rang for news (a wait ended, a handoff, a failure)."""
         """What quitting said on the terminal: the waits that go on without closeout."""

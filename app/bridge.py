@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from services.i18n import _
 from services.models import (
     Event,
     HandoffUpdated,
@@ -70,8 +71,10 @@ ACTION_TABLE = {
 }
 
 
-def format_call(record: CallRecord) -> tuple[str, str]:
-    """(level, line) for one Graph exchange: method, path, status, request id, duration."""
+def format_call(record: CallRecord, *, refusal_expected: bool = False) -> tuple[str, str]:
+    """(level, line) for one Graph exchange: method, path, status, request id, duration.
+    ``refusal_expected``: closeout handed the tenant's deletion over, so a 401 or 403 is how
+    Graph says the tenant or closeout's app is gone, not an error."""
     status = str(record.status) if record.status is not None else "---"
     extra = ""
     if record.batch_size:
@@ -83,6 +86,8 @@ def format_call(record: CallRecord) -> tuple[str, str]:
         extra += f" {record.error}"
     rid = (record.request_id or "-")[:8]
     line = f"{record.method} {record.path} {status}{extra} {rid} {record.duration_ms:.0f} ms"
+    if refusal_expected and record.status in (401, 403):
+        return "info", line + " " + _("(expected: the tenant or closeout's app is being deleted)")
     failed = record.error is not None or (record.status or 0) >= 400
     sub_failed = any(code >= 400 and code not in (404, 429) for code in (record.sub_statuses or {}))
     if failed or sub_failed:
@@ -201,8 +206,8 @@ class EngineBridge:
         """A wait of the session's Graph client or of a step: what for, until when."""
         self.note("warning", waiting.text())
 
-    def on_call(self, record: CallRecord) -> None:
-        level, line = format_call(record)
+    def on_call(self, record: CallRecord, *, refusal_expected: bool = False) -> None:
+        level, line = format_call(record, refusal_expected=refusal_expected)
         log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, "%s", line)
         self.line(level, line)
 

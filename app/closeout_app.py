@@ -7,7 +7,8 @@ group each, ``exit_on_error=False``, errors routed to the log and a notification
 (the sign-in screen's) signs in and connects, ``step`` runs one step (:mod:`app.step_runs`),
 ``watch`` re-reads Graph while nothing runs, ``misc`` exports and plays the sandbox portal.
 Results reach the screen as messages and, for the many small ones, through the bridge's flush
-timer. Quitting and lost terminals: :mod:`app.leaving`.
+timer. Quitting and lost terminals: :mod:`app.leaving`; the end (the completion view, the
+evidence pack): :mod:`app.completing`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from services.i18n import _
 from services.models import StepId, StepStatus
 from services.steps import load_registry
 
-from .leaving import Leaving
+from .completing import Completing
 from .messages import (
     Connected,
     HandoffChanged,
@@ -45,7 +46,7 @@ from .texts import connect_summary, read_only_notice
 from .textual_words import PALETTE_KEY, PALETTE_TOOLTIP, SEARCH_COMMANDS, translated
 
 if TYPE_CHECKING:
-    from services.engine import Engine
+    from services.graph.responses import CallRecord
     from services.notify import News
     from services.sandbox.portal import PortalPlayer
     from services.session import Session
@@ -57,7 +58,7 @@ log = logging.getLogger("closeout.app")
 FLUSH_SECONDS = 0.1
 
 
-class CloseoutApp(Leaving):
+class CloseoutApp(Completing):
     CSS_PATH = "app.tcss"
     TITLE = "closeout"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -112,7 +113,7 @@ class CloseoutApp(Leaving):
         from .since_left import away, resumable
 
         news = self._news()
-        engine = session.connect(sink=self.bridge.sink, on_call=self.bridge.on_call, command="tui")
+        engine = session.connect(sink=self.bridge.sink, on_call=self._on_call, command="tui")
         news.tenant = engine.caller.tenant.initial_domain
         journal = engine.journal
         unfinished = journal.unfinished() if journal else None
@@ -131,6 +132,11 @@ class CloseoutApp(Leaving):
             self.post_message(Connected(resume=resumable(unfinished)))
         else:
             self.post_message(Connected(away=away(seen, left_at, stops, dict(engine.states))))
+
+    def _on_call(self, record: CallRecord) -> None:
+        """A Graph exchange for the log (on the calling thread)."""
+        engine = self.engine
+        self.bridge.on_call(record, refusal_expected=engine is not None and engine.sign_in_may_end)
 
     def _news(self) -> News:
         """News of this session (made once, before the engine's first event): the bell, and
@@ -206,9 +212,8 @@ class CloseoutApp(Leaving):
         self._flush_bridge()  # the rows the run marked before it ended, with its last state
         self.book.report(st)
         self.main.show_steps(changed=st.step)
-        done = st.step == StepId.DELETE_DIRECTORY and st.status == StepStatus.DONE
-        if done and self.engine is not None and self.engine.gone:
-            self.notify(_("The tenant is deleted. The close-out is complete."), timeout=10)
+        if st.step == StepId.DELETE_DIRECTORY and st.status == StepStatus.DONE:
+            self.complete_if_gone()
 
     def on_handoff_changed(self, message: HandoffChanged) -> None:
         self.book.handoffs[message.handoff.step] = message.handoff
@@ -273,16 +278,6 @@ class CloseoutApp(Leaving):
             self.bridge.line("info", f"[sandbox admin center] {line}")
         if self.engine is not None:
             self.engine.assess(refresh=True)
-
-    def export_evidence(self) -> None:
-        if self.engine is not None:
-            self._export_worker(self.engine)
-
-    @work(thread=True, group="misc", exit_on_error=False, name="export")
-    def _export_worker(self, engine: Engine) -> None:
-        path = engine.write_evidence(all_runs=True)
-        self.bridge.line("info", _("Evidence pack written to {path}").format(path=path))
-        self.notify(_("Evidence pack: {path}").format(path=path), timeout=8)
 
     def action_command_palette(self) -> None:
         # Textual's, with its placeholder in the app's language.

@@ -20,6 +20,9 @@ from textual.message import Message
 from services.models import Handoff, InventoryRefreshed, StepId, StepState
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from app.completion import Completion
     from app.since_left import Away, Resumable
     from services.auth.device_code import DeviceCodePrompt
     from services.exit_codes import ExitCode
@@ -82,3 +85,15 @@ class StepResult:
 @dataclass(eq=False)
 class StepFinished(Message):
     result: StepResult
+
+
+@dataclass(eq=False)
+class EvidenceWritten(Message):
+    path: Path
+
+
+@dataclass(eq=False)
+class Completed(Message):
+    """The tenant is gone and the evidence pack is written: the completion view's words."""
+
+    completion: Completion

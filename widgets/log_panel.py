@@ -129,6 +129,11 @@ class LogPanel(RichLog):
         return len(self._entries)
 
     @property
+    def entries(self) -> list[tuple[str, str]]:
+        """Every line in the buffer as ``(level, text)``, oldest first, whatever the filter."""
+        return [(LEVELS[level], text) for _stamp, level, text in self._entries]
+
+    @property
     def shown_count(self) -> int:
         """Lines in the view now (entries at or above ``min_level``, up to ``max_lines``)."""
         return len(self.lines)

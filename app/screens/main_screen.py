@@ -166,6 +166,10 @@ class MainScreen(Screen[None]):
         plan = engine.plan if engine else None
         self.pane.load(inv, plan, self.controller.server_now(), force=force)
 
+    def tenant_deleted(self) -> None:
+        """The tenant is gone: nothing of the last read remains to be done."""
+        self.pane.tenant_deleted()
+
     def apply(self, pending: Pending) -> None:
         """A batch from the bridge: outcomes marked in the tables, lines in the log."""
         with self.app.batch_update():

@@ -87,6 +87,8 @@ class RemainingPane(Vertical):
     _kept_users = 0
     """Rows of the users table that stay (the admin, the keep-list): not left to do."""
     _keeping = False
+    _gone = False
+    """The tenant is deleted: the Remaining line says so and no count replaces it."""
 
     def compose(self) -> ComposeResult:
         yield RunProgress(id="run-progress")
@@ -155,6 +157,8 @@ class RemainingPane(Vertical):
         Not in the tab labels: a relabelled tab moves the tab underline after the next layout,
         which lags behind when the screen is covered by a modal.
         """
+        if self._gone:
+            return
         counts = {name: self.table(name).remaining for name in TABLES}
         # The users left to delete, as the checklist counts them: the kept ones apart.
         counts["users"] -= self._kept_users
@@ -164,6 +168,13 @@ class RemainingPane(Vertical):
                 "{apps:,} apps · {policies:,} policies"
             ).format(kept=self._kept_users, **counts)
         )
+
+    def tenant_deleted(self) -> None:
+        """The tenant is gone: the line says so, never the last read's counts."""
+        self.query_one("#remaining", Static).update(
+            _("Nothing remains: the tenant is deleted.")
+        )
+        self._gone = True
 
     # -- keep marks ------------------------------------------------------------------------------
 

@@ -75,10 +75,14 @@ class Reading(EngineState):
             if reports_tenant_missing(exc, tenant.id, self.caller.domains) and (
                 directory.tenant_gone(self.authority_base, tenant.id) is True
             ):
-                self.gone = True
-                if self.recording:
-                    self._writing.tenant_gone("watch", TENANT_GONE_EVIDENCE)
-                self.emit(Noted("info", _("The tenant no longer exists.")))
+                # Two reads in flight (a watch and a refresh) both meet the refusal: the
+                # deletion is recorded and said once.
+                with self._lock:
+                    first, self.gone = not self.gone, True
+                if first:
+                    if self.recording:
+                        self._writing.tenant_gone("watch", TENANT_GONE_EVIDENCE)
+                    self.emit(Noted("info", _("The tenant no longer exists.")))
                 return None
             if self._sign_in_may_end() and _is_refusal(exc):
                 self._start_watching_without_sign_in(exc)
@@ -96,6 +100,11 @@ class Reading(EngineState):
         return inv
 
     # -- watching without a sign-in ---------------------------------------------------------------
+
+    @property
+    def sign_in_may_end(self) -> bool:
+        """Graph refusing closeout's token now is expected (the TUI's log says so calmly)."""
+        return self._sign_in_may_end() and not self.gone
 
     def _sign_in_may_end(self) -> bool:
         """Past the point where closeout's tokens are expected to stop working: it handed the

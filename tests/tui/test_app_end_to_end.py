@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from textual.widgets import Static
+
 from app.closeout_app import CloseoutApp
+from app.screens.completion import CompletionScreen
 from app.screens.dialogs import ConfirmModal, ManualChecksModal, TypedConfirmModal
 from app.screens.handoff import HandoffScreen
 from services.journal.writer import Journal
 from services.models import StepId, StepStatus
 from services.steps.directory import MANUAL_ITEMS
-from widgets import StepChecklist
+from widgets import LogPanel, StepChecklist
 
 from .conftest import AppFactory, connected, sandbox_of, shows, wait_for
+
+
+def _texts(screen: Any) -> str:
+    return "\n".join(str(w.render()) for w in screen.query(Static))
 
 
 def _status(app: CloseoutApp, step: StepId) -> StepStatus:
@@ -152,7 +160,35 @@ async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
         assert app.closeout_code == 0
         engine = app.engine
         assert engine is not None
-        await pilot.press("escape", "q")
+
+        # The screen says the tenant is gone: what was done, when, and the evidence pack.
+        await wait_for(pilot, lambda: shows(app, CompletionScreen), "the completion view")
+        done = app.screen
+        assert isinstance(done, CompletionScreen)
+        pack = done.completion.pack
+        assert (pack / "summary.json").is_file()
+        assert str(pack) in done.pack_text.replace("\n", "")  # whole, wrapped, never cut
+        words = _texts(done)
+        assert domain in words and "Found deleted at " in words and " UTC" in words
+        assert "Delete users: 39 done" in words
+        # Nothing stale behind it: no count of the last read, no red refusal just before.
+        remaining = str(app.main.query_one("#remaining", Static).render())
+        assert remaining == "Nothing remains: the tenant is deleted."
+        entries = app.main.query_one(LogPanel).entries
+        handed_over = max(i for i, (_l, text) in enumerate(entries) if "deleted the tenant" in text)
+        after = entries[handed_over:]
+        assert not [text for level, text in after if level == "error"], after
+        assert [text for _level, text in after].count("The tenant no longer exists.") == 1
+        # e writes the pack again, and the view shows the new one.
+        await pilot.press("e")
+        await wait_for(
+            pilot, lambda: str(pack) not in done.pack_text.replace("\n", ""), "a new pack"
+        )
+        again = Path(done.pack_text.split("\ne ")[0].replace("\n", ""))
+        assert (again / "summary.json").is_file()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, "Esc to show the log")
+        await pilot.press("q")
         await wait_for(pilot, lambda: app.return_code is not None, "q to quit")
     assert app.return_value == app.return_code == 0
     journal = Journal(sandbox.tenant_id, root=engine.state_root)

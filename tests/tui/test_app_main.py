@@ -227,13 +227,18 @@ async def test_refresh_replan_export_and_log_level(make_app: AppFactory) -> None
         await wait_for(pilot, lambda: plans() == before + 1, "n to make a new plan")
         await wait_for(pilot, lambda: app.step_running is None, "the re-plan to finish")
 
+        # e writes a pack each time it is pressed, each in a folder of its own (a second
+        # press once met the first's folder, and wrote nothing, saying nothing).
         evidence = engine.dir / "evidence"
-        await pilot.press("e")
-        await wait_for(
-            pilot,
-            lambda: evidence.is_dir() and any(evidence.glob("*/summary*")),
-            "e to write the evidence pack",
-        )
+        for presses in (1, 2):
+            await pilot.press("e")
+            await wait_for(
+                pilot,
+                lambda n=presses: len(list(evidence.glob("*/summary.json"))) == n,
+                "e to write the evidence pack",
+            )
+        said = [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
+        assert len([t for t in said if t.startswith("Evidence pack: ")]) == 2, said
 
         log = app.main.query_one(LogPanel)
         assert log.min_level == "info"
