@@ -10,7 +10,7 @@ shown as a glyph *and* a word, so it survives 16 colours and ``NO_COLOR``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from rich.style import Style
@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from services.durations import time_left
 from services.i18n import _
 from services.models import StepId, StepState, StepStatus
 from services.names import status_word, step_name, step_short_name
@@ -61,12 +62,14 @@ def _options(ids: Iterable[StepId]) -> list[Option]:
 
 
 def format_until(when: datetime, now: datetime | None = None) -> str:
-    """``14:32`` if ``when`` is today (local time), else ``2025-03-14 14:32``. Naive = UTC."""
+    """``14:32 CET`` if ``when`` is today (local time), else ``2025-03-14 14:32 CET``: always
+    with its zone (a close-out spans days, and the admin may read it from another zone).
+    Naive = UTC."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     local = when.astimezone()
     today = (now or datetime.now(UTC)).astimezone().date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+    return f"{local:%H:%M %Z}" if local.date() == today else f"{local:%Y-%m-%d %H:%M %Z}"
 
 
 def compact_count(n: int) -> str:
@@ -174,6 +177,8 @@ class StepChecklist(OptionList):
         )
         self._signature: object = None
         self._prompt_lines = len(self._ids)
+        self._skew = timedelta(0)
+        """Graph's clock minus this machine's, as last given to :meth:`set_now`."""
         self.set_reactive(StepChecklist.steps, states)
 
     @property
@@ -218,6 +223,22 @@ class StepChecklist(OptionList):
 
     def on_mount(self) -> None:
         self._render_prompts(force=True)
+        self.set_interval(1.0, self._tick)
+
+    def now(self) -> datetime:
+        """Graph's time as last given to :meth:`set_now`, advanced by the local clock: the
+        countdowns count to Graph's deadlines."""
+        return datetime.now(UTC) + self._skew
+
+    def set_now(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        self._skew = now - datetime.now(UTC)
+
+    def _tick(self) -> None:
+        """A waiting step's time left counts down, every second."""
+        if any(st.status.waiting and st.waiting_until is not None for st in self.steps):
+            self._render_prompts(force=True)
 
     def on_resize(self, _event: events.Resize) -> None:
         self._render_prompts()
@@ -240,7 +261,7 @@ class StepChecklist(OptionList):
         if not force and signature == self._signature:
             return
         self._signature = signature
-        now = datetime.now(UTC)
+        now = self.now()
         narrow = self.narrow
         lines = 0
         for index, step in enumerate(self._ids):
@@ -267,8 +288,15 @@ class StepChecklist(OptionList):
 
         phrases = [Text(status_word(state.status), status_style)]
         if state.status.waiting and state.waiting_until is not None:
-            when = format_until(state.waiting_until, now)
-            phrases.append(Text(_("until {when}").format(when=when), status_style))
+            until = state.waiting_until
+            until = until if until.tzinfo else until.replace(tzinfo=UTC)
+            # Today's deadline by its time and zone; a later one only by the time left (its
+            # date is in the step's detail): a waiting step keeps to two or three lines, so
+            # that step 5 stays in view while steps 2 and 3 both wait.
+            if until.astimezone().date() == now.astimezone().date():
+                when = format_until(until, now)
+                phrases.append(Text(_("until {when}").format(when=when), status_style))
+            phrases.append(Text(_("{left} left").format(left=time_left(until, now)), status_style))
         if state.total:
             done, total = f"{state.done:,}", f"{state.total:,}"
             phrases.append(Text(_("{done}/{total}").format(done=done, total=total), detail))

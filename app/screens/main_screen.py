@@ -130,6 +130,9 @@ class MainScreen(Screen[None]):
         """The checklist as the app's step states say; ``changed``: a step's state (not just
         its count) moved, so its detail and the keys it gates may have too."""
         checklist = self.query_one(StepChecklist)
+        server_now = self.controller.server_now()
+        if server_now is not None:
+            checklist.set_now(server_now)  # "… left" counts to Graph's deadlines
         checklist.update_steps(ordered(self.controller.step_states))
         self.show_run()
         if changed is not None:

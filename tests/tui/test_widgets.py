@@ -128,10 +128,37 @@ async def test_checklist_shows_all_six_steps_with_status_counts_and_deadline() -
             assert step_name(step) in flat
             assert word in flat
         assert "1,234/4,812" in prompts[1] and "12 failed" in prompts[1]
-        assert re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d", prompts[3])
-        assert "2/5" in prompts[3]
+        # A deadline days away: the time left (its date and zone are in the step's detail).
+        assert "waiting on time · 2d 23h left · 2/5" in " ".join(prompts[3].split()), prompts[3]
         # Step 1's glyph says "running" without colour; pending's differs from done's.
         assert prompts[1].startswith("►") and prompts[0].startswith("√")
+
+
+async def test_checklist_counts_down_to_graphs_deadline_and_names_the_zone() -> None:
+    until = datetime.now(UTC) + timedelta(hours=3)
+    waiting = StepState(StepId.DELETE_SUBSCRIPTIONS, StepStatus.WAITING_TIME, waiting_until=until)
+    checklist = StepChecklist([waiting])
+    app = Host(checklist)
+
+    def prompt() -> str:
+        return " ".join(checklist.options[0].prompt.plain.split())
+
+    async with app.run_test(size=(120, 30)) as pilot:
+        # Graph's clock, not this machine's: 2 h 30 min before the deadline.
+        checklist.set_now(until - timedelta(hours=2, minutes=30, seconds=30))
+        checklist.update_steps([waiting])
+        await pilot.pause()
+        local = until.astimezone()
+        if local.date() == (until - timedelta(hours=2, minutes=30)).astimezone().date():
+            assert f"until {local:%H:%M %Z}" in prompt()  # today's: its time, with its zone
+        assert "2h 30m left" in prompt()
+        # The countdown ticks on its own, with no new state: 45 s before, then due.
+        checklist.set_now(until - timedelta(seconds=45))
+        for _ in range(40):  # the tick is every second; 4 s at most
+            if re.search(r"\b\d\ds left", prompt()):
+                break
+            await pilot.pause(0.1)
+        assert re.search(r"\b(4[0-5])s left", prompt()), prompt()
 
 
 async def test_checklist_keys_post_step_selected_and_activated() -> None:
