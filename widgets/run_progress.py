@@ -1,9 +1,10 @@
 """Progress of the running step: what runs, a bar, counts with ETA, and the write-quota gauge.
 
-Owns the formatting of counts and durations ("1,234 / 4,812 · 12 failed · ETA 3m 10s") and the
-thresholds at which the throttle gauge turns to warning (above 80 %) and error (above 95 %).
-The gauge also says "near limit" / "at limit" in words, so it reads without colour. Hidden
-(class ``-idle``) while no step runs.
+Owns the formatting of counts and durations ("1,234 / 4,812 · 12 failed · ETA 3m 10s"), the
+write gauge ("writes 2,970/3,000 in window · 19.8/s of 20/s": the window's fill, and the same
+as a pace against Graph's documented 20 writes a second) and the thresholds at which the gauge
+turns to warning (above 80 %) and error (above 95 %). The gauge also says "near limit" / "at
+limit" in words, so it reads without colour. Hidden (class ``-idle``) while no step runs.
 """
 
 from __future__ import annotations
@@ -19,10 +20,23 @@ from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
 from services.durations import format_duration
+from services.graph_limits import WRITE_QUOTA
 from services.i18n import _
+
+WRITE_WINDOW = WRITE_QUOTA[1]
+"""Graph's write window in its own seconds: the gauge's count over it is the pace."""
 
 WARN_ABOVE = 0.80
 ERROR_ABOVE = 0.95
+
+
+def _pace(per_second: float) -> str:
+    """``20``, ``19.8``, ``0.15``, ``0``: writes per second to the digits that matter."""
+    if per_second >= 100:
+        return f"{per_second:,.0f}"
+    if per_second >= 1:
+        return f"{per_second:.1f}".removesuffix(".0")
+    return f"{per_second:.2f}" if per_second > 0 else "0"
 
 
 def throttle_level(writes: int, quota: int) -> str:
@@ -148,6 +162,12 @@ class RunProgress(Widget):
         self._throttle = _("writes {writes}/{quota} in window").format(
             writes=f"{writes_in_window:,}", quota=f"{quota:,}"
         )
+        if quota > 0:
+            # The window is Graph's 150 s (simulated ones on a fast sandbox clock, where the
+            # window passes in milliseconds): its fill as a pace, against Graph's 20/s.
+            self._throttle += " · " + _("{rate}/s of {limit}/s").format(
+                rate=_pace(writes_in_window / WRITE_WINDOW), limit=_pace(quota / WRITE_WINDOW)
+            )
         self.set_class(level == "warning", "-throttle-warning")
         self.set_class(level == "error", "-throttle-error")
         if self._ready:

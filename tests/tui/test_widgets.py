@@ -459,7 +459,13 @@ async def test_run_progress_counts_eta_and_throttle_levels() -> None:
         assert progress.counts_text == "4,812 / 4,812 · ETA --"
 
         progress.update_throttle(2400, 3000)  # exactly 80 %: still fine
-        assert progress.throttle_text == "writes 2,400/3,000 in window"
+        # The window's fill, and the same as a pace against Graph's 20 writes a second.
+        assert progress.throttle_text == "writes 2,400/3,000 in window · 16/s of 20/s"
+        progress.update_throttle(23, 3000)  # a demo: Graph's 150 s pass in a few milliseconds
+        assert progress.throttle_text.endswith(" · 0.15/s of 20/s")
+        progress.update_throttle(2970, 3000)
+        assert progress.throttle_text.endswith(" · 19.8/s of 20/s")
+        progress.update_throttle(2400, 3000)
         assert progress.throttle_level == "ok"
         assert not progress.has_class("-throttle-warning")
         assert not progress.has_class("-throttle-error")
