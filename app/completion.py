@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from services.evidence.layout import SUMMARY_JSON_FILE, default_pack_dir
 from services.i18n import _, ngettext
-from services.journal.records import parse_time
 from services.names import step_name
 from services.plan.labels import ACTION_LABELS, action_label
 from services.steps import load_registry
+from services.timestamps import parse_time
 
 from .since_left import when
 
