@@ -286,12 +286,15 @@ class BatchExecutor(_Judging):
     def _unreachable(self, st: _Run, batch: list[_Work], exc: NetworkError) -> None:
         """A POST that never left (refused, no route): back to the front of the queue as not
         sent, the next try after a growing backoff, and the run ends as an outage (exit 3,
-        everything unsent counted as such) once that lasted the client's outage limit."""
+        everything unsent counted as such) once that lasted the client's outage limit and its
+        tries (a loaded machine's slow tries must not make an outage of two refusals)."""
         now = time.monotonic()
         with st.cond:
             st.outage_since = now if st.outage_since is None else st.outage_since
             st.outage_tries += 1
-            delay = self._backoff(st.outage_tries, self._jitter())
+            # No wait longer than the outage limit: once it passed, the tries still owed
+            # (OUTAGE_TRIES) come a limit apart, not minutes of backoff apart.
+            delay = min(self._backoff(st.outage_tries, self._jitter()), self.client.outage_limit)
             st.retry_at = now + delay
             for work in batch:
                 work.attempts -= 1  # the attempt never happened
@@ -300,9 +303,9 @@ class BatchExecutor(_Judging):
                 heapq.heappush(st.heap, (work.ready_at, work.index))
             st.in_flight -= len(batch)
             lasted = now - st.outage_since
+            tries = st.outage_tries
             st.cond.notify_all()
-        limit = self.client.outage_limit
-        if lasted + delay > limit:
+        if lasted + delay > self.client.outage_limit and tries >= self.client.outage_tries:
             self._abort(
                 st,
                 NetworkError(

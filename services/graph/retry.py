@@ -83,6 +83,7 @@ class _Retrying(_Addressing, _Transport):
         retries = 0
         throttled_for = 0.0
         outage_since: float | None = None
+        failed_in_a_row = 0
         force_refresh = False
         refreshed = False
         refused: GraphError | None = None
@@ -134,8 +135,9 @@ class _Retrying(_Addressing, _Transport):
                 else:
                     now = time.monotonic()
                     outage_since = now if outage_since is None else outage_since
+                    failed_in_a_row += 1
                     lasted = now - outage_since
-                    if lasted >= self.outage_limit:
+                    if lasted >= self.outage_limit and failed_in_a_row >= self.outage_tries:
                         raise self._network_error(
                             method,
                             _versioned(ver, shown),
@@ -144,16 +146,17 @@ class _Retrying(_Addressing, _Transport):
                             True,
                             outage=lasted,
                         ) from None
-                    # The outage is waited out for its limit, not less: a first failure is
-                    # always tried again, even when a 5xx before it grew the backoff past
-                    # the limit (a fast sandbox clock's limit is two seconds).
-                    delay = min(delay, self.outage_limit - lasted)
+                    # The outage is waited out for its limit and its tries, not less: a first
+                    # failure is always tried again, even when a 5xx before it grew the backoff
+                    # past the limit (a fast sandbox clock's limit is two seconds), and no
+                    # wait is longer than the limit.
+                    delay = min(delay, max(self.outage_limit - lasted, 0.0) or self.outage_limit)
                 why = _("Graph did not answer ({detail}): retrying in {seconds}").format(
                     detail=plain_reason(err.detail, err.kind), seconds="{seconds}"
                 )
                 self._wait(delay, Waiting.starting_now(what, why, delay))
                 continue
-            outage_since = None
+            outage_since, failed_in_a_row = None, 0
             force_refresh = False
             status = resp.status
             if status == 401 and not refreshed:

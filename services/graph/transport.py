@@ -27,7 +27,7 @@ from services.textsafe import neutralise, neutralise_optional
 
 from .addressing import _VERSIONS
 from .answers import _error_code, _from_graph, _sub_statuses
-from .bounds import MAX_WAIT, OUTAGE_LIMIT
+from .bounds import MAX_WAIT, OUTAGE_LIMIT, OUTAGE_TRIES
 from .failures import _NETWORK_ERRORS
 from .responses import CallRecord, GraphResponse
 
@@ -54,6 +54,7 @@ class _Transport:
         rng: random.Random | None = None,
         max_wait: float = MAX_WAIT,
         outage_limit: float = OUTAGE_LIMIT,
+        outage_tries: int = OUTAGE_TRIES,
     ) -> None:
         parts = urlsplit(graph_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -75,6 +76,8 @@ class _Transport:
         """Real seconds a request may wait on throttling before it is reported as a wait."""
         self.outage_limit = outage_limit
         """Real seconds a request is retried while the network is down, once Graph answered."""
+        self.outage_tries = outage_tries
+        """Tries in a row that failed, besides ``outage_limit`` seconds, that make an outage."""
         self._rng = rng or random.Random()
         self._own_session = session is None
         self.session = session or self._new_session()

@@ -226,6 +226,29 @@ def test_a_first_dropped_connection_is_tried_again_whatever_the_outage_limit(sb,
     assert time.monotonic() - t0 < 3.0  # the drop waited out the limit, not the backoff
 
 
+def test_dropped_connections_are_no_outage_before_their_tries_however_long_they_took(sb, records):
+    # The outage limit passed at once (a loaded machine's slow tries against a sandbox's
+    # two-second limit): two drops in a row ended a run with exit 3, "Graph has not answered
+    # for 2.2 s" (the reliability suite's drop:507368690 in CI). The tries decide too.
+    client, _, _ = make_client(sb, records, backoff_base=0.01, outage_limit=0.001)
+    assert client.get("/me")["id"] == sb.admin_id  # Graph answered: a drop now is an outage
+    sb.faults.add(
+        FaultRule(method="GET", path=r"^/v1\.0/me$", drop=True, times=client.outage_tries - 1)
+    )
+    assert client.get("/me")["id"] == sb.admin_id
+    assert [r.status for r in records[1:]] == [None] * (client.outage_tries - 1) + [200]
+
+
+def test_an_outage_is_declared_after_its_tries_and_its_limit(sb, records):
+    client, _, _ = make_client(sb, records, backoff_base=0.01, outage_limit=0.001)
+    assert client.get("/me")["id"] == sb.admin_id
+    sb.faults.add(FaultRule(method="GET", path=r"^/v1\.0/me$", drop=True, times=-1))
+    with pytest.raises(NetworkError) as info:
+        client.get("/me")
+    assert info.value.reached is True and info.value.outage is not None
+    assert info.value.attempts == client.outage_tries == len(records) - 1
+
+
 def test_5xx_retries_are_bounded(sb, records):
     sb.faults.add(FaultRule(method="GET", path=r"^/v1\.0/me$", status=502, times=-1))
     client, _, _ = make_client(sb, records, max_retries=3)
