@@ -91,8 +91,9 @@ class _Judging(_Outcomes):
                 judge.ambiguous_on(work, error, status=status)
         else:
             if status == 401:
-                # Sign-in is gone (the client already refreshed once): every further batch
-                # would fail the same way, so stop here and let the admin sign in again.
+                # Sign-in is gone (the client refreshed the token and Graph refused the fresh
+                # one too): every further batch would fail the same way, so stop here and let
+                # the admin sign in again (exit 5).
                 self._abort(st, error)
             for work in batch:
                 judge.final(work, Outcome.failed, status, error.code, error.message)

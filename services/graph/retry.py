@@ -85,14 +85,16 @@ class _Retrying(_Addressing, _Transport):
         outage_since: float | None = None
         failed_in_a_row = 0
         force_refresh = False
-        refreshed = False
+        refreshes = 0
+        token = ""
         refused: GraphError | None = None
         while True:
             attempt += 1
             reached_before = self._reached
             try:
+                token = self.tokens.token(force_refresh=force_refresh)
                 resp = self._exchange(
-                    method, url, ver, shown, json, headers, attempt, force_refresh, batch_size
+                    method, url, ver, shown, json, headers, attempt, token, batch_size
                 )
             except AuthError as exc:
                 # The token source gave up after Graph's 401: keep Graph's answer (its code and
@@ -159,12 +161,19 @@ class _Retrying(_Addressing, _Transport):
             outage_since, failed_in_a_row = None, 0
             force_refresh = False
             status = resp.status
-            if status == 401 and not refreshed:
-                # Tokens can expire or be revoked between our check and Graph's; one forced
-                # refresh distinguishes that from a real loss of access.
-                refreshed = force_refresh = True
+            if (
+                status == 401
+                and refreshes < self.max_retries
+                and (not refreshes or self.was_accepted(token))
+            ):
+                # Tokens can expire or be revoked between our check and Graph's; a forced
+                # refresh distinguishes that from a real loss of access. Once per expiry: a
+                # token Graph took before has expired since, however often that happens in a
+                # long run; a freshly acquired token that Graph refuses is a real refusal.
+                refreshes += 1
+                force_refresh = True
                 refused = resp.error()
-                log.info("%s %s -> 401; refreshing the token and retrying once", method, shown)
+                log.info("%s %s -> 401; refreshing the token and retrying", method, shown)
                 continue
             if resp.ok:
                 return resp

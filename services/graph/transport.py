@@ -5,7 +5,9 @@ honour, and exactly one HTTP exchange, recorded whatever happens.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import hashlib
 import logging
 import random
 import threading
@@ -88,6 +90,8 @@ class _Transport:
         self._last_date: datetime | None = None
         self._last_throttle: float | None = None
         self._last_token: str | None = None
+        # Digests of the last tokens Graph took (a token is a secret: kept as a digest only).
+        self._accepted_tokens: collections.deque[bytes] = collections.deque(maxlen=16)
         self._writes_sent = 0
         self._reached = False
         self._local = threading.local()
@@ -157,11 +161,10 @@ class _Transport:
         body: Any,
         headers: Mapping[str, str] | None,
         attempt: int,
-        force_refresh: bool,
+        token: str,
         batch_size: int | None,
     ) -> GraphResponse:
-        """Exactly one HTTP exchange, recorded whatever happens."""
-        token = self.tokens.token(force_refresh=force_refresh)
+        """Exactly one HTTP exchange with ``token``, recorded whatever happens."""
         with self._state_lock:
             self._last_token = token
         client_request_id = str(uuid.uuid4())
@@ -228,6 +231,8 @@ class _Transport:
         throttle = resp.throttle_percentage
         if _from_graph(resp):
             self._reached = True
+            if resp.status != 401:
+                self._accepted(token)
         with self._state_lock:
             date = resp.date
             if date is not None:
@@ -259,6 +264,19 @@ class _Transport:
             )
         )
         return resp
+
+    def _accepted(self, token: str) -> None:
+        """Graph took ``token`` (answered other than 401): a later 401 for it is an expiry."""
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._state_lock:
+            if digest not in self._accepted_tokens:
+                self._accepted_tokens.append(digest)
+
+    def was_accepted(self, token: str) -> bool:
+        """Whether Graph took ``token`` before (see :meth:`_accepted`)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._state_lock:
+            return digest in self._accepted_tokens
 
     def _emit(self, record: CallRecord) -> None:
         if record.status is None:

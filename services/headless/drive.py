@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from services.control import RunControl, Waiting
 from services.engine import Engine
 from services.engine.state import FRESH
-from services.errors import CloseoutError, GraphError, Stopped
+from services.errors import CloseoutError, Stopped
 from services.exit_codes import ExitCode, exit_code_for
 from services.i18n import _
 from services.models import (
@@ -267,8 +267,10 @@ def _act(
         try:
             result = engine.run_step(step, confirm_domain=opts.confirm_domain, control=control)
         except CloseoutError as exc:
-            if isinstance(exc, GraphError) and exc.status == 403:
-                raise  # not this step's failure: the run lacks a permission or role (exit 5)
+            if exit_code_for(exc) == ExitCode.AUTH:
+                # Not this step's failure: the run lacks a permission or role (a 403), or a
+                # freshly acquired token was refused (a 401): exit 5, whatever step met it.
+                raise
             if exit_code_for(exc) == ExitCode.WAITING:
                 raise  # stopped, Graph asked for a long wait, an outage: not the step's failure
             failures[step] = (str(exc),)

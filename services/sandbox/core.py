@@ -25,7 +25,7 @@ from .admin_center import AdminCenter
 from .authz import ALL_SCOPES
 from .clock import SimClock, http_date
 from .config import SandboxConfig
-from .faults import FaultRule, Faults
+from .faults import EXPIRE_AFTER, FaultRule, Faults
 from .http import GraphHttpError, Request, Response
 from .identity.provider import IdentityProvider
 from .recorder import Recorder
@@ -223,10 +223,20 @@ class Sandbox(AdminCenter):
 
     def _handle_graph(self, req: Request, top_level: bool) -> Response | None:
         req.path = odata.canonical_path(req.path)
-        if top_level and self.faults.token_expires():
-            self.tokens.expire((req.header("Authorization") or "")[7:].strip())
         try:
             req.principal = self._authenticate(req)
+            if (
+                top_level
+                and self.tokens.served(req.principal) > EXPIRE_AFTER
+                and self.faults.token_expires()
+            ):
+                # The ``expire`` fault: the token's lifetime ends now, as Graph says it.
+                self.tokens.expire_id(req.principal.token_id)
+                raise GraphHttpError(
+                    401,
+                    "InvalidAuthenticationToken",
+                    "Lifetime validation failed, the token is expired.",
+                )
         except GraphHttpError:
             # Recorded too: tests prove what a client sent after its tokens died.
             self._record(req, 401, self._object_id(req.path), counted=False)

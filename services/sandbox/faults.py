@@ -8,7 +8,8 @@ the answer is lost), ``malformed=P`` (serve, then answer JSON cut off midway), `
 ``duplicate`` id), ``burst=P`` (a ``$batch`` whose items from a random one on are all
 throttled: the quota ran out mid-batch), ``overlap=P`` (a page reached through a next link
 repeats items of the page before), ``nextlink=P`` (a next link fails: 503 or a dropped
-connection), ``expire=P`` (the caller's token expires just before the request: 401) and
+connection), ``expire=P`` (the caller's token expires at the request: 401 with Graph's
+"Lifetime validation failed", once it served ``EXPIRE_AFTER`` requests) and
 ``late5xx=P`` (a write — a ``$batch`` or an item in one — carried out, then answered 503, 502
 or 504: a gateway that timed out after Graph acted).
 Targeted rules match method and a path regex, fire ``times`` times (-1: forever) and apply to
@@ -35,6 +36,13 @@ from typing import Any, Literal
 from .http import GraphHttpError, Request, Response
 
 BatchIds = Literal["foreign", "duplicate", "missing", "shuffled"]
+
+EXPIRE_AFTER = 16
+"""Top-level requests a token serves before the ``expire`` fault can end it. Graph never
+refuses a token minutes into its hour as expired, so a token just refreshed after a 401 must
+not be the next one to expire: a client retrying with it would read a real refusal. (More
+than a client's requests in flight at once, so that a token some of them took is known to
+that client as taken before the fault can end it.)"""
 
 
 @dataclass
@@ -248,7 +256,8 @@ class Faults:
         return "", None
 
     def token_expires(self) -> bool:
-        """Whether the next top-level Graph request finds its token expired (``expire``)."""
+        """Whether this top-level Graph request finds its token, if it served
+        ``EXPIRE_AFTER`` requests, expired (``expire``)."""
         with self._lock:
             rate = self.rates.get("expire")
             expires = rate is not None and self._rng.random() < rate

@@ -87,6 +87,7 @@ class TokenStore:
         self._lock = threading.Lock()
         self._revoked: set[str] = set()
         self._expired: set[str] = set()
+        self._served: dict[str, int] = {}
         self._refresh: dict[str, _Refresh] = {}
         self._gone_apps: set[str] = set()
         self.tenant_deleted = False
@@ -244,6 +245,18 @@ class TokenStore:
     def revoke(self, token: str) -> None:
         """Make a token fail validation (tests: '401, then refresh once')."""
         self._mark(token, self._revoked)
+
+    def served(self, principal: Principal) -> int:
+        """Count one more top-level request that ``principal``'s token was accepted for; how
+        many that makes."""
+        with self._lock:
+            n = self._served[principal.token_id] = self._served.get(principal.token_id, 0) + 1
+            return n
+
+    def expire_id(self, token_id: str) -> None:
+        """Make the token ``token_id`` names read as expired from now on."""
+        with self._lock:
+            self._expired.add(token_id)
 
     def expire(self, token: str) -> None:
         """Make a token read as expired from now on (the ``expire`` fault: a token expiring

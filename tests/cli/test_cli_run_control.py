@@ -207,6 +207,30 @@ def test_a_server_that_is_not_graph_is_exit_2_not_a_missing_object(tmp_path, mon
     assert "no longer exists" not in r.text and "rejected" not in r.text
 
 
+def test_a_sign_in_refused_mid_step_is_exit_5_not_the_steps_failure(
+    make_sandbox, tmp_path, monkeypatch
+):
+    # The token expires while step 1 deletes users and cannot be refreshed (a token given to
+    # closeout; with msal, a fresh one Graph refuses too): sign in again, not "step 1 failed".
+    sb = make_sandbox(users=30, seed=66, synced_fraction=0.0, time_scale=FAST)
+    sb.add_fault(
+        method="POST",
+        path=r"/\$batch$",
+        status=401,
+        code="InvalidAuthenticationToken",
+        message="Lifetime validation failed, the token is expired.",
+        times=-1,
+    )
+    r = run_cli(
+        run_argv(sb, tmp_path / "state"), monkeypatch=monkeypatch, token=sb.issue_token()
+    )
+    assert r.code == 5, r.text  # before: 4, step 1's failure
+    errors = [o for o in r.json_lines() if o["event"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == 5
+    assert "rejected by Microsoft Graph" in errors[0]["message"]
+    assert not [o for o in r.json_lines() if o["event"] == "failed"]
+
+
 def test_an_outage_mid_run_is_exit_3_and_what_was_never_sent_is_one_count(
     make_sandbox, tmp_path, monkeypatch
 ):
