@@ -72,7 +72,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -339,11 +339,13 @@ def _asks_for_a_new_plan(tap: LineTap) -> bool:
 
 
 def _said_last(tap: LineTap) -> str:
-    """What a run said last that explains how it ended: its errors and failed items."""
+    """What a run said last that explains how it ended: its errors, stops, waits and failed
+    items (an exit 3 says why in a ``waiting`` line: an outage, a handoff, a blocked step)."""
     lines = [
         o
         for o in _json(tap)
-        if o.get("event") in ("error", "stopped") or o.get("outcome") in ("failed", "unknown")
+        if o.get("event") in ("error", "stopped", "waiting", "failed")
+        or o.get("outcome") in ("failed", "unknown")
     ]
     return " | ".join(json.dumps(o, ensure_ascii=True)[:400] for o in lines[-4:])
 
@@ -737,10 +739,15 @@ class Spec:
     """A fault profile, a kill phase or ``hostile-names``."""
     seed: int
     users: int
+    faults: str = ""
+    """A fault trial's own fault spec in place of its profile's (``--faults``)."""
 
     def run(self) -> Trial:
         if self.kind == "fault":
-            return fault_trial(_PROFILES[self.name], self.seed, self.users)
+            profile = _PROFILES[self.name]
+            if self.faults:
+                profile = replace(profile, faults=self.faults)
+            return fault_trial(profile, self.seed, self.users)
         if self.kind == "kill":
             return kill_trial(self.name, self.seed, self.users)
         return hostile_trial(self.seed)
@@ -832,6 +839,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jobs", type=int, default=DEFAULT_JOBS, help="trials run side by side (1: one by one)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run a --replay trial this many times, side by side"
+    )
+    parser.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="fault trials run under this fault spec instead of their profile's, e.g. expire=0.04",
+    )
     parser.add_argument("--output", type=Path, help="write a failing trial's last run here")
     args = parser.parse_args(argv)
     only = {p.strip() for p in args.only.split(",") if p.strip()} or None
@@ -841,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
         f"phase, {args.jobs} side by side"
     )
     specs = (
-        [replay(args.replay, args.users, args.kill_users)]
+        [replay(args.replay, args.users, args.kill_users)] * max(1, args.repeat)
         if args.replay
         else list(
             trials(
@@ -854,12 +870,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     )
+    if args.faults:
+        specs = [replace(s, faults=args.faults) if s.kind == "fault" else s for s in specs]
     started = time.monotonic()
     rows: dict[tuple[str, str], list[Trial]] = defaultdict(list)
     for t in run_all(specs, args.jobs):
         if not t.ok and args.output:
             args.output.mkdir(parents=True, exist_ok=True)
-            (args.output / f"{t.name}-{t.seed}.txt").write_text(t.output, encoding="utf-8")
+            (args.output / f"{t.name}-{t.seed}-{id(t)}.txt").write_text(t.output, encoding="utf-8")
         rows[(t.kind, t.name)].append(t)
         mark = "ok" if t.ok else "FAIL"
         print(
