@@ -138,8 +138,8 @@ PROFILES: tuple[Profile, ...] = (
     Profile("slow", "slow=0.05:0.4", "5 % of answers 0.4 s late"),
     Profile(
         "token-expiry",
-        "expire=0.01",
-        "1 % of requests find the token expired (401); msal refreshes it",
+        "expire=0.05",
+        "5 % of requests find the token expired (401) once it served 16; msal refreshes it",
         sign_in=True,
     ),
     Profile("malformed", "malformed=0.03", "3 % of answers are JSON cut off midway"),
