@@ -5,7 +5,7 @@ for, for how long, and when it reads Graph next, so that a log shows the run is 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from services.control import RunControl
 from services.durations import format_duration
@@ -20,9 +20,16 @@ HEARTBEAT = 60.0
 class Heartbeat:
     """A line every ``every`` seconds while the run waits, across its polls of Graph."""
 
-    def __init__(self, report: Reporter, every: float = HEARTBEAT) -> None:
+    def __init__(
+        self,
+        report: Reporter,
+        every: float = HEARTBEAT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.report = report
         self.every = every
+        self.clock = clock
+        """Seconds, monotonic; the control's waits pass them (tests: a simulated clock)."""
         self._since: float | None = None
         self._next = 0.0
 
@@ -32,17 +39,17 @@ class Heartbeat:
 
     def wait(self, control: RunControl, seconds: float, steps: Sequence[int]) -> bool:
         """Wait ``seconds`` (True if stopped meanwhile), beating on time for ``steps``."""
-        now = time.monotonic()
+        now = self.clock()
         if self._since is None:
             self._since, self._next = now, now + self.every
         deadline = now + seconds
         while True:
-            now = time.monotonic()
+            now = self.clock()
             if now >= deadline:
                 return control.stopped
             if control.wait(min(deadline, self._next) - now):
                 return True
-            now = time.monotonic()
+            now = self.clock()
             if now >= self._next:
                 self._beat(steps, now, deadline - now)
                 self._next += self.every

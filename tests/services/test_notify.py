@@ -36,21 +36,29 @@ BODY_KEYS = set(NewsBody.__annotations__)
 
 
 class Receiver:
-    """An HTTP endpoint on loopback that records what is POSTed to it."""
+    """An HTTP endpoint on loopback that records what is POSTed to it; ``gated``: it takes
+    each POST in and answers only once the test opens its ``gate``."""
 
-    def __init__(self, *, status: int = 204, delay: float = 0.0) -> None:
+    def __init__(self, *, status: int = 204, gated: bool = False) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.raw: list[bytes] = []
         self.headers: list[dict[str, str]] = []
+        self.gate = threading.Event()
+        if not gated:
+            self.gate.set()
+        self.arrived = threading.Semaphore(0)
+        self.answered = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 data = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(delay)
+                outer.arrived.release()
+                outer.gate.wait(60)
                 outer.raw.append(data)
                 outer.headers.append(dict(self.headers))
                 outer.bodies.append(json.loads(data))
+                outer.answered += 1
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -64,6 +72,7 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.gate.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -217,44 +226,83 @@ def test_a_failing_target_is_one_warning_and_the_run_goes_on(quiet, tmp_path, mo
 
 
 def test_a_slow_target_never_holds_the_run_up() -> None:
-    slow = Receiver(delay=2.0)
+    # The target takes the news in and never answers while the run goes on: sending and
+    # closing return all the same (had either waited for the answer, it would wait a minute).
+    slow = Receiver(gated=True)
     errors: list[str] = []
     try:
-        notifier = Notifier(parse_target(slow.url), on_error=errors.append, timeout=0.5)
+        notifier = Notifier(parse_target(slow.url), on_error=errors.append, timeout=60)
         body = NewsBody(event="wait-ended", time="", tenant="t", step=2, message="m", exit=None)
-        start = time.monotonic()
         for _ in range(5):
-            notifier.send(body)
-        assert time.monotonic() - start < 0.1  # queued, not sent, on the run's thread
-        start = time.monotonic()
-        notifier.close(timeout=0.8)
-        assert time.monotonic() - start < 1.5
+            notifier.send(body)  # queued, not sent, on the run's thread
+        assert slow.arrived.acquire(timeout=30)  # the first went out on the notifier's thread
+        assert errors == [] and slow.answered == 0
+        notifier.close(timeout=0.1)
+        assert slow.answered == 0  # closing did not wait for the target's answer
     finally:
         slow.close()
-    assert len(errors) == 1 and "no answer within 0.5 s" in errors[0], errors
+
+
+def test_a_target_that_does_not_answer_in_time_is_said_once_without_its_secret() -> None:
+    slow = Receiver(gated=True)
+    errors: list[str] = []
+    try:
+        notifier = Notifier(parse_target(slow.url), on_error=errors.append, timeout=0.2)
+        body = NewsBody(event="wait-ended", time="", tenant="t", step=2, message="m", exit=None)
+        for _ in range(3):
+            notifier.send(body)
+        notifier.close(timeout=60)  # each of the three times out, one after the other
+    finally:
+        slow.close()
+    assert len(errors) == 1 and "no answer within 0.2 s" in errors[0], errors
     assert "topic" not in errors[0]
 
 
 # -- the heartbeat ---------------------------------------------------------------------------
 
 
-def test_the_heartbeat_beats_on_time_across_polls_and_stops_at_once() -> None:
+class Simulated(RunControl):
+    """A run control whose waits pass on a simulated clock, not in real time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float, waiting: Any = None) -> bool:
+        if not self.stopped:
+            self.now += max(seconds, 0.0)
+        return self.stopped
+
+
+def test_the_heartbeat_beats_on_time_across_polls() -> None:
     out = io.StringIO()
-    beat = Heartbeat(Reporter(out, json_mode=True), every=0.2)
-    control = RunControl()
-    start = time.monotonic()
+    control = Simulated()
+    beat = Heartbeat(Reporter(out, json_mode=True), every=0.2, clock=control.clock)
     # Five polls of 0.15 s: one wait of 0.75 s, with a beat every 0.2 s across them.
     for _ in range(5):
         assert not beat.wait(control, 0.15, [2, 3])
     beats = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [b["event"] for b in beats] == ["heartbeat"] * 3, beats
     assert all(b["steps"] == [2, 3] for b in beats)
-    assert time.monotonic() - start < 1.2
+    assert control.now == pytest.approx(0.75)
+    # After the run acted, the next wait counts afresh: its first beat a whole period on.
+    beat.reset()
+    assert not beat.wait(control, 0.19, [4])
+    assert len(out.getvalue().splitlines()) == 3
 
-    threading.Timer(0.1, control.stop).start()
-    start = time.monotonic()
-    assert beat.wait(control, 30, [2])
-    assert time.monotonic() - start < 1.0
+
+def test_the_heartbeat_stops_at_once() -> None:
+    beat = Heartbeat(Reporter(io.StringIO(), json_mode=True), every=0.2)
+    control = RunControl()
+    stopped: list[bool] = []
+    waiter = threading.Thread(target=lambda: stopped.append(beat.wait(control, 600, [2])))
+    waiter.start()
+    control.stop()
+    waiter.join(60)  # well short of the 600 s it would wait if the stop were missed
+    assert stopped == [True]
 
 
 def test_a_waiting_headless_run_prints_a_heartbeat(make_sandbox, tmp_path, monkeypatch) -> None:
