@@ -23,12 +23,28 @@ class SimClock:
         self._start = start or datetime.now(UTC).replace(microsecond=0)
         self._real0 = time.monotonic()
         self._skipped = 0.0
+        self._held: float | None = None
         self._lock = threading.Lock()
 
     def now(self) -> float:
         """Simulated seconds since the start instant."""
         with self._lock:
+            if self._held is not None:
+                return self._held
             return (time.monotonic() - self._real0) * self.time_scale + self._skipped
+
+    def hold(self) -> None:
+        """Stop simulated time until :meth:`release` (tests: a burst of writes that must land
+        in one quota window however slowly a loaded machine sends it)."""
+        with self._lock:
+            if self._held is None:
+                self._held = (time.monotonic() - self._real0) * self.time_scale + self._skipped
+
+    def release(self) -> None:
+        """Let simulated time run again from where :meth:`hold` stopped it."""
+        with self._lock:
+            if self._held is not None:
+                self._skipped, self._real0, self._held = self._held, time.monotonic(), None
 
     def now_dt(self) -> datetime:
         return self._start + timedelta(seconds=self.now())
@@ -42,6 +58,8 @@ class SimClock:
             raise ValueError("the clock only moves forward")
         with self._lock:
             self._skipped += sim_seconds
+            if self._held is not None:
+                self._held += sim_seconds
 
     def set_time_scale(self, time_scale: float) -> None:
         """Run at another speed from now on; time already passed stays as it was."""
@@ -49,7 +67,8 @@ class SimClock:
             raise ValueError("time_scale must be positive")
         with self._lock:
             now = time.monotonic()
-            self._skipped += (now - self._real0) * self.time_scale
+            if self._held is None:
+                self._skipped += (now - self._real0) * self.time_scale
             self._real0 = now
             self.time_scale = float(time_scale)
 
