@@ -1,6 +1,6 @@
 """The terminal going away mid-run (issue 9, item 7), on a real pty: the headless run and the TUI
-stop between batches, end the run in the journal and exit 3 within five seconds, without
-spinning the CPU in between.
+stop between batches (no more than the batches in flight are answered after the terminal
+closed), end the run in the journal and exit 3, without spinning the CPU in between.
 
 Two ways a terminal goes: the pty is the process's controlling terminal, so closing it sends
 SIGHUP (an SSH session dropping, ``tmux kill-session``); or it is not (a job started in the
@@ -31,8 +31,11 @@ import pytest
 
 from tests.support.cli_harness import FAST, REPO, journal_records, target_args
 
-EXIT_WITHIN = 5.0
+EXIT_WITHIN = 15.0
+"""Seconds the test waits for the child to exit at all; how it stopped is judged by counts."""
 USERS = 1500
+IN_FLIGHT = 8
+"""Batches a step has in flight at once (the batch executor's concurrency)."""
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -99,20 +102,21 @@ class PtyChild:
             self.proc.kill()
             self.proc.wait()
 
-    def close_terminal(self) -> tuple[float, float]:
-        """Close the pty's master and wait for the child: (seconds to exit, CPU seconds)."""
+    def close_terminal(self) -> tuple[float, float, float]:
+        """Close the pty's master and wait for the child: (seconds to exit, CPU seconds, when
+        it was closed on ``time.monotonic``'s clock)."""
         cpu_before = _cpu_seconds(self.proc.pid)
         os.close(self.master)
         closed = time.monotonic()
         cpu = 0.0
-        while self.proc.poll() is None and time.monotonic() - closed < EXIT_WITHIN + 10:
+        while self.proc.poll() is None and time.monotonic() - closed < EXIT_WITHIN:
             # Sampled while it lives: after it is reaped /proc has nothing to say.
             try:
                 cpu = _cpu_seconds(self.proc.pid) - cpu_before
             except (OSError, IndexError):
                 break
             time.sleep(0.05)
-        return time.monotonic() - closed, cpu
+        return time.monotonic() - closed, cpu, closed
 
 
 @pytest.fixture
@@ -124,6 +128,14 @@ def slow_tenant(make_sandbox: Any) -> Any:
 
 def _deleted(sb: Any) -> int:
     return len(sb.recorder.events("user-deleted"))
+
+
+def _batches_answered_after(sb: Any, closed: float) -> int:
+    """``$batch``es the sandbox answered after the terminal closed (it records a request as it
+    answers it, on ``time.monotonic``'s clock): those in flight, and any sent after."""
+    return sum(
+        1 for r in sb.recorder.records() if r.path.endswith("/$batch") and r.real_time > closed
+    )
 
 
 def _assert_run_ended(sb: Any, state: Path) -> None:
@@ -147,10 +159,12 @@ def test_headless_run_whose_terminal_closes_exits_3_and_ends_its_run(
     argv = ["run", "--headless", "--yes", *target_args(sb, state)]
     with PtyChild(argv, sb.issue_token(), controlling=controlling) as child:
         child.until(lambda: _deleted(sb) >= 40, 60, "the first deletions")
-        took, cpu = child.close_terminal()
+        took, cpu, closed = child.close_terminal()
     # Before: exit 1 ("Input/output error") while the journal's run-end said 3.
     assert child.proc.returncode == 3
-    assert took < EXIT_WITHIN
+    # It stopped between batches: only those in flight were answered after the close (a
+    # loaded machine may take seconds over it; what it sent meanwhile is what counts).
+    assert _batches_answered_after(sb, closed) <= IN_FLIGHT
     assert cpu < max(1.0, 0.8 * took)
     assert _deleted(sb) < USERS - 1, "the run was not stopped"
     _assert_run_ended(sb, state)
@@ -170,10 +184,10 @@ def test_tui_whose_terminal_closes_mid_step_exits_3_without_spinning(
         child.until(lambda: b"Delete 1,499 users?" in child.output, 20, "the confirmation")
         child.type(b"y")
         child.until(lambda: _deleted(sb) >= 40, 60, "the first deletions")
-        took, cpu = child.close_terminal()
+        took, cpu, closed = child.close_terminal()
     # Before: still running after 30 s, at 60-70 % of a core, the journal never ended.
     assert child.proc.returncode == 3
-    assert took < EXIT_WITHIN
+    assert _batches_answered_after(sb, closed) <= IN_FLIGHT
     # A batch in flight (a second or more with slow deletes) is waited for, the journal and
     # the evidence pack written: far from a core's worth of spinning.
     assert cpu < max(1.5, 0.7 * took)
