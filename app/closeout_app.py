@@ -28,7 +28,7 @@ from textual.screen import Screen
 from services.errors import LongWait, Stopped
 from services.exit_codes import ExitCode
 from services.i18n import _
-from services.models import StepId, StepStatus
+from services.models import StepId
 from services.steps import load_registry
 
 from .completing import Completing
@@ -212,8 +212,9 @@ class CloseoutApp(Completing):
         self._flush_bridge()  # the rows the run marked before it ended, with its last state
         self.book.report(st)
         self.main.show_steps(changed=st.step)
-        if st.step == StepId.DELETE_DIRECTORY and st.status == StepStatus.DONE:
-            self.complete_if_gone()
+        # Once the tenant is gone every step reports so; the first report after the engine
+        # knows it brings the completion view, whichever step's it is.
+        self.complete_if_gone()
 
     def on_handoff_changed(self, message: HandoffChanged) -> None:
         self.book.handoffs[message.handoff.step] = message.handoff

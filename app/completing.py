@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class Completing(Leaving):
     def complete_if_gone(self) -> None:
-        """Step 5 is done: if the tenant is gone, the completion view (once)."""
+        """If the tenant is gone, the completion view (once)."""
         if self.engine is None or not self.engine.gone or self._completed:
             return
         self._completed = True

@@ -23,6 +23,10 @@ from widgets import LogPanel, StepChecklist
 from .conftest import AppFactory, connected, sandbox_of, shows, wait_for
 
 
+def _toasts(app: CloseoutApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
+
+
 def _texts(screen: Any) -> str:
     return "\n".join(str(w.render()) for w in screen.query(Static))
 
@@ -127,7 +131,8 @@ async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
         assert _status(app, StepId.DISABLE_MFA) == StepStatus.DONE
         assert app.main.check_action("delete_directory", ()) is None  # manual checks first
 
-        # Step 5: tick the checks no API can make, then type the initial domain.
+        # Step 5: tick the checks no API can make, then type the initial domain (Enter on the
+        # step, once it can run, does its next thing: the typed confirmation).
         await pilot.press("m")
         await wait_for(pilot, lambda: shows(app, ManualChecksModal), "the checks")
         ticks = ["space", "tab"] * len(MANUAL_ITEMS)
@@ -135,7 +140,8 @@ async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
         await wait_for(
             pilot, lambda: app.main.check_action("delete_directory", ()) is True, "D allowed"
         )
-        await pilot.press("D")
+        await _select(pilot, app, StepId.DELETE_DIRECTORY)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "typed confirm")
         await pilot.press(*domain, "enter")
         await wait_for(
@@ -148,7 +154,7 @@ async def test_full_close_out_with_the_keyboard(make_app: AppFactory) -> None:
             "the cleanup, then the Delete tenant handoff",
         )
         await _select(pilot, app, StepId.DELETE_DIRECTORY)
-        await pilot.press("h")
+        await pilot.press("enter")  # waiting on the admin: Enter opens the handoff
         await wait_for(pilot, lambda: shows(app, HandoffScreen), "step 5's handoff")
         await pilot.press("A")
         await wait_for(
