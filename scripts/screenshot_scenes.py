@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 
 from app import gating
 from app.closeout_app import CloseoutApp
+from app.screens.completion import CompletionScreen
 from app.screens.dialogs import ConfirmModal, TypedConfirmModal
 from app.screens.handoff import HandoffScreen
 from app.screens.main_screen import MainScreen
@@ -251,6 +252,30 @@ async def scene_typed_confirmation(app: CloseoutApp, pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def scene_completion(app: CloseoutApp, pilot: Pilot[int]) -> None:
+    """Step 5 typed, its clean-up run, the admin center's "Delete tenant" played: the view
+    that says the tenant is gone."""
+    await finish_steps_1_to_4(app, pilot)
+    await pilot.press("D")
+    await until(pilot, lambda: isinstance(app.screen, TypedConfirmModal) and app.screen.is_mounted)
+    assert app.engine is not None
+    await pilot.press(*app.engine.caller.tenant.initial_domain, "enter")
+    await until(
+        pilot,
+        lambda: (
+            app.step_running is None
+            and StepId.DELETE_DIRECTORY in app.handoffs
+            and status(app, StepId.DELETE_DIRECTORY) == StepStatus.WAITING_PERSON
+        ),
+        timeout=120,
+    )
+    app.play_portal(StepId.DELETE_DIRECTORY)
+    await refreshing_until(
+        pilot, app, lambda: isinstance(app.screen, CompletionScreen) and app.screen.is_mounted
+    )
+    await settled(app, pilot)
+
+
 async def shoot(name: str, scene: Scene, *, size: tuple[int, int], opts: SessionOptions) -> Path:
     app = CloseoutApp(opts, watch=False)
     try:
@@ -286,6 +311,7 @@ async def run(only: str | None, lang: str) -> None:
         ("main-mid-run", scene_mid_run, (120, 40), options(), "en"),
         ("handoff", scene_handoff, (120, 40), options(), "en"),
         ("typed-confirmation", scene_typed_confirmation, (120, 40), options(users=40), "en"),
+        ("completion", scene_completion, (120, 40), options(users=40), "en"),
         ("main-swedish", scene_main, (120, 40), options(), "sv"),
         ("main-80x24", scene_main, (80, 24), options(), "en"),
         # Built when shot: it takes a snapshot first.
