@@ -84,6 +84,28 @@ class HandoffView(VerticalScroll):
                 return format_remaining(item.until, self.now())
         raise KeyError(object_id)
 
+    def item_cells(self, object_id: str) -> list[tuple[str, str]]:
+        """``(column, whole text)`` of one watched item, as its row shows them cut: the
+        note (a partner to contact, a check's detail) is the last column, off screen at 80."""
+        for item in self._handoff.items if self._handoff else ():
+            if item.object_id == object_id:
+                cells = [
+                    (_("Watching"), (item.name or item.label) if self._with_sku else item.label),
+                    (_("State"), item.state),
+                    (_("Time left"), format_remaining(item.until, self.now())),
+                ]
+                if self._with_sku and item.product:
+                    cells.append((_("SKU"), item.product.sku_part_number))
+                return [*cells, (_("Note"), item.note)]
+        return []
+
+    def cursor_item(self) -> str | None:
+        """The object id of the watched item under the table's cursor (None: no items)."""
+        table: DataTable[Text] = self.query_one("#handoff-items", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
     def compose(self) -> ComposeResult:
         yield Static(id="handoff-title", markup=False)
         yield Static(_("Done: closeout sees the change in Graph."), id="handoff-done")

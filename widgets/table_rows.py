@@ -103,7 +103,9 @@ class RowEntry(Mapping[ColumnKey, Any]):
         if index == layout.status_index:
             return layout.status_text(self.status)
         value = self.cells[index]
-        return Text(value) if isinstance(value, str) else value  # a str is never markup
+        # A str is never markup; one cut by its column ends in "…", so that a cut UPN never
+        # reads as another one ("…@fabrikam.onmicrosoft.co").
+        return Text(value, no_wrap=True, overflow="ellipsis") if isinstance(value, str) else value
 
     def __iter__(self) -> Iterator[ColumnKey]:
         return iter(self.layout.index)

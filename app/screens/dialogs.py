@@ -15,7 +15,9 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from services.i18n import _, affirmative
@@ -151,6 +153,15 @@ class TypedConfirmModal(ModalScreen[bool]):
         self.dismiss(False)
 
 
+class WrappingCheckbox(Checkbox):
+    """A checkbox whose label wraps onto as many lines as it needs: a check the admin
+    certifies is read whole (Textual's is one line, cut with an ellipsis)."""
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # Any widget's measure (its rendering's height at this width), not ToggleButton's 1.
+        return Widget.get_content_height(self, container, viewport, width)
+
+
 class ManualChecksModal(ModalScreen[set[str] | None]):
     """The admin's own confirmation of what no API can check (journalled by the caller)."""
 
@@ -184,8 +195,8 @@ class ManualChecksModal(ModalScreen[set[str] | None]):
                     classes="dialog-body warning",
                 )
             for key, (label, where) in self.items.items():
-                yield Checkbox(_(label), value=key in self.ticked, id=f"check-{key}")
-                yield Static(f"   {_(where)}", classes="dim", markup=False)
+                yield WrappingCheckbox(_(label), value=key in self.ticked, id=f"check-{key}")
+                yield Static(_(where), classes="dim check-where", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel (Esc)"), id="cancel")
                 yield Button(_("Save (Ctrl+S)"), id="save", variant="primary")

@@ -10,11 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 
 from services.i18n import _
 from services.models import Handoff, StepId
 from widgets import HandoffView
+
+from .full_text import FullTextModal, row_text
 
 if TYPE_CHECKING:
     from app.controller import Controller
@@ -25,6 +27,7 @@ class HandoffScreen(ModalScreen[None]):
         Binding("escape", "close", _("Close"), id="close"),
         Binding("c", "copy_link", _("Copy link"), id="copy-link"),
         Binding("A", "play_portal", _("Play admin center (sandbox)"), id="play-portal"),
+        Binding("enter", "show_item", _("Show the row whole"), id="show-item", show=False),
     ]
 
     def __init__(self, handoff: Handoff, controller: Controller) -> None:
@@ -59,6 +62,19 @@ class HandoffScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_show_item(self) -> None:
+        """The watched item under the cursor, every column whole (its note is cut at 80)."""
+        view = self.query_one(HandoffView)
+        key = view.cursor_item()
+        cells = view.item_cells(key) if key is not None else []
+        if cells:
+            self.app.push_screen(FullTextModal(cells[0][1], row_text(cells)))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Enter with the table focused: the table's own binding answers, not the screen's.
+        event.stop()
+        self.action_show_item()
 
     def action_copy_link(self) -> None:
         self.app.copy_to_clipboard(self.handoff.link)

@@ -44,7 +44,7 @@ KEYS = [
     ("e", N_("export the evidence pack")),
     ("l", N_("change the log level (the log's title shows it)")),
     ("Tab", N_("next pane (the focused one has a heavy border)")),
-    ("Enter", N_("on a log line or a table row: show it whole")),
+    ("Enter", N_("on a log line or a table row (a handoff's too): show it whole")),
     ("A", N_("sandbox only: play the admin center's part of a handoff")),
     ("Ctrl-P", N_("the command palette: every action, with its key")),
     ("?", N_("this help")),

@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("closeout.app")
 
-# Status first: at 80 columns the right-hand columns are the ones cut off.
+# Status first: at 80 columns the right-hand columns are the ones cut off. Status and UPN fit
+# the 80-column pane exactly (a longer UPN ends in "…"); Enter shows the whole row.
 USER_COLUMNS = [
     ("status", N_("Status"), 9),
-    ("upn", N_("User"), 36),
+    ("upn", N_("User"), 35),
     ("type", N_("Type"), 7),
     ("sync", N_("Sync"), 6),
     ("roles", N_("Roles"), 24),
