@@ -30,6 +30,7 @@ __all__ = [
     "DataOwner",
     "DataOwners",
     "Usage",
+    "csv_text",
     "data_owners",
     "owners_named",
     "some_names",
@@ -206,10 +207,15 @@ CSV_HEADER = (
 
 
 def write_csv(owners: DataOwners, path: Path) -> None:
-    """The owners as CSV at ``path`` (written whole, then moved into place). Cells that a
-    spreadsheet would run as a formula are quoted inert."""
-    from .evidence.rows import csv_cell
+    """The owners as CSV at ``path`` (written whole, then moved into place)."""
     from .paths import write_private
+
+    write_private(path, csv_text(owners))
+
+
+def csv_text(owners: DataOwners) -> str:
+    """The owners as CSV; cells that a spreadsheet would run as a formula are quoted inert."""
+    from .evidence.rows import csv_cell
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -227,4 +233,4 @@ def write_csv(owners: DataOwners, path: Path) -> None:
                 ),
             ]
         )
-    write_private(path, buf.getvalue())
+    return buf.getvalue()

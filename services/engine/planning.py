@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.data_owners import csv_text, data_owners
 from services.errors import CloseoutError
+from services.evidence.layout import DATA_OWNERS_FILE
 from services.heap import settle_after_load
 from services.i18n import _
 from services.json_text import write_private_chunks
 from services.keep import MARKED, entries_for, marks_of
 from services.models import StepId
-from services.paths import refuse_symlink, tenant_dir
+from services.paths import refuse_symlink, tenant_dir, write_private
 from services.plan.build import PlanOptions, build_plan
 from services.plan.check import check_plan
 from services.plan.model import Plan
@@ -102,6 +104,10 @@ class Planning(Reading):
             before = refuse_symlink(self.dir / "inventory-before.json")
             if not before.exists():
                 write_private_chunks(before, inv.json_chunks())
+                # Beside it and from the same read, who holds mailbox or OneDrive data (by
+                # licence), for every evidence pack: after step 1 Graph lists none of them.
+                owners = refuse_symlink(self.dir / DATA_OWNERS_FILE)
+                write_private(owners, csv_text(data_owners(inv, None)))
             if self.recording:
                 self._writing.note("plan made", digest=plan.digest(), actions=len(plan.actions))
         return plan

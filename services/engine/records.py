@@ -12,7 +12,7 @@ from typing import Any
 
 from services import __version__
 from services.errors import CloseoutError
-from services.evidence.layout import default_pack_dir
+from services.evidence.layout import DATA_OWNERS_FILE, default_pack_dir
 from services.evidence.rows import LatestOutcomes
 from services.evidence.write import write_pack
 from services.i18n import _
@@ -243,4 +243,5 @@ class Recording(Planning):
             run_id=run_id,
             replace=True,
             warnings=self.journal_warnings(),
+            data_owners=owners if (owners := self.dir / DATA_OWNERS_FILE).exists() else None,
         )

@@ -27,6 +27,9 @@ COLUMNS = (
     "request_id",
 )
 INVENTORY_FILE = "inventory-before.json"
+DATA_OWNERS_FILE = "data-owners-before.csv"
+"""Who held mailbox or OneDrive data before step 1 (by licence): written beside the inventory's
+backup when the first plan is made, copied into every pack."""
 CSV_FILE = "outcomes.csv"
 OUTCOMES_JSON_FILE = "outcomes.json"
 SUMMARY_JSON_FILE = "summary.json"
@@ -34,6 +37,7 @@ SUMMARY_MD_FILE = "summary.md"
 CHECKSUM_FILE = "SHA256SUMS"
 PACK_FILES = (
     INVENTORY_FILE,
+    DATA_OWNERS_FILE,
     CSV_FILE,
     OUTCOMES_JSON_FILE,
     SUMMARY_JSON_FILE,

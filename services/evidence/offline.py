@@ -11,7 +11,7 @@ from services.inventory.model import subscriptions_summary
 from services.json_text import read_member
 from services.models import StepId, StepStatus
 
-from .layout import default_pack_dir
+from .layout import DATA_OWNERS_FILE, default_pack_dir
 from .rows import LatestOutcomes
 from .write import write_pack
 
@@ -79,4 +79,5 @@ def export_offline(tenant_id: str, *, root: Path | None = None, out: Path | None
         run_id=run_id,
         replace=out is not None,
         warnings=[damaged] if damaged else [],
+        data_owners=owners if (owners := folder / DATA_OWNERS_FILE).exists() else None,
     )

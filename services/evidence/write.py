@@ -35,6 +35,7 @@ from .layout import (
     CHECKSUM_FILE,
     COLUMNS,
     CSV_FILE,
+    DATA_OWNERS_FILE,
     INVENTORY_FILE,
     OUTCOMES_JSON_FILE,
     PACK_FILES,
@@ -56,6 +57,7 @@ def write_pack(
     run_id: str,
     replace: bool = False,
     warnings: Iterable[str] = (),
+    data_owners: Path | str | None = None,
 ) -> Path:
     """Write the evidence pack of ``run_id`` to ``out_dir`` atomically; returns ``out_dir``.
 
@@ -65,10 +67,13 @@ def write_pack(
     outcome records are accepted too: see :func:`outcomes_from_journal`), consumed once: a
     generator (:meth:`LatestOutcomes.rows`) keeps a 100,000-row pack out of memory, since every
     file is written a row (or a line) at a time. ``warnings`` (e.g. damaged journal lines) head
-    the Markdown summary and are listed in ``summary.json``. ``summary`` is kept as given in
-    ``summary.json``; the Markdown summary uses its ``started``, ``ended``, ``exit_code`` and
-    ``kept`` (or ``keep``: UPNs, or mappings with ``upn``/``display_name``/``id``/``reason``)
-    when present; start and end default to the first and last outcome times. Refuses an
+    the Markdown summary and are listed in ``summary.json``. ``data_owners`` is who held mailbox
+    or OneDrive data before step 1, as CSV text or its file (``data-owners-before.csv``); the
+    pack always has the file, its header alone when that is unknown. ``summary`` is kept as
+    given in ``summary.json``; the Markdown summary uses its ``started``, ``ended``,
+    ``exit_code`` and ``kept`` (or ``keep``: UPNs, or mappings with
+    ``upn``/``display_name``/``id``/``reason``) when present; start and end default to the
+    first and last outcome times. Refuses an
     existing ``out_dir`` unless ``replace`` is set, and even then only if it holds nothing but
     pack files. Raises ValueError, writing nothing, if any content looks like an access token,
     and :class:`~services.paths.SymlinkRefused` if ``out_dir`` is a symbolic link.
@@ -86,6 +91,8 @@ def write_pack(
         sums: dict[str, str] = {}
         with _PackFile(tmp, INVENTORY_FILE, sums) as fh:
             _write_inventory(fh, inventory)
+        with _PackFile(tmp, DATA_OWNERS_FILE, sums) as fh:
+            fh.write(_data_owners_text(data_owners))
         with (
             _PackFile(tmp, CSV_FILE, sums) as csv_file,
             _PackFile(tmp, OUTCOMES_JSON_FILE, sums) as json_file,
@@ -107,6 +114,17 @@ def write_pack(
         raise
     fsync_dir(parent)
     return out_dir
+
+
+def _data_owners_text(data_owners: Path | str | None) -> str:
+    """The data owners' CSV: given, read from its file, or (unknown) its header alone."""
+    if isinstance(data_owners, Path):
+        return refuse_symlink(data_owners).read_text(encoding="utf-8")
+    if data_owners is None:
+        from services.data_owners import DataOwners, csv_text
+
+        return csv_text(DataOwners((), "unavailable", ""))
+    return data_owners
 
 
 class _PackFile:

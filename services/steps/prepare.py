@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from services import requirements
 from services.data_owners import some_names
+from services.evidence.layout import DATA_OWNERS_FILE
 from services.i18n import N_, _, ngettext
 from services.inventory.model import Inventory
 from services.models import StepId, StepState, StepStatus
@@ -55,9 +56,14 @@ def assess(
                 len(upns),
             ).format(n=len(upns))
         )
-        # The whole list is in the evidence pack's inventory and closeout data-owners; the
-        # first few here.
+        # The first few here; the whole list in every evidence pack, its sizes from the reports.
         notes.append(some_names(upns))
+        notes.append(
+            _(
+                "Export them: the evidence pack (e, or closeout export) lists them all in "
+                "{file}; closeout data-owners --out FILE adds their mailbox and OneDrive sizes."
+            ).format(file=DATA_OWNERS_FILE)
+        )
     notes += [
         _("Could not read {part}: {reason}").format(part=k, reason=v) for k, v in inv.errors.items()
     ]

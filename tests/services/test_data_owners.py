@@ -135,3 +135,30 @@ def test_hostile_names_reach_the_usage_reports_without_breaking_them(
     doc = _owners(sb, tmp_path, monkeypatch)
     assert doc["sizes"] == ("read" if names else "concealed"), doc["note"]
     assert not sb.recorder.events("server-error")
+
+
+def test_every_evidence_pack_lists_who_held_data_before_step_1(
+    make_sandbox, tmp_path: Path, monkeypatch
+) -> None:
+    sb = _tenant(make_sandbox)
+    owners = _licensed(sb)
+    token = sb.issue_token()
+    run = ["run", "--headless", "--yes", "--no-wait", *target_args(sb, tmp_path)]
+    # Step 0 (the run's plan) notes the list beside the inventory's backup; step 1 then
+    # deletes the users, and Graph lists none of them any more.
+    r = run_cli(run, monkeypatch=monkeypatch, token=token)
+    assert r.code in (0, 3), r.text
+    assert not owners - {sb.admin_upn} & {u.user_principal_name for u in sb.tenant.users.values()}
+
+    def pack(*extra: str) -> Path:
+        out = tmp_path / f"pack{len(extra)}"
+        argv = ["export", "--out", str(out), *extra, *target_args(sb, tmp_path)]
+        e = run_cli(argv, monkeypatch=monkeypatch, token=token)
+        assert e.code == 0, e.text
+        return out
+
+    for out in (pack(), pack("--offline", "--tenant", sb.tenant_id)):
+        with (out / "data-owners-before.csv").open(encoding="utf-8") as fh:
+            listed = {row["userPrincipalName"] for row in csv.DictReader(fh)}
+        assert listed == owners
+        assert "data-owners-before.csv" in (out / "SHA256SUMS").read_text()
