@@ -75,25 +75,33 @@ def test_step_5_waits_for_one_step_in_the_singular(make_sandbox, tmp_path: Path)
         assert not [b for b in st.blockers if ".:" in b]
 
 
-def test_the_headless_run_never_asks_to_type_the_domain(make_sandbox, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("lang", "typing", "one_user"),
+    [("en", r"\btype\b", "1 user,"), ("sv", r"\bskriv", "1 användare,")],
+)
+def test_the_headless_run_never_asks_to_type_the_domain(
+    make_sandbox, tmp_path, monkeypatch, lang: str, typing: str, one_user: str
+):
     # One user and nothing else: step 0 counts "1 user", and after step 1 the run reaches
     # step 5's cleanup, which a headless run confirms with --confirm-domain.
     sb = make_sandbox(users=3, **BARE)
-    argv = ["run", "--headless", "--yes", "--no-wait", "--confirm-manual", "all"]
+    argv = ["run", "--headless", "--lang", lang, "--yes", "--no-wait", "--confirm-manual", "all"]
     r = run_cli(
         [*argv, *target_args(sb, tmp_path)], monkeypatch=monkeypatch, token=sb.issue_token()
     )
     assert r.code == 3, r.text
     assert "--confirm-domain" in r.out
-    assert not re.search(r"\btype\b", r.text, re.IGNORECASE), r.text
+    assert not re.search(typing, r.text, re.IGNORECASE), r.text
     assert not re.search(r"\b1 (users|subscriptions|applications|actions)\b", r.text), r.text
     assert ".:" not in r.text
 
     status = run_cli(
-        ["status", *target_args(sb, tmp_path)], monkeypatch=monkeypatch, token=sb.issue_token()
+        ["status", "--lang", lang, *target_args(sb, tmp_path)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(),
     )
-    assert "1 user," in status.out, status.text
-    assert not re.search(r"\btype\b", status.text, re.IGNORECASE), status.text
+    assert one_user in status.out, status.text
+    assert not re.search(typing, status.text, re.IGNORECASE), status.text
 
 
 def test_the_tuis_connect_line_says_1_user_not_1_users(make_sandbox, tmp_path: Path) -> None:
