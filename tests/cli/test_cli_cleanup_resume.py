@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from tests.support.cli_harness import FAST, LineTap, PortalHuman, full_run_args, run_cli
+from tests.support.cli_harness import FAST, close_with_portal, full_run_args
 
 
 def test_a_cleanup_cut_short_is_finished_by_the_next_run_without_writing_twice(
@@ -34,22 +34,14 @@ def test_a_cleanup_cut_short_is_finished_by_the_next_run_without_writing_twice(
         method="DELETE", path=rf"/directory/deletedItems/({'|'.join(apps)})$", status=403, times=-1
     )
     state = tmp_path / "state"
-    tap = LineTap()
-    with PortalHuman(sb, tap):
-        first = run_cli(
-            full_run_args(sb, state), monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap
-        )
+    first, _ = close_with_portal(sb, full_run_args(sb, state), monkeypatch=monkeypatch)
     assert first.code != 0, first.text[-2000:]
     assert blocked.hits and len(t.applications) == 0
     assert {a.id for a in t.deleted_applications.values()} == set(apps)
     assert all(not t.service_principals.get(i).account_enabled for i in refusing)
 
     blocked.times = 0
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        again = run_cli(
-            full_run_args(sb, state), monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap
-        )
+    again, human = close_with_portal(sb, full_run_args(sb, state), monkeypatch=monkeypatch)
     assert again.code == 0, again.text[-3000:]
     assert not human.errors, human.errors
     assert sb.recorder.events("tenant-deleted")

@@ -26,9 +26,8 @@ from services.sandbox import Sandbox
 from services.sandbox.graph_api.organization import sync_flag
 from tests.support.cli_harness import (
     FAST,
-    LineTap,
-    PortalHuman,
     Result,
+    close_with_portal,
     full_run_args,
     graph_writes,
     run_cli,
@@ -130,11 +129,7 @@ def test_sync_turns_off_once_across_runs_and_cloud_only_users_do_not_wait(
 
     # Run 3, at the usual fast clock: it waits for the conversion and closes the tenant.
     sb.clock.set_time_scale(FAST)
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        last = run_cli(
-            full_argv(sb, state), monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap
-        )
+    last, human = close_with_portal(sb, full_argv(sb, state), monkeypatch=monkeypatch)
     assert last.code == 0, last.text[-3000:]
     assert not human.errors, human.errors
     assert t.deleted
@@ -259,11 +254,7 @@ def test_the_partner_note_lands_only_on_the_partners_subscription(
     step2 = json.loads(plan.out)["steps"]["2"]
     assert {a["object_id"] for a in step2 if a["action"] == "contact-partner"} == partner
 
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        result = run_cli(
-            full_argv(sb, state), monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap
-        )
+    result, human = close_with_portal(sb, full_argv(sb, state), monkeypatch=monkeypatch)
     assert result.code == 0, result.text[-3000:]
     assert not human.errors, human.errors
     handoffs = [o for o in result.json_lines() if o["event"] == "handoff" and o["step"] == 2]

@@ -25,9 +25,9 @@ from services.sandbox import Sandbox
 from services.sandbox.tenant import GRAPH_APP_ID, GRAPH_CLI_APP_ID, OWN_APP_ID
 from tests.support.cli_harness import (
     FAST,
-    LineTap,
     PortalHuman,
     Result,
+    close_with_portal,
     graph_writes,
     run_cli,
     target_args,
@@ -61,11 +61,9 @@ def _argv(sb: Sandbox, state: Path, *extra: str) -> list[str]:
 def _close(
     sb: Sandbox, monkeypatch: pytest.MonkeyPatch, state: Path, *extra: str, **human: Any
 ) -> tuple[Result, PortalHuman]:
-    tap = LineTap()
-    with PortalHuman(sb, tap, **human) as person:
-        result = run_cli(
-            _argv(sb, state, *extra), monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap
-        )
+    result, person = close_with_portal(
+        sb, _argv(sb, state, *extra), monkeypatch=monkeypatch, **human
+    )
     return result, person
 
 

@@ -18,8 +18,7 @@ import pytest
 from services.sandbox.http import Response
 from tests.support.cli_harness import (
     FAST,
-    LineTap,
-    PortalHuman,
+    close_with_portal,
     full_run_args,
     journal_records,
     run_cli,
@@ -47,11 +46,7 @@ def test_a_turn_off_answered_with_a_5xx_is_said_as_unconfirmed_and_a_new_plan_fi
             if r.method == "PATCH" and r.path.startswith("/v1.0/organization/")
         ]
 
-    tap = LineTap()
-    with PortalHuman(sb, tap):
-        first = run_cli(
-            full_run_args(sb, state), monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap
-        )
+    first, _ = close_with_portal(sb, full_run_args(sb, state), monkeypatch=monkeypatch)
     assert first.code == 3, first.text[-3000:]
     assert envelope.hits == 1 and org_patches() == []  # and not sent again within the 72 hours
     assert sb.tenant.org.sync_disabled_at is None
@@ -66,11 +61,7 @@ def test_a_turn_off_answered_with_a_5xx_is_said_as_unconfirmed_and_a_new_plan_fi
         ["plan", *target_args(sb, state)], monkeypatch=monkeypatch, token=sb.issue_token()
     )
     assert plan.code == 0, plan.text
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        again = run_cli(
-            full_run_args(sb, state), monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap
-        )
+    again, human = close_with_portal(sb, full_run_args(sb, state), monkeypatch=monkeypatch)
     assert again.code == 0, again.text[-3000:]
     assert not human.errors, human.errors
     assert org_patches() == [204]

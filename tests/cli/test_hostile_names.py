@@ -38,8 +38,7 @@ from services.session import sign_in_headless
 from services.textsafe import UNSAFE, neutralise
 from tests.support.cli_harness import (
     FAST,
-    LineTap,
-    PortalHuman,
+    close_with_portal,
     full_run_args,
     pack_path,
     run_cli,
@@ -291,10 +290,8 @@ def test_a_whole_closeout_of_a_hostile_tenant_keeps_every_record_inert(
 ) -> None:
     sb = hostile
     state = tmp_path / "state"
-    tap = LineTap()
     argv = full_run_args(sb, state)
-    with PortalHuman(sb, tap) as human:
-        r = run_cli(argv, monkeypatch=monkeypatch, token=sb.issue_token(), tap=tap)
+    r, human = close_with_portal(sb, argv, monkeypatch=monkeypatch)
     assert r.code == 0, r.text[-3000:]
     assert not human.errors, human.errors
     assert sb.recorder.events("tenant-deleted"), "the close-out did not finish"

@@ -38,14 +38,7 @@ from services.sandbox import Sandbox
 from services.sandbox.authz import ALL_SCOPES
 from services.sandbox.graph_api.applications import delete_application
 from services.sandbox.tenant import GLOBAL_ADMIN, ROLE_TEMPLATES
-from tests.support.cli_harness import (
-    FAST,
-    LineTap,
-    PortalHuman,
-    full_run_args,
-    run_cli,
-    target_args,
-)
+from tests.support.cli_harness import FAST, close_with_portal, full_run_args, run_cli, target_args
 
 # -- every request a close-out sends has a row, and every row is sent ------------------------
 
@@ -75,14 +68,9 @@ def _close_out(
 ) -> tuple[Sandbox, int]:
     sb = make_sandbox(users=40, seed=11, time_scale=FAST, deprovision_hours=160, **config)
     extra = prepare(sb)
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        result = run_cli(
-            [*full_run_args(sb, tmp_path), *extra],
-            monkeypatch=monkeypatch,
-            token=sb.issue_token(),
-            tap=tap,
-        )
+    result, human = close_with_portal(
+        sb, [*full_run_args(sb, tmp_path), *extra], monkeypatch=monkeypatch
+    )
     assert not human.errors, human.errors
     return sb, result.code
 

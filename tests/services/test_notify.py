@@ -26,7 +26,7 @@ from services.notify import NewsBody, Notifier, parse_target
 from tests.support.cli_harness import (
     FAST,
     LineTap,
-    PortalHuman,
+    close_with_portal,
     full_run_args,
     run_cli,
     target_args,
@@ -94,11 +94,9 @@ def test_a_close_out_sends_news_when_handoffs_are_seen_waits_end_and_it_is_done(
     make_sandbox, tmp_path: Path, monkeypatch, receiver: Receiver
 ) -> None:
     sb = make_sandbox(users=25, seed=5, time_scale=FAST)
-    tap = LineTap()
     argv = [*full_run_args(sb, tmp_path / "state"), "--notify", receiver.url]
     token = sb.issue_token()
-    with PortalHuman(sb, tap) as human:
-        r = run_cli(argv, monkeypatch=monkeypatch, token=token, tap=tap)
+    r, human = close_with_portal(sb, argv, monkeypatch=monkeypatch, token=token)
     assert r.code == 0, r.text[-3000:]
     assert not human.errors, human.errors
 

@@ -27,7 +27,7 @@ from services.rehearsal.forecast import Pace, write_floor, write_seconds
 from services.rehearsal.run import RehearsalOptions, end_state, rehearse
 from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.faults import FaultRule
-from tests.support.cli_harness import FAST, LineTap, PortalHuman, full_run_args, run_cli
+from tests.support.cli_harness import FAST, LineTap, close_with_portal, full_run_args, run_cli
 from tests.support.commands import READ_SCOPES, snapshot_of
 
 pytestmark = pytest.mark.slow
@@ -54,14 +54,9 @@ def test_a_rehearsal_ends_where_a_close_out_of_the_original_ends(
     assert result.code == 0 and report.tenant_deleted, report.to_text()
 
     # Then the real close-out of the original, as test_cli_full_closeout runs it.
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        run = run_cli(
-            full_run_args(sb, tmp_path / "state"),
-            monkeypatch=monkeypatch,
-            token=sb.issue_token(),
-            tap=tap,
-        )
+    run, human = close_with_portal(
+        sb, full_run_args(sb, tmp_path / "state"), monkeypatch=monkeypatch
+    )
     assert run.code == 0, run.text[-3000:]
     assert not human.errors, human.errors
 

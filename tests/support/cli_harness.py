@@ -374,6 +374,29 @@ class PortalHuman:
             self.errors.append(f"{what}: {resp.status_code} {resp.text[:200]}")
 
 
+def close_with_portal(
+    sb: Sandbox,
+    argv: Sequence[str],
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str | None = None,
+    **human: Any,
+) -> tuple[Result, PortalHuman]:
+    """``closeout argv`` with a :class:`PortalHuman` at the admin centers acting on its
+    handoffs; the result and the human (whose ``errors`` a test checks). ``token``: a fresh one
+    of ``sb`` unless given (``""``: none, so closeout signs in by device code). ``human``:
+    PortalHuman's options."""
+    tap = LineTap()
+    with PortalHuman(sb, tap, **human) as person:
+        result = run_cli(
+            argv,
+            monkeypatch=monkeypatch,
+            token=sb.issue_token() if token is None else token,
+            tap=tap,
+        )
+    return result, person
+
+
 def partner_advised(said: list[dict[str, Any]]) -> set[str]:
     """Subscriptions closeout's latest step-2 handoff says to cancel through the partner."""
     handoffs = [o for o in said if o.get("event") == "handoff" and o.get("step") == 2]

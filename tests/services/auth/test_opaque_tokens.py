@@ -26,8 +26,7 @@ from services.sandbox.authz import ALL_SCOPES
 from services.sandbox.tenant import GLOBAL_ADMIN
 from tests.support.cli_harness import (
     FAST,
-    LineTap,
-    PortalHuman,
+    close_with_portal,
     full_run_args,
     graph_writes,
     run_cli,
@@ -72,11 +71,9 @@ def test_full_closeout_with_an_opaque_bring_your_own_token(
     sb = make_sandbox(users=80, seed=4, time_scale=FAST, opaque_tokens=True)
     token = sb.issue_token()
     assert token_claims(token) == {}
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        result = run_cli(
-            full_run_args(sb, tmp_path / "state"), monkeypatch=monkeypatch, token=token, tap=tap
-        )
+    result, human = close_with_portal(
+        sb, full_run_args(sb, tmp_path / "state"), monkeypatch=monkeypatch, token=token
+    )
     assert not human.errors, human.errors
     _assert_closed(sb, result)
     # Nothing was read from the token, so nothing was guessed from it either.
@@ -90,11 +87,9 @@ def test_full_closeout_with_opaque_tokens_from_the_device_code_flow(
     sb = make_sandbox(
         users=80, seed=4, time_scale=FAST, opaque_tokens=True, device_code_auto_approve=0.0
     )
-    tap = LineTap()
-    with PortalHuman(sb, tap) as human:
-        result = run_cli(
-            full_run_args(sb, tmp_path / "state"), monkeypatch=monkeypatch, token="", tap=tap
-        )
+    result, human = close_with_portal(
+        sb, full_run_args(sb, tmp_path / "state"), monkeypatch=monkeypatch, token=""
+    )
     assert not human.errors, human.errors
     assert "devicelogin" in result.err  # the sign-in prompt was shown: no token was given
     _assert_closed(sb, result)
