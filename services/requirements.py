@@ -5,9 +5,9 @@ missing and for which step, so the admin can fix consent or roles and run again.
 from Graph; permissions from closeout's own sign-in (msal's token response). When the
 permissions are unknown (a bring-your-own or app-only token, which closeout does not read),
 what Graph refuses is learned instead (:func:`learned_missing`), and what a readable token's
-claims say is only a warning (:func:`hinted_missing`). The needs are data, one
-:class:`StepNeeds` per step, which that step's registry entry points to: the Graph calls the
-step makes, by their rows in :mod:`services.endpoints`, whose permissions are written there.
+claims say is only a warning (:func:`hinted_missing`). The needs are data: each step's module
+writes its :class:`StepNeeds` into its registry entry (``Step.requires``), the Graph calls the
+step makes by their rows in :mod:`services.endpoints`, whose permissions are written there.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from . import endpoints as E
 from .caller import ROLE_NAMES, Caller
 from .endpoints import Endpoint
 from .errors import GraphError
 from .guidance import permission_for
-from .i18n import N_, _
-from .models import BILLING_ADMIN, GLOBAL_ADMIN, StepId
+from .i18n import _
+from .models import StepId
 
 Condition = Literal["always", "sync-on", "security-defaults", "ca"]
 
@@ -98,68 +97,6 @@ class Missing:
             "The token does not seem to carry the Graph permission {name}, which step {step} "
             "needs: {why}"
         ).format(step=int(self.step), name=self.name, why=self.why)
-
-
-_USERS = N_("read users, their sync state and licences")
-_ORGANIZATION = N_("read the organization and its subscriptions")
-_APPS = N_("read applications and service principals")
-_ROLES = N_("read who holds which admin role")
-_MFA_OFF = N_("turn per-user MFA off")
-_APPS_DELETE = N_("delete applications and service principals")
-
-# One per step, in the registry's order (services/steps/registry.py). Step 0's own first reads
-# (the organization, /me and its roles) come before any requirement can be checked: a refusal
-# there is Graph's to say.
-PREPARE = StepNeeds(
-    uses=(
-        Uses(E.DIRECTORY_ROLES, _ROLES),
-        Uses(E.ROLE_MEMBERS, _ROLES),
-        Uses(E.SUBSCRIBED_SKUS, _ORGANIZATION),
-        Uses(E.USERS, _USERS),
-        Uses(E.DELETED_USERS, _USERS),
-        Uses(E.SUBSCRIPTIONS, _ORGANIZATION),
-        Uses(E.APPLICATIONS, _APPS),
-        Uses(E.DELETED_APPLICATIONS, _APPS),
-        Uses(E.SERVICE_PRINCIPALS, _APPS),
-        Uses(E.DELETED_SERVICE_PRINCIPALS, _APPS),
-        Uses(E.SECURITY_DEFAULTS, N_("read security defaults")),
-        Uses(E.CA_POLICIES, N_("read Conditional Access policies")),
-    ),
-    reading=True,
-)
-DELETE_USERS = StepNeeds(
-    roles=(GLOBAL_ADMIN,),
-    uses=(
-        Uses(E.USER_DELETE, N_("delete users"), admins=N_("delete users who hold admin roles")),
-        Uses(E.ORGANIZATION_UPDATE, N_("turn directory synchronization off"), when="sync-on"),
-    ),
-)
-# The article lets a Billing Administrator do the subscription steps; both are handoffs.
-CANCEL_SUBSCRIPTIONS = StepNeeds(roles=(GLOBAL_ADMIN, BILLING_ADMIN))
-DELETE_SUBSCRIPTIONS = StepNeeds(roles=(GLOBAL_ADMIN, BILLING_ADMIN))
-DISABLE_MFA = StepNeeds(
-    roles=(GLOBAL_ADMIN,),
-    uses=(
-        Uses(E.MFA_STATE, _MFA_OFF),
-        Uses(E.MFA_UPDATE, _MFA_OFF),
-        Uses(
-            E.SECURITY_DEFAULTS_UPDATE,
-            N_("turn security defaults off"),
-            when="security-defaults",
-        ),
-        Uses(E.CA_POLICY_UPDATE, N_("turn Conditional Access policies off"), when="ca"),
-    ),
-)
-DELETE_DIRECTORY = StepNeeds(
-    roles=(GLOBAL_ADMIN,),
-    uses=(
-        Uses(E.DELETED_USER_PURGE, N_("permanently delete users in the recycle bin")),
-        Uses(E.APPLICATION_DELETE, _APPS_DELETE),
-        Uses(E.SERVICE_PRINCIPAL_DELETE, _APPS_DELETE),
-        Uses(E.SERVICE_PRINCIPAL_DISABLE, _APPS_DELETE),
-        Uses(E.DELETED_APP_PURGE, _APPS_DELETE),
-    ),
-)
 
 
 def permission_needs(

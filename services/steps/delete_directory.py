@@ -7,11 +7,12 @@ A module of its own because the cleanup builds on the checks: the step joins the
 
 from __future__ import annotations
 
-from services import requirements
+from services import endpoints as E
 from services.i18n import N_, _
-from services.models import StepStatus
+from services.models import GLOBAL_ADMIN, StepStatus
 from services.plan.labels import own_app_text
 from services.plan.model import Plan
+from services.requirements import StepNeeds, Uses
 
 from . import directory, directory_cleanup
 from .base import StepContext
@@ -109,6 +110,19 @@ def confirmation(ask: Asking) -> Confirmation:
     )
 
 
+_APPS_DELETE = N_("delete applications and service principals")
+
+NEEDS = StepNeeds(
+    roles=(GLOBAL_ADMIN,),
+    uses=(
+        Uses(E.DELETED_USER_PURGE, N_("permanently delete users in the recycle bin")),
+        Uses(E.APPLICATION_DELETE, _APPS_DELETE),
+        Uses(E.SERVICE_PRINCIPAL_DELETE, _APPS_DELETE),
+        Uses(E.SERVICE_PRINCIPAL_DISABLE, _APPS_DELETE),
+        Uses(E.DELETED_APP_PURGE, _APPS_DELETE),
+    ),
+)
+
 DELETE_DIRECTORY = Step(
     id=directory.STEP,
     name=N_("Delete the directory"),
@@ -120,7 +134,7 @@ DELETE_DIRECTORY = Step(
         "in the Entra admin center; closeout watches until the tenant is gone, even once it can no longer sign in."
     ),
     assess=_assess,
-    requires=requirements.DELETE_DIRECTORY,
+    requires=NEEDS,
     depends_on=directory.DEPENDS_ON,
     run=_run,
     run_label=N_("delete the directory"),

@@ -5,12 +5,13 @@ MFA-requiring Conditional Access policies, turning them off only when asked.
 
 from __future__ import annotations
 
-from services import endpoints, requirements
+from services import endpoints
 from services.batch.items import BatchItem
 from services.errors import GraphError
 from services.i18n import N_, _, ngettext
 from services.inventory.reads import read_policies
-from services.models import PolicyRow, StepId, StepState, StepStatus
+from services.models import GLOBAL_ADMIN, PolicyRow, StepId, StepState, StepStatus
+from services.requirements import StepNeeds, Uses
 
 from .base import StepContext, failed_results, state
 from .step import Asking, Assessing, Assessment, Confirmation, Host, Ran, Step
@@ -192,6 +193,22 @@ def confirmation(ask: Asking) -> Confirmation:
     )
 
 
+_MFA_OFF = N_("turn per-user MFA off")
+
+NEEDS = StepNeeds(
+    roles=(GLOBAL_ADMIN,),
+    uses=(
+        Uses(endpoints.MFA_STATE, _MFA_OFF),
+        Uses(endpoints.MFA_UPDATE, _MFA_OFF),
+        Uses(
+            endpoints.SECURITY_DEFAULTS_UPDATE,
+            N_("turn security defaults off"),
+            when="security-defaults",
+        ),
+        Uses(endpoints.CA_POLICY_UPDATE, N_("turn Conditional Access policies off"), when="ca"),
+    ),
+)
+
 DISABLE_MFA = Step(
     id=STEP,
     name=N_("Disable multifactor authentication"),
@@ -201,7 +218,7 @@ DISABLE_MFA = Step(
         "Conditional Access policies that require MFA (turned off only with the command-line flags)."
     ),
     assess=_assess,
-    requires=requirements.DISABLE_MFA,
+    requires=NEEDS,
     depends_on=DEPENDS_ON,
     run=_run,
     run_label=N_("turn MFA off"),

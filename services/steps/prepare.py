@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services import requirements
+from services import endpoints as E
 from services.data_owners import some_names
 from services.evidence.layout import DATA_OWNERS_FILE
 from services.i18n import N_, _, ngettext
 from services.inventory.model import Inventory
 from services.models import StepId, StepState, StepStatus
-from services.requirements import Missing
+from services.requirements import Missing, StepNeeds, Uses
 
 from .base import StepContext, state
 from .step import Assessing, Assessment, Host, Ran, Step
@@ -93,6 +93,31 @@ def _run(ctx: StepContext, host: Host) -> Ran:
     return Ran(fresh=True)
 
 
+_USERS = N_("read users, their sync state and licences")
+_ORGANIZATION = N_("read the organization and its subscriptions")
+_APPS = N_("read applications and service principals")
+_ROLES = N_("read who holds which admin role")
+
+# Step 0's own first reads (the organization, /me and its roles) come before any requirement
+# can be checked: a refusal there is Graph's to say.
+NEEDS = StepNeeds(
+    uses=(
+        Uses(E.DIRECTORY_ROLES, _ROLES),
+        Uses(E.ROLE_MEMBERS, _ROLES),
+        Uses(E.SUBSCRIBED_SKUS, _ORGANIZATION),
+        Uses(E.USERS, _USERS),
+        Uses(E.DELETED_USERS, _USERS),
+        Uses(E.SUBSCRIPTIONS, _ORGANIZATION),
+        Uses(E.APPLICATIONS, _APPS),
+        Uses(E.DELETED_APPLICATIONS, _APPS),
+        Uses(E.SERVICE_PRINCIPALS, _APPS),
+        Uses(E.DELETED_SERVICE_PRINCIPALS, _APPS),
+        Uses(E.SECURITY_DEFAULTS, N_("read security defaults")),
+        Uses(E.CA_POLICIES, N_("read Conditional Access policies")),
+    ),
+    reading=True,
+)
+
 PREPARE = Step(
     id=STEP,
     name=N_("Before you begin"),
@@ -102,7 +127,7 @@ PREPARE = Step(
         "as the backup the article asks for. Users with mailbox or OneDrive data are listed: back them up first."
     ),
     assess=_assess,
-    requires=requirements.PREPARE,
+    requires=NEEDS,
     run=_run,
     run_label=N_("re-read and plan"),
     plans=True,

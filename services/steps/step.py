@@ -152,7 +152,8 @@ class Step:
     """What the step does, for the help screen (``N_``)."""
     assess: Assess
     requires: StepNeeds
-    """Roles and permissions (data kept in :mod:`services.requirements`)."""
+    """The directory roles it needs and the Graph calls it makes, by their endpoint rows (each
+    step module writes its own ``NEEDS``; :mod:`services.requirements` checks them)."""
     depends_on: tuple[StepId, ...] = ()
     """The steps that must be done before this one can move."""
     run: Run | None = None

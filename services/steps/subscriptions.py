@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services import requirements
 from services.i18n import N_, _, ngettext
 from services.inventory.reads import read_subscriptions
 from services.models import (
+    BILLING_ADMIN,
+    GLOBAL_ADMIN,
     Handoff,
     HandoffItem,
     StepId,
@@ -20,6 +21,7 @@ from services.models import (
     SubscriptionRow,
 )
 from services.plan.labels import subscription_label, subscription_name
+from services.requirements import StepNeeds
 from services.self_service import split
 
 from .base import StepContext, state
@@ -305,6 +307,9 @@ def _assess_delete(a: Assessing) -> Assessment:
 
 
 # Two steps of the article in one module: both are the same handoff-and-watch over one list.
+# The article lets a Billing Administrator do the subscription steps; both are handoffs.
+NEEDS = StepNeeds(roles=(GLOBAL_ADMIN, BILLING_ADMIN))
+
 CANCEL_SUBSCRIPTIONS = Step(
     id=StepId.CANCEL_SUBSCRIPTIONS,
     name=N_("Cancel active subscriptions"),
@@ -314,7 +319,7 @@ CANCEL_SUBSCRIPTIONS = Step(
         "Partner-bought subscriptions: contact your partner."
     ),
     assess=_assess_cancel,
-    requires=requirements.CANCEL_SUBSCRIPTIONS,
+    requires=NEEDS,
     subscriptions=CANCELLING,
 )
 DELETE_SUBSCRIPTIONS = Step(
@@ -325,7 +330,7 @@ DELETE_SUBSCRIPTIONS = Step(
         "Also in the admin center. A deleted subscription is deprovisioned after 72 hours; closeout counts down."
     ),
     assess=_assess_delete,
-    requires=requirements.DELETE_SUBSCRIPTIONS,
+    requires=NEEDS,
     subscriptions=DELETING,
     depends_on=(StepId.CANCEL_SUBSCRIPTIONS,),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services import endpoints, requirements
+from services import endpoints
 from services.batch.items import BatchItem, Outcome
 from services.caller import read_organization
 from services.data_owners import owners_named
@@ -21,7 +21,8 @@ from services.graph.client import GraphClient
 from services.i18n import N_, _, ngettext
 from services.inventory.reads import read_users
 from services.journal.records import format_time
-from services.models import StepId, StepState, StepStatus, UserRow
+from services.models import GLOBAL_ADMIN, StepId, StepState, StepStatus, UserRow
+from services.requirements import StepNeeds, Uses
 
 from . import dirsync
 from .base import StepContext, failed_results, state
@@ -397,6 +398,22 @@ def confirmation(ask: Asking) -> Confirmation:
     )
 
 
+NEEDS = StepNeeds(
+    roles=(GLOBAL_ADMIN,),
+    uses=(
+        Uses(
+            endpoints.USER_DELETE,
+            N_("delete users"),
+            admins=N_("delete users who hold admin roles"),
+        ),
+        Uses(
+            endpoints.ORGANIZATION_UPDATE,
+            N_("turn directory synchronization off"),
+            when="sync-on",
+        ),
+    ),
+)
+
 DELETE_USERS = Step(
     id=STEP,
     name=N_("Delete users"),
@@ -407,7 +424,7 @@ DELETE_USERS = Step(
         "converted (up to 72 hours). They can be restored for 30 days."
     ),
     assess=_assess,
-    requires=requirements.DELETE_USERS,
+    requires=NEEDS,
     run=_run,
     run_label=N_("delete users"),
     confirm=confirmation,

@@ -38,6 +38,7 @@ from services.sandbox import Sandbox
 from services.sandbox.authz import ALL_SCOPES
 from services.sandbox.graph_api.applications import delete_application
 from services.sandbox.tenant import GLOBAL_ADMIN, ROLE_TEMPLATES
+from services.steps import registry
 from tests.support.cli_harness import FAST, close_with_portal, full_run_args, run_cli, target_args
 
 # -- every request a close-out sends has a row, and every row is sent ------------------------
@@ -168,14 +169,7 @@ def test_requests_outside_the_table_are_found() -> None:
 
 # -- what is derived from the table ----------------------------------------------------------
 
-STEP_NEEDS = (
-    requirements.PREPARE,
-    requirements.DELETE_USERS,
-    requirements.CANCEL_SUBSCRIPTIONS,
-    requirements.DELETE_SUBSCRIPTIONS,
-    requirements.DISABLE_MFA,
-    requirements.DELETE_DIRECTORY,
-)
+STEP_NEEDS = tuple(s.requires for s in registry.STEPS)
 
 
 def _allowed(row: Endpoint, scopes: tuple[str, ...]) -> bool:
@@ -201,12 +195,12 @@ def test_the_scopes_a_run_asks_for_allow_each_call_it_makes_and_no_more() -> Non
 def test_every_write_is_a_need_of_the_step_that_makes_it_and_every_list_of_reading() -> None:
     used = {use.call.name for needs in STEP_NEEDS for use in needs.uses}
     assert {row.name for row in CALLS if row.writes} <= used
-    # Sign-in's own reads come before any requirement can be checked (requirements.PREPARE).
+    # Sign-in's own reads come before any requirement can be checked (step 0's needs).
     sign_in = {e.name for e in (endpoints.ORGANIZATION, endpoints.ME, endpoints.MY_ROLES)}
     sign_in.add(endpoints.ROLE_ASSIGNMENTS.name)
     sign_in.add(endpoints.USERS_COUNT.name)  # the snapshot's ETA only
     lists = {r.name for r in CALLS if not r.writes and not r.placeholders} - sign_in
-    assert lists <= {use.call.name for use in requirements.PREPARE.uses}
+    assert lists <= {use.call.name for use in registry.planning().requires.uses}
 
 
 def test_the_scopes_closeout_asks_for_meet_every_step_need() -> None:
