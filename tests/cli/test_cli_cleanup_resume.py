@@ -2,7 +2,7 @@
 the same plan: what the first run deleted is purged from the recycle bin, and a service
 principal it already turned off is not sent the same PATCH again.
 
-Found by the reliability suite (scripts/reliability.py): a run SIGKILLed with a service
+Found by the reliability suite (scripts/reliability): a run SIGKILLed with a service
 principal's disabling PATCH in flight left the applications and service principals it had
 deleted in the recycle bin; the resumed run never purged them (its plan named them for
 deletion, not for purging) and failed, sending the PATCH again on each pass.

@@ -3,7 +3,7 @@ again within the 72 hours, so a PATCH that never took effect leaves users synchr
 them. What closeout says then must not blame a sync server it cannot know of, and following
 its advice (a new plan, step 1 again) must finish the close-out, with one PATCH carried out.
 
-Found by the reliability suite's 5 % 5xx close-outs (scripts/reliability.py). Looking into
+Found by the reliability suite's 5 % 5xx close-outs (scripts/reliability). Looking into
 it showed the other side too: a 5xx that came after Graph had turned sync off (a gateway
 timing out) made the batch executor send the PATCH again, as it may any other write; this one
 is sent once, and such an answer is settled by a fresh read.

@@ -1,4 +1,4 @@
-"""The sandbox's random faults that the reliability suite (scripts/reliability.py) runs whole
+"""The sandbox's random faults that the reliability suite (scripts/reliability) runs whole
 close-outs under, each seen doing what it says over raw HTTP: lost answers, JSON cut off
 midway, spoiled ``$batch`` answers, 429 bursts inside a batch, overlapping pages, failing next
 links, tokens expiring mid-run, and Graph paging smaller than ``$top`` asks."""

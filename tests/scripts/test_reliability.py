@@ -4,7 +4,7 @@ in flight then resumed, and a hostile tenant's close-out, each ending in exactly
 state with nothing written twice, no record lost and no raw control character on any surface.
 
 The set is the script's with its default seed, in groups that xdist spreads over its workers;
-each group runs its trials side by side in worker processes (scripts/reliability_pool), since
+each group runs its trials side by side in worker processes (scripts/reliability/pool.py), since
 a trial mostly waits. The trials the suite kept as its sample before (its own seed, 60-user
 tenants) run in the groups too. A failure names every failing trial and how to replay it.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from scripts.reliability import DEFAULT_SEED, PHASES, PROFILES, Spec, Trial, trials
-from scripts.reliability_pool import run_all
+from scripts.reliability.pool import run_all
 
 pytestmark = pytest.mark.slow
 

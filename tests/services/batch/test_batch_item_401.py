@@ -2,7 +2,7 @@
 while the batch was served, after Graph had let the envelope in. It is sent again, and the
 next envelope's own 401 gets the sign-in refreshed (or stops the run if it is gone).
 
-Found by the reliability suite's token-expiry close-outs (scripts/reliability.py): batches in
+Found by the reliability suite's token-expiry close-outs (scripts/reliability): batches in
 flight together share a token, and one that expired under another's items failed a purge.
 """
 

@@ -20,7 +20,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import util
 from pathlib import Path
 
-from scripts.reliability import Spec, Trial, _private_dirs
+from .model import Trial
+from .trials import Spec, private_dirs
 
 # Imported once by the fork server rather than by every worker.
 PRELOAD = [
@@ -41,7 +42,7 @@ def run_all(specs: Sequence[Spec], jobs: int) -> Iterator[Trial]:
     """Each trial of ``specs``, as it finishes, ``jobs`` at a time (1: in this process)."""
     if jobs <= 1 or len(specs) <= 1:
         with tempfile.TemporaryDirectory(prefix="closeout-reliability-xdg-") as xdg:
-            _private_dirs(Path(xdg))
+            private_dirs(Path(xdg))
             for spec in specs:
                 yield _run(spec)
         return
@@ -62,7 +63,7 @@ def run_all(specs: Sequence[Spec], jobs: int) -> Iterator[Trial]:
 
 def _worker_started() -> None:
     xdg = tempfile.mkdtemp(prefix="closeout-reliability-xdg-")
-    _private_dirs(Path(xdg))
+    private_dirs(Path(xdg))
     # Removed as the worker ends (multiprocessing runs its finalizers; atexit it does not).
     util.Finalize(None, shutil.rmtree, args=(xdg,), kwargs={"ignore_errors": True}, exitpriority=0)
 
