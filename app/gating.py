@@ -135,11 +135,12 @@ def _why_step(c: Controller, step: StepId) -> str:
         return waits
     if st.status == StepStatus.DONE:
         return _("Step {n} is done.").format(n=int(step))
-    if st.status.waiting:
-        return _("Step {n} waits: h shows for what.").format(n=int(step))
     assert c.engine is not None
+    # Before "waits": what step 5 waits on until they are ticked is these checks.
     if spec.manual_checks and not set(spec.manual_checks) <= c.engine.ticks():
         return _("Step {n}: tick the manual checks first — m.").format(n=int(step))
+    if st.status.waiting:
+        return _("Step {n} waits: h shows for what.").format(n=int(step))
     if st.blockers:
         return _("Step {n}: {blocker}").format(n=int(step), blocker=st.blockers[0])
     return _("Step {n} cannot start now: {summary}").format(n=int(step), summary=st.summary)
@@ -150,9 +151,9 @@ def next_action(c: Controller, step: StepId) -> str | None:
     act now, :func:`why_not` says why)."""
     spec = load_registry().step(step)
     st = c.step_states.get(step) or StepState(step)
-    if st.status.waiting and step in c.handoffs:
-        return "handoff"
     if spec.typed_domain:
+        # Step 5 waits on the admin for its manual checks before anything in a portal:
+        # until they are ticked, they are its next thing.
         if can_delete_directory(c):
             return "delete_directory"
         if (
@@ -162,7 +163,9 @@ def next_action(c: Controller, step: StepId) -> str | None:
             and not set(spec.manual_checks) <= c.engine.ticks()
         ):
             return "manual"
-    elif can_run(c, step):
+    if st.status.waiting and step in c.handoffs:
+        return "handoff"
+    if not spec.typed_domain and can_run(c, step):
         return "run_step"
     if step in c.handoffs:
         return "handoff"

@@ -80,3 +80,26 @@ async def test_the_palette_holds_every_key_with_its_key(make_app: AppFactory) ->
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: shows(app, ManualChecksModal), "the manual checks")
+
+
+async def test_step_5_asks_for_the_manual_checks_first(make_app: AppFactory) -> None:
+    # No synced users, no subscriptions, nothing the admin center blocks: once step 1 has run,
+    # only the checks no API can make stand before step 5.
+    app = make_app(users=12, synced_fraction=0.0, subscriptions="none", manual_blockers=False)
+    async with app.run_test() as pilot:
+        await connected(pilot)
+        await pilot.press("1", "r")
+        await wait_for(pilot, lambda: shows(app, ConfirmModal), "step 1's confirmation")
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: app.step_running is None
+            and all(app.step_states[s].status.name == "DONE" for s in list(StepId)[1:5]),
+            "steps 1-4 done",
+        )
+        # Step 5 waits on the admin: for these checks, which D and Enter say and open.
+        assert app.step_states[StepId.DELETE_DIRECTORY].status.waiting
+        await pilot.press("5", "D")  # greyed out: says why in one line
+        await _said(pilot, app, "Step 5: tick the manual checks first — m.")
+        await pilot.press("enter")  # Enter does the next thing: the manual checks
+        await wait_for(pilot, lambda: shows(app, ManualChecksModal), "the manual checks")
