@@ -13,6 +13,15 @@ from .reads import ORGANIZATION
 
 _GA = "Global Administrator"
 _USER_ADMINS = ("User Administrator", "Privileged Authentication Administrator", _GA)
+# Deleting or turning off any app or service principal (APPDEL, SPDEL: the rbac include also
+# lists owners, Application Developers, Directory Writers and Hybrid Identity Administrators,
+# each for their own apps or some properties only).
+_APP_ROLES = (
+    "Cloud Application Administrator",
+    "Application Administrator",
+    "Security Administrator",
+    _GA,
+)
 _APP_NOTE = N_("step 5 needs a Global Administrator who is a member (not a guest) of the tenant")
 
 # -- the writes ------------------------------------------------------------------------------
@@ -69,7 +78,13 @@ DELETED_APP_PURGE = Endpoint(
     "v1.0",
     ("Application.ReadWrite.All",),
     ("Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"),
-    "§2.4, §6.2; DIDEL",
+    "§2.4, §6.2, §10; DIDEL",
+    roles=(
+        "Cloud Application Administrator",
+        "Application Administrator",
+        "Hybrid Identity Administrator",
+        _GA,
+    ),
     target=N_("applications and service principals"),
     note=_APP_NOTE,
 )
@@ -129,7 +144,8 @@ APPLICATION_DELETE = Endpoint(
     "v1.0",
     ("Application.ReadWrite.All",),
     ("Application.ReadWrite.All",),
-    "§6.2, §10; DELTEN",
+    "§6.2, §10; APPDEL, DELTEN",
+    roles=_APP_ROLES,
     note=_APP_NOTE,
 )
 SERVICE_PRINCIPAL_DELETE = Endpoint(
@@ -139,7 +155,8 @@ SERVICE_PRINCIPAL_DELETE = Endpoint(
     "v1.0",
     ("Application.ReadWrite.All",),
     ("Application.ReadWrite.All",),
-    "§6.2, §10; DELTEN, KB2967860",
+    "§6.2, §10; SPDEL, DELTEN, KB2967860",
+    roles=_APP_ROLES,
     note=_APP_NOTE,
 )
 SERVICE_PRINCIPAL_DISABLE = Endpoint(
@@ -149,7 +166,8 @@ SERVICE_PRINCIPAL_DISABLE = Endpoint(
     "v1.0",
     ("Application.ReadWrite.All",),
     ("Application.ReadWrite.All",),
-    "§6.2, §10; DELTEN",
+    "§6.2, §10; SPUPD (roles as SPDEL, UNCONFIRMED), DELTEN",
+    roles=_APP_ROLES,
     note=_APP_NOTE,
 )
 

@@ -13,6 +13,7 @@ hostile names by :mod:`.seed_hostile`.
 from __future__ import annotations
 
 import random
+import uuid
 
 from .config import SandboxConfig
 from .seed_hostile import rename_hostile
@@ -31,6 +32,7 @@ from .tenant import (
     AUTH_POLICY_ADMIN,
     BILLING_ADMIN,
     GLOBAL_ADMIN,
+    LATER_ROLES,
     ROLE_TEMPLATES,
     USER_ADMIN,
     DirectoryRole,
@@ -65,7 +67,12 @@ def build_tenant(config: SandboxConfig) -> Tenant:
     )
     tenant = Tenant(org=org)
     for template in ROLE_TEMPLATES:
-        tenant.roles[template] = DirectoryRole(id=seeded_id(rng), template_id=template)
+        role_id = (
+            str(uuid.uuid5(uuid.UUID(org.id), template))
+            if template in LATER_ROLES
+            else seeded_id(rng)
+        )
+        tenant.roles[template] = DirectoryRole(id=role_id, template_id=template)
 
     seed_skus(tenant)
     sku_weights = (

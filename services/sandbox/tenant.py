@@ -35,6 +35,8 @@ ROLE_TEMPLATES: dict[str, str] = {
     "194ae4cb-b126-40b2-bd5b-6091b380977d": "Security Administrator",
     "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2": "Hybrid Identity Administrator",
     "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
+    "158c047a-c907-4556-b7ef-446551a6b5f7": "Cloud Application Administrator",
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
 }
 # Once turned off, directory sync cannot be turned back on for 72 hours (DIRSYNC, EPS).
 SYNC_LOCK_SECONDS = 72 * 3600.0
@@ -47,6 +49,11 @@ AUTH_POLICY_ADMIN = "0526716b-113d-4c15-b2c8-68e3c22b9f80"
 CA_ADMIN = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9"
 SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
 HYBRID_ADMIN = "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"
+CLOUD_APP_ADMIN = "158c047a-c907-4556-b7ef-446551a6b5f7"
+APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+LATER_ROLES = frozenset({CLOUD_APP_ADMIN, APP_ADMIN})
+"""Roles the sandbox learned after its seeds were fixed: their ids take nothing from a seed's
+random stream, so that every seed still makes the tenant it always made."""
 # Roles whose holders only a Global or Privileged Authentication Administrator may delete (USERS).
 PRIVILEGED_ROLES = frozenset(
     {GLOBAL_ADMIN, PRIV_AUTH_ADMIN, "e8611ab8-c189-46e8-94e1-60213ab1f814"}

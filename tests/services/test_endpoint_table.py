@@ -240,9 +240,10 @@ APP_UNIVERSE = UNIVERSE - {"User.Read", DIRECTORY_AS_USER}  # delegated permissi
 
 @dataclass
 class Targets:
-    """Objects of a fresh sandbox for a row's calls to act on. A DELETE takes a new one each
-    time, so that a call let through does not change what the next one meets; other calls
-    keep acting on the first."""
+    """Objects of a fresh sandbox for a row's calls to act on. A DELETE takes a new one once
+    a call let through has deleted the last, so that it does not change what the next one
+    meets (a tenant has few apps to spend on refusals); other calls keep acting on the
+    first."""
 
     sb: Sandbox
     row: Endpoint
@@ -250,12 +251,26 @@ class Targets:
     kept: dict[str, str] = field(default_factory=dict)
 
     def _pick(self, kind: str, ids: Callable[[], list[str]]) -> str:
-        if self.row.method != "DELETE" and kind in self.kept:
+        if kind in self.kept and (self.row.method != "DELETE" or self._exists(self.kept[kind])):
             return self.kept[kind]
         found = next(i for i in ids() if i not in self.taken)
         self.taken.add(found)
         self.kept[kind] = found
         return found
+
+    def _exists(self, object_id: str) -> bool:
+        t = self.sb.tenant
+        return any(
+            object_id in objects
+            for objects in (
+                t.users,
+                t.applications,
+                t.service_principals,
+                t.deleted_users,
+                t.deleted_applications,
+                t.deleted_service_principals,
+            )
+        )
 
     def plain_users(self) -> list[str]:
         t = self.sb.tenant
@@ -359,7 +374,8 @@ class Caller:
 @pytest.fixture(params=CALLS, ids=lambda e: e.name)
 def call(request: pytest.FixtureRequest, make_sandbox: Callable[..., Sandbox]) -> Iterator[Caller]:
     # Conditional Access's one request per second is not what is tested here.
-    sb = make_sandbox(users=40, seed=5, ca_requests_per_second=1000.0)
+    # Enough apps for each role a delete row names to delete one.
+    sb = make_sandbox(users=40, seed=5, applications=8, ca_requests_per_second=1000.0)
     yield Caller(sb, request.param, Targets(sb, request.param))
 
 

@@ -14,7 +14,15 @@ from services.sandbox import odata
 from services.sandbox.authz import READ_APPS, WRITE_APPS, need
 from services.sandbox.clock import iso
 from services.sandbox.http import GraphHttpError, Request, Response
-from services.sandbox.tenant import Application, ServicePrincipal, Tenant
+from services.sandbox.tenant import (
+    APP_ADMIN,
+    CLOUD_APP_ADMIN,
+    GLOBAL_ADMIN,
+    SECURITY_ADMIN,
+    Application,
+    ServicePrincipal,
+    Tenant,
+)
 
 from .objects import not_found
 
@@ -59,6 +67,13 @@ def sp_json(sp: ServicePrincipal) -> dict[str, Any]:
     }
 
 
+WRITE_APP_ROLES = (CLOUD_APP_ADMIN, APP_ADMIN, SECURITY_ADMIN, GLOBAL_ADMIN)
+"""The roles a signed-in admin needs to delete or turn off any app or service principal
+(APPDEL, SPDEL: rbac-application-apis-write). The list's Application Developer and members act
+on the apps they own only, Directory Writers and Hybrid Identity Administrators update some
+properties only: the sandbox knows no owners, so none of those may."""
+
+
 def list_apps(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
     need(req, t, delegated=READ_APPS, application=READ_APPS)
@@ -96,7 +111,13 @@ def count_apps(sb: Sandbox, req: Request) -> Response:
 
 def delete_app(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
-    need(req, t, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
+    need(
+        req,
+        t,
+        delegated=WRITE_APPS,
+        application=("Application.ReadWrite.All",),
+        roles=WRITE_APP_ROLES,
+    )
     delete_application(sb, req.params["id"])
     return Response(status=204)
 
@@ -162,7 +183,13 @@ def get_sp(sb: Sandbox, req: Request) -> Response:
 
 def delete_sp(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
-    need(req, t, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
+    need(
+        req,
+        t,
+        delegated=WRITE_APPS,
+        application=("Application.ReadWrite.All",),
+        roles=WRITE_APP_ROLES,
+    )
     sp = _sp_or_404(t, req.params["id"])
     if sp.delete_behaviour == "refuse" or (
         sp.delete_behaviour == "dependency" and sp.failed_attempts < 1
@@ -180,7 +207,13 @@ def delete_sp(sb: Sandbox, req: Request) -> Response:
 
 
 def patch_sp(sb: Sandbox, req: Request) -> Response:
-    need(req, sb.tenant, delegated=WRITE_APPS, application=("Application.ReadWrite.All",))
+    need(
+        req,
+        sb.tenant,
+        delegated=WRITE_APPS,
+        application=("Application.ReadWrite.All",),
+        roles=WRITE_APP_ROLES,
+    )
     sp = _sp_or_404(sb.tenant, req.params["id"])
     body = odata.update_body(req, "servicePrincipal")
     if set(body) != {"accountEnabled"} or not isinstance(body["accountEnabled"], bool):

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 from services.sandbox import odata
 from services.sandbox.authz import READ_APPS, READ_DELETED_USERS, WRITE_APPS, need
 from services.sandbox.http import GraphHttpError, Request, Response
-from services.sandbox.tenant import GLOBAL_ADMIN, PRIV_AUTH_ADMIN, USER_ADMIN
+from services.sandbox.tenant import (
+    APP_ADMIN,
+    CLOUD_APP_ADMIN,
+    GLOBAL_ADMIN,
+    HYBRID_ADMIN,
+    PRIV_AUTH_ADMIN,
+    USER_ADMIN,
+)
 
 from .applications import APP_PROPS, SP_PROPS, app_json, sp_json
 from .objects import USER_PROPS, not_found, user_body
@@ -118,6 +125,8 @@ def purge(sb: Sandbox, req: Request) -> Response:
         t,
         delegated=WRITE_APPS,
         application=("Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"),
+        # DIDEL's rbac include: these three (and a Global Administrator, who holds every role).
+        roles=(CLOUD_APP_ADMIN, APP_ADMIN, HYBRID_ADMIN, GLOBAL_ADMIN),
     )
     if t.deleted_applications.remove(key) is not None:
         sb.recorder.event(sb.clock.now(), "application-purged", id=key)
