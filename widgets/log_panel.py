@@ -203,6 +203,20 @@ class LogPanel(RichLog):
             strip = strip.apply_style(Style(reverse=True))
         return strip
 
+    def _render_line(self, y: int, scroll_x: int, width: int) -> Strip:
+        # RichLog crops the very line it keeps, and Strip caches the padded line, the crop and
+        # what is later derived from them in that line: ~5 strips of 7 caches each stayed with
+        # every line once shown, ~30 MB for the 5,000 lines a 100,000-user run leaves. A copy
+        # takes those caches with it; RichLog's line cache (1,024 entries) still keeps the crop.
+        if not 0 <= y < len(self.lines):
+            return super()._render_line(y, scroll_x, width)
+        kept = self.lines[y]
+        self.lines[y] = Strip(list(kept), kept.cell_length)
+        try:
+            return super()._render_line(y, scroll_x, width)
+        finally:
+            self.lines[y] = kept
+
     def _cursor_index(self) -> int | None:
         if self._cursor is None:
             return None

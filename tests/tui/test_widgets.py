@@ -416,6 +416,30 @@ async def test_log_panel_follows_the_end_only_while_the_reader_is_there() -> Non
         assert log.scroll_y == log.max_scroll_y
 
 
+async def test_log_panel_lines_once_shown_keep_nothing_derived_from_them() -> None:
+    # A 100,000-user run leaves 5,000 lines: each kept the strips made to show it (padded,
+    # cropped, styled; 7 caches each), ~4 strips a line and ~30 MB. Only RichLog's bounded
+    # line cache may keep such strips now.
+    from textual.strip import Strip
+
+    def strips() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, Strip))
+
+    log = LogPanel()
+    app = Host(log)
+    before = strips()  # what earlier tests in this process left
+    async with app.run_test(size=(100, 20)) as pilot:
+        for i in range(50):
+            log.write_many([("info", f"POST /v1.0/$batch 200 {i:02}-{n:02}") for n in range(20)])
+            await pilot.pause()  # each batch is drawn, as the run's flushes are
+        log._line_cache.clear()  # the bounded cache aside: what the kept lines hold
+        made = strips() - before
+        assert log.shown_count == 1000
+        assert made < 1.3 * log.shown_count, made
+        assert log.lines[-1].text.endswith("49-19")
+
+
 async def test_theme_change_restyles_status_colours() -> None:
     table = RemainingTable(USER_COLUMNS)
     log = LogPanel()
