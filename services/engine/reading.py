@@ -67,7 +67,8 @@ class Reading(EngineState):
         parts = [p for p in PARTS if not (recent and p == "policies")]
         writes = self.client.writes_sent
         try:
-            inv = take_inventory(self.client, self.caller.tenant, parts)
+            known = self.inventory.users if self.inventory is not None else ()
+            inv = take_inventory(self.client, self.caller.tenant, parts, known=known)
         except (GraphError, AuthError) as exc:
             # Gone only when the refusal names this tenant as not found AND its public
             # discovery document agrees: any other 401 is a token problem, not a deletion.

@@ -160,19 +160,40 @@ def _shared(pool: dict[Any, Any], value: tuple[str, ...]) -> tuple[str, ...]:
     return pool.setdefault(value, value) if value else ()
 
 
-def read_deleted_users(client: GraphClient) -> list[dict[str, Any]]:
+def read_deleted_users(
+    client: GraphClient, *, known: Iterable[UserRow] = ()
+) -> list[dict[str, Any]]:
     """The recycle bin's users, each ``userPrincipalName`` as it was before the deletion.
 
     Read here once, so that the plan, the status, the TUI and the evidence never show the
-    recycle bin's form of it (see :func:`upn_before_deletion`)."""
-    users = client.get_all(
+    recycle bin's form of it (see :func:`upn_before_deletion`). ``known``: the users of an
+    earlier read; a deleted user that was one of them holds that row's strings where they read
+    the same, not copies: step 1's 100,000 deleted users are read while the inventory that
+    listed them is still held (~20 MB of duplicate strings at the TUI's peak)."""
+    earlier = {u.id: u for u in known}
+    when: dict[str, str] = {}  # a bulk deletion's users share their deletion times
+    users: list[dict[str, Any]] = []
+    for page in client.iter_pages(
         endpoints.DELETED_USERS.url(),
         params={"$select": "id,userPrincipalName,displayName,deletedDateTime", "$top": "999"},
-    )
-    for user in users:
-        upn = user.get("userPrincipalName")
-        if isinstance(upn, str):
-            user["userPrincipalName"] = upn_before_deletion(str(user.get("id") or ""), upn)
+    ):
+        for user in page:
+            upn = user.get("userPrincipalName")
+            if isinstance(upn, str):
+                user["userPrincipalName"] = upn_before_deletion(str(user.get("id") or ""), upn)
+            row = earlier.get(str(user.get("id")))
+            if row is not None:
+                user["id"] = row.id
+                for key, value in (
+                    ("userPrincipalName", row.upn),
+                    ("displayName", row.display_name),
+                ):
+                    if user.get(key) == value:
+                        user[key] = value
+            deleted = user.get("deletedDateTime")
+            if isinstance(deleted, str):
+                user["deletedDateTime"] = when.setdefault(deleted, deleted)
+        users.extend(page)
     return users
 
 

@@ -10,9 +10,7 @@ from typing import Any
 
 from services.errors import GraphError
 from services.graph.client import GraphClient
-from services.models import (
-    TenantInfo,
-)
+from services.models import TenantInfo, UserRow
 
 from .model import Inventory
 from .reads import (
@@ -37,12 +35,14 @@ def take_inventory(
     parts: Iterable[str] = PARTS,
     *,
     raw: dict[str, list[dict[str, Any]]] | None = None,
+    known: Iterable[UserRow] = (),
 ) -> Inventory:
     """Read the requested parts; a 403 on a part is recorded in ``errors`` and skipped.
 
     ``raw``: also gets, per part, the objects exactly as Graph returned them (``users``,
     ``roles``, ``subscriptions``, ``applications``, ``servicePrincipals``, ``policies``), for a
-    snapshot of the tenant; a part that could not be read is left out."""
+    snapshot of the tenant; a part that could not be read is left out. ``known``: the users of
+    the inventory this one replaces (:func:`read_deleted_users` shares their strings)."""
     wanted = set(parts)
     began = client.server_time() or datetime.now(UTC)
     inv = Inventory(tenant=tenant, taken_at=began, began_at=began)
@@ -80,7 +80,10 @@ def take_inventory(
     if "users" in wanted:
         users()  # essential: a failure here propagates
     if "deleted" in wanted:
-        attempt("deleted", lambda: setattr(inv, "deleted_users", read_deleted_users(client)))
+        attempt(
+            "deleted",
+            lambda: setattr(inv, "deleted_users", read_deleted_users(client, known=known)),
+        )
     if "subscriptions" in wanted:
         attempt(
             "subscriptions",

@@ -4,7 +4,8 @@ Memory itself is measured by ``scripts/bench_memory.py``; these pin the shapes t
 down, which a change could undo without any behaviour changing: the per-item objects of the
 batch executor carry no instance dict, the executor keeps bookkeeping only for the items in
 flight or waiting for a retry, and step 1's own read of the users holds the
-inventory's rows, not a second row per user.
+inventory's rows, not a second row per user, and the users step 1 put in the recycle bin hold
+the strings of the inventory that listed them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from services.batch.items import BatchItem, ItemResult, Outcome
 from services.batch.work import _Work
 from services.control import RunControl
 from services.graph.client import GraphClient
-from services.inventory.reads import read_users
+from services.inventory.reads import read_deleted_users, read_users
 from services.steps import users as step_users
 from tests.support.graph import SandboxTokens, delete, user_ids
 
@@ -92,3 +93,25 @@ def test_step_1_reads_the_users_into_the_inventorys_rows(make_sandbox: Any, conn
     assert [i.key for i in items] == [uid for uid in planned if uid in {i.key for i in items}]
     assert not {i.key for i in items} & ctx.kept_ids
     assert {i.label for i in items} <= {u.upn for u in users if not u.synced}
+
+
+def test_users_read_in_the_recycle_bin_hold_the_strings_of_the_rows_that_listed_them(
+    make_sandbox: Any,
+) -> None:
+    # After step 1 the recycle bin holds 100,000 users, read while the inventory that listed
+    # them is still held: their ids, UPNs and names are that inventory's strings, not copies.
+    sb = make_sandbox(users=40, seed=6, synced_fraction=0.0)
+    client = GraphClient(sb.base_url, SandboxTokens(sb))
+    listed = read_users(client)
+    gone = [u for u in listed if u.id != sb.admin_id][:12]
+    ex = BatchExecutor(client, control=RunControl(), concurrency=1)
+    assert all(r.outcome == Outcome.done for r in ex.run([delete(u.id) for u in gone]))
+    plain = read_deleted_users(client)
+    shared = read_deleted_users(client, known=listed)
+    assert shared == plain and len(shared) == len(gone)
+    rows = {u.id: u for u in gone}
+    for user in shared:
+        row = rows[user["id"]]
+        assert user["id"] is row.id
+        assert user["userPrincipalName"] is row.upn
+        assert user["displayName"] is row.display_name
