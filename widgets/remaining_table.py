@@ -10,11 +10,12 @@ the idle pass after it measures every cell of every new row (~140 µs per row), 
 fixed-width columns*, so 50,000 rows blocked the loop for ~9 s; and every ``update_cell`` bumps the
 table's update counter, which makes the next frame rebuild the row-offset list in O(rows)
 (~0.25 s at 50,000 rows, per flush). Rows here are always one line high and every column has a
-fixed width, so nothing needs measuring: the store swaps the table's row maps in one pass and
+fixed width, so nothing needs measuring: the store installs the rows shown in one pass and
 forgets only the rendering of the rows that changed. Each row is its own cell mapping (plain
-values, a ``Text`` made only when the row is drawn) and the line-offset list is a view over the
-rows, so 100,000 rows are three small objects each, not nine. Every internal touched is in
-``_install_rows``, the two list overrides and ``_invalidate_rows``; textual is pinned exactly and
+values, a ``Text`` made only when the row is drawn), and DataTable's maps and lists of rows are
+views over the rows shown (:class:`~widgets.table_rows.ShownRows`), so 100,000 rows are one
+small object each, not nine. Every internal touched is in ``__init__``, ``_install_rows``, the
+two list overrides and ``_invalidate_rows``; textual is pinned exactly and
 tests/tui/test_widgets.py exercises each of them.
 """
 
@@ -38,6 +39,11 @@ from widgets.table_rows import (
     LineOffsets,
     RowEntry,
     RowLayout,
+    ShownCells,
+    ShownLocations,
+    ShownMetas,
+    ShownOrder,
+    ShownRows,
     status_label,
     successor_index,
 )
@@ -85,8 +91,9 @@ class RemainingTable(DataTable[Text]):
         disabled: bool = False,
     ) -> None:
         # Read by DataTable.__init__ through the ordered_rows / _y_offsets overrides below.
-        self._metas: list[Row] = []
-        self._offsets = LineOffsets(self._metas)
+        self._shown = ShownRows({}, [])
+        self._order = ShownOrder(self._shown)
+        self._offsets = LineOffsets(self._shown)
         super().__init__(
             cursor_type="row",
             show_row_labels=False,
@@ -186,7 +193,7 @@ class RemainingTable(DataTable[Text]):
             raw = cells[status_index] if count > status_index else "pending"
             status = raw.plain if isinstance(raw, Text) else raw
             values = tuple(cells) if count == width else (*cells, *([""] * (width - count)))
-            entries[key] = RowEntry(RowKey(key), values, status, layout)
+            entries[key] = RowEntry(values, status, layout)
             final += status in FINAL_STATUSES
         self._entries = entries
         self._final = final
@@ -200,8 +207,7 @@ class RemainingTable(DataTable[Text]):
         changed.
         """
         entries = self._entries
-        locations = self._row_locations
-        shown: dict[int, RowKey] = {}
+        shown: dict[int, str] = {}
         changed = 0
         for key, status in updates.items():
             entry = entries.get(key)
@@ -210,9 +216,8 @@ class RemainingTable(DataTable[Text]):
             self._final += (status in FINAL_STATUSES) - (entry.status in FINAL_STATUSES)
             entry.status = status
             changed += 1
-            index = locations.get(entry.key)
-            if index is not None:
-                shown[index] = entry.key
+            if entry.index >= 0:
+                shown[entry.index] = key
         if shown and self._columns_ready:
             self._invalidate_rows(shown)
         return changed
@@ -305,30 +310,32 @@ class RemainingTable(DataTable[Text]):
         new_row = successor_index(old_visible, old_row, visible)
 
         self._visible = visible
-        self._install_rows([entries[key] for key in visible])
+        self._install_rows(visible)
         coordinate = Coordinate(new_row, self.cursor_column)
         if coordinate == self.cursor_coordinate and visible and visible[new_row] != old_key:
             # Same index, different object: the watcher will not fire, so say it ourselves.
-            self.post_message(
-                DataTable.RowHighlighted(self, new_row, entries[visible[new_row]].key)
-            )
+            self.post_message(DataTable.RowHighlighted(self, new_row, RowKey(visible[new_row])))
         self.cursor_coordinate = coordinate
         if visible:
             self.scroll_to(y=max(0, new_row - screen_line), animate=False, immediate=True)
 
-    def _install_rows(self, ordered: list[RowEntry]) -> None:
-        # DataTable internals (textual 8.2.8): swap the three row maps in one pass, skip the
-        # per-row measuring (columns are fixed-width, rows one line), and set the virtual size
-        # now so that the scroll position can be restored at once.
-        # An RowEntry is a read-only Mapping where DataTable declares a dict: it only reads its
-        # rows' cells (by key, and iterating), never changes them in place.
-        self._data = cast("dict[RowKey, dict[ColumnKey, Any]]", {e.key: e for e in ordered})
-        self.rows = {entry.key: entry.meta for entry in ordered}
-        # A new map of the table's own (two-way) kind; its class is not public.
-        locations = type(self._row_locations)
-        self._row_locations = locations({entry.key: i for i, entry in enumerate(ordered)})
-        self._metas = [entry.meta for entry in ordered]
-        self._offsets = LineOffsets(self._metas)
+    def _install_rows(self, visible: list[str]) -> None:
+        # DataTable internals (textual 8.2.8): its row maps become views over the rows shown
+        # (each row's index set here), the per-row measuring is skipped (columns are
+        # fixed-width, rows one line), and the virtual size is set now so that the scroll
+        # position can be restored at once. DataTable only reads these maps (by key, by index,
+        # their lengths, iterating); its mutators that would write them are refused above.
+        entries = self._entries
+        for entry in entries.values():
+            entry.index = -1
+        for index, key in enumerate(visible):
+            entries[key].index = index
+        shown = self._shown = ShownRows(entries, visible)
+        self._data = cast("dict[RowKey, dict[ColumnKey, Any]]", ShownCells(shown))
+        self.rows = cast("dict[RowKey, Row]", ShownMetas(shown))
+        self._row_locations = cast("Any", ShownLocations(shown))
+        self._order = ShownOrder(shown)
+        self._offsets = LineOffsets(shown)
         self._new_rows.clear()
         self._updated_cells.clear()
         self._clear_caches()
@@ -343,7 +350,8 @@ class RemainingTable(DataTable[Text]):
 
     @property
     def ordered_rows(self) -> list[Row]:
-        return self._metas
+        # DataTable declares a list; it indexes it, slices it and takes its length.
+        return cast("list[Row]", self._order)
 
     @property
     def _y_offsets(self) -> LineOffsets:  # type: ignore[override]
@@ -360,7 +368,7 @@ class RemainingTable(DataTable[Text]):
         self._line_cache.clear()
         self.refresh()
 
-    def _invalidate_rows(self, rows: dict[int, RowKey]) -> None:
+    def _invalidate_rows(self, rows: dict[int, str]) -> None:
         """Forget the rendering of just these rows; repaint only if one of them is on screen.
 
         Marking must not re-render the ~20 visible rows every flush (measured ~15-30 ms a

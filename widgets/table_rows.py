@@ -1,9 +1,9 @@
 """The rows behind :class:`~widgets.remaining_table.RemainingTable`: one compact record per object.
 
 Owns what a row is (its plain cell values and its status word), the words each status shows, the
-line-offset view DataTable reads, and where the cursor goes when rows disappear. Kept apart from
-the widget so that the widget module holds only how the table is drawn and updated; why rows are
-this small is in the widget module's docstring.
+maps and lists DataTable keeps per row as views over the rows shown, and where the cursor goes
+when rows disappear. Kept apart from the widget so that the widget module holds only how the
+table is drawn and updated; why rows are this small is in the widget module's docstring.
 """
 
 from __future__ import annotations
@@ -79,22 +79,19 @@ class RowLayout:
 class RowEntry(Mapping[ColumnKey, Any]):
     """One row of the store, and the very mapping the DataTable renders it from.
 
-    A row keeps its plain values (``str``, or a shared ``Text``) and its status word; the
-    ``Text`` of a ``str`` cell is made when the DataTable asks for it, i.e. for the rows it
-    draws. 100,000 rows held a dict and a ``Text`` (three objects) per row: ~90 MB and 800,000
-    objects for the cyclic garbage collector to walk, where these are ~40 MB and 300,000.
+    A row keeps its plain values (``str``, or a shared ``Text``), its status word and where it
+    is shown (``index``, -1 while the filter hides it); the ``Text`` of a ``str`` cell is made
+    when the DataTable asks for it, i.e. for the rows it draws. Its key, and DataTable's
+    ``RowKey`` and ``Row`` records, are made only when asked for (:class:`ShownRows`).
     """
 
-    __slots__ = ("cells", "hay", "key", "layout", "meta", "status")
+    __slots__ = ("cells", "hay", "index", "layout", "status")
 
-    def __init__(
-        self, key: RowKey, values: tuple[Any, ...], status: str, layout: RowLayout
-    ) -> None:
-        self.key = key
-        self.meta = Row(key, 1)
+    def __init__(self, values: tuple[Any, ...], status: str, layout: RowLayout) -> None:
         self.cells = values  # not "values": that is Mapping's method
         self.status = status
         self.layout = layout
+        self.index = -1
         self.hay: str | None = None
 
     def __getitem__(self, column: ColumnKey) -> Any:
@@ -120,17 +117,121 @@ class RowEntry(Mapping[ColumnKey, Any]):
                 yield value if isinstance(value, str) else value.plain
 
 
-class LineOffsets(Sequence[tuple[RowKey, int]]):
-    """DataTable's line → (row key, line within the row) list, for rows one line high each:
-    read from the rows in place instead of a tuple per row built at every rebuild."""
+Key = RowKey | str
+"""DataTable looks rows up by ``RowKey``; one hashes and compares as its string does."""
 
-    __slots__ = ("_rows",)
 
-    def __init__(self, rows: list[Row]) -> None:
-        self._rows = rows
+class ShownRows:
+    """The rows shown, in order, as the maps and lists DataTable keeps per row.
+
+    DataTable holds a ``RowKey`` and a ``Row`` per row and four maps and lists of them (cells
+    by key, rows by key, key <-> index both ways, rows in order): ~40 MB and 200,000 objects
+    for the garbage collector at 100,000 rows. Here they are views over the store's entries and
+    the keys shown, and a key or ``Row`` is made when DataTable asks for one (for the rows it
+    draws, the cursor's). Every row is one line high.
+    """
+
+    __slots__ = ("entries", "keys")
+
+    def __init__(self, entries: dict[str, RowEntry], keys: list[str]) -> None:
+        self.entries = entries
+        self.keys = keys
+
+    def index(self, key: Key) -> int | None:
+        entry = self.entries.get(key)  # type: ignore[arg-type]
+        return None if entry is None or entry.index < 0 else entry.index
+
+    def row_key(self, index: int) -> RowKey | None:
+        return RowKey(self.keys[index]) if 0 <= index < len(self.keys) else None
+
+
+class _View:
+    """A view of the rows shown, as long as the rows shown."""
+
+    __slots__ = ("_shown",)
+
+    def __init__(self, shown: ShownRows) -> None:
+        self._shown = shown
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._shown.keys)
+
+
+class _ByKey(_View):
+    """A view of the rows shown by DataTable's key, iterated as those keys."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[RowKey]:
+        return map(RowKey, self._shown.keys)
+
+    def _entry(self, key: Key) -> RowEntry:
+        if self._shown.index(key) is None:
+            raise KeyError(key)
+        return self._shown.entries[key]  # type: ignore[index]
+
+
+class ShownCells(_ByKey, Mapping[Key, RowEntry]):
+    """DataTable's ``_data``: each shown row's cells by key."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Key) -> RowEntry:
+        return self._entry(key)
+
+
+class ShownMetas(_ByKey, Mapping[Key, Row]):
+    """DataTable's ``rows``: each shown row's record (key, height 1, no label) by key."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Key) -> Row:
+        self._entry(key)
+        return Row(key if isinstance(key, RowKey) else RowKey(key), 1)
+
+
+class ShownLocations(_ByKey):
+    """DataTable's ``_row_locations`` (a two-way key <-> index map), read only."""
+
+    __slots__ = ()
+
+    def get(self, key: Key) -> int | None:
+        return self._shown.index(key)
+
+    def get_key(self, index: int) -> RowKey | None:
+        return self._shown.row_key(index)
+
+    def contains_value(self, index: int) -> bool:
+        return 0 <= index < len(self._shown.keys)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, RowKey | str) and self._shown.index(key) is not None
+
+
+_ONE_LINE = Row(RowKey("\x00"), 1)
+
+
+class ShownOrder(_View, Sequence[Row]):
+    """DataTable's ``ordered_rows``. A slice is read only for its rows' heights (a row's y, a
+    page's rows: textual 8.2.8), so it repeats one shared one-line ``Row`` rather than making
+    up to 100,000 of them for a cursor move."""
+
+    __slots__ = ()
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [_ONE_LINE] * len(range(*index.indices(len(self._shown.keys))))
+        return Row(RowKey(self._shown.keys[index]), 1)
+
+
+class LineOffsets(_View, Sequence[tuple[RowKey, int]]):
+    """DataTable's line -> (row key, line within the row) list, for rows one line high each."""
+
+    __slots__ = ()
 
     @overload
     def __getitem__(self, index: int) -> tuple[RowKey, int]: ...
@@ -138,8 +239,8 @@ class LineOffsets(Sequence[tuple[RowKey, int]]):
     def __getitem__(self, index: slice) -> list[tuple[RowKey, int]]: ...
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
-            return [(row.key, 0) for row in self._rows[index]]
-        return (self._rows[index].key, 0)
+            return [(RowKey(key), 0) for key in self._shown.keys[index]]
+        return (RowKey(self._shown.keys[index]), 0)
 
 
 def successor_index(old_visible: list[str], old_row: int, visible: list[str]) -> int:
