@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,21 @@ def tracked_users() -> int:
 def test_small_loads_freeze_nothing(thawed: None) -> None:
     assert not settle_after_load(FREEZE_FROM - 1)
     assert gc.get_freeze_count() == 0
+
+
+def test_garbage_waiting_in_the_oldest_generation_is_collected_not_frozen(thawed: None) -> None:
+    # A cycle that became garbage after reaching the oldest generation (a strip that caches
+    # itself, a screen gone): frozen with the live objects, it would never be freed.
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node  # type: ignore[attr-defined]
+    ref = weakref.ref(node)
+    gc.collect()  # it survives a full collection: in the oldest generation now
+    del node
+    assert settle_after_load(FREEZE_FROM)
+    assert ref() is None
 
 
 def test_a_big_tenant_read_is_frozen_and_still_freed_when_replaced(
