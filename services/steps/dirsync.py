@@ -153,20 +153,33 @@ def back_on_text(turn_off: TurnOff, synced: int) -> str:
     if not turn_off.confirmed:
         # Its answer was lost or untrustworthy (a 5xx, a cut connection, a kill): the PATCH
         # may never have taken effect, which a still-running sync server cannot be blamed for.
-        return _(
+        return ngettext(
+            "closeout sent the request to turn directory sync off on {when:%Y-%m-%d %H:%M} UTC "
+            "but got no answer it could trust, and more than 72 hours later {n} user is still "
+            "synchronized: the request may never have taken effect, or a sync server still "
+            "running (Microsoft Entra Connect Sync or Cloud Sync) turned sync back on. Stop or "
+            "uninstall any sync server, then make a new plan (closeout plan, or n in the app) "
+            "and run step 1 again: closeout then turns sync off once more.",
             "closeout sent the request to turn directory sync off on {when:%Y-%m-%d %H:%M} UTC "
             "but got no answer it could trust, and more than 72 hours later {n} users are still "
             "synchronized: the request may never have taken effect, or a sync server still "
             "running (Microsoft Entra Connect Sync or Cloud Sync) turned sync back on. Stop or "
             "uninstall any sync server, then make a new plan (closeout plan, or n in the app) "
-            "and run step 1 again: closeout then turns sync off once more."
+            "and run step 1 again: closeout then turns sync off once more.",
+            synced,
         ).format(when=turn_off.at, n=synced)
-    return _(
+    return ngettext(
+        "closeout turned directory sync off on {when:%Y-%m-%d %H:%M} UTC, and more than 72 "
+        "hours later {n} user is still synchronized: a sync server still running (Microsoft "
+        "Entra Connect Sync or Cloud Sync) has probably turned sync back on. Stop or uninstall "
+        "it, then make a new plan (closeout plan, or n in the app) and run step 1 again: "
+        "closeout then turns sync off once more.",
         "closeout turned directory sync off on {when:%Y-%m-%d %H:%M} UTC, and more than 72 "
         "hours later {n} users are still synchronized: a sync server still running (Microsoft Entra Connect "
         "Sync or Cloud Sync) has probably turned sync back on. Stop or uninstall it, then make a "
         "new plan (closeout plan, or n in the app) and run step 1 again: closeout then turns "
-        "sync off once more."
+        "sync off once more.",
+        synced,
     ).format(when=turn_off.at, n=synced)
 
 

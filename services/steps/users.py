@@ -101,6 +101,23 @@ def observe(ctx: StepContext, read: SyncRead) -> tuple[SyncRead, SyncView]:
     return read, view
 
 
+def turning_off_summary(synced: int, *, sent: bool) -> str:
+    """Step 1's line while sync turns off: closeout ``sent`` the PATCH, or someone else did."""
+    if sent:
+        text = ngettext(
+            "Directory sync is turning off; {n} user is still synchronized.",
+            "Directory sync is turning off; {n} users are still synchronized.",
+            synced,
+        )
+    else:
+        text = ngettext(
+            "Directory sync was turned off outside closeout; {n} user is still synchronized.",
+            "Directory sync was turned off outside closeout; {n} users are still synchronized.",
+            synced,
+        )
+    return text.format(n=synced)
+
+
 def assess(ctx: StepContext, read: SyncRead, sync: SyncView) -> StepState:
     """Step 1's state from ``read`` and what :func:`observe` made of it."""
     planned = set(ctx.plan.user_delete_ids())
@@ -138,13 +155,7 @@ def assess(ctx: StepContext, read: SyncRead, sync: SyncView) -> StepState:
         )
     if sync.synced and not sync.due:
         # Turning off is under way: closeout sent it (the journal says so), or it reads off.
-        summary = (
-            _("Directory sync is turning off; {n} users are still synchronized.")
-            if sync.turn_off is not None
-            else _(
-                "Directory sync was turned off outside closeout; {n} users are still synchronized."
-            )
-        ).format(n=sync.synced)
+        summary = turning_off_summary(sync.synced, sent=sync.turn_off is not None)
         if sync.turn_off is not None and sync.waiting_until == sync.turn_off.overdue_at:
             summary += " " + _(
                 "Microsoft's 72 hours are over: a few more hours before closeout concludes that "

@@ -12,7 +12,7 @@ import pytest
 
 from services.i18n import affirmative, set_language
 from services.models import StepId, StepState, StepStatus, SubscriptionRow
-from services.steps import directory
+from services.steps import directory, dirsync, users
 from services.steps.subscriptions import assess_cancel, assess_delete
 from tests.support.cli_harness import FAST, connected_session, run_cli, target_args
 
@@ -55,6 +55,30 @@ def test_swedish_plurals_follow_the_number() -> None:
     two = assess_delete([_sub(1, "Suspended"), _sub(2, "LockedOut")], "https://admin", NOW).summary
     assert one == "1 inaktiverad prenumeration att ta bort i administrationscentret."
     assert two == "2 inaktiverade prenumerationer att ta bort i administrationscentret."
+
+
+SYNC_LINES = [
+    lambda n: users.turning_off_summary(n, sent=True),
+    lambda n: users.turning_off_summary(n, sent=False),
+    lambda n: dirsync.back_on_text(dirsync.TurnOff(NOW, confirmed=True), n),
+    lambda n: dirsync.back_on_text(dirsync.TurnOff(NOW, confirmed=False), n),
+]
+"""Step 1's words for users still synchronized: while sync turns off (closeout's PATCH or
+someone else's), and once it is on again after the window (the PATCH answered or not)."""
+
+
+@pytest.mark.parametrize("line", SYNC_LINES)
+def test_one_synchronized_user_is_one_user(line) -> None:
+    assert "1 user is still synchronized" in line(1)
+    assert "users are" not in line(1)
+    assert "2 users are still synchronized" in line(2)
+
+
+@pytest.mark.parametrize("line", SYNC_LINES)
+def test_one_synchronized_user_in_swedish(line) -> None:
+    set_language("sv")
+    assert re.search(r"\b1 användare (synkroniseras|fortfarande)", line(1)), line(1)
+    assert "still synchronized" not in line(1)
 
 
 def test_step_5_waits_for_one_step_in_the_singular(make_sandbox, tmp_path: Path) -> None:
