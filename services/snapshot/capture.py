@@ -59,6 +59,10 @@ _PARTS = (
 )
 
 
+def _answered(record: CallRecord) -> bool:
+    return record.status is not None and 200 <= record.status < 300
+
+
 class ReadProgress:
     """Counts the reads as the client makes them and says, at most every ``every`` seconds,
     which part is being read, how many pages so far, and an ETA. Thread-safe."""
@@ -86,7 +90,8 @@ class ReadProgress:
         with self._lock:
             self.requests += 1
             self._seconds += record.duration_ms / 1000.0
-            if part is None or part == "MFA states":
+            # A refused or failed read (a rejected token's 401 first of all) read no page.
+            if part is None or part == "MFA states" or not _answered(record):
                 return
             self.pages[part] = self.pages.get(part, 0) + 1
             now = self.clock()

@@ -232,6 +232,16 @@ def test_progress_says_the_part_its_page_of_about_how_many_and_the_time_left() -
     assert len(said) == before and progress.requests == 5
 
 
+def test_progress_says_a_page_only_once_one_was_read() -> None:
+    said: list[str] = []
+    progress = ReadProgress(said.append, every=0.0, clock=lambda: 0.0)
+    for status in (401, 403, 429, 503, None):  # a rejected token, a refusal, a wait, no answer
+        progress(CallRecord("GET", "/organization", "v1.0", status, None, "c", 5.0, 1))
+    assert said == [] and progress.pages == {}
+    progress(CallRecord("GET", "/organization", "v1.0", 200, None, "c", 5.0, 2))
+    assert said == ["Reading organization: page 1"]
+
+
 def test_sandbox_serve_from_snapshot_serves_the_tenant_it_holds(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
