@@ -87,3 +87,19 @@ def test_every_test_path_named_exists() -> None:
     # The README and the scripts name test files by the dozen; none found means the patterns broke.
     assert seen >= 20, seen
     assert not missing, f"test files named but not there: {missing}"
+
+
+# A source key of graph-api.md §0 ("| ORGGET |", "| AUPD / AGET |"), and one cited by a row.
+SOURCE_ROW = re.compile(r"^\| ([A-Z][A-Z0-9]*(?: / [A-Z][A-Z0-9]*)*) \|", re.MULTILINE)
+CITED_KEY = re.compile(r"\b[A-Z][A-Z0-9]+\b")
+
+
+def test_every_source_key_an_endpoint_row_cites_is_in_graph_api_sources() -> None:
+    from services import endpoints
+
+    sources = (DOCS / "graph-api.md").read_text(encoding="utf-8").split("\n## 1.")[0]
+    keys = {k for row in SOURCE_ROW.findall(sources) for k in row.split(" / ")}
+    for row in endpoints.ENDPOINTS:
+        cited = re.sub(r"\([^)]*\)", "", row.source.partition(";")[2])  # not the asides
+        missing = set(CITED_KEY.findall(cited)) - keys
+        assert not missing, f"{row.name} cites {sorted(missing)}, which graph-api.md §0 lacks"

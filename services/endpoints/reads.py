@@ -41,7 +41,9 @@ ORGANIZATION = Endpoint(
     "v1.0",
     ("User.Read",),
     ("Organization.Read.All",),
-    "§2.2, §10; Graph reference organization-get (User.Read is its least delegated permission)",
+    # User.Read reads id, displayName and verifiedDomains only; a run's Organization.Read.All
+    # (asked for the subscriptions) reads onPremisesSyncEnabled too (ORGGET).
+    "§2.2, §10; ORGGET",
     (*_ORG_HIGHER, "Directory.ReadWrite.All"),
 )
 ME = Endpoint(

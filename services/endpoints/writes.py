@@ -44,7 +44,7 @@ ORGANIZATION_GET = Endpoint(
     "v1.0",
     ("User.Read",),
     ("Organization.Read.All",),
-    "§2.2; Graph reference organization-get (turning sync off read back)",
+    "§2.2, §10; ORGGET (turning sync off read back)",
     ORGANIZATION.higher,
 )
 USER_DELETE = Endpoint(
@@ -97,12 +97,7 @@ MFA_STATE = Endpoint(
     ("Policy.Read.All",),
     "§5.1, §10; AGET",
     ("Policy.ReadWrite.AuthenticationMethod",),
-    roles=(
-        "Global Reader",
-        "Authentication Policy Administrator",
-        "Privileged Authentication Administrator",
-        _GA,
-    ),
+    roles=("Global Reader", "Authentication Policy Administrator", _GA),
 )
 MFA_UPDATE = Endpoint(
     "mfa.update",
@@ -112,7 +107,7 @@ MFA_UPDATE = Endpoint(
     ("Policy.ReadWrite.AuthenticationMethod",),
     ("Policy.ReadWrite.AuthenticationMethod",),
     "§5.1, §10; AUPD",
-    roles=("Authentication Policy Administrator", "Privileged Authentication Administrator", _GA),
+    roles=("Authentication Policy Administrator", _GA),
 )
 SECURITY_DEFAULTS_UPDATE = Endpoint(
     "securityDefaults.update",

@@ -321,6 +321,23 @@ def test_formerly_synced_users_read_false_and_cloud_users_null(
     assert after == {uid: (False if was else None) for uid, was in before.items()}
 
 
+def test_user_read_alone_reads_the_organizations_id_name_and_domains_only(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    # ORGGET: "able to read only the id, displayName, and verifiedDomains properties"; the
+    # rest reads null. A client that learned sync from User.Read would see it off.
+    sb = make_sandbox(users=10, seed=6, synced_fraction=0.5)
+    url = f"{sb.base_url}/v1.0/organization"
+    full = session(sb, scopes={"User.Read", "Organization.Read.All"}).get(url).json()["value"][0]
+    least = session(sb, scopes={"User.Read"}).get(url).json()["value"][0]
+    assert full["onPremisesSyncEnabled"] is True and full["countryLetterCode"]
+    kept = ("id", "displayName", "verifiedDomains")
+    assert {k for k, v in least.items() if v is not None} == set(kept)
+    assert {k: least[k] for k in kept} == {k: full[k] for k in kept}
+    by_id = session(sb, scopes={"User.Read"}).get(f"{url}/{sb.tenant_id}").json()
+    assert by_id["onPremisesSyncEnabled"] is None and by_id["id"] == sb.tenant_id
+
+
 # -- subscriptions and the portal ---------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_ORG, need
+from services.sandbox.authz import READ_LICENSING, READ_ORG, need
 from services.sandbox.clock import iso
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import GLOBAL_ADMIN, HYBRID_ADMIN, SYNC_LOCK_SECONDS
@@ -78,9 +78,20 @@ def sync_flag(sb: Sandbox) -> bool | None:
     return None if sb.config.sync_flag == "null" else False
 
 
+USER_READ_PROPS = frozenset({"id", "displayName", "verifiedDomains"})
+"""What User.Read alone reads of the organization: Graph answers null for the rest (ORGGET)."""
+
+
+def _visible_org(sb: Sandbox, req: Request) -> dict[str, Any]:
+    body = org_json(sb)
+    if req.principal is not None and not req.principal.has_permission(READ_LICENSING):
+        body = {k: (v if k in USER_READ_PROPS else None) for k, v in body.items()}
+    return body
+
+
 def list_org(sb: Sandbox, req: Request) -> Response:
     need(req, sb.tenant, delegated=READ_ORG, application=READ_ORG)
-    values = [odata.project(org_json(sb), req, "organization", ORG_PROPS)]
+    values = [odata.project(_visible_org(sb, req), req, "organization", ORG_PROPS)]
     return Response(
         body=odata.collection_body(sb.base_url, req, "organization", values, None, "org")
     )
@@ -90,7 +101,7 @@ def get_org(sb: Sandbox, req: Request) -> Response:
     need(req, sb.tenant, delegated=READ_ORG, application=READ_ORG)
     if req.params["id"] != sb.tenant.org.id:
         raise not_found(req.params["id"])
-    return Response(body=odata.project(org_json(sb), req, "organization", ORG_PROPS))
+    return Response(body=odata.project(_visible_org(sb, req), req, "organization", ORG_PROPS))
 
 
 def patch_org(sb: Sandbox, req: Request) -> Response:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from services.sandbox import odata
 from services.sandbox.authz import need
 from services.sandbox.http import GraphHttpError, Request, Response
-from services.sandbox.tenant import AUTH_POLICY_ADMIN, GLOBAL_ADMIN, PRIV_AUTH_ADMIN
+from services.sandbox.tenant import AUTH_POLICY_ADMIN, GLOBAL_ADMIN, GLOBAL_READER
 
 from .objects import user_or_404
 
@@ -24,12 +24,9 @@ def get_mfa(sb: Sandbox, req: Request) -> Response:
         sb.tenant,
         delegated=("Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"),
         application=("Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"),
-        roles=(
-            GLOBAL_ADMIN,
-            AUTH_POLICY_ADMIN,
-            PRIV_AUTH_ADMIN,
-            "f2ef992c-3afb-46b9-b7cf-a126ee74c451",  # Global Reader
-        ),
+        # AGET's rbac include: Global Reader or Authentication Policy Administrator (and a
+        # Global Administrator, who holds every role's permissions).
+        roles=(GLOBAL_ADMIN, AUTH_POLICY_ADMIN, GLOBAL_READER),
     )
     user = user_or_404(sb.tenant, req.params["id"])
     return Response(
@@ -46,7 +43,7 @@ def patch_mfa(sb: Sandbox, req: Request) -> Response:
         sb.tenant,
         delegated=("Policy.ReadWrite.AuthenticationMethod",),
         application=("Policy.ReadWrite.AuthenticationMethod",),
-        roles=(GLOBAL_ADMIN, AUTH_POLICY_ADMIN, PRIV_AUTH_ADMIN),
+        roles=(GLOBAL_ADMIN, AUTH_POLICY_ADMIN),  # AUPD's rbac include
     )
     user = user_or_404(sb.tenant, req.params["id"])
     body = odata.update_body(req, "strongAuthenticationRequirements")
