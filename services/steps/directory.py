@@ -149,7 +149,10 @@ def readiness(ctx: StepContext, inv: Inventory, ticks: set[str]) -> list[Check]:
         ),
         Check(
             SELF_SERVICE,
-            _("No self-service sign-up product is enabled"),
+            # What Graph's subscription list shows; the manual "self-service" item is the
+            # admin's word for the Entra page, which also lists products closeout cannot
+            # recognise (services/self_service.py): two facts, named apart.
+            _("Graph's subscription list holds no self-service sign-up product"),
             not viral,
             Fix.HANDOFF,
             ", ".join(s.product.label for s in viral),
@@ -372,10 +375,7 @@ def delete_tenant_handoff(
         ),
         _("If a check fails, follow its link; when all checks pass, select Delete."),
     ]
-    items += [
-        HandoffItem(c.key, c.label, _("pass") if c.ok else _("fail"), None, c.detail)
-        for c in checks
-    ]
+    items += [HandoffItem(c.key, c.label, check_word(c), None, c.detail) for c in checks]
     notes.append(_("closeout watches until the tenant is gone."))
     return Handoff(
         step=STEP,
@@ -385,6 +385,14 @@ def delete_tenant_handoff(
         items=tuple(items),
         notes=tuple(notes),
     )
+
+
+def check_word(check: Check) -> str:
+    """A check's word in the handoff list: what Graph shows passes or fails; a manual check is
+    the admin's tick, never a "pass" Graph could contradict."""
+    if check.fix == Fix.TICK:
+        return _("ticked") if check.ok else _("not ticked")
+    return _("pass") if check.ok else _("fail")
 
 
 def watching_without_sign_in(ctx: StepContext) -> StepState:

@@ -18,7 +18,10 @@ MANUAL_ITEMS: dict[str, tuple[str, str]] = {
         N_("Microsoft 365 admin center > Billing > Bills & payments"),
     ),
     "self-service": (
-        N_("No self-service sign-up products remain (Power BI, Power Apps, Power Automate…)."),
+        N_(
+            "The Entra admin center lists no self-service sign-up product, not even one Graph "
+            "does not show as such (Power BI, Power Apps, Power Automate…)."
+        ),
         N_(
             "Microsoft Entra admin center > Identity > Billing > Licenses > Self-service sign-up products > Delete"
         ),

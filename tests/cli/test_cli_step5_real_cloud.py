@@ -252,6 +252,13 @@ def test_a_self_service_product_goes_to_the_entra_handoff_never_to_step_2(
     step5 = _events(result, "handoff", 5)
     assert any(viral.id in {i["object"] for i in h["items"]} for h in step5)
     assert any("Self-service sign-up products" in line for h in step5 for line in h["click_path"])
+    # Two facts, named apart: Graph still lists the product (a check that fails) while the
+    # admin's tick for the Entra page is a tick, never a "pass" Graph contradicts.
+    listed = next(h for h in step5 if viral.id in {i["object"] for i in h["items"]})
+    by_key = {i["object"]: i for i in listed["items"]}
+    graph_check, tick = by_key["self-service-products"], by_key["manual:self-service"]
+    assert graph_check["state"] == "fail" and graph_check["label"].startswith("Graph's ")
+    assert tick["state"] in ("ticked", "not ticked") and "Entra admin center" in tick["label"]
     assert [e.detail["id"] for e in sb.recorder.events("self-service-product-deleted")] == [
         viral.id
     ]
