@@ -237,8 +237,14 @@ async def test_refresh_replan_export_and_log_level(make_app: AppFactory) -> None
                 lambda n=presses: len(list(evidence.glob("*/summary.json"))) == n,
                 "e to write the evidence pack",
             )
-        said = [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
-        assert len([t for t in said if t.startswith("Evidence pack: ")]) == 2, said
+
+        def packs_said() -> list[str]:
+            said = [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
+            return [t for t in said if t.startswith("Evidence pack: ")]
+
+        # The pack is on disk a moment before its message reaches the UI: wait for the toast.
+        await wait_for(pilot, lambda: len(packs_said()) == 2, "both packs to be said")
+        assert len(packs_said()) == 2, packs_said()
 
         log = app.main.query_one(LogPanel)
         assert log.min_level == "info"
