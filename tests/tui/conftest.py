@@ -30,6 +30,7 @@ from app.screens.main_screen import MainScreen
 from services.auth.static_token import StaticTokenAuth
 from services.sandbox import Sandbox, SandboxConfig
 from services.session import Session, SessionOptions
+from widgets import FittingFooter
 
 FAST = 36_000.0
 """Simulated seconds per real second: 72 hours pass in about 7 s."""
@@ -169,12 +170,21 @@ def footer_keys(screen: Screen[Any]) -> dict[str, Widget]:
 
 
 async def footer_shows(
-    pilot: Pilot[Any], screen: Screen[Any], action: str, *, enabled: bool | None
+    pilot: Pilot[Any],
+    screen: Screen[Any],
+    action: str,
+    *,
+    enabled: bool | None,
+    if_it_fits: bool = False,
 ) -> None:
     """Wait until the footer (which recomposes after a bindings refresh) shows ``action``
-    enabled (True), greyed out (False) or not at all (None)."""
+    enabled (True), greyed out (False) or not at all (None). ``if_it_fits``: a key the footer
+    leaves out at its latest layout (narrow terminals) passes too: which keys fit changes as
+    the footer recomposes, so it is judged then, not from an earlier layout."""
 
     def shown() -> bool:
+        if if_it_fits and action in screen.query_one(FittingFooter).dropped:
+            return True
         key = footer_keys(screen).get(action)
         if enabled is None:
             return key is None
