@@ -7,10 +7,8 @@ the widget's rendered lines, never a screenshot.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -714,77 +712,61 @@ async def test_data_given_before_mounting_is_shown_after() -> None:
 
 
 # -- responsiveness -------------------------------------------------------------------------
+# How long marking takes is a figure for scripts/bench_tui.py, not for the suite: on a loaded
+# two-core CI box any time limit is a coin toss. What keeps the loop responsive is the shape
+# of the work, and that is asserted here: marking never rebuilds the table (O(rows)), never
+# re-keys its caches, and repaints only when a marked row is on screen.
 
 
-class Ticking(App[None]):
-    """A RemainingTable plus a 20 ms ticker that records how much work ran between its ticks.
-
-    The gaps are the loop thread's CPU time (``time.thread_time``), not wall time: what blocks
-    the loop is the work it does between two ticks, and on a shared machine the wall clock
-    also counts the time other processes had the CPU, which says nothing about this code.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gaps: list[float] = []
-        self._last: float | None = None
-
-    def compose(self) -> ComposeResult:
-        yield RemainingTable(USER_COLUMNS)
-
-    def on_mount(self) -> None:
-        self.set_interval(0.02, self._tick)
-
-    def _tick(self) -> None:
-        now = time.thread_time()
-        if self._last is not None:
-            self.gaps.append(now - self._last)
-        self._last = now
-
-    def reset_gaps(self) -> None:
-        self.gaps.clear()
-        self._last = None
-
-
-async def test_marking_10000_rows_in_chunks_keeps_the_loop_responsive() -> None:
-    rows = 10_000
-    chunk = 500
-    app = Ticking()
-    async with app.run_test() as pilot:
-        table = app.query_one(RemainingTable)
+async def test_marking_10000_rows_in_chunks_does_no_work_proportional_to_the_table() -> None:
+    rows, chunk = 10_000, 500
+    table = RemainingTable(USER_COLUMNS)
+    app = Host(table)
+    async with app.run_test(size=(100, 30)) as pilot:
         table.load(user_rows(rows))
         await pilot.pause()
+        rebuilds: list[int] = []
+        refreshes: list[int] = []
+        invalidated: list[int] = []
+        real_rebuild, real_refresh, real_invalidate = (
+            table._rebuild,
+            table.refresh,
+            table._invalidate_rows,
+        )
+
+        def rebuild() -> None:
+            rebuilds.append(1)
+            real_rebuild()
+
+        def refresh(*args: Any, **kwargs: Any) -> Any:
+            refreshes.append(1)
+            return real_refresh(*args, **kwargs)
+
+        def invalidate(shown: dict[int, str]) -> None:
+            invalidated.append(len(shown))
+            real_invalidate(shown)
+
+        table._rebuild = rebuild  # type: ignore[method-assign]
+        table.refresh = refresh  # type: ignore[method-assign]
+        table._invalidate_rows = invalidate  # type: ignore[method-assign]
+        update_count = table._update_count
         keys = [f"id{i:05}" for i in range(rows)]
-        finished = asyncio.Event()
-        position = 0
-
-        def flush() -> None:  # what the app's flush timer does with pending marks
-            nonlocal position
-            table.mark(dict.fromkeys(keys[position : position + chunk], "deleted"))
-            position += chunk
-            if position >= rows:
-                timer.stop()
-                finished.set()
-
-        app.reset_gaps()
-        started = time.perf_counter()
-        timer = app.set_interval(0.05, flush)
-        await asyncio.wait_for(finished.wait(), timeout=20)
-        await pilot.pause(0.1)
-        marking = time.perf_counter() - started
-        worst = max(app.gaps)
-        assert worst < 0.25, f"UI loop stalled {worst * 1000:.0f} ms (CPU) while marking"
+        # The first chunk holds the rows on screen; every later one is off screen.
+        marked = table.mark(dict.fromkeys(keys[:chunk], "deleted"))
+        assert (marked, invalidated, len(refreshes)) == (chunk, [chunk], 1)
+        refreshes.clear()
+        for start in range(chunk, rows, chunk):
+            assert table.mark(dict.fromkeys(keys[start : start + chunk], "deleted")) == chunk
+            await pilot.pause()
+        assert invalidated == [chunk] * (rows // chunk)
+        assert refreshes == []  # nothing on screen changed, so nothing was repainted
+        assert rebuilds == [] and table._update_count == update_count
+        assert table.mark(dict.fromkeys(keys[:chunk], "deleted")) == 0  # a repeat is free
         assert table.remaining == 0
         assert all(table.status_of(key) == "deleted" for key in keys)
+        assert "deleted" in rendered(table)[1]
 
-        app.reset_gaps()
-        started = time.thread_time()  # CPU time of the loop's thread, as the gaps are
         assert table.compact() == rows
-        compact = time.thread_time() - started
-        await pilot.pause(0.1)
+        assert rebuilds == [1]  # every finished row dropped in one rebuild
+        await pilot.pause()
         assert table.remaining == 0 and table.row_count == 0
-        assert compact < 1.0, f"compact took {compact:.2f} s"
-        print(
-            f"\n10,000 rows: marked in {marking:.2f} s, worst tick gap {worst * 1000:.0f} ms; "
-            f"compact {compact * 1000:.1f} ms, worst gap after {max(app.gaps) * 1000:.0f} ms"
-        )
