@@ -101,7 +101,7 @@ class StepRuns(AppState):
         self.main.step_finished(result)
 
     def _mark_not_started(self, step: StepId, tally: Tally) -> None:
-        """The rows whose writes never went out read "unsent" (not "pending", nor the
+        """The rows whose writes never went out read "not started" (not "pending", nor the
         "skipped" of a request that was sent and not finished)."""
         if self.engine is None or self.engine.plan is None or not tally.not_sent:
             return

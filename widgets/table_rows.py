@@ -44,13 +44,15 @@ def status_label(status: str) -> str:
         "done": _("done"),
         "gone": _("gone"),
         "failed": _("failed"),
-        # A stop's words, as its summary line says them, short enough for the status column:
-        # sent and left unfinished (a retry was due), and never sent (not "skipped").
+        # A stop's words, short enough for the status column: sent and left unfinished (a
+        # retry was due), and never sent: the row reads as it did before the run, "not
+        # started" (not "skipped", not "unsent": nothing was tried on it).
         "skipped": _("stopped"),
-        "not-sent": _("unsent"),
+        # Translators: a row a stopped run never sent; at most 11 characters.
+        "not-sent": _("not started"),
         "unknown": _("unknown"),
         "kept": _("kept"),
-        # Translators: kept, and step 4 leaves its MFA on; at most 9 characters.
+        # Translators: kept, and step 4 leaves its MFA on; at most 11 characters.
         "kept-mfa": _("kept+MFA"),
         "active": _("active"),
         "expired": _("expired"),

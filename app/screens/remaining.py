@@ -36,11 +36,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("closeout.app")
 
+# Wide enough for the longest status word, "not started" (a row a stop left unsent; Swedish
+# "ej påbörjad"), in every table alike.
+STATUS_WIDTH = 11
 # Status first: at 80 columns the right-hand columns are the ones cut off. Status and UPN fit
 # the 80-column pane exactly (a longer UPN ends in "…"); Enter shows the whole row.
 USER_COLUMNS = [
-    ("status", N_("Status"), 9),
-    ("upn", N_("User"), 35),
+    ("status", N_("Status"), STATUS_WIDTH),
+    ("upn", N_("User"), 33),
     ("type", N_("Type"), 7),
     ("sync", N_("Sync"), 6),
     ("roles", N_("Roles"), 24),
@@ -48,7 +51,7 @@ USER_COLUMNS = [
 # The admin center's product name, then the SKU code Graph uses; Graph's raw status last (the
 # status column already says what closeout reads from it).
 SUB_COLUMNS = [
-    ("status", N_("Status"), 9),
+    ("status", N_("Status"), STATUS_WIDTH),
     ("product", N_("Product"), 34),
     ("sku", N_("SKU"), 22),
     ("until", N_("Next change"), 11),
@@ -56,13 +59,13 @@ SUB_COLUMNS = [
     ("state", N_("Graph status"), 10),
 ]
 APP_COLUMNS = [
-    ("status", N_("Status"), 9),
+    ("status", N_("Status"), STATUS_WIDTH),
     ("name", N_("Name"), 30),
     ("kind", N_("Kind"), 18),
     ("owner", N_("Owner"), 12),
 ]
 POLICY_COLUMNS = [
-    ("status", N_("Status"), 9),
+    ("status", N_("Status"), STATUS_WIDTH),
     ("name", N_("Policy"), 34),
     ("state", N_("State"), 14),
     ("mfa", N_("MFA"), 4),

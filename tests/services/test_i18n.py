@@ -103,15 +103,18 @@ def test_placeholder_check_catches_a_renamed_or_dropped_field() -> None:
     assert placeholder_problems(fine) == []
 
 
-def test_status_words_fit_the_status_column() -> None:
-    """The tables' status column is 9 cells wide; the words shown there must fit in Swedish."""
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_status_words_fit_the_status_column(language: str) -> None:
+    """The tables' status column is STATUS_WIDTH cells wide; the words shown there must fit,
+    in English and in Swedish."""
+    from app.screens.remaining import STATUS_WIDTH
     from widgets.remaining_table import status_label
 
-    set_language("sv")
+    set_language(language)
     keys = ("pending", "queued", "running", "deleting", "deleted", "done", "gone", "failed")
     keys += ("skipped", "not-sent", "unknown", "kept", "kept-mfa", "active", "expired")
     keys += ("disabled", "report")
-    too_wide = {k: status_label(k) for k in keys if len(status_label(k)) > 9}
+    too_wide = {k: status_label(k) for k in keys if len(status_label(k)) > STATUS_WIDTH}
     assert too_wide == {}
 
 

@@ -13,6 +13,7 @@ from textual.widgets import DataTable
 from app.screens.dialogs import ManualChecksModal
 from app.screens.full_text import FullTextModal
 from app.screens.handoff import HandoffScreen
+from app.screens.remaining import USER_COLUMNS
 from services.models import StepId
 from widgets import HandoffView, RemainingTable, StepChecklist
 
@@ -92,12 +93,13 @@ async def test_at_80x24_the_users_table_shows_status_and_upn_and_every_count(
         await pilot.pause()
         drawn = _drawn(table)
         upns = [table.row_cells(key)[1][1] for key in table.shown_keys()[:8]]
-        long = [u for u in upns if len(u) > 35]
-        short = [u for u in upns if len(u) <= 34]
+        width = dict((key, w) for key, _label, w in USER_COLUMNS)["upn"]
+        long = [u for u in upns if len(u) > width]
+        short = [u for u in upns if len(u) <= width - 1]
         assert long and short, upns
         # Status and UPN in view; a UPN longer than its column ends in "…", never cut bare.
         assert "Status" in drawn and "User" in drawn
-        assert all(u[:34] + "…" in drawn for u in long), drawn
+        assert all(u[: width - 1] + "…" in drawn for u in long), drawn
         assert all(u in drawn for u in short), drawn
         remaining = app.main.query_one("#remaining")
         shown = " ".join(_drawn(remaining).split())

@@ -1,6 +1,6 @@
 """A stop is quiet and quick (issue 12): one summary line of counts ("Step 1 stopped: 4,599 not
 sent, 400 deleted — run again to continue"), no error and no line per action or object; the
-rows never sent read "unsent" (not "skipped"); quitting afterwards does no per-object work.
+rows never sent read "not started" (not "unsent", nor "skipped"); quitting afterwards does no per-object work.
 
 scripts/bench_stop_quit.py prints the stop and quit times at 5,000 users.
 """
@@ -61,6 +61,10 @@ async def test_a_stop_says_one_line_of_counts_and_unsent_rows_read_not_started(
         users = app.main.query_one("#table-users", RemainingTable)
         statuses = [users.status_of(key) for key in users.keys()]  # noqa: SIM118 (a table)
         assert statuses.count("not-sent") == not_sent
+        # What the admin reads on such a row: the word, as the table draws it.
+        unsent = next(key for key in users.keys() if users.status_of(key) == "not-sent")  # noqa: SIM118
+        shown = users.get_row(unsent)[0]
+        assert str(shown) == "not started", shown
         assert "pending" not in statuses
         assert app.step_states[StepId.DELETE_USERS].status.name != "DONE"
 
