@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from services.i18n import _
 from services.self_service import is_self_service_sku
 from services.snapshot.fileformat import Snapshot, SnapshotError
+from services.timestamps import parse_time
 
 from .config import SandboxConfig
 from .seed import MANUAL_BLOCKERS
@@ -59,15 +60,22 @@ class Replica:
     """Behaviour switches the snapshot shows (e.g. how direct subscriptions name their owner)."""
 
 
-def _sim(value: object, start: datetime) -> float | None:
-    if not isinstance(value, str) or not value:
+def _sim(value: object, start: datetime, what: str) -> float | None:
+    """Seconds from the capture to ``value`` (the snapshot's ``what``) on the sandbox's clock.
+
+    None where the snapshot recorded no time (Graph's null). A time without an offset is read
+    as UTC, as :func:`services.timestamps.parse_time` reads every time closeout is handed; a
+    value that is not a time at all raises :class:`SnapshotError` naming it, rather than
+    quietly dropping a subscription's lifecycle date or a deletion's.
+    """
+    if value is None or value == "":
         return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
+    moment = parse_time(value)
+    if moment is None:
+        raise SnapshotError(
+            _("The snapshot's {what} {value!r} is not a time.").format(what=what, value=value),
+            _("Take the snapshot again with closeout snapshot: the file was changed."),
+        )
     return (moment - start).total_seconds()
 
 
@@ -128,7 +136,7 @@ def build_replica(snapshot: Snapshot) -> Replica:
             given_name=None,
             surname=None,
             deleted_at=_text(d.get("deletedDateTime")) or None,
-            deleted_sim=_sim(d.get("deletedDateTime"), start),
+            deleted_sim=_sim(d.get("deletedDateTime"), start, "deletedDateTime"),
         )
         tenant.deleted_users.add(gone.id, gone)
     _roles(tenant, snapshot)
@@ -209,7 +217,7 @@ def _licensing(tenant: Tenant, snapshot: Snapshot, start: datetime) -> None:
             is_trial=s.get("isTrial") is True,
             total_licenses=int(s.get("totalLicenses") or 0),
             created=_text(s.get("createdDateTime"), _EPOCH),
-            next_lifecycle=_sim(s.get("nextLifecycleDateTime"), start),
+            next_lifecycle=_sim(s.get("nextLifecycleDateTime"), start, "nextLifecycleDateTime"),
             owner_tenant_id=partner,
             owner_id=(_text(s.get("ownerId")) or None) if partner else None,
             owner_type=(_text(s.get("ownerType")) or None) if partner else None,

@@ -27,7 +27,7 @@ from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.replica import build_replica, replica_config, start_replica
 from services.snapshot import SCHEMA_VERSION, Snapshot, load_snapshot
 from services.snapshot.capture import ReadProgress, take_snapshot
-from services.snapshot.fileformat import FORMAT, _digest, encode
+from services.snapshot.fileformat import FORMAT, SnapshotError, _digest, encode
 from services.snapshot.redact import Redactor
 from tests.support.cli_harness import run_cli, target_args
 from tests.support.commands import READ_SCOPES, serving, snapshot_of
@@ -387,6 +387,29 @@ def test_a_replica_takes_the_acting_admin_from_the_snapshot(good_file: Path) -> 
     assert (
         other.tenant.admin_id in other.tenant.roles["62e90394-69f5-4237-9190-012177145e10"].members
     )
+
+
+def test_a_replica_reads_an_offset_less_time_as_utc_and_refuses_one_that_is_not_a_time(
+    good_file: Path,
+) -> None:
+    snap = load_snapshot(good_file)
+
+    def replica_with(when: object) -> Any:
+        body = json.loads(json.dumps(snap.body))
+        dated = [s for s in body["subscriptions"] if s.get("nextLifecycleDateTime")]
+        assert dated, "the seeded tenant has a subscription with a lifecycle date"
+        dated[0]["nextLifecycleDateTime"] = when
+        return dated[0]["id"], build_replica(Snapshot(header=snap.header, body=body))
+
+    sub_id, with_z = replica_with("2030-01-02T03:04:05Z")
+    _, without_offset = replica_with("2030-01-02T03:04:05")
+    at = with_z.tenant.subscriptions.get(sub_id).next_lifecycle
+    assert at is not None  # the sandbox's clock: seconds after the capture
+    assert without_offset.tenant.subscriptions.get(sub_id).next_lifecycle == at
+    _, absent = replica_with(None)
+    assert absent.tenant.subscriptions.get(sub_id).next_lifecycle is None
+    with pytest.raises(SnapshotError, match="nextLifecycleDateTime 'soon' is not a time"):
+        replica_with("soon")
 
 
 def test_the_format_is_what_the_file_says(good_file: Path) -> None:
