@@ -67,8 +67,8 @@ DELETED_USER_PURGE = Endpoint(
     ("User.DeleteRestore.All", "User.ReadWrite.All"),
     # DIDEL's older table: application "Not supported"; WN's permission covers it (UNCONFIRMED).
     ("User.DeleteRestore.All",),
-    "§2.4, §10; DIDEL, WN",
-    roles=_USER_ADMINS,
+    "§2.4, §10; DIDEL, DIROLES, WN",
+    roles=("User Administrator", _GA),
     target=N_("users"),
 )
 DELETED_APP_PURGE = Endpoint(
