@@ -22,7 +22,11 @@ _APP_ROLES = (
     "Security Administrator",
     _GA,
 )
-_APP_NOTE = N_("step 5 needs a Global Administrator who is a member (not a guest) of the tenant")
+_APP_NOTE = N_(
+    "step 5 needs a Global Administrator who is a member (not a guest) of the tenant; an "
+    "application needs Application.ReadWrite.All, since Application.ReadWrite.OwnedBy reaches "
+    "only the apps it owns"
+)
 
 # -- the writes ------------------------------------------------------------------------------
 
@@ -77,8 +81,10 @@ DELETED_APP_PURGE = Endpoint(
     "/directory/deletedItems/{id}",
     "v1.0",
     ("Application.ReadWrite.All",),
-    ("Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"),
-    "§2.4, §6.2, §10; DIDEL",
+    # DIDEL's least for an application is Application.ReadWrite.OwnedBy, which reaches only the
+    # apps the calling app owns (PERMREF); closeout purges every one, as it deletes every one.
+    ("Application.ReadWrite.All",),
+    "§2.4, §6.2, §10; DIDEL, PERMREF",
     roles=(
         "Cloud Application Administrator",
         "Application Administrator",

@@ -88,6 +88,8 @@ READ_APPS = (
     "Directory.AccessAsUser.All",
 )
 WRITE_APPS = ("Application.ReadWrite.All", "Directory.AccessAsUser.All")
+WRITE_APPS_APPLICATION = ("Application.ReadWrite.All", "Application.ReadWrite.OwnedBy")
+"""An application's permissions to write apps: OwnedBy for the ones it owns only."""
 READ_SECURITY_DEFAULTS = ("Policy.Read.All", "Policy.ReadWrite.SecurityDefaults")
 READ_CONDITIONAL_ACCESS = ("Policy.Read.All", "Policy.ReadWrite.ConditionalAccess")
 
@@ -115,6 +117,45 @@ def need(
     if not p.has_permission(delegated):
         raise forbidden()
     if roles and not tenant.has_role(p.user_id or "", *roles):
+        raise forbidden()
+
+
+def need_app_write(
+    req: Request,
+    tenant: Tenant,
+    owners: list[str],
+    *,
+    roles: tuple[str, ...],
+    delegated: tuple[str, ...] = WRITE_APPS,
+) -> None:
+    """Raise 403 unless the caller may change or delete an app or service principal owned by
+    ``owners``.
+
+    A signed-in user needs one of ``delegated`` and either one of ``roles`` or to be an owner:
+    members with default user permissions and Application Developers manage the apps they
+    own (APPDEL, SPDEL: rbac-application-apis-write; an owner has "the same permissions as
+    application administrators, scoped to an individual application", APPOWNERS). An
+    application needs ``Application.ReadWrite.All``, or ``Application.ReadWrite.OwnedBy`` with
+    its own service principal among the owners: that permission "allows the same operations as
+    Application.ReadWrite.All but only on applications and service principals that the calling
+    app is an owner of" (PERMREF).
+    """
+    p = req.principal
+    if p is None:
+        raise GraphHttpError(401, "InvalidAuthenticationToken", "Access token is empty.")
+    if p.is_app_only:
+        if p.has_permission(("Application.ReadWrite.All",)):
+            return
+        if p.has_permission(("Application.ReadWrite.OwnedBy",)) and any(
+            sp.app_id == p.app_id and sp.id in owners for sp in tenant.service_principals.values()
+        ):
+            return
+        raise forbidden()
+    if not p.has_permission(delegated):
+        raise forbidden()
+    if (p.user_id or "") in owners:
+        return
+    if not tenant.has_role(p.user_id or "", *roles):
         raise forbidden()
 
 

@@ -104,6 +104,7 @@ GRAPH: tuple[Endpoint, ...] = (
         E("GET", "/applications/$count", applications.count_apps),
         E("GET", "/applications/{id}", applications.get_app),
         E("DELETE", "/applications/{id}", applications.delete_app),
+        E("GET", "/applications/{id}/owners", applications.list_app_owners),
         E(
             "GET",
             "/directory/deletedItems/microsoft.graph.application",

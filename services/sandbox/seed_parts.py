@@ -111,6 +111,7 @@ def seed_own_app(tenant: Tenant) -> None:
         app_id=OWN_APP_ID,
         display_name="closeout (sign-in app)",
         created="2024-05-02T09:00:00Z",
+        owners=[tenant.admin_id],  # the admin registered it for closeout
     )
     tenant.applications.add(app.id, app)
     sp = ServicePrincipal(
@@ -122,6 +123,20 @@ def seed_own_app(tenant: Tenant) -> None:
     tenant.service_principals.add(sp.id, sp)
 
 
+def _app_owners(tenant: Tenant) -> list[str]:
+    """Plain cloud members, in seed order: whoever registers an app owns it (users can register
+    applications by default). Chosen without the seed's random stream, so that every seed
+    still makes the tenant it always made."""
+    return [
+        u.id
+        for u in tenant.users.values()
+        if u.user_type == "Member"
+        and not u.synced
+        and u.id != tenant.admin_id
+        and not tenant.roles_of(u.id)
+    ]
+
+
 def seed_apps(tenant: Tenant, config: SandboxConfig, rng: random.Random) -> None:
     names = [
         "Payroll connector",
@@ -131,6 +146,7 @@ def seed_apps(tenant: Tenant, config: SandboxConfig, rng: random.Random) -> None
         "Signage",
         "HR portal",
     ]
+    developers = _app_owners(tenant)
     for i in range(config.applications):
         app_id = seeded_id(rng)
         app = Application(
@@ -138,6 +154,7 @@ def seed_apps(tenant: Tenant, config: SandboxConfig, rng: random.Random) -> None
             app_id=app_id,
             display_name=names[i % len(names)],
             created=seeded_created(rng),
+            owners=[developers[(2 * i + 1) % len(developers)]] if developers else [],
         )
         tenant.applications.add(app.id, app)
         sp = ServicePrincipal(

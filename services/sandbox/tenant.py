@@ -37,6 +37,7 @@ ROLE_TEMPLATES: dict[str, str] = {
     "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
     "158c047a-c907-4556-b7ef-446551a6b5f7": "Cloud Application Administrator",
     "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
+    "cf1c38e5-3621-4004-a7cb-879624dced7c": "Application Developer",
 }
 # Once turned off, directory sync cannot be turned back on for 72 hours (DIRSYNC, EPS).
 SYNC_LOCK_SECONDS = 72 * 3600.0
@@ -52,7 +53,8 @@ HYBRID_ADMIN = "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"
 GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 CLOUD_APP_ADMIN = "158c047a-c907-4556-b7ef-446551a6b5f7"
 APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
-LATER_ROLES = frozenset({CLOUD_APP_ADMIN, APP_ADMIN})
+APP_DEVELOPER = "cf1c38e5-3621-4004-a7cb-879624dced7c"
+LATER_ROLES = frozenset({CLOUD_APP_ADMIN, APP_ADMIN, APP_DEVELOPER})
 """Roles the sandbox learned after its seeds were fixed: their ids take nothing from a seed's
 random stream, so that every seed still makes the tenant it always made."""
 # Roles whose holders only a Global or Privileged Authentication Administrator may delete (USERS).
@@ -231,6 +233,10 @@ class Application:
     display_name: str
     created: str
     deleted_at: str | None = None
+    owners: list[str] = field(default_factory=list)
+    """Ids of its owners: users, or service principals (an app's own or another's). An owner
+    manages and deletes the app as an Application Administrator would, scoped to it; an
+    application granted ``Application.ReadWrite.OwnedBy`` reaches only the apps it owns."""
 
 
 @dataclass
@@ -245,6 +251,8 @@ class ServicePrincipal:
     delete_behaviour: str = "ok"
     failed_attempts: int = 0
     deleted_at: str | None = None
+    owners: list[str] = field(default_factory=list)
+    """Ids of its owners (an enterprise app's owners), as :attr:`Application.owners`."""
 
     @property
     def is_microsoft(self) -> bool:

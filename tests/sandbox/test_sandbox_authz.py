@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from services.sandbox import Sandbox
-from services.sandbox.tenant import PRIV_AUTH_ADMIN, USER_ADMIN
+from services.sandbox.tenant import APP_DEVELOPER, OWN_APP_ID, PRIV_AUTH_ADMIN, USER_ADMIN
 
 CASTS = ("microsoft.graph.user", "microsoft.graph.application", "microsoft.graph.servicePrincipal")
 
@@ -33,6 +33,7 @@ def member_with(sb: Sandbox, role: str | None) -> str:
             and u.user_type == "Member"
             and not u.synced
             and not t.roles_of(u.id)
+            and not any(u.id in a.owners for a in t.applications.values())
         )
         if role is not None:
             t.roles[role].members.append(user.id)
@@ -77,3 +78,97 @@ def test_only_a_user_administrator_purges_a_deleted_user(
     user_admin = session(sandbox, upn=member_with(sandbox, USER_ADMIN))
     assert user_admin.delete(f"{base}/v1.0/directory/deletedItems/{binned[0]}").status_code == 204
     assert session(sandbox).delete(f"{base}/v1.0/directory/deletedItems/{binned[1]}").ok
+
+
+# -- app owners -----------------------------------------------------------------------------------
+
+
+def test_seeded_apps_have_owners_served_as_graph_serves_them(sandbox: Sandbox) -> None:
+    """application-list-owners: directoryObjects under Application.Read.All; an owner of a type
+    the caller may not read comes back with its id and type only."""
+    t = sandbox.tenant
+    apps = list(t.applications.values())
+    assert apps and all(len(a.owners) == 1 for a in apps)
+    app = apps[0]
+    (owner_id,) = app.owners
+    owner = t.users.get(owner_id)
+    assert owner is not None and not t.roles_of(owner_id) and owner_id != sandbox.admin_id
+    url = f"{sandbox.base_url}/v1.0/applications/{app.id}/owners"
+    full = session(sandbox).get(url).json()["value"]
+    assert [(o["@odata.type"], o["id"], o["userPrincipalName"]) for o in full] == [
+        ("#microsoft.graph.user", owner_id, owner.user_principal_name)
+    ]
+    apps_only = session(sandbox, scopes={"Application.Read.All"}).get(url)
+    assert apps_only.status_code == 200
+    (limited,) = apps_only.json()["value"]
+    assert limited["id"] == owner_id and limited["userPrincipalName"] is None
+    assert session(sandbox, scopes={"User.Read.All"}).get(url).status_code == 403
+
+
+def test_an_owner_deletes_the_app_they_own_and_no_other(sandbox: Sandbox) -> None:
+    """APPDEL (rbac-application-apis-write): a member with default user permissions or an
+    Application Developer acts on the apps they own; without an admin role, on no other."""
+    t = sandbox.tenant
+    base = sandbox.base_url
+    mine, theirs, third = list(t.applications.values())[:3]
+    owner = t.users.get(mine.owners[0])
+    assert owner is not None and owner.id not in theirs.owners
+    s = session(sandbox, upn=owner.user_principal_name, scopes={"Application.ReadWrite.All"})
+    assert s.delete(f"{base}/v1.0/applications/{theirs.id}").status_code == 403
+    assert theirs.id in t.applications
+    assert s.delete(f"{base}/v1.0/applications/{mine.id}").status_code == 204
+    assert mine.id in t.deleted_applications
+    # The Application Developer role adds nothing for an app one does not own.
+    developer = session(sandbox, upn=member_with(sandbox, APP_DEVELOPER))
+    assert developer.delete(f"{base}/v1.0/applications/{third.id}").status_code == 403
+    # Owning it is not enough without the delegated permission.
+    third_owner = t.users.get(third.owners[0])
+    assert third_owner is not None
+    unconsented = session(sandbox, upn=third_owner.user_principal_name, scopes={"User.Read"})
+    assert unconsented.delete(f"{base}/v1.0/applications/{third.id}").status_code == 403
+    # Purging from the recycle bin names roles only (DIROLES): the owner may not.
+    assert s.delete(f"{base}/v1.0/directory/deletedItems/{mine.id}").status_code == 403
+
+
+def test_owned_by_reaches_only_the_apps_the_calling_app_owns(make_sandbox: Any) -> None:
+    """PERMREF: Application.ReadWrite.OwnedBy "allows the same operations as
+    Application.ReadWrite.All but only on applications and service principals that the
+    calling app is an owner of"; Application.ReadWrite.All reaches every one."""
+    sb = make_sandbox(users=20, seed=4, behaviours="own-app")
+    t = sb.tenant
+    base = sb.base_url
+    own_sp = next(sp for sp in t.service_principals.values() if sp.app_id == OWN_APP_ID)
+    owned, other = [a for a in t.applications.values() if a.app_id != OWN_APP_ID][:2]
+    vendor = next(
+        sp
+        for sp in t.service_principals.values()
+        if sp.delete_behaviour == "ok"
+        and not sp.is_microsoft
+        and sp.app_id != OWN_APP_ID
+        and sp.app_owner_organization_id != t.org.id
+    )
+    with sb.lock:
+        owned.owners.append(own_sp.id)
+        vendor.owners.append(own_sp.id)
+    roles = {"Application.ReadWrite.OwnedBy", "Application.Read.All"}
+    app_s = requests.Session()
+    app_s.headers["Authorization"] = f"Bearer {sb.issue_app_token(roles=roles, app_id=OWN_APP_ID)}"
+    assert app_s.get(f"{base}/v1.0/applications").status_code == 200  # it lists them all
+    assert app_s.delete(f"{base}/v1.0/applications/{other.id}").status_code == 403
+    assert (
+        app_s.patch(
+            f"{base}/v1.0/servicePrincipals/{vendor.id}", json={"accountEnabled": False}
+        ).status_code
+        == 204
+    )
+    assert app_s.delete(f"{base}/v1.0/servicePrincipals/{vendor.id}").status_code == 204
+    assert app_s.delete(f"{base}/v1.0/applications/{owned.id}").status_code == 204
+    assert app_s.delete(f"{base}/v1.0/directory/deletedItems/{owned.id}").status_code == 204
+    assert session(sb).delete(f"{base}/v1.0/applications/{other.id}").status_code == 204
+    refused = app_s.delete(f"{base}/v1.0/directory/deletedItems/{other.id}")
+    assert refused.status_code == 403 and other.id in t.deleted_applications
+    everything = requests.Session()
+    everything.headers["Authorization"] = "Bearer " + sb.issue_app_token(
+        roles={"Application.ReadWrite.All"}, app_id=OWN_APP_ID
+    )
+    assert everything.delete(f"{base}/v1.0/directory/deletedItems/{other.id}").status_code == 204

@@ -34,6 +34,7 @@ from services import endpoints, requirements
 from services.auth.scopes import scopes_for
 from services.endpoints import Endpoint
 from services.guidance import permission_for
+from services.models import StepId
 from services.sandbox import Sandbox
 from services.sandbox.authz import ALL_SCOPES
 from services.sandbox.graph_api.applications import delete_application
@@ -213,6 +214,22 @@ def test_the_scopes_closeout_asks_for_meet_every_step_need() -> None:
         assert all(set(n.names) & granted for n in found), needs
 
 
+def test_an_application_with_owned_by_alone_is_told_step_5_needs_read_write_all() -> None:
+    """Application.ReadWrite.OwnedBy reaches only the apps the calling app owns (PERMREF):
+    closeout deletes and purges every one, so OwnedBy meets none of step 5's app needs."""
+    step5 = next(s for s in registry.STEPS if s.id == StepId.DELETE_DIRECTORY)
+    found = requirements.permission_needs(
+        step5.requires,
+        app_only=True,
+        sync_on=False,
+        disable_security_defaults=False,
+        disable_ca=False,
+    )
+    app_needs = [n for n in found if any(name.startswith("Application.") for name in n.names)]
+    assert app_needs and all("Application.ReadWrite.All" in n.names for n in app_needs)
+    assert not [n for n in app_needs if "Application.ReadWrite.OwnedBy" in n.names]
+
+
 def test_a_refusal_names_what_the_call_needs_from_its_row() -> None:
     for row in CALLS:
         ids = {name: "00000000-0000-0000-0000-000000000001" for name in row.placeholders}
@@ -274,10 +291,14 @@ class Targets:
 
     def plain_users(self) -> list[str]:
         t = self.sb.tenant
+        owners = {o for a in t.applications.values() for o in a.owners}
         return [
             u.id
             for u in t.users.values()
-            if u.id != self.sb.admin_id and not u.synced and not t.roles_of(u.id)
+            if u.id != self.sb.admin_id
+            and not u.synced
+            and not t.roles_of(u.id)
+            and u.id not in owners  # an owner may delete the app it owns, with no role
         ]
 
     def _binned_user(self) -> list[str]:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_APPS, WRITE_APPS, need
+from services.sandbox.authz import (
+    READ_APPS,
+    READ_USERS,
+    WRITE_APPS,
+    WRITE_APPS_APPLICATION,
+    need,
+    need_app_write,
+)
 from services.sandbox.clock import iso
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import (
@@ -70,8 +77,8 @@ def sp_json(sp: ServicePrincipal) -> dict[str, Any]:
 WRITE_APP_ROLES = (CLOUD_APP_ADMIN, APP_ADMIN, SECURITY_ADMIN, GLOBAL_ADMIN)
 """The roles a signed-in admin needs to delete or turn off any app or service principal
 (APPDEL, SPDEL: rbac-application-apis-write). The list's Application Developer and members act
-on the apps they own only, Directory Writers and Hybrid Identity Administrators update some
-properties only: the sandbox knows no owners, so none of those may."""
+on the apps they own only (:func:`~services.sandbox.authz.need_app_write`), Directory Writers
+and Hybrid Identity Administrators update some properties only, which deleting is not."""
 
 
 def list_apps(sb: Sandbox, req: Request) -> Response:
@@ -109,17 +116,53 @@ def count_apps(sb: Sandbox, req: Request) -> Response:
     return Response(body=str(len(sb.tenant.applications)), content_type="text/plain")
 
 
+def may_write(req: Request, tenant: Tenant, obj: Application | ServicePrincipal | None) -> None:
+    """Raise unless the caller may change or delete ``obj``; 404 when it does not exist, to a
+    caller who could act on any app (an object that is not there has no owners)."""
+    if obj is None:
+        need(
+            req,
+            tenant,
+            delegated=WRITE_APPS,
+            application=WRITE_APPS_APPLICATION,
+            roles=WRITE_APP_ROLES,
+        )
+        raise not_found(req.params["id"])
+    need_app_write(req, tenant, obj.owners, roles=WRITE_APP_ROLES)
+
+
 def delete_app(sb: Sandbox, req: Request) -> Response:
-    t = sb.tenant
-    need(
-        req,
-        t,
-        delegated=WRITE_APPS,
-        application=("Application.ReadWrite.All",),
-        roles=WRITE_APP_ROLES,
-    )
+    may_write(req, sb.tenant, sb.tenant.applications.get(req.params["id"]))
     delete_application(sb, req.params["id"])
     return Response(status=204)
+
+
+def list_app_owners(sb: Sandbox, req: Request) -> Response:
+    """``GET /applications/{id}/owners``: users and service principals, as directoryObjects.
+
+    Read under Application.Read.All (application-list-owners); an owner of a type the caller
+    may not read comes back with its id and type only, the rest null ("Limited information
+    returned for inaccessible member objects")."""
+    t = sb.tenant
+    need(req, t, delegated=READ_APPS, application=(*READ_APPS, "Application.ReadWrite.OwnedBy"))
+    app = t.applications.get(req.params["id"])
+    if app is None:
+        raise not_found(req.params["id"])
+    reads_users = req.principal is not None and req.principal.has_permission(READ_USERS)
+    values: list[dict[str, Any]] = []
+    for owner in app.owners:
+        user = t.users.get(owner)
+        sp = t.service_principals.get(owner)
+        if user is not None:
+            body = user.to_graph(sb.clock.now())
+            if not reads_users:
+                body = {k: (v if k == "id" else None) for k, v in body.items()}
+            values.append({"@odata.type": "#microsoft.graph.user", **body})
+        elif sp is not None:
+            values.append({"@odata.type": "#microsoft.graph.servicePrincipal", **sp_json(sp)})
+    return Response(
+        body=odata.collection_body(sb.base_url, req, "directoryObjects", values, None, "owners")
+    )
 
 
 def delete_application(sb: SandboxHost, app_id: str) -> Application:
@@ -183,13 +226,7 @@ def get_sp(sb: Sandbox, req: Request) -> Response:
 
 def delete_sp(sb: Sandbox, req: Request) -> Response:
     t = sb.tenant
-    need(
-        req,
-        t,
-        delegated=WRITE_APPS,
-        application=("Application.ReadWrite.All",),
-        roles=WRITE_APP_ROLES,
-    )
+    may_write(req, t, t.service_principals.get(req.params["id"]))
     sp = _sp_or_404(t, req.params["id"])
     if sp.delete_behaviour == "refuse" or (
         sp.delete_behaviour == "dependency" and sp.failed_attempts < 1
@@ -207,13 +244,7 @@ def delete_sp(sb: Sandbox, req: Request) -> Response:
 
 
 def patch_sp(sb: Sandbox, req: Request) -> Response:
-    need(
-        req,
-        sb.tenant,
-        delegated=WRITE_APPS,
-        application=("Application.ReadWrite.All",),
-        roles=WRITE_APP_ROLES,
-    )
+    may_write(req, sb.tenant, sb.tenant.service_principals.get(req.params["id"]))
     sp = _sp_or_404(sb.tenant, req.params["id"])
     body = odata.update_body(req, "servicePrincipal")
     if set(body) != {"accountEnabled"} or not isinstance(body["accountEnabled"], bool):

@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from services.sandbox import odata
-from services.sandbox.authz import READ_APPS, READ_DELETED_USERS, WRITE_APPS, need
+from services.sandbox.authz import (
+    READ_APPS,
+    READ_DELETED_USERS,
+    WRITE_APPS,
+    WRITE_APPS_APPLICATION,
+    need,
+    need_app_write,
+)
 from services.sandbox.http import GraphHttpError, Request, Response
 from services.sandbox.tenant import (
     APP_ADMIN,
@@ -122,18 +129,25 @@ def purge(sb: Sandbox, req: Request) -> Response:
         t.deleted_users.remove(key)
         sb.recorder.event(sb.clock.now(), "user-purged", id=key)
         return Response(status=204)
-    need(
-        req,
-        t,
-        delegated=WRITE_APPS,
-        application=("Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"),
-        # DIDEL's rbac include: these three (and a Global Administrator, who holds every role).
-        roles=(CLOUD_APP_ADMIN, APP_ADMIN, HYBRID_ADMIN, GLOBAL_ADMIN),
-    )
+    binned = t.deleted_applications.get(key) or t.deleted_service_principals.get(key)
+    if binned is None:
+        need(req, t, delegated=WRITE_APPS, application=WRITE_APPS_APPLICATION)
+        raise not_found(key)
+    owners = binned.owners
+    # DIDEL's rbac include names these three roles (and a Global Administrator holds every
+    # role), not owners; its table's Application.ReadWrite.OwnedBy reaches the caller's own.
+    if req.principal is not None and req.principal.is_app_only:
+        need_app_write(req, t, owners, roles=())
+    else:
+        need(
+            req,
+            t,
+            delegated=WRITE_APPS,
+            roles=(CLOUD_APP_ADMIN, APP_ADMIN, HYBRID_ADMIN, GLOBAL_ADMIN),
+        )
     if t.deleted_applications.remove(key) is not None:
         sb.recorder.event(sb.clock.now(), "application-purged", id=key)
-    elif t.deleted_service_principals.remove(key) is not None:
-        sb.recorder.event(sb.clock.now(), "service-principal-purged", id=key)
     else:
-        raise not_found(key)
+        t.deleted_service_principals.remove(key)
+        sb.recorder.event(sb.clock.now(), "service-principal-purged", id=key)
     return Response(status=204)
