@@ -42,10 +42,15 @@ class Caller:
     """Granted delegated scopes as closeout's own sign-in reported them; None when unknown (a
     bring-your-own or app-only token: closeout learns from Graph's first 403 instead)."""
     sync_enabled: bool | None = None
+    """The organization's ``onPremisesSyncEnabled``: true while synced, false once no longer,
+    null if never synced (organization resource) or when the sign-in cannot read it."""
     domains: frozenset[str] = frozenset()
     """Every verified domain of the tenant, lower-cased."""
     permission_hint: frozenset[str] | None = None
     """What a readable token's claims say it carries: for messages only, never for a decision."""
+    sync_unknown: bool = False
+    """The flag read null from a read that could not show it (:func:`sync_unreadable`): whether
+    directory sync is on is not known, which is never taken for off."""
 
     @property
     def app_only(self) -> bool:
@@ -56,11 +61,32 @@ class Caller:
         return GLOBAL_ADMIN in self.role_ids
 
 
+ORG_SELECT = "id,displayName,verifiedDomains,createdDateTime,onPremisesSyncEnabled"
+"""``createdDateTime`` tells a full read from a limited one (:func:`sync_unreadable`)."""
+
+
+def sync_unreadable(org: dict[str, Any], permissions: frozenset[str] | None) -> bool:
+    """Whether a null ``onPremisesSyncEnabled`` in ``org`` says nothing about sync.
+
+    Graph answers a caller with User.Read alone only id, displayName and verifiedDomains of
+    the organization, "All other properties will return with null values" (ORGGET, graph-api.md
+    §2.2): then a null flag is no evidence that sync was never on. Known permissions without a
+    full-read one say so; so does a null ``createdDateTime`` (every organization has one), which
+    also catches a token whose permissions closeout cannot know.
+    """
+    if isinstance(org.get("onPremisesSyncEnabled"), bool):
+        return False
+    full = endpoints.ORGANIZATION.full_read
+    if permissions is not None and not any(p in permissions for p in full):
+        return True
+    return org.get("createdDateTime") is None
+
+
 def read_organization(client: GraphClient) -> dict[str, Any]:
     """The tenant's organization object: every reader of ``GET /organization`` calls this one."""
     orgs = client.get_all(
         endpoints.ORGANIZATION.url(),
-        params={"$select": "id,displayName,verifiedDomains,onPremisesSyncEnabled"},
+        params={"$select": ORG_SELECT},
     )
     if not orgs:
         # Graph accepted the token but shows it no tenant (a personal account's, say): a sign-in
@@ -160,4 +186,5 @@ def identify(
         sync if isinstance(sync := org.get("onPremisesSyncEnabled"), bool) else None,
         domains=organization_names(org)[1],
         permission_hint=permission_hint,
+        sync_unknown=sync_unreadable(org, permissions),
     )

@@ -38,6 +38,9 @@ class Uses:
     admins: str | None = None
     """What for, when the call's :attr:`~services.endpoints.Endpoint.for_admins` permission is
     needed too (``N_``)."""
+    whole: bool = False
+    """The step relies on properties only a full read returns: only the call's
+    :attr:`~services.endpoints.Endpoint.full_read` permissions meet the need."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ def permission_needs(
         if not applies[use.when] or not least:
             continue
         accepted = call.accepted_application if app_only else call.accepted_delegated
+        if use.whole and call.full_read:
+            accepted = call.full_read
         found.append((accepted, use.why))
         found += [((name,), use.why) for name in call.together]
         if call.for_admins and use.admins and not app_only:
@@ -217,7 +222,8 @@ def _lacking(
         for need in permission_needs(
             step.requires,
             app_only=caller.app_only,
-            sync_on=bool(caller.sync_enabled),
+            # Unknown is not off: a sign-in that cannot read the flag may still meet sync.
+            sync_on=caller.sync_enabled is True or caller.sync_unknown,
             disable_security_defaults=disable_security_defaults,
             disable_ca=disable_ca,
         )

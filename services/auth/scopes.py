@@ -78,6 +78,10 @@ def scopes_for(
             continue
         names += [e.asks or e.delegated[0], *e.together]
         names += [e.for_admins] if e.for_admins else []
+    # A call whose least permission reads only part of its answer: one that reads it all too.
+    for e in endpoints.ENDPOINTS:
+        if e.full_read and not set(e.full_read) & set(names):
+            names.append(e.full_read[0])
     return tuple(dict.fromkeys(names))
 
 

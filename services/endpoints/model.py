@@ -53,6 +53,12 @@ class Endpoint:
     asks: str | None = None
     """What a run that may write asks for to make this call, when not ``delegated[0]``: a read of
     something the run also writes asks for the write's scope, so that one consent covers both."""
+    full_read: tuple[str, ...] = ()
+    """Where the least permission reads only part of the answer: the permissions with which
+    Graph returns every property (``GET /organization`` under User.Read reads id, displayName
+    and verifiedDomains, every other property null: ORGGET). A run asks for one of them
+    (:func:`services.auth.scopes.scopes_for`), a step that relies on the rest names them as its
+    need (``Uses.whole``), and a property read without them is unknown, never a value."""
     together: tuple[str, ...] = ()
     """Permissions needed as well as one of the others, for every call (CAUPD)."""
     for_admins: str | None = None

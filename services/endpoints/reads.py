@@ -12,6 +12,8 @@ from .model import Endpoint
 _READ_DIR = ("Directory.Read.All", "Directory.ReadWrite.All")
 _USERS_HIGHER = ("User.ReadWrite.All", *_READ_DIR)
 _ORG_HIGHER = ("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All")
+ORG_FULL_READ = (*_ORG_HIGHER, "Directory.ReadWrite.All")
+"""What reads every property of the organization, ``onPremisesSyncEnabled`` included (ORGGET)."""
 _ROLES_HIGHER = ("RoleManagement.ReadWrite.Directory", *_READ_DIR)
 _APPS_HIGHER = ("Application.ReadWrite.All", *_READ_DIR)
 
@@ -41,10 +43,11 @@ ORGANIZATION = Endpoint(
     "v1.0",
     ("User.Read",),
     ("Organization.Read.All",),
-    # User.Read reads id, displayName and verifiedDomains only; a run's Organization.Read.All
-    # (asked for the subscriptions) reads onPremisesSyncEnabled too (ORGGET).
+    # User.Read reads id, displayName and verifiedDomains only; the sync flag (step 1) needs a
+    # full read (ORGGET).
     "§2.2, §10; ORGGET",
-    (*_ORG_HIGHER, "Directory.ReadWrite.All"),
+    ORG_FULL_READ,
+    full_read=ORG_FULL_READ,
 )
 ME = Endpoint(
     "me.get",

@@ -50,6 +50,7 @@ ORGANIZATION_GET = Endpoint(
     ("Organization.Read.All",),
     "§2.2, §10; ORGGET (turning sync off read back)",
     ORGANIZATION.higher,
+    full_read=ORGANIZATION.full_read,
 )
 USER_DELETE = Endpoint(
     "users.delete",

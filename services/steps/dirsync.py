@@ -183,6 +183,16 @@ def back_on_text(turn_off: TurnOff, synced: int) -> str:
     ).format(when=turn_off.at, n=synced)
 
 
+def unknown_text() -> str:
+    """Said while the organization's sync flag cannot be read (graph-api.md §2.2, ORGGET)."""
+    return _(
+        "Whether directory sync is on is unknown: Graph shows the organization's "
+        "onPremisesSyncEnabled only to a sign-in with Organization.Read.All (or "
+        "Directory.Read.All), and this one reads it as null. closeout does not take that for "
+        "off; grant Organization.Read.All and sign in again to know."
+    )
+
+
 def flag_back_on_text(turn_off: TurnOff) -> str:
     return _(
         "The organization reads directory sync on again, more than 72 hours after closeout "

@@ -102,6 +102,7 @@ _ROLES = N_("read who holds which admin role")
 # can be checked: a refusal there is Graph's to say.
 NEEDS = StepNeeds(
     uses=(
+        Uses(E.ORGANIZATION, N_("read whether directory sync is on"), whole=True),
         Uses(E.DIRECTORY_ROLES, _ROLES),
         Uses(E.ROLE_MEMBERS, _ROLES),
         Uses(E.SUBSCRIBED_SKUS, _ORGANIZATION),

@@ -134,6 +134,8 @@ def assess(ctx: StepContext, read: SyncRead, sync: SyncView) -> StepState:
     if sync.flag_on:
         assert sync.turn_off is not None
         blockers += (dirsync.flag_back_on_text(sync.turn_off),)
+    if read.org_flag is None and ctx.caller.sync_unknown:
+        blockers += (dirsync.unknown_text(),)
     if sync.back_on:
         assert sync.turn_off is not None
         return state(
