@@ -134,6 +134,14 @@ class SandboxConfig:
     report_names: Literal["concealed", "shown"] = "concealed"
     """User names in the usage reports: pseudonyms, as Microsoft shows them by default since
     September 2021 (graph-api.md §14), or the real ones, where the admin turned that off."""
+    mfa_write_roles: Literal["policy-admin", "priv-auth-admin-too"] = "policy-admin"
+    """Who may set another user's per-user MFA state: an Authentication Policy Administrator
+    (or a Global Administrator), all AUPD's rbac include names (default), or a Privileged
+    Authentication Administrator too, which no page names or rules out (graph-api.md §5.1)."""
+    sp_disable_roles: Literal["app-admins", "ga-only"] = "app-admins"
+    """Who may turn a service principal off (``PATCH accountEnabled``): the roles and owners
+    that may delete it (APPDEL/SPDEL's include; SPUPD's page names none), the default, or a
+    Global Administrator only (graph-api.md §6.2: unconfirmed)."""
     portal_refuses_microsoft_sps: bool = False
     """The portal's "Delete tenant" refuses while any Microsoft service principal is enabled
     (DELTEN: enterprise apps that can't be deleted "might block you"; KB2967860 says they
@@ -282,6 +290,33 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "report_names",
         "shown",
         N_("the usage reports name users by their userPrincipalName and display name"),
+    ),
+    Behaviour(
+        "mfa-write-policy-admin",
+        "mfa_write_roles",
+        "policy-admin",
+        N_(
+            "per-user MFA is set by an Authentication Policy Administrator or a Global "
+            "Administrator, as the docs name (default)"
+        ),
+    ),
+    Behaviour(
+        "mfa-write-paa-too",
+        "mfa_write_roles",
+        "priv-auth-admin-too",
+        N_("a Privileged Authentication Administrator may set per-user MFA too"),
+    ),
+    Behaviour(
+        "sp-disable-app-admins",
+        "sp_disable_roles",
+        "app-admins",
+        N_("turning a service principal off needs the roles that delete it (default)"),
+    ),
+    Behaviour(
+        "sp-disable-ga-only",
+        "sp_disable_roles",
+        "ga-only",
+        N_("only a Global Administrator may turn a service principal off"),
     ),
     Behaviour(
         "portal-refuses-ms-sps",

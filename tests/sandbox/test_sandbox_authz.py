@@ -11,7 +11,15 @@ import pytest
 import requests
 
 from services.sandbox import Sandbox
-from services.sandbox.tenant import APP_DEVELOPER, OWN_APP_ID, PRIV_AUTH_ADMIN, USER_ADMIN
+from services.sandbox.tenant import (
+    APP_ADMIN,
+    APP_DEVELOPER,
+    AUTH_POLICY_ADMIN,
+    OWN_APP_ID,
+    PRIV_AUTH_ADMIN,
+    SECURITY_ADMIN,
+    USER_ADMIN,
+)
 
 CASTS = ("microsoft.graph.user", "microsoft.graph.application", "microsoft.graph.servicePrincipal")
 
@@ -172,3 +180,41 @@ def test_owned_by_reaches_only_the_apps_the_calling_app_owns(make_sandbox: Any) 
         roles={"Application.ReadWrite.All"}, app_id=OWN_APP_ID
     )
     assert everything.delete(f"{base}/v1.0/directory/deletedItems/{other.id}").status_code == 204
+
+
+# -- roles the docs leave open: each way -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "paa_may"), [("mfa-write-policy-admin", False), ("mfa-write-paa-too", True)]
+)
+def test_whether_a_privileged_authentication_admin_sets_per_user_mfa_is_a_switch(
+    make_sandbox: Callable[..., Sandbox], behaviour: str, paa_may: bool
+) -> None:
+    sb = make_sandbox(users=20, seed=3, behaviours=behaviour)
+    target = next(u for u in sb.tenant.users.values() if u.user_type == "Guest")
+    url = f"{sb.base_url}/beta/users/{target.id}/authentication/requirements"
+    body = {"perUserMfaState": "enforced"}
+    paa = session(sb, upn=member_with(sb, PRIV_AUTH_ADMIN))
+    assert paa.patch(url, json=body).status_code == (204 if paa_may else 403)
+    policy_admin = session(sb, upn=member_with(sb, AUTH_POLICY_ADMIN))
+    assert policy_admin.patch(url, json={"perUserMfaState": "disabled"}).status_code == 204
+    assert session(sb).patch(url, json=body).status_code == 204  # a Global Administrator
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "app_admins_may"),
+    [("sp-disable-app-admins", True), ("sp-disable-ga-only", False)],
+)
+def test_who_turns_a_service_principal_off_is_a_switch(
+    make_sandbox: Callable[..., Sandbox], behaviour: str, app_admins_may: bool
+) -> None:
+    sb = make_sandbox(users=20, seed=3, behaviours=behaviour)
+    vendor = next(sp for sp in sb.tenant.service_principals.values() if not sp.is_microsoft)
+    url = f"{sb.base_url}/v1.0/servicePrincipals/{vendor.id}"
+    for role in (SECURITY_ADMIN, APP_ADMIN):
+        admin = session(sb, upn=member_with(sb, role))
+        refused_or_not = admin.patch(url, json={"accountEnabled": False}).status_code
+        assert refused_or_not == (204 if app_admins_may else 403), role
+    assert session(sb).patch(url, json={"accountEnabled": False}).status_code == 204
+    assert vendor.account_enabled is False

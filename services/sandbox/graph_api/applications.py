@@ -244,7 +244,12 @@ def delete_sp(sb: Sandbox, req: Request) -> Response:
 
 
 def patch_sp(sb: Sandbox, req: Request) -> Response:
-    may_write(req, sb.tenant, sb.tenant.service_principals.get(req.params["id"]))
+    found = sb.tenant.service_principals.get(req.params["id"])
+    if sb.config.sp_disable_roles == "ga-only" and found is not None:
+        # SPUPD names no role: the strictest reading (the sp-disable switch).
+        need_app_write(req, sb.tenant, [], roles=(GLOBAL_ADMIN,))
+    else:
+        may_write(req, sb.tenant, found)
     sp = _sp_or_404(sb.tenant, req.params["id"])
     body = odata.update_body(req, "servicePrincipal")
     if set(body) != {"accountEnabled"} or not isinstance(body["accountEnabled"], bool):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from services.sandbox import odata
 from services.sandbox.authz import need
 from services.sandbox.http import GraphHttpError, Request, Response
-from services.sandbox.tenant import AUTH_POLICY_ADMIN, GLOBAL_ADMIN, GLOBAL_READER
+from services.sandbox.tenant import AUTH_POLICY_ADMIN, GLOBAL_ADMIN, GLOBAL_READER, PRIV_AUTH_ADMIN
 
 from .objects import user_or_404
 
@@ -43,7 +43,10 @@ def patch_mfa(sb: Sandbox, req: Request) -> Response:
         sb.tenant,
         delegated=("Policy.ReadWrite.AuthenticationMethod",),
         application=("Policy.ReadWrite.AuthenticationMethod",),
-        roles=(GLOBAL_ADMIN, AUTH_POLICY_ADMIN),  # AUPD's rbac include
+        # AUPD's rbac include; whether a Privileged Authentication Administrator may as well
+        # is not documented either way (the mfa-write switch).
+        roles=(GLOBAL_ADMIN, AUTH_POLICY_ADMIN)
+        + ((PRIV_AUTH_ADMIN,) if sb.config.mfa_write_roles == "priv-auth-admin-too" else ()),
     )
     user = user_or_404(sb.tenant, req.params["id"])
     body = odata.update_body(req, "strongAuthenticationRequirements")
