@@ -14,24 +14,15 @@ import pytest
 from services.sandbox import Sandbox
 from services.sandbox.authz import ALL_SCOPES
 from services.sandbox.tenant import OWN_APP_ID
-from tests.support.cli_harness import FAST, full_run_args, run_cli
+from tests.support.cli_harness import full_run_args, run_cli, straight_to_step5
 
 pytestmark = pytest.mark.slow
 
 
 def _tenant(make_sandbox: Any) -> tuple[Sandbox, str]:
     """A small tenant that closeout's own app is registered in, owning one other app."""
-    sb = make_sandbox(
-        users=8,
-        seed=6,
-        admin_count=0,
-        synced_fraction=0,
-        subscriptions="none",
-        manual_blockers=False,
-        deleted_users=0,
-        third_party_service_principals=1,
-        time_scale=FAST,
-        behaviours="own-app",
+    sb = straight_to_step5(
+        make_sandbox, users=8, seed=6, third_party_service_principals=1, behaviours="own-app"
     )
     own_sp = next(sp for sp in sb.tenant.service_principals.values() if sp.app_id == OWN_APP_ID)
     with sb.lock:

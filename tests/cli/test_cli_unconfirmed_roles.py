@@ -17,23 +17,13 @@ import pytest
 
 from services.sandbox import Sandbox
 from services.sandbox.tenant import PRIV_AUTH_ADMIN
-from tests.support.cli_harness import FAST, full_run_args, graph_writes, run_cli
+from tests.support.cli_harness import full_run_args, graph_writes, run_cli, straight_to_step5
 
 pytestmark = pytest.mark.slow
 
 
 def _small(make_sandbox: Any, behaviour: str) -> Sandbox:
-    return make_sandbox(
-        users=10,
-        seed=7,
-        admin_count=0,
-        synced_fraction=0,
-        subscriptions="none",
-        manual_blockers=False,
-        deleted_users=0,
-        time_scale=FAST,
-        behaviours=behaviour,
-    )
+    return straight_to_step5(make_sandbox, behaviours=behaviour)
 
 
 @pytest.mark.parametrize("behaviour", ["mfa-write-policy-admin", "mfa-write-paa-too"])

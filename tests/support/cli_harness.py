@@ -164,6 +164,22 @@ def forged_token(sb: Sandbox, tenant_id: str) -> str:
     )
 
 
+def straight_to_step5(make_sandbox: Callable[..., Sandbox], **kw: Any) -> Sandbox:
+    """A small cloud-only tenant with no subscriptions and no manual checks, on a fast clock:
+    a headless run reaches step 5's cleanup at once. ``kw``: other settings (``behaviours=``)."""
+    settings: dict[str, Any] = {
+        "users": 10,
+        "seed": 7,
+        "admin_count": 0,
+        "synced_fraction": 0,
+        "subscriptions": "none",
+        "manual_blockers": False,
+        "deleted_users": 0,
+        "time_scale": FAST,
+    }
+    return make_sandbox(**{**settings, **kw})
+
+
 def deletable_sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
     """A tenant with nothing left but its admin, so that the portal lets it be deleted."""
     return make_sandbox(
