@@ -1,8 +1,8 @@
 """Rows for the four "what is left" tables, built from the engine's typed Graph shapes.
 
-Cells are ``rich.text.Text`` or ``str``, both shown literally (a UPN or display name may
-contain ``[``, which markup would eat); the first cell of each row is its status, as a key the
-table translates ("pending", "kept", "deleted", …).
+Cells are ``str``, shown literally (a UPN or display name may contain ``[``, which markup
+would eat) and ending in "…" when their column cuts them; the first cell of each row is its
+status, as a key the table translates ("pending", "kept", "deleted", …).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from services.i18n import _
 from services.models import AppRow, PolicyRow, SubscriptionRow, UserRow
 
 Row = tuple[str, list[str | Text]]
-_EMPTY = Text()
 
 
 def user_rows(
@@ -66,8 +65,8 @@ def subscription_rows(subs: Iterable[SubscriptionRow], now: datetime | None) -> 
                 s.id,
                 [
                     str(s.phase),
-                    Text(s.product.display_name),
-                    Text(s.sku_part_number),
+                    s.product.display_name,
+                    s.sku_part_number,
                     countdown(s.next_lifecycle, now),
                     ", ".join(notes),
                     s.status,
@@ -87,7 +86,7 @@ def app_rows(apps: Iterable[AppRow]) -> list[Row]:
             else (_("this tenant") if a.kind == "application" else _("other"))
         )
         status = "kept" if a.is_microsoft else ("pending" if a.enabled else "disabled")
-        rows.append((a.id, [status, Text(a.display_name), kind, owner]))
+        rows.append((a.id, [status, a.display_name, kind, owner]))
     return rows
 
 
@@ -99,7 +98,7 @@ def policy_rows(policies: Iterable[PolicyRow]) -> list[Row]:
         rows.append(
             (
                 p.id,
-                [status, Text(p.display_name), p.state, _("yes") if p.requires_mfa else "", kind],
+                [status, p.display_name, p.state, _("yes") if p.requires_mfa else "", kind],
             )
         )
     return rows

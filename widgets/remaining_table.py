@@ -32,6 +32,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
+from widgets.column_fit import fit_columns
 from widgets.table_rows import (
     FINAL_STATUSES,
     STYLE_CLASS,
@@ -85,6 +86,7 @@ class RemainingTable(DataTable[Text]):
         columns: Sequence[ColumnSpec],
         *,
         status_column: str = "status",
+        min_widths: Mapping[str, int] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -120,6 +122,9 @@ class RemainingTable(DataTable[Text]):
         self._layout = RowLayout(self._column_keys, self._status_index, self._status_text)
         self._applied_styles: dict[str, Style] = {}
         self._columns_ready = False
+        self._min_widths = dict(min_widths or {})
+        self._natural: list[int] = []
+        self._minimum: list[int] = []
 
     # -- public API ------------------------------------------------------------------------
 
@@ -270,8 +275,53 @@ class RemainingTable(DataTable[Text]):
                 # Fixed width wide enough for every known status word, so no word is cut.
                 width = max(width, *(len(status_label(s)) for s in (*STYLE_CLASS, "pending")))
             self.add_column(Text(label), key=key, width=width)
+            # A column may shrink to its minimum, never below its header.
+            least = max(self._min_widths.get(key, width), Text(label).cell_len)
+            self._natural.append(width)
+            self._minimum.append(min(least, width))
         self._columns_ready = True
         self._rebuild()
+
+    # The columns are fitted to the width the rows have (:mod:`widgets.column_fit`): the
+    # pane's width, less the vertical scrollbar when one shows.
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        self._fit_columns()
+
+    def action_cursor_right(self) -> None:
+        """→ brings the next column into view whole (a cell at a time would take 26 presses
+        to reach the roles)."""
+        self._scroll_to_column(1)
+
+    def action_cursor_left(self) -> None:
+        self._scroll_to_column(-1)
+
+    def _scroll_to_column(self, step: int) -> None:
+        starts = [0]
+        for key in self._column_keys[:-1]:
+            starts.append(starts[-1] + self.columns[key].get_render_width(self))
+        x = round(self.scroll_x)
+        later = [s for s in starts if s > x] if step > 0 else [s for s in starts if s < x][::-1]
+        if later:
+            self.scroll_to(x=min(later[0], self.max_scroll_x), animate=False)
+
+    def _fit_columns(self) -> None:
+        room = self.scrollable_content_region.width
+        if not self._columns_ready or room <= 0:
+            return
+        widths = fit_columns(self._natural, self._minimum, room, padding=self.cell_padding)
+        columns = [self.columns[key] for key in self._column_keys]
+        if [c.width for c in columns] == widths:
+            return
+        for column, width in zip(columns, widths, strict=True):
+            column.width = width
+        self._clear_caches()
+        self._update_count += 1
+        self._update_dimensions(())
+        self.refresh()
 
     def _status_text(self, status: str) -> Text:
         # One shared Text per status value: restyling on a theme change is one assignment per

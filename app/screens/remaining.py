@@ -39,8 +39,10 @@ log = logging.getLogger("closeout.app")
 # Wide enough for the longest status word, "not started" (a row a stop left unsent; Swedish
 # "ej påbörjad"), in every table alike.
 STATUS_WIDTH = 11
-# Status first: at 80 columns the right-hand columns are the ones cut off. Status and UPN fit
-# the 80-column pane exactly (a longer UPN ends in "…"); Enter shows the whole row.
+# Status first: the columns that do not fit the pane lie whole beyond its right edge, a key
+# away (→; Enter shows the whole row); the ones that fit are widened to end at the edge
+# (widgets/column_fit.py). Status and UPN fit the 80-column pane exactly (a longer UPN ends
+# in "…"); at 120 columns the roles are the ones scrolled to.
 USER_COLUMNS = [
     ("status", N_("Status"), STATUS_WIDTH),
     ("upn", N_("User"), 33),
@@ -48,6 +50,8 @@ USER_COLUMNS = [
     ("sync", N_("Sync"), 6),
     ("roles", N_("Roles"), 24),
 ]
+# How narrow a column may get before it is scrolled to instead (unlisted: never narrower).
+USER_MIN_WIDTHS = {"roles": 12}
 # The admin center's product name, then the SKU code Graph uses; Graph's raw status last (the
 # status column already says what closeout reads from it).
 SUB_COLUMNS = [
@@ -58,12 +62,14 @@ SUB_COLUMNS = [
     ("note", N_("Note"), 14),
     ("state", N_("Graph status"), 10),
 ]
+SUB_MIN_WIDTHS = {"product": 26, "sku": 14, "note": 8}
 APP_COLUMNS = [
     ("status", N_("Status"), STATUS_WIDTH),
     ("name", N_("Name"), 30),
     ("kind", N_("Kind"), 18),
     ("owner", N_("Owner"), 12),
 ]
+APP_MIN_WIDTHS = {"name": 20}
 POLICY_COLUMNS = [
     ("status", N_("Status"), STATUS_WIDTH),
     ("name", N_("Policy"), 34),
@@ -71,6 +77,7 @@ POLICY_COLUMNS = [
     ("mfa", N_("MFA"), 4),
     ("kind", N_("Kind"), 18),
 ]
+POLICY_MIN_WIDTHS = {"name": 20, "state": 8, "kind": 12}
 TABLES = ("users", "subscriptions", "apps", "policies")
 
 
@@ -98,13 +105,21 @@ class RemainingPane(Vertical):
         yield RunProgress(id="run-progress")
         with TabbedContent(id="tabs"):
             with TabPane(_("Users"), id="tab-users"):
-                yield RemainingTable(_columns(USER_COLUMNS), id="table-users")
+                yield RemainingTable(
+                    _columns(USER_COLUMNS), min_widths=USER_MIN_WIDTHS, id="table-users"
+                )
             with TabPane(_("Subscriptions"), id="tab-subscriptions"):
-                yield RemainingTable(_columns(SUB_COLUMNS), id="table-subscriptions")
+                yield RemainingTable(
+                    _columns(SUB_COLUMNS), min_widths=SUB_MIN_WIDTHS, id="table-subscriptions"
+                )
             with TabPane(_("Apps"), id="tab-apps"):
-                yield RemainingTable(_columns(APP_COLUMNS), id="table-apps")
+                yield RemainingTable(
+                    _columns(APP_COLUMNS), min_widths=APP_MIN_WIDTHS, id="table-apps"
+                )
             with TabPane(_("Policies"), id="tab-policies"):
-                yield RemainingTable(_columns(POLICY_COLUMNS), id="table-policies")
+                yield RemainingTable(
+                    _columns(POLICY_COLUMNS), min_widths=POLICY_MIN_WIDTHS, id="table-policies"
+                )
         yield Static(id="remaining", markup=False)
         yield Input(placeholder=_("Filter: type, Enter to keep, Esc to clear"), id="filter")
 

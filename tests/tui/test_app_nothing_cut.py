@@ -104,3 +104,49 @@ async def test_at_80x24_the_users_table_shows_status_and_upn_and_every_count(
         remaining = app.main.query_one("#remaining")
         shown = " ".join(_drawn(remaining).split())
         assert shown.startswith("Remaining:") and shown.endswith("policies"), shown
+
+
+def _whole_or_ellipsis(value: str, line: str) -> bool:
+    """``value`` is drawn whole on ``line``, or cut by its column and ending in "…"."""
+    return value in line or any(value[:n] + "…" in line for n in range(1, len(value)))
+
+
+async def test_at_120x40_every_table_shows_whole_columns_and_scrolls_to_the_rest(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(users=12)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await connected(pilot)
+        pane = app.main.pane
+        hidden: dict[str, list[str]] = {}
+        for name in ("users", "subscriptions", "apps", "policies"):
+            table = pane.table(name)
+            await wait_for(pilot, lambda t=table: t.row_count > 2, f"the {name}")  # type: ignore[misc]
+            while pane.active_table() is not table:
+                await pilot.press("t")
+            await wait_for(pilot, lambda t=table: t.size.width > 0, f"the {name} tab")  # type: ignore[misc]
+            await pilot.pause()
+            lines = _drawn(table).splitlines()
+            labels = [label for label, _value in table.row_cells(table.shown_keys()[0])]
+            header = " ".join(lines[0].split())
+            # The header is the first labels, each whole: no column peeks in cut at the edge.
+            shown = next(
+                (k for k in range(len(labels), 1, -1) if header == " ".join(labels[:k])), 0
+            )
+            assert shown >= 2, (header, labels)
+            hidden[name] = labels[shown:]
+            for row, key in enumerate(table.shown_keys()[:6], start=1):
+                for _label, value in table.row_cells(key)[:shown]:
+                    assert _whole_or_ellipsis(value, lines[row]), (name, value, lines[row])
+        # The users' roles do not fit beside a whole UPN: → twice brings them into view.
+        assert hidden["users"] == ["Roles"], hidden
+        users = pane.table("users")
+        while pane.active_table() is not users:
+            await pilot.press("t")
+        users.focus()
+        await pilot.press("right", "right")
+        await pilot.pause()
+        drawn = _drawn(users)
+        roles = [r for k in users.shown_keys() if (r := users.row_cells(k)[4][1])]
+        assert "Roles" in drawn.splitlines()[0] and roles, drawn
+        assert roles[0] in drawn, drawn
