@@ -294,12 +294,26 @@ async def shoot(name: str, scene: Scene, *, size: tuple[int, int], opts: Session
     return path
 
 
+def for_rsvg(svg: str) -> str:
+    """The SVG with its spaces kept as drawn. Textual writes each run of one style as a
+    ``<text>`` that may begin with a space (a no-break space); rsvg-convert drops it unless
+    told to preserve space, so the PNGs read "07:29:47INFO", "qQuit", "^ppalette" where the
+    terminal and the SVG have a space."""
+    if 'xml:space="preserve"' in svg.split(">", 1)[0]:
+        return svg
+    return svg.replace("<svg ", '<svg xml:space="preserve" ', 1)
+
+
 def to_png(svg: Path) -> Path | None:
     converter = shutil.which("rsvg-convert")
     if converter is None:
         return None
     png = svg.with_suffix(".png")
-    subprocess.run([converter, "-o", str(png), str(svg)], check=True)
+    subprocess.run(
+        [converter, "-o", str(png)],
+        input=for_rsvg(svg.read_text(encoding="utf-8")).encode(),
+        check=True,
+    )
     return png
 
 
