@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.i18n import _
+from services.i18n import _, ngettext
 from services.models import StepState, StepStatus
 from services.steps import load_registry
 
@@ -88,9 +88,9 @@ def _waits_text(c: Controller, step: StepId) -> str | None:
     )
     before += [d for d in spec.depends_on if states.get(d, StepState(d)).status != StepStatus.DONE]
     if before:
-        return _("Step {n} waits for step {steps}.").format(
-            n=int(step), steps=", ".join(str(int(d)) for d in before)
-        )
+        return ngettext(
+            "Step {n} waits for step {steps}.", "Step {n} waits for steps {steps}.", len(before)
+        ).format(n=int(step), steps=", ".join(str(int(d)) for d in before))
     return None
 
 

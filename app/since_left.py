@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from services.i18n import _
+from services.i18n import _, ngettext
 from services.models import StepId, StepState, StepStatus
 from services.names import status_word, step_name
 from services.timestamps import parse_time
@@ -75,11 +75,14 @@ def resume_text(r: Resumable) -> str:
         if r.step is not None
         else _("no step was running")
     )
+    in_flight = ngettext(
+        "{n} action was in flight", "{n} actions were in flight", r.pending
+    ).format(n=f"{r.pending:,}")
     return _(
         "The journal shows a run that did not finish ({run}): {where} when it stopped, "
-        "{when}. {done:,} done; {n} actions were in flight. closeout has re-read the tenant, "
+        "{when}. {done:,} done; {in_flight}. closeout has re-read the tenant, "
         "so nothing will be done twice. Resume it?"
-    ).format(run=r.run_id, where=where, when=when(r.stopped_at), done=r.done, n=r.pending)
+    ).format(run=r.run_id, where=where, when=when(r.stopped_at), done=r.done, in_flight=in_flight)
 
 
 def away(

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from app.tables import Row, app_rows, policy_rows, subscription_rows, user_rows
 from services.heap import settle_after_load
-from services.i18n import N_, _
+from services.i18n import N_, _, ngettext
 from services.keep import set_kept
 from widgets import FINAL_STATUSES, ColumnSpec, RemainingTable, RunProgress
 
@@ -178,14 +178,19 @@ class RemainingPane(Vertical):
         """
         if self._gone:
             return
-        counts = {name: self.table(name).remaining for name in TABLES}
         # The users left to delete, as the checklist counts them: the kept ones apart.
-        counts["users"] -= self._kept_users
+        users = self.table("users").remaining - self._kept_users
+        subs, apps, policies = (self.table(name).remaining for name in TABLES[1:])
         self.query_one("#remaining", Static).update(
-            _(
-                "Remaining: {users:,} users ({kept:,} kept) · {subscriptions:,} subscriptions · "
-                "{apps:,} apps · {policies:,} policies"
-            ).format(kept=self._kept_users, **counts)
+            _("Remaining: {users} ({kept:,} kept) · {subscriptions} · {apps} · {policies}").format(
+                users=ngettext("{n} user", "{n} users", users).format(n=f"{users:,}"),
+                kept=self._kept_users,
+                subscriptions=ngettext("{n} subscription", "{n} subscriptions", subs).format(
+                    n=f"{subs:,}"
+                ),
+                apps=ngettext("{n} app", "{n} apps", apps).format(n=f"{apps:,}"),
+                policies=ngettext("{n} policy", "{n} policies", policies).format(n=f"{policies:,}"),
+            )
         )
 
     def tenant_deleted(self) -> None:

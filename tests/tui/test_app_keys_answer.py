@@ -32,7 +32,7 @@ async def test_a_key_that_cannot_act_says_why(make_app: AppFactory) -> None:
         await pilot.press("r")
         await _said(pilot, app, "Step 4 waits for step 1.")  # …and says why when pressed
         await pilot.press("D")
-        await _said(pilot, app, "Step 5 waits for step 1")
+        await _said(pilot, app, "Step 5 waits for steps 1, 2, 3, 4.")  # never "for step 1, 2"
         await pilot.press("s")
         await _said(pilot, app, "No step is running.")
         await pilot.press("5", "r")
