@@ -376,6 +376,11 @@ class MainScreen(Screen[None]):
                 key = b.key_display or b.key
                 help_text = _("Key: {key}").format(key=key)
                 commands.append((f"{b.description} ({key})", help_text, b.action))
+        # The digits, not in the footer: one command per step, named.
+        for step in load_registry().ids():
+            title = _("Go to step {n}: {name}").format(n=int(step), name=step_name(step))
+            help_text = _("Key: {key}").format(key=int(step))
+            commands.append((f"{title} ({int(step)})", help_text, f"jump({int(step)})"))
         return commands
 
     def key_escape(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.command import CommandList, CommandPalette
+
 from app.closeout_app import CloseoutApp
 from app.screens.dialogs import ConfirmModal, ManualChecksModal
 from services.models import StepId
@@ -72,14 +74,34 @@ async def test_the_palette_holds_every_key_with_its_key(make_app: AppFactory) ->
             "New plan (n)",
             "Log level (l)",
             "Quit (q)",
+            "Go to step 4: Disable multifactor authentication (4)",
         ):
             assert title in titles
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
-        await pilot.press(*"Manual checks (m)")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        # The digits too: the palette's step 4 selects step 4, as the key does.
+        await _from_palette(pilot, app, "Go to step 4")
+        checklist = app.main.query_one(StepChecklist)
+        await wait_for(pilot, lambda: checklist.selected == StepId.DISABLE_MFA, "step 4")
+        await _from_palette(pilot, app, "Manual checks (m)")
         await wait_for(pilot, lambda: shows(app, ManualChecksModal), "the manual checks")
+
+
+async def _from_palette(pilot: Any, app: CloseoutApp, text: str) -> None:
+    """Ctrl-P, ``text`` typed, Enter once the palette's first match is that command."""
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: shows(app, CommandPalette), "the command palette")
+    await pilot.press(*text)
+    commands = app.screen.query_one(CommandList)
+
+    def first_match() -> bool:
+        if not commands.option_count or commands.highlighted is None:
+            return False
+        return text in str(commands.get_option_at_index(commands.highlighted).prompt)
+
+    await wait_for(pilot, first_match, f"{text!r} first in the palette")
+    await pilot.press("enter")
+    await wait_for(
+        pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette to close"
+    )
 
 
 async def test_step_5_asks_for_the_manual_checks_first(make_app: AppFactory) -> None:
@@ -93,8 +115,10 @@ async def test_step_5_asks_for_the_manual_checks_first(make_app: AppFactory) -> 
         await pilot.press("y")
         await wait_for(
             pilot,
-            lambda: app.step_running is None
-            and all(app.step_states[s].status.name == "DONE" for s in list(StepId)[1:5]),
+            lambda: (
+                app.step_running is None
+                and all(app.step_states[s].status.name == "DONE" for s in list(StepId)[1:5])
+            ),
             "steps 1-4 done",
         )
         # Step 5 waits on the admin: for these checks, which D and Enter say and open.
