@@ -298,10 +298,13 @@ class MainScreen(Screen[None]):
         self.controller.stop_step()
 
     def action_refresh(self) -> None:
+        # The read changes nothing visible when the tenant has not changed: say it started.
         self.controller.start_refresh()
+        self.notify(_("Reading the tenant again from Graph…"), timeout=3)
 
     def action_replan(self) -> None:
         self.controller.replan()
+        self.notify(_("Making a new plan (step 0)…"), timeout=3)
 
     def action_export(self) -> None:
         self.controller.export_evidence()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.notifications import Notify
 from textual.widgets import Checkbox, Input, Static, TabbedContent
 
 from app.closeout_app import CloseoutApp
@@ -23,7 +24,16 @@ from services.session import SessionOptions
 from services.steps.directory import MANUAL_ITEMS
 from widgets import LogPanel, RemainingTable, StepChecklist
 
-from .conftest import AppFactory, connected, footer_keys, footer_shows, sandbox_of, shows, wait_for
+from .conftest import (
+    AppFactory,
+    MessageLog,
+    connected,
+    footer_keys,
+    footer_shows,
+    sandbox_of,
+    shows,
+    wait_for,
+)
 
 
 def _enabled(main: MainScreen, action: str) -> bool | None:
@@ -202,11 +212,16 @@ async def test_manual_check_ticks_are_journalled(make_app: AppFactory, tmp_path:
 
 async def test_refresh_replan_export_and_log_level(make_app: AppFactory) -> None:
     app = make_app()
-    async with app.run_test() as pilot:
+    # Every toast, kept: the app's own list forgets one once its few seconds are over.
+    toasts = MessageLog()
+    async with app.run_test(message_hook=toasts) as pilot:
         await connected(pilot)
         sandbox = sandbox_of(app)
         engine = app.engine
         assert engine is not None
+
+        def said() -> list[str]:
+            return [str(m.notification.message) for m in toasts.of(Notify)]
 
         reads = sandbox.recorder.count(method="GET", path_prefix="/v1.0/users")
         await pilot.press("g")
@@ -215,6 +230,8 @@ async def test_refresh_replan_export_and_log_level(make_app: AppFactory) -> None
             lambda: sandbox.recorder.count(method="GET", path_prefix="/v1.0/users") > reads,
             "g to re-read the users",
         )
+        # A read that finds nothing new changes nothing on screen: the key says it acted.
+        assert "Reading the tenant again from Graph…" in said()
 
         def plans() -> int:
             return sum(1 for r in engine.journal.records() if r.get("text") == "plan made")  # type: ignore[union-attr]
@@ -222,6 +239,7 @@ async def test_refresh_replan_export_and_log_level(make_app: AppFactory) -> None
         before = plans()
         await pilot.press("n")
         await wait_for(pilot, lambda: plans() == before + 1, "n to make a new plan")
+        assert "Making a new plan (step 0)…" in said()
         await wait_for(pilot, lambda: app.step_running is None, "the re-plan to finish")
 
         # e writes a pack each time it is pressed, each in a folder of its own (a second
@@ -236,8 +254,7 @@ async def test_refresh_replan_export_and_log_level(make_app: AppFactory) -> None
             )
 
         def packs_said() -> list[str]:
-            said = [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
-            return [t for t in said if t.startswith("Evidence pack: ")]
+            return [t for t in said() if t.startswith("Evidence pack: ")]
 
         # The pack is on disk a moment before its message reaches the UI: wait for the toast.
         await wait_for(pilot, lambda: len(packs_said()) == 2, "both packs to be said")
