@@ -37,6 +37,7 @@ KEYS = [
     ),
     ("/", N_("filter the table; Esc clears")),
     ("t", N_("next table tab (users, subscriptions, apps, policies)")),
+    ("← →", N_("in a table: the next or previous column, those beyond its edge too")),
     ("k", N_("keep the user under the cursor; again: keep its MFA too; again: unmark")),
     ("K", N_("keep every user the filter shows (again: take their marks off)")),
     ("g", N_("re-read everything from Graph")),
