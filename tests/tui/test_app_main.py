@@ -249,7 +249,8 @@ async def test_refresh_replan_export_and_log_level(make_app: AppFactory) -> None
             await pilot.press("e")
             await wait_for(
                 pilot,
-                lambda n=presses: len(list(evidence.glob("*/summary.json"))) == n,
+                # e's own folders ("<run>-export-<time>"), not a run's pack beside them.
+                lambda n=presses: len(list(evidence.glob("*-export-*/summary.json"))) == n,
                 "e to write the evidence pack",
             )
 
