@@ -10,9 +10,10 @@ shown columns end exactly at the edge.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
-__all__ = ["fit_columns"]
+__all__ = ["fit_columns", "next_column_x"]
 
 
 def fit_columns(
@@ -51,3 +52,12 @@ def fit_columns(
     for i in range(shown, len(widths)):
         widths[i] = max(natural[i], widths[i])
     return widths
+
+
+def next_column_x(render_widths: Sequence[int], x: int, step: int) -> int | None:
+    """Where the next column (``step`` > 0) or the previous one starts, seen from the scroll
+    position ``x``; None when there is none."""
+    starts = list(itertools.accumulate(render_widths[:-1], initial=0))
+    if step > 0:
+        return next((s for s in starts if s > x), None)
+    return next((s for s in reversed(starts) if s < x), None)

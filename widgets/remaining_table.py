@@ -32,7 +32,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
-from widgets.column_fit import fit_columns
+from widgets.column_fit import fit_columns, next_column_x
 from widgets.table_rows import (
     FINAL_STATUSES,
     STYLE_CLASS,
@@ -123,7 +123,7 @@ class RemainingTable(DataTable[Text]):
         self._applied_styles: dict[str, Style] = {}
         self._columns_ready = False
         self._min_widths = dict(min_widths or {})
-        self._natural: list[int] = []
+        self._natural: list[int] = []  # and the least each column shrinks to:
         self._minimum: list[int] = []
 
     # -- public API ------------------------------------------------------------------------
@@ -282,33 +282,26 @@ class RemainingTable(DataTable[Text]):
         self._columns_ready = True
         self._rebuild()
 
-    # The columns are fitted to the width the rows have (:mod:`widgets.column_fit`): the
-    # pane's width, less the vertical scrollbar when one shows.
-
-    def on_resize(self) -> None:
-        self._fit_columns()
-
-    def watch_show_vertical_scrollbar(self) -> None:
-        self._fit_columns()
+    # → and ← move a column at a time (a cell at a time took 26 presses to reach the roles).
 
     def action_cursor_right(self) -> None:
-        """→ brings the next column into view whole (a cell at a time would take 26 presses
-        to reach the roles)."""
         self._scroll_to_column(1)
 
     def action_cursor_left(self) -> None:
         self._scroll_to_column(-1)
 
     def _scroll_to_column(self, step: int) -> None:
-        starts = [0]
-        for key in self._column_keys[:-1]:
-            starts.append(starts[-1] + self.columns[key].get_render_width(self))
-        x = round(self.scroll_x)
-        later = [s for s in starts if s > x] if step > 0 else [s for s in starts if s < x][::-1]
-        if later:
-            self.scroll_to(x=min(later[0], self.max_scroll_x), animate=False)
+        widths = [self.columns[key].get_render_width(self) for key in self._column_keys]
+        x = next_column_x(widths, round(self.scroll_x), step)
+        if x is not None:
+            self.scroll_to(x=min(x, self.max_scroll_x), animate=False)
+
+    def on_resize(self) -> None:
+        self._fit_columns()
 
     def _fit_columns(self) -> None:
+        """Fit the columns to the rows' width (:mod:`widgets.column_fit`): the pane's, less
+        the vertical scrollbar when one shows (so this is its watcher too)."""
         room = self.scrollable_content_region.width
         if not self._columns_ready or room <= 0:
             return
@@ -322,6 +315,8 @@ class RemainingTable(DataTable[Text]):
         self._update_count += 1
         self._update_dimensions(())
         self.refresh()
+
+    watch_show_vertical_scrollbar = _fit_columns
 
     def _status_text(self, status: str) -> Text:
         # One shared Text per status value: restyling on a theme change is one assignment per

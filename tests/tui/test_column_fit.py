@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from widgets.column_fit import fit_columns
+from widgets.column_fit import fit_columns, next_column_x
 
 # The users table's columns: status, UPN, type, sync, roles (natural and minimum widths).
 NATURAL = [11, 33, 7, 6, 24]
@@ -53,3 +53,13 @@ def test_the_first_column_is_shown_even_when_nothing_fits() -> None:
 def test_one_minimum_per_column() -> None:
     with pytest.raises(ValueError, match="one minimum per column"):
         fit_columns([1, 2], [1], 10)
+
+
+def test_arrows_move_a_column_at_a_time() -> None:
+    widths = [13, 43, 9, 8, 26]  # as drawn: starts at 0, 13, 56, 65, 73
+    assert next_column_x(widths, 0, 1) == 13
+    assert next_column_x(widths, 13, 1) == 56
+    assert next_column_x(widths, 60, 1) == 65  # from between two starts, the next one
+    assert next_column_x(widths, 73, 1) is None  # the last column is in view
+    assert next_column_x(widths, 56, -1) == 13
+    assert next_column_x(widths, 0, -1) is None
