@@ -8,7 +8,7 @@ from services.errors import CloseoutError
 from services.i18n import _
 from services.models import Handoff, HandoffUpdated, StepId, StepState, StepStatus
 from services.steps import directory, registry
-from services.steps.step import Asking, Assessing, Confirmation
+from services.steps.step import Asking, Assessing, Confirmation, unread_verdict
 
 from .records import Recording
 
@@ -84,7 +84,7 @@ class Assessment(Recording):
             # Before the state: a UI asks on seeing it.
             self.due[step.id] = result.due
             self._portal_stage[step.id] = result.portal_stage
-            self._set_state(result.state)
+            self._set_state(unread_verdict(step, result.state, inv.errors))
             if result.handoff is not None:
                 self._publish_handoff(result.handoff)
         return dict(self.states)

@@ -14,7 +14,7 @@ imports :mod:`services.engine` (the dependency points engine → steps).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from services.errors import CloseoutError
@@ -177,8 +177,32 @@ class Step:
     subscriptions: tuple[SubscriptionPhase, ...] = ()
     """The phases of the subscriptions this step still has to see go, which its status lists
     (steps 2 and 3, handoffs that closeout watches)."""
+    reads: tuple[str, ...] = ()
+    """The inventory parts its verdict rests on (:data:`services.inventory.take.PARTS`' names,
+    as ``Inventory.errors`` keys them): while one could not be read, an empty list is no
+    evidence, and the step is never called done (:func:`unread_verdict`)."""
 
     @property
     def by_api(self) -> bool:
         """Whether closeout can do it through an API (else: handoff and watch)."""
         return self.run is not None
+
+
+def unread_verdict(step: Step, state: StepState, errors: Mapping[str, str]) -> StepState:
+    """``state``, unless it says done while a part the step rests on could not be read: then
+    blocked, naming the part and Graph's answer (nothing read is not nothing there)."""
+    unread = [part for part in step.reads if part in errors]
+    if state.status != StepStatus.DONE or not unread:
+        return state
+    reasons = tuple(
+        _(
+            "closeout could not read {part} ({reason}), so it cannot tell whether this step is done."
+        ).format(part=part, reason=errors[part])
+        for part in unread
+    )
+    return replace(
+        state,
+        status=StepStatus.BLOCKED,
+        summary=_("Unknown: part of the tenant could not be read."),
+        blockers=(*reasons, *state.blockers),
+    )

@@ -321,6 +321,7 @@ CANCEL_SUBSCRIPTIONS = Step(
     assess=_assess_cancel,
     requires=NEEDS,
     subscriptions=CANCELLING,
+    reads=("subscriptions",),
 )
 DELETE_SUBSCRIPTIONS = Step(
     id=StepId.DELETE_SUBSCRIPTIONS,
@@ -333,4 +334,5 @@ DELETE_SUBSCRIPTIONS = Step(
     requires=NEEDS,
     subscriptions=DELETING,
     depends_on=(StepId.CANCEL_SUBSCRIPTIONS,),
+    reads=("subscriptions",),
 )
