@@ -139,17 +139,19 @@ def permission_needs(
 
 
 def _merged(found: list[tuple[tuple[str, ...], str]]) -> tuple[Need, ...]:
-    whys: dict[tuple[str, ...], list[str]] = {}
+    """One need per set of names (in whatever order the rows list them: the organization's
+    read and the subscriptions' name the same four), with every why; a need that another's
+    smaller set implies is left out."""
+    whys: dict[frozenset[str], list[str]] = {}
+    shown: dict[frozenset[str], tuple[str, ...]] = {}
     for names, why in found:
-        seen = whys.setdefault(names, [])
+        key = frozenset(names)
+        shown.setdefault(key, names)
+        seen = whys.setdefault(key, [])
         if why not in seen:
             seen.append(why)
-    kept = [
-        names
-        for names in whys
-        if not any(set(other) < set(names) for other in whys if other != names)
-    ]
-    return tuple(Need(names, tuple(whys[names])) for names in kept)
+    kept = [key for key in whys if not any(other < key for other in whys)]
+    return tuple(Need(shown[key], tuple(whys[key])) for key in kept)
 
 
 def missing_for(
