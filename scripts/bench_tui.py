@@ -42,6 +42,8 @@ from services.models import StepId
 from services.session import SessionOptions
 from widgets import RemainingTable
 
+from .bench_tui_stalls import Gap, StallSampler, process_cpu, report
+
 SERVE = """
 import json, sys, threading
 from services.sandbox import SandboxConfig, start_sandbox
@@ -153,12 +155,20 @@ class KeySender(threading.Thread):
             due = max(due + self.interval, self._handled_at)
 
 
-async def wait_loaded(app: CloseoutApp, pilot: Any, users: int) -> RemainingTable:
-    """Until the main screen shows all ``users`` in its users table."""
+async def wait_loaded(
+    app: CloseoutApp, pilot: Any, users: int, timeout: float = 600.0
+) -> RemainingTable:
+    """Until the main screen shows all ``users`` in its users table; RuntimeError after
+    ``timeout`` seconds (a sign-in that failed on a loaded machine leaves its screen up)."""
+    deadline = time.monotonic() + timeout
     while not (app.engine is not None and isinstance(app.screen, MainScreen)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not connected after {timeout:g} s: {app.screen!r}")
         await pilot.pause(0.2)
     table = app.main.query_one("#table-users", RemainingTable)
     while table.total < users:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{table.total:,} of {users:,} users after {timeout:g} s")
         await pilot.pause(0.2)
     return table
 
@@ -230,34 +240,47 @@ async def bench(args: argparse.Namespace) -> None:
             # Actions are looked up on the instance, so this times the real key path: driver
             # → app → bindings → the screen's action.
             screen.action_next_tab = timed_next_tab  # type: ignore[method-assign]
-            gaps: list[float] = []
-            last_tick = time.perf_counter()
+            gaps: list[Gap] = []
+            sampler = StallSampler()
+            ui_cpu_started, cpu_started = sampler.ui_cpu(), process_cpu()
+            last = (time.perf_counter(), ui_cpu_started, cpu_started)
 
             def tick() -> None:
-                nonlocal last_tick
-                now = time.perf_counter()
-                gaps.append((now - last_tick) * 1000)
-                last_tick = now
+                nonlocal last
+                now = (time.perf_counter(), sampler.ui_cpu(), process_cpu())
+                gaps.append(Gap(last[0], now[0], now[1] - last[1], now[2] - last[2]))
+                last = now
+                sampler.last_tick = now[0]
 
             ticker = app.set_interval(0.02, tick)
             run_started = time.monotonic()
+            load_started = os.getloadavg()[0]
+            if args.stalls:
+                sampler.start()
             with GcPauses() as collections:
                 sender.start()
                 while app.step_running is not None:
                     await asyncio.sleep(0.1)
                 sender.stop()
             ticker.stop()
+            if args.stalls:
+                sampler.stop()
             elapsed = time.monotonic() - run_started
+            ui_cpu, cpu = sampler.ui_cpu() - ui_cpu_started, process_cpu() - cpu_started
             print(
                 f"deleted during {elapsed:.1f} s; {len(sender.latencies)} keys from another "
                 f"thread answered in {percentiles(sender.latencies)}\n"
                 f"  the same keys from when they reached the loop: {percentiles(sender.in_loop)}\n"
-                f"  UI loop gaps (20 ms ticker): {percentiles(gaps)}\n"
+                f"  UI loop gaps (20 ms ticker): {percentiles([g.ms for g in gaps])}\n"
                 f"  {collections.line()}\n"
+                f"  CPU: UI thread {ui_cpu / elapsed:.0%}, process {cpu / elapsed:.0%} of one; "
+                f"load average {load_started:.1f} at the start, {os.getloadavg()[0]:.1f} at the end\n"
                 f"  remaining rows {table.remaining:,}; RSS now {rss_mb():.0f} MB, "
                 f"peak {rss_mb('VmHWM'):.0f} MB",
                 flush=True,
             )
+            if args.stalls:
+                print(report(gaps, sampler.samples, args.stalls), flush=True)
             await pilot.press("q")
     finally:
         sandbox.terminate()
@@ -268,6 +291,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="TUI responsiveness during a bulk deletion")
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--time-scale", type=float, default=20.0)
+    parser.add_argument(
+        "--stalls",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="also sample the UI thread while its ticker is late and tell the gaps over MS",
+    )
     asyncio.run(bench(parser.parse_args()))
 
 
