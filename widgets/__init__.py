@@ -10,6 +10,7 @@ from widgets.handoff_view import HandoffView
 from widgets.log_panel import LogPanel
 from widgets.remaining_table import FINAL_STATUSES, ColumnSpec, RemainingTable
 from widgets.run_progress import RunProgress
+from widgets.steady_text import show_text
 from widgets.step_detail import StepDetail
 from widgets.tenant_header import TenantHeader
 
@@ -25,4 +26,5 @@ __all__ = [
     "StepChecklist",
     "StepDetail",
     "TenantHeader",
+    "show_text",
 ]

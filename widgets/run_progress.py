@@ -9,7 +9,7 @@ limit" in words, so it reads without colour. Hidden (class ``-idle``) while no s
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -22,6 +22,10 @@ from textual.widgets import Label, ProgressBar
 from services.durations import format_duration
 from services.graph_limits import WRITE_QUOTA
 from services.i18n import _
+
+from .steady_text import show_text
+
+W = TypeVar("W", bound=Widget)
 
 WRITE_WINDOW = WRITE_QUOTA[1]
 """Graph's write window in its own seconds: the gauge's count over it is the pace."""
@@ -107,6 +111,7 @@ class RunProgress(Widget):
         self._progress: tuple[int, int, int, float | None] = (0, 0, 0, None)
         self._quota = (0, 0)
         self._ready = False
+        self._found: dict[str, Widget] = {}
         """Set on mount, once the children exist (``is_mounted`` turns True only after
         ``on_mount`` has returned)."""
 
@@ -151,9 +156,9 @@ class RunProgress(Widget):
         self._counts = counts
         if self._ready:
             # A known total keeps the bar determinate: an unknown one would animate at 60 fps.
-            bar = self.query_one("#run-bar", ProgressBar)
+            bar = self._child("#run-bar", ProgressBar)
             bar.update(total=max(total, 1), progress=min(done, max(total, 1)))
-            self.query_one("#run-counts", Label).update(counts)
+            show_text(self._child("#run-counts", Label), counts)
 
     def update_throttle(self, writes_in_window: int, quota: int) -> None:
         self._quota = (writes_in_window, quota)
@@ -172,12 +177,19 @@ class RunProgress(Widget):
         self.set_class(level == "error", "-throttle-error")
         if self._ready:
             # No quota known (yet): no gauge rather than a meaningless "0/0".
-            self.query_one("#run-throttle").display = quota > 0
+            self._child("#run-throttle", Horizontal).display = quota > 0
             note = {"ok": "", "warning": _("near limit"), "error": _("at limit")}[level]
-            bar = self.query_one("#run-throttle-bar", ProgressBar)
+            bar = self._child("#run-throttle-bar", ProgressBar)
             bar.update(total=max(quota, 1), progress=min(writes_in_window, max(quota, 1)))
-            self.query_one("#run-throttle-text", Label).update(self._throttle)
-            self.query_one("#run-throttle-note", Label).update(note)
+            show_text(self._child("#run-throttle-text", Label), self._throttle)
+            show_text(self._child("#run-throttle-note", Label), note)
+
+    def _child(self, selector: str, kind: type[W]) -> W:
+        # Updated ten times a second while a step runs: each child is looked up once.
+        child = self._found.get(selector)
+        if child is None:
+            child = self._found[selector] = self.query_one(selector, kind)
+        return cast("W", child)
 
     def on_mount(self) -> None:
         self._ready = True
@@ -187,7 +199,7 @@ class RunProgress(Widget):
 
     def watch_label(self, label: str) -> None:
         if self._ready:
-            self.query_one("#run-label", Label).update(Text(label))
+            show_text(self._child("#run-label", Label), label)
 
     def watch_running(self, running: bool) -> None:
         self.set_class(not running, "-idle")

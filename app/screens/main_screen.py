@@ -11,7 +11,7 @@ only through :class:`~app.controller.Controller`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from textual import events
 from textual.app import ComposeResult
@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 
 from app import gating
 from app.texts import step_detail
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from app.since_left import Resumable
     from services.engine import Engine
     from services.models import Handoff, InventoryRefreshed
+
+W = TypeVar("W", bound=Widget)
 
 
 class MainScreen(Screen[None]):
@@ -92,6 +95,7 @@ class MainScreen(Screen[None]):
         self.controller = controller
         self._keys_signature: object = None
         self._keys_refresh_pending = False
+        self._found: dict[type[Widget], Widget] = {}
 
     def compose(self) -> ComposeResult:
         yield TenantHeader(id="tenant-header")
@@ -110,7 +114,15 @@ class MainScreen(Screen[None]):
 
     @property
     def pane(self) -> RemainingPane:
-        return self.query_one(RemainingPane)
+        return self._one(RemainingPane)
+
+    def _one(self, kind: type[W]) -> W:
+        """The screen's one widget of ``kind``: found once, then kept (a running step's
+        flushes reach four of them ten times a second)."""
+        found = self._found.get(kind)
+        if found is None:
+            found = self._found[kind] = self.query_one(kind)
+        return cast("W", found)
 
     @property
     def selected(self) -> StepId | None:
@@ -159,7 +171,7 @@ class MainScreen(Screen[None]):
         if step is None:
             return
         view = self.controller.run_view(step)
-        bar = self.query_one(RunProgress)
+        bar = self._one(RunProgress)
         bar.label = step_name(step)
         bar.update_progress(view.done, view.total, view.failed, view.eta_seconds)
         bar.update_throttle(view.writes_in_window, view.write_quota)
@@ -178,11 +190,11 @@ class MainScreen(Screen[None]):
         with self.app.batch_update():
             self.pane.mark(pending.marks)
             if pending.live:
-                self.query_one(StepChecklist).update_steps(ordered(self.controller.step_states))
+                self._one(StepChecklist).update_steps(ordered(self.controller.step_states))
             if pending.live or pending.progress:
                 self.show_run()
             if pending.lines:
-                self.query_one(LogPanel).write_many(pending.lines)
+                self._one(LogPanel).write_many(pending.lines)
 
     def step_started(self) -> None:
         bar = self.query_one(RunProgress)

@@ -24,7 +24,7 @@ from app.tables import Row, app_rows, policy_rows, subscription_rows, user_rows
 from services.heap import settle_after_load
 from services.i18n import N_, _, ngettext
 from services.keep import set_kept
-from widgets import FINAL_STATUSES, ColumnSpec, RemainingTable, RunProgress
+from widgets import FINAL_STATUSES, ColumnSpec, RemainingTable, RunProgress, show_text
 
 from .full_text import FullTextModal, row_text
 from .keep_marks import KeepRequest, kept_sets, request_for, saved_text, status_in
@@ -101,6 +101,10 @@ class RemainingPane(Vertical):
     _gone = False
     """The tenant is deleted: the Remaining line says so and no count replaces it."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._tables: dict[str, RemainingTable] = {}
+
     def compose(self) -> ComposeResult:
         yield RunProgress(id="run-progress")
         with TabbedContent(id="tabs"):
@@ -127,7 +131,11 @@ class RemainingPane(Vertical):
         self.query_one("#filter", Input).display = False
 
     def table(self, name: str) -> RemainingTable:
-        return self.query_one(f"#table-{name}", RemainingTable)
+        # Looked up on every flush of a run's outcomes: once each, then kept.
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.query_one(f"#table-{name}", RemainingTable)
+        return table
 
     # -- what the engine reports -----------------------------------------------------------------
 
@@ -181,7 +189,9 @@ class RemainingPane(Vertical):
         # The users left to delete, as the checklist counts them: the kept ones apart.
         users = self.table("users").remaining - self._kept_users
         subs, apps, policies = (self.table(name).remaining for name in TABLES[1:])
-        self.query_one("#remaining", Static).update(
+        # Ten times a second while a step runs: a layout only when the line's shape changes.
+        show_text(
+            self.query_one("#remaining", Static),
             _("Remaining: {users} ({kept:,} kept) · {subscriptions} · {apps} · {policies}").format(
                 users=ngettext("{n} user", "{n} users", users).format(n=f"{users:,}"),
                 kept=self._kept_users,
@@ -190,7 +200,7 @@ class RemainingPane(Vertical):
                 ),
                 apps=ngettext("{n} app", "{n} apps", apps).format(n=f"{apps:,}"),
                 policies=ngettext("{n} policy", "{n} policies", policies).format(n=f"{policies:,}"),
-            )
+            ),
         )
 
     def tenant_deleted(self) -> None:

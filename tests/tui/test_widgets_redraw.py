@@ -1,0 +1,85 @@
+"""What the widgets a running step updates ten times a second ask of Textual: a repaint of what
+changed, not a reflow of the whole screen, and one checklist entry made again, not six.
+
+Counted, not timed: reflows of the screen (the compositor's full ``reflow``), prompts made; and
+each test also checks that what is shown afterwards is right (the cheap path must not show a
+stale or cut text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Label
+
+from widgets import show_text
+from widgets.steady_text import shape
+
+
+class Host(App[None]):
+    CSS = """
+    LogPanel { height: 6; }
+    """
+
+    def __init__(self, *widgets: Widget) -> None:
+        super().__init__()
+        self._widgets = widgets
+
+    def compose(self) -> ComposeResult:
+        yield from self._widgets
+
+
+class Reflows:
+    """Counts the screen's full layouts (the compositor's ``reflow``)."""
+
+    def __init__(self, screen: Screen[Any]) -> None:
+        self.count = 0
+        compositor = screen._compositor
+        real = compositor.reflow
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return real(*args, **kwargs)
+
+        compositor.reflow = counting  # type: ignore[method-assign]
+
+
+def rendered(widget: Widget) -> list[str]:
+    return [strip.text for strip in widget.render_lines(Region(0, 0, *widget.outer_size))]
+
+
+def test_shape_is_the_room_a_text_takes() -> None:
+    assert shape("1,234 / 4,812") == shape(Text("9,999 / 9,999")) == ("xxxxx x xxxxx",)
+    assert shape("1,234 / 4,812") != shape("12,345 / 48,120")
+    assert shape("a b\ncd") != shape("ab c\ncd")  # the same length wraps elsewhere
+    assert shape("日本") is None  # two cells a character: only a layout knows
+
+
+async def test_a_count_of_the_same_shape_repaints_without_a_layout() -> None:
+    label = Label()
+    app = Host(label)
+    async with app.run_test() as pilot:
+        show_text(label, "1,234 / 4,812")
+        await pilot.pause()
+        reflows = Reflows(app.screen)
+        assert not show_text(label, "1,240 / 4,812")
+        await pilot.pause()
+        assert reflows.count == 0
+        assert rendered(label) == ["1,240 / 4,812"]
+        # The same text again: not even a repaint is asked for.
+        assert not show_text(label, "1,240 / 4,812")
+        assert not label._repaint_required
+        # A longer count needs the room: a layout, and the label grows to show it whole.
+        assert show_text(label, "12,400 / 48,120")
+        await pilot.pause()
+        assert reflows.count >= 1
+        assert rendered(label) == ["12,400 / 48,120"]
+        # A str is shown literally, never read as markup.
+        show_text(label, "[b]x[/b]")
+        await pilot.pause()
+        assert rendered(label)[0].startswith("[b]x[/b]")
