@@ -18,8 +18,9 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import Reactive, reactive
 from textual.strip import Strip
 from textual.widgets import RichLog
 
@@ -89,6 +90,13 @@ class LogPanel(RichLog):
 
     min_level: reactive[str] = reactive("info")
     """Lowest level shown: one of ``LEVELS``."""
+
+    # RichLog sets the virtual size on every write, and Widget declares it with layout=True: a
+    # reflow of the whole screen for each batch of lines (ten a second while a step runs). The
+    # panel's own size does not follow its lines (unless its height is auto); only its
+    # scrollbars do, and watch_virtual_size updates them. A scrollbar that appears or goes
+    # still asks for its layout (show_*_scrollbar are layout reactives).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
     def __init__(
         self,
@@ -239,6 +247,12 @@ class LogPanel(RichLog):
 
     def on_blur(self) -> None:
         self.refresh()
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.styles.auto_dimensions:
+            self.refresh(layout=True)
+        elif self.is_mounted:
+            self._scroll_update(size)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

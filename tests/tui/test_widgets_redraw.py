@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Label
 
-from widgets import show_text
+from widgets import LogPanel, show_text
 from widgets.steady_text import shape
 
 
@@ -83,3 +83,21 @@ async def test_a_count_of_the_same_shape_repaints_without_a_layout() -> None:
         show_text(label, "[b]x[/b]")
         await pilot.pause()
         assert rendered(label)[0].startswith("[b]x[/b]")
+
+
+async def test_log_lines_move_the_scrollbar_without_a_layout() -> None:
+    log = LogPanel()
+    app = Host(log)
+    async with app.run_test() as pilot:
+        log.write_many([("info", f"line {i}") for i in range(20)])
+        await pilot.pause()
+        reflows = Reflows(app.screen)
+        for batch in range(3):
+            log.write_many([("info", f"more {batch}.{i}") for i in range(5)])
+            await pilot.pause()
+        assert reflows.count == 0
+        assert len(log.lines) == 35
+        # The scrollbar knows the new length, and the view still follows the end.
+        assert log.vertical_scrollbar.window_virtual_size == 35
+        assert log.scroll_y == log.max_scroll_y == 35 - log.scrollable_content_region.height
+        assert rendered(log)[-1].rstrip().endswith("more 2.4")
