@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -176,6 +176,10 @@ class StepChecklist(OptionList):
             markup=False,
         )
         self._signature: object = None
+        self._made: dict[int, object] = {}
+        """Per option, what its prompt was made from (:meth:`_entry_key`)."""
+        self._prompt_heights = [1] * len(self._ids)
+        """Per option, its prompt's lines."""
         self._prompt_lines = len(self._ids)
         self._skew = timedelta(0)
         """Graph's clock minus this machine's, as last given to :meth:`set_now`."""
@@ -197,6 +201,8 @@ class StepChecklist(OptionList):
             # Other steps, or another order: new options, the selection kept where it can be.
             was = self.selected
             self._ids = ids
+            self._made = {}
+            self._prompt_heights = [1] * len(ids)
             self.set_options(_options(ids))
             if ids:
                 self.highlighted = ids.index(was) if was in ids else 0
@@ -250,6 +256,9 @@ class StepChecklist(OptionList):
         self.call_later(self._render_prompts)
 
     def _render_prompts(self, *, force: bool = False) -> None:
+        """Make the prompts again: all of them when the width, the layout or the styles changed;
+        else (``force``: the states or the clock moved) only the steps whose line would read
+        differently, so that a running step's count redraws its own entry, not six."""
         width = self.scrollable_content_region.width
         if not width:
             return
@@ -260,23 +269,73 @@ class StepChecklist(OptionList):
         signature = (self.narrow, width, tuple(sorted(styles.items())))
         if not force and signature == self._signature:
             return
-        self._signature = signature
+        if signature != self._signature:
+            self._signature = signature
+            self._made = {}
         now = self.now()
         narrow = self.narrow
-        lines = 0
+        changed: list[int] = []
+        moved = False
         for index, step in enumerate(self._ids):
             state = self.state_of(step)
+            made = self._entry_key(state, now)
+            if self._made.get(index) == made:
+                continue
             if narrow:
                 prompt = self._narrow_prompt(state, styles, width)
             else:
                 prompt = self._wide_prompt(state, styles, width, now)
-            self.replace_option_prompt_at_index(index, prompt)
-            lines += prompt.plain.count("\n") + 1
+            self._made[index] = made
+            moved = self._set_prompt(index, prompt) or moved
+            changed.append(index)
+        if not changed:
+            return
+        if moved or not self._heights_known:
+            self._clear_caches()  # the line map is out of date: all of it is drawn again
+        else:
+            for index in changed:
+                self.refresh_lines(
+                    self._line_cache.index_to_line[index], self._prompt_heights[index]
+                )
+        lines = sum(self._prompt_heights)
         if lines != self._prompt_lines:
             # The height is "auto", so a new line count needs a layout. Requested from inside a
             # Resize handler, a layout refresh is dropped (textual 8.2.8), hence after refresh.
             self._prompt_lines = lines
             self.call_after_refresh(self.refresh, layout=True)
+
+    def _entry_key(self, state: StepState, now: datetime) -> object:
+        """What a step's entry is made from: its state, and for a waiting step the time left
+        (and the day, which decides whether "until 14:32" is shown)."""
+        if state.status.waiting and state.waiting_until is not None:
+            until = state.waiting_until
+            until = until if until.tzinfo else until.replace(tzinfo=UTC)
+            return state, time_left(until, now), now.astimezone().date()
+        return state
+
+    def _set_prompt(self, index: int, prompt: Text) -> bool:
+        """Give option ``index`` its new prompt and forget only its rendering; whether its
+        height changed.
+
+        OptionList's own replace_option_prompt_at_index forgets every option's rendering and
+        line map, and repaints the whole list (textual 8.2.8); the option's _set_prompt, the
+        render cache (keyed by option first) and the line map are its internals.
+        """
+        option = self.get_option_at_index(index)
+        option._set_prompt(prompt)
+        cache = self._option_render_cache
+        cached: Iterable[Any] = cache.keys()  # an LRUCache is not iterable itself
+        for key in [key for key in cached if key[0] is option]:
+            cache.discard(key)
+        height = prompt.plain.count("\n") + 1
+        moved = self._prompt_heights[index] != height
+        self._prompt_heights[index] = height
+        return moved
+
+    @property
+    def _heights_known(self) -> bool:
+        """The line map covers every option (it is built when the list is first drawn)."""
+        return len(self._line_cache.index_to_line) == len(self._ids)
 
     def _wide_prompt(
         self, state: StepState, styles: dict[str, Style], width: int, now: datetime

@@ -8,6 +8,8 @@ stale or cut text).
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -17,12 +19,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Label
 
-from widgets import LogPanel, show_text
+from services.models import StepId, StepState, StepStatus
+from widgets import LogPanel, StepChecklist, show_text
 from widgets.steady_text import shape
 
 
 class Host(App[None]):
     CSS = """
+    StepChecklist { width: 44; height: auto; }
     LogPanel { height: 6; }
     """
 
@@ -101,3 +105,57 @@ async def test_log_lines_move_the_scrollbar_without_a_layout() -> None:
         assert log.vertical_scrollbar.window_virtual_size == 35
         assert log.scroll_y == log.max_scroll_y == 35 - log.scrollable_content_region.height
         assert rendered(log)[-1].rstrip().endswith("more 2.4")
+
+
+STATES = [
+    StepState(StepId.PREPARE, StepStatus.DONE),
+    StepState(StepId.DELETE_USERS, StepStatus.RUNNING, done=1234, total=4812),
+    StepState(StepId.CANCEL_SUBSCRIPTIONS, StepStatus.WAITING_PERSON),
+    StepState(
+        StepId.DELETE_SUBSCRIPTIONS,
+        StepStatus.WAITING_TIME,
+        waiting_until=datetime.now(UTC) + timedelta(days=3),
+    ),
+    StepState(StepId.DISABLE_MFA),
+    StepState(StepId.DELETE_DIRECTORY, StepStatus.BLOCKED),
+]
+
+
+async def test_a_running_steps_count_remakes_its_own_checklist_entry_only() -> None:
+    checklist, fresh = StepChecklist(), StepChecklist()
+    app = Host(checklist, fresh)
+    async with app.run_test(size=(100, 40)) as pilot:
+        checklist.update_steps(STATES)
+        await pilot.pause()
+        made: list[StepId] = []
+        real = checklist._wide_prompt
+
+        def counting(state: StepState, *args: Any) -> Text:
+            made.append(state.step)
+            return real(state, *args)
+
+        checklist._wide_prompt = counting  # type: ignore[method-assign]
+        reflows = Reflows(app.screen)
+        states = list(STATES)
+        for done in (1240, 1300, 1420):
+            states[1] = replace(states[1], done=done)
+            checklist.update_steps(states)
+            await pilot.pause()
+        assert made == [StepId.DELETE_USERS] * 3
+        assert reflows.count == 0
+        assert "1,420/4,812" in "".join(rendered(checklist))
+
+        # A state that takes another line: that entry is made again, and the list is laid out.
+        made.clear()
+        states[4] = replace(states[4], status=StepStatus.FAILED, failed=3, done=1, total=5)
+        states[1] = replace(states[1], failed=17)
+        checklist.update_steps(states)
+        await pilot.pause()
+        assert sorted(made) == [StepId.DELETE_USERS, StepId.DISABLE_MFA]
+
+        # What is shown is what a checklist given these states at once shows.
+        fresh.update_steps(states)
+        await pilot.pause()
+        await pilot.pause()
+        assert checklist.size == fresh.size
+        assert rendered(checklist) == rendered(fresh)
