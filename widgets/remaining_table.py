@@ -125,6 +125,8 @@ class RemainingTable(DataTable[Text]):
         self._min_widths = dict(min_widths or {})
         self._natural: list[int] = []  # and the least each column shrinks to:
         self._minimum: list[int] = []
+        self._drawn: set[str] = set()
+        """Keys of the rows drawn since they last changed (what the render caches may hold)."""
 
     # -- public API ------------------------------------------------------------------------
 
@@ -384,6 +386,7 @@ class RemainingTable(DataTable[Text]):
         self._new_rows.clear()
         self._updated_cells.clear()
         self._clear_caches()
+        self._drawn.clear()
         self._update_count += 1
         self._require_update_dimensions = False
         self._update_dimensions(())
@@ -411,30 +414,52 @@ class RemainingTable(DataTable[Text]):
         self._cell_render_cache.clear()
         self._row_renderable_cache.clear()
         self._line_cache.clear()
+        self._drawn.clear()
         self.refresh()
 
     def _invalidate_rows(self, rows: dict[int, str]) -> None:
         """Forget the rendering of just these rows; repaint only if one of them is on screen.
 
         Marking must not re-render the ~20 visible rows every flush (measured ~15-30 ms a
-        frame), nor bump the update counter, which would re-key every cache.
+        frame), nor bump the update counter, which would re-key every cache. Only rows drawn
+        since their last change have anything in the caches: a step's marks are mostly of rows
+        never drawn, and then the caches' keys (up to ~13,000) are not even looked through.
         """
-        header = self.header_height if self.show_header else 0
-        lines = {index + header for index in rows}
-        keys = set(rows.values())
-        for cache, position, stale in (
-            (self._line_cache, 0, lines),
-            (self._row_render_cache, 0, keys),
-            (self._cell_render_cache, 0, keys),
-            (self._row_renderable_cache, 1, rows),
-        ):
-            cached: Iterable[Any] = cache.keys()  # an LRUCache is not iterable itself
-            for cache_key in [k for k in cached if k[position] in stale]:
-                cache.discard(cache_key)
+        drawn = {index: key for index, key in rows.items() if key in self._drawn}
+        if drawn:
+            header = self.header_height if self.show_header else 0
+            lines = {index + header for index in drawn}
+            keys = set(drawn.values())
+            self._drawn -= keys
+            for cache, position, stale in (
+                (self._line_cache, 0, lines),
+                (self._row_render_cache, 0, keys),
+                (self._cell_render_cache, 0, keys),
+                (self._row_renderable_cache, 1, drawn),
+            ):
+                cached: Iterable[Any] = cache.keys()  # an LRUCache is not iterable itself
+                for cache_key in [k for k in cached if k[position] in stale]:
+                    cache.discard(cache_key)
         top = round(self.scroll_y)
         bottom = top + self.scrollable_content_region.height
         if any(top <= index < bottom for index in rows):
             self.refresh()
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[Any, Any]:
+        # Every render cache is filled from here (DataTable, textual 8.2.8): what is drawn is
+        # what _invalidate_rows must forget when it changes.
+        if row_key.value is not None:
+            self._drawn.add(row_key.value)
+        return super()._render_line_in_row(
+            row_key, line_no, base_style, cursor_location, hover_location
+        )
 
     def _restyle_statuses(self) -> None:
         styles = {

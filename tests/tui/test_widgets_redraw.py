@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Label
 
 from services.models import StepId, StepState, StepStatus
-from widgets import LogPanel, StepChecklist, show_text
+from widgets import LogPanel, RemainingTable, StepChecklist, show_text
 from widgets.steady_text import shape
 
 
@@ -28,6 +28,7 @@ class Host(App[None]):
     CSS = """
     StepChecklist { width: 44; height: auto; }
     LogPanel { height: 6; }
+    RemainingTable { height: 8; }
     """
 
     def __init__(self, *widgets: Widget) -> None:
@@ -159,3 +160,27 @@ async def test_a_running_steps_count_remakes_its_own_checklist_entry_only() -> N
         await pilot.pause()
         assert checklist.size == fresh.size
         assert rendered(checklist) == rendered(fresh)
+
+
+async def test_marks_of_rows_never_drawn_keep_the_drawn_rows_renderings() -> None:
+    table = RemainingTable([("upn", "User", 20), ("status", "Status", 9)])
+    app = Host(table)
+    async with app.run_test() as pilot:
+        table.load([(f"u{i}", [f"user{i}@contoso.com", "pending"]) for i in range(200)])
+        await pilot.pause()
+        caches = (table._line_cache, table._cell_render_cache, table._row_render_cache)
+        drawn = [len(cache) for cache in caches]
+        assert all(drawn)
+        # A step's marks, far below the rows drawn: nothing drawn is forgotten or repainted.
+        table.mark({f"u{i}": "deleted" for i in range(150, 170)})
+        assert [len(cache) for cache in caches] == drawn
+        assert not table._repaint_required
+        # A drawn row scrolled out of view, then marked: shown anew when scrolled back.
+        table.scroll_to(y=148, animate=False, immediate=True)
+        await pilot.pause()
+        assert any("user150@" in line and "deleted" in line for line in rendered(table))
+        table.mark({"u1": "failed"})
+        table.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        row = next(line for line in rendered(table) if "user1@" in line)
+        assert "failed" in row, row
