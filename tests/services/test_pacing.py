@@ -399,8 +399,10 @@ def test_acquire_returns_false_when_stopped_without_recording():
     assert pacer.acquire(0, stop) is None
 
 
-def test_stop_interrupts_a_real_wait_within_a_fraction_of_a_second():
-    pacer = WritePacer(5, 60.0)  # real clock, real sleeper
+def test_stop_interrupts_a_real_wait():
+    # Judged by what ended the wait: without the stop it lasts the hour's window, far beyond
+    # the minute a loaded machine may take to run the thread again.
+    pacer = WritePacer(5, 3600.0)  # real clock, real sleeper
     control = RunControl()
     pacer.answered(pacer.acquire(5, control))
     box: dict[str, object] = {}
@@ -415,9 +417,10 @@ def test_stop_interrupts_a_real_wait_within_a_fraction_of_a_second():
     time.sleep(0.1)
     assert thread.is_alive()
     control.stop()
-    thread.join(2)
+    thread.join(60)
+    assert not thread.is_alive()
     assert box["ok"] is None
-    assert box["elapsed"] < 0.5
+    assert box["elapsed"] < 3600
     assert pacer.in_window() == 5
 
 
@@ -429,19 +432,26 @@ def test_concurrent_acquirers_share_one_window():
 
     def worker() -> None:
         for _ in range(10):
-            assert _send(pacer, 5, stop)
+            grant = pacer.acquire(5, stop)
+            assert grant
+            pacer.answered(grant)
             with ft_lock:
-                grants.append((time.monotonic(), 5))
+                # The pacer's own clock reading, taken under its lock as it granted: a time
+                # read after acquire returned could lag by however long a loaded machine kept
+                # this thread waiting, and pack earlier grants into a later window.
+                grants.append((grant.at, grant.n))
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(10)
+        t.join(60)
     grants.sort()
     assert sum(n for _, n in grants) == 200
-    # Recorded just after acquire returned, so allow some scheduling slack (50 ms).
-    assert _max_in_window(grants, 0.25) <= 50
+    # A grant stays in the window at least a window from its grant (until a window after its
+    # answer), so no window of grant times holds more than the quota; a little under the
+    # window keeps float rounding at its edges out of the count.
+    assert _max_in_window(grants, 0.29) <= 50
     assert grants[-1][0] - grants[0][0] >= 0.3 * 3 * 0.95
 
 

@@ -116,7 +116,7 @@ def test_a_retry_after_beyond_the_bound_is_reported_as_a_wait_not_slept_through(
     sb.faults.add(FaultRule(method="GET", path=r"^/v1\.0/users$", status=429, retry_after=3600, times=-1))
     client, _, _ = client_for(sb.base_url, Token(sb))
     thread, box = in_thread(lambda: client.get("/users"))
-    thread.join(5)
+    thread.join(60)
     assert not thread.is_alive(), "it slept through Graph's hour"
     error = box["error"]
     assert isinstance(error, LongWait)
@@ -144,26 +144,31 @@ def test_every_wait_is_announced_with_what_and_until_when(sb):
     client, _, heard = client_for(sb.base_url, Token(sb))
     before = datetime.now(UTC)
     client.get("/organization")
+    after = datetime.now(UTC)
     assert len(heard) == 1
     wait = heard[0]
     assert wait.what == "reading /organization"
     assert wait.seconds == pytest.approx(1.2)
-    assert before + timedelta(seconds=1) < wait.until < before + timedelta(seconds=3)
+    # Announced after the first answer and waited out before the read returned: bounded by the
+    # test's own clock readings, however long a loaded machine took over the round trips.
+    assert before + timedelta(seconds=1.2) <= wait.until <= after + timedelta(seconds=0.05)
     assert wait.text().startswith("Graph asked to wait 1.2 s (until ")
 
 
-def test_a_stop_of_the_client_s_control_ends_a_long_wait_within_a_second(sb):
+def test_a_stop_of_the_client_s_control_ends_a_long_wait(sb):
+    # Judged by what ended the wait, not by the machine's speed: without the stop the read
+    # sleeps Graph's 200 s, far beyond the minute a loaded machine may take to run the thread.
     sb.faults.add(FaultRule(method="GET", path=r"^/v1\.0/me$", status=429, retry_after=200))
     client, control, heard = client_for(sb.base_url, Token(sb))
     thread, box = in_thread(lambda: client.get("/me"))
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while not heard and time.monotonic() < deadline:
         time.sleep(0.01)
     assert heard, "the wait was not announced"
-    stopped = time.monotonic()
     control.stop("SIGTERM")
-    thread.join(5)
-    assert time.monotonic() - stopped < 1.0
+    thread.join(60)
+    assert not thread.is_alive(), "the stop did not end the wait"
+    assert box["elapsed"] < 200
     assert isinstance(box["error"], Stopped)
     assert exit_code_for(box["error"]) == ExitCode.WAITING
 
@@ -181,7 +186,8 @@ def test_a_step_s_control_stops_its_reads_and_a_session_stop_reaches_the_step(sb
         thread, box = in_thread(read)
         time.sleep(0.3)
         (session if stop_the_session else step).stop()
-        thread.join(2)
+        thread.join(60)  # a hang guard: without the stop the read would wait Graph's 200 s
+        assert not thread.is_alive()
         assert isinstance(box["error"], Stopped)
         assert session.stopped is stop_the_session
         step.detach()
@@ -193,12 +199,13 @@ def test_a_step_s_control_stops_its_reads_and_a_session_stop_reaches_the_step(sb
 def test_nothing_listening_at_the_first_contact_is_a_configuration_error_at_once():
     # Before: six attempts over 42 s, then exit 4.
     client, _, heard = client_for(f"http://127.0.0.1:{closed_port()}")
-    started = time.monotonic()
     with pytest.raises(NetworkError) as info:
         client.get("/organization")
-    assert time.monotonic() - started < 1.0
+    # At once: one attempt and no wait announced (each retry announces its wait), counted
+    # rather than timed, so a loaded machine's slowness is no verdict.
     assert not heard
     err = info.value
+    assert err.attempts == 1
     assert err.reached is False
     assert exit_code_for(err) == ExitCode.USAGE
     assert err.message.startswith("Nothing answers as Microsoft Graph at http://127.0.0.1:")
