@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from services.sandbox import SandboxConfig, start_sandbox
 from services.sandbox.core import Sandbox
+from services.sandbox.identity import provider as provider_module
 from services.sandbox.identity.oauth import DEVICE_CODE_GRANT, JWT_BEARER_ASSERTION
 from services.sandbox.identity.provider import (
     approve_device_code,
@@ -333,11 +335,19 @@ def test_scope_forms_are_normalized_and_foreign_resources_refused(sb: Sandbox) -
     _assert_entra_error(resp, "invalid_resource", 500011)
 
 
-def test_auto_approval_signs_in_the_admin_after_the_configured_delay(make_sandbox: Any) -> None:
+def test_auto_approval_signs_in_the_admin_after_the_configured_delay(
+    make_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The identity provider's clock is the test's: on the real one, a loaded machine could
+    # take the 0.3 s between issuing the code and the first poll, which would then be approved.
+    now = [1000.0]
+    monkeypatch.setattr(provider_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
     sb = make_sandbox(device_code_auto_approve=0.3)
     flow = _devicecode(sb)
     _assert_entra_error(_poll(sb, flow["device_code"]), "authorization_pending", 70016)
-    time.sleep(0.35)
+    now[0] += 0.29
+    _assert_entra_error(_poll(sb, flow["device_code"]), "authorization_pending", 70016)
+    now[0] += 0.01
     resp = _poll(sb, flow["device_code"])
     assert resp.status_code == 200, resp.text
     assert sb.tokens.validate(resp.json()["access_token"]).user_id == sb.admin_id

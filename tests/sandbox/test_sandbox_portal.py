@@ -164,4 +164,4 @@ def test_portal_command_reaches_nothing_but_a_sandbox_on_loopback(
     r = run_cli(["sandbox", "portal", "all", "--url", url], monkeypatch=monkeypatch, token="")
     assert r.code == 2, r.text
     assert message in r.err and "Traceback" not in r.text
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 60  # a hang guard: the answer is the exit and its line
