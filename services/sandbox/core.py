@@ -144,6 +144,12 @@ class Sandbox(AdminCenter):
             self._server.stop()
             self._server = None
 
+    def connections_open(self) -> int:
+        """Client connections still open (tests: the requests of a killed client have all
+        been served once its connections are closed)."""
+        server = self._server
+        return 0 if server is None else server.connections_open()
+
     def outage(self, seconds: float) -> None:
         """Graph out of reach for ``seconds`` real seconds: the port refuses connections and
         open ones are cut (what a dropped network does to a client), then the same port serves

@@ -79,6 +79,10 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def open_count(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
     def drop_connections(self) -> None:
         with self._open_lock:
             open_now = list(self._open)
@@ -115,6 +119,10 @@ class SandboxServer:
 
     def start(self) -> None:
         self._thread.start()
+
+    def connections_open(self) -> int:
+        """Connections accepted and not yet closed: each is being served or kept alive."""
+        return self._httpd.open_count()
 
     def stop(self, *, drop_connections: bool = False) -> None:
         """Stop listening (new connections are refused); ``drop_connections`` also cuts the

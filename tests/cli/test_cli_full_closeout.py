@@ -35,8 +35,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_headless_run_closes_a_500_user_tenant(make_sandbox, tmp_path: Path, monkeypatch) -> None:
-    # Deprovisioning takes a little longer than Microsoft's 72 hours so that "step 4 ran while
-    # subscriptions were still deprovisioning" has a margin of seconds on a slow machine.
+    # Deprovisioning takes a little longer than Microsoft's 72 hours, so that step 4 mostly
+    # runs while subscriptions are still deprovisioning (the admin below makes the order sure).
     sb = make_sandbox(users=500, seed=11, time_scale=FAST, deprovision_hours=160)
     t = sb.tenant
     users = list(t.users.values())
@@ -60,7 +60,10 @@ def test_headless_run_closes_a_500_user_tenant(make_sandbox, tmp_path: Path, mon
 
     tap = LineTap()
     argv = full_run_args(sb, tmp_path / "state")
-    with PortalHuman(sb, tap) as human:
+    # The admin deletes the disabled subscriptions (step 3's part) only once step 4 runs: on
+    # the fast clock a loaded machine could let the deprovisioning end before step 4 started
+    # (seen under load). A run whose step 4 waited for step 3 would then never end.
+    with PortalHuman(sb, tap, delete_disabled_once_running=4) as human:
         token = sb.issue_token()
         result = run_cli(argv, monkeypatch=monkeypatch, token=token, tap=tap)
     assert result.code == 0, result.text[-3000:]

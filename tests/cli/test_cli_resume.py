@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from typing import Any
 
@@ -59,11 +58,11 @@ def test_killed_run_resumes_and_ends_right(make_sandbox, tmp_path, monkeypatch) 
     assert proc.returncode == -signal.SIGKILL, err.decode(errors="replace")[-2000:]
     killed_at = len(sb.recorder.events("user-deleted"))
     assert killed_at < 299, "the kill landed after step 1: nothing to resume"
-    # Let the batches the dead process had sent finish on the server side, as Graph would.
-    last = -1
-    while last != len(sb.recorder.events("user-deleted")):
-        last = len(sb.recorder.events("user-deleted"))
-        time.sleep(0.3)
+    # Let the batches the dead process had sent finish on the server side, as Graph would:
+    # its connections close once their requests are served (a pause in the deletions is no
+    # sign of that on a loaded machine).
+    wait_for(lambda: sb.connections_open() == 0, 60, "the dead process's batches")
+    last = len(sb.recorder.events("user-deleted"))
     assert last < 299
     before_resume = {e.detail["id"] for e in sb.recorder.events("user-deleted")}
 

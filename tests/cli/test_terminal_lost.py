@@ -31,8 +31,9 @@ import pytest
 
 from tests.support.cli_harness import FAST, REPO, journal_records, target_args
 
-EXIT_WITHIN = 15.0
-"""Seconds the test waits for the child to exit at all; how it stopped is judged by counts."""
+EXIT_WITHIN = 60.0
+"""Seconds the test waits for the child to exit at all (a hang guard: a loaded machine may take
+many seconds over the batch in flight and the evidence pack); how it stopped is judged by counts."""
 USERS = 1500
 IN_FLIGHT = 8
 """Batches a step has in flight at once (the batch executor's concurrency)."""
@@ -230,7 +231,7 @@ async def test_a_read_error_on_stdin_is_the_terminal_going_away_not_a_crash(
 
         thread = threading.Thread(target=read, daemon=True)
         thread.start()
-        thread.join(5)
+        thread.join(60)
     finally:
         os.close(fd)
     assert not thread.is_alive()

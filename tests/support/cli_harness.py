@@ -248,7 +248,10 @@ class PortalHuman:
     ``on_refused`` is called when the portal refuses "Delete tenant" (the admin reads the
     reason, e.g. to stop the run); a refusal is not an error then. With ``wait_for_watch``
     the admin, after deleting closeout's own app, waits until closeout says it watches
-    without a sign-in before deleting the tenant.
+    without a sign-in before deleting the tenant. With ``delete_disabled_once_running=4`` the
+    admin deletes step 3's disabled subscriptions only once closeout says step 4 runs: the
+    order a test asserts, whatever the machine's speed (on a fast simulated clock a loaded
+    machine can otherwise let the deprovisioning end before step 4 starts).
     """
 
     def __init__(
@@ -259,12 +262,14 @@ class PortalHuman:
         interval: float = 0.03,
         on_refused: Callable[[str], None] | None = None,
         wait_for_watch: bool = False,
+        delete_disabled_once_running: int | None = None,
     ) -> None:
         self.sb = sb
         self.tap = tap
         self.interval = interval
         self.on_refused = on_refused
         self.wait_for_watch = wait_for_watch
+        self.delete_disabled_once_running = delete_disabled_once_running
         self.stop = threading.Event()
         self.actions: list[str] = []
         self.errors: list[str] = []
@@ -320,6 +325,11 @@ class PortalHuman:
         # As closeout advised: through the partner only where it said so. The sandbox refuses
         # a partner-bought one cancelled directly, and the other way round.
         advised = partner_advised(said)
+        after = self.delete_disabled_once_running
+        may_delete = after is None or any(
+            o.get("event") == "step" and o.get("step") == after and o.get("status") == "running"
+            for o in said
+        )
         for sub in state["subscriptions"]:
             if sub["id"] in named.get(2, ()) and sub["status"] in ("Enabled", "Warning"):
                 resp = self._post(
@@ -327,7 +337,8 @@ class PortalHuman:
                 )
                 self._note(f"cancel {sub['sku']}", resp)
             if (
-                sub["id"] in named.get(3, ())
+                may_delete
+                and sub["id"] in named.get(3, ())
                 and sub["status"] in ("Suspended", "LockedOut")
                 and not sub["markedForDeletion"]
             ):
