@@ -8,8 +8,6 @@ is read from the journal, which records every batch's intents before the batch i
 
 from __future__ import annotations
 
-import gc
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -258,9 +256,10 @@ async def test_marking_10000_rows_is_coalesced_into_few_ui_updates(
     one compaction when the step ends. The engine reports from a worker; here the test sinks
     each chunk whole between two flushes (the flush timer runs on this same loop, so it cannot
     cut a chunk), which makes the count of updates exact. How long the loop is held while it
-    marks is measured by ``python -m scripts.bench_tui`` (a timing is no test on a shared CI
-    machine); here only the loop's own CPU time per update is bounded, which another
-    process's load does not stretch."""
+    marks is measured by ``python -m scripts.bench_tui``: no time is a test on a shared CI
+    machine, not even the loop's own CPU time (a loaded two-core box stretched a 250 ms limit
+    on it to 310 ms). That each update does no work in proportion to the whole table is
+    tests/tui/test_widgets.py's."""
     count, chunk = 10_000, 2_000
     app = make_app()
     async with app.run_test() as pilot:
@@ -272,18 +271,14 @@ async def test_marking_10000_rows_is_coalesced_into_few_ui_updates(
         ]
         users.load(rows)
         await pilot.pause()
-        # Garbage the earlier tests left would be collected inside a measured update.
-        gc.collect()
 
-        updates: list[tuple[int, float]] = []  # (rows marked, CPU seconds) per table update
+        updates: list[int] = []  # rows marked, per table update
         compactions: list[int] = []
         mark, compact = users.mark, users.compact
 
         def counted_mark(statuses: Mapping[str, str]) -> int:
-            started = time.thread_time()
-            changed = mark(statuses)
-            updates.append((len(statuses), time.thread_time() - started))
-            return changed
+            updates.append(len(statuses))
+            return mark(statuses)
 
         def counted_compact() -> int:
             compactions.append(dropped := compact())
@@ -302,7 +297,5 @@ async def test_marking_10000_rows_is_coalesced_into_few_ui_updates(
         # The end of the step: a last flush, then one compaction of the 10,000 marked rows.
         app.post_message(StepFinished(StepResult(StepId.DELETE_USERS, None)))
         await wait_for(pilot, lambda: len(users.keys()) == 0, "the table to be compacted")
-    assert [n for n, _cpu in updates] == [chunk] * (count // chunk), updates
+    assert updates == [chunk] * (count // chunk), updates
     assert compactions == [count]
-    worst = max(cpu for _n, cpu in updates)
-    assert worst < 0.25, f"marking {chunk:,} rows held the loop for {worst:.2f} s of CPU"
