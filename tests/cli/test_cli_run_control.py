@@ -57,7 +57,7 @@ def signal_during_a_wait(
                 o.get("event") == "wait" and str(o.get("why")).startswith(why)
                 for o in lines.json()
             ),
-            30,
+            60,
             "the wait",
         )
         sent_at = time.time()

@@ -182,7 +182,7 @@ def test_tui_whose_terminal_closes_mid_step_exits_3_without_spinning(
         child.drain(1.5)
         child.type(b"\x1b[B")  # step 1
         child.type(b"r")
-        child.until(lambda: b"Delete 1,499 users?" in child.output, 20, "the confirmation")
+        child.until(lambda: b"Delete 1,499 users?" in child.output, 60, "the confirmation")
         child.type(b"y")
         child.until(lambda: _deleted(sb) >= 40, 60, "the first deletions")
         took, cpu, closed = child.close_terminal()

@@ -72,7 +72,7 @@ def serving(*args: str) -> Iterator[tuple[str, str, str, str]]:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            code = proc.wait(timeout=10)
+            code = proc.wait(timeout=60)  # a hang guard: a loaded machine ends a process slowly
         finally:
             if proc.poll() is None:
                 proc.kill()

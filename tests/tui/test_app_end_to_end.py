@@ -20,7 +20,7 @@ from services.models import StepId, StepStatus
 from services.steps.directory import MANUAL_ITEMS
 from widgets import LogPanel, StepChecklist
 
-from .conftest import AppFactory, connected, sandbox_of, shows, wait_for
+from .conftest import PATIENCE, AppFactory, connected, sandbox_of, shows, wait_for
 
 
 def _toasts(app: CloseoutApp) -> list[str]:
@@ -45,8 +45,10 @@ async def _press_until(
     pilot: Any, key: str, done: Callable[[], bool], what: str, timeout: float = 20
 ) -> None:
     """Press ``key`` (g: re-read Graph) every few tenths of a second until ``done()``, as an
-    admin waiting on time would (the watch timer does the same; it is off in these tests)."""
-    deadline = time.monotonic() + timeout
+    admin waiting on time would (the watch timer does the same; it is off in these tests).
+    The timeout is stretched as ``wait_for``'s is: each re-read is a worker's round trip, which
+    a loaded machine can make take seconds."""
+    deadline = time.monotonic() + timeout * PATIENCE
     while not done():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await pilot.press(key)
