@@ -249,7 +249,9 @@ async def test_a_toast_shows_a_hostile_name_literally_never_as_markup(
         main = await connected(pilot)
         hostile = ("[red]markup[/]@x.example", "lone[/]@x.example", "[@click=app.quit]q[/]")
         for text in hostile:
-            main.notify(text, severity="error")
+            # A toast's 5 s are wall time: on a loaded machine the first could go before the
+            # third is shown; these stay until the test has read them.
+            main.notify(text, severity="error", timeout=3600)
         await wait_for(pilot, lambda: len(app.screen.query("Toast")) >= 3, "the toasts")
         shown = [toast.render() for toast in app.screen.query("Toast")]
         assert {c.plain for c in shown} >= set(hostile), [c.plain for c in shown]
