@@ -106,6 +106,7 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
         )
         app = CloseoutApp(options, session_factory=session_factory or sessions, watch=watch)
         app.animation_level = "none"
+        _record_toasts(app)
         return app
 
     yield make
@@ -114,6 +115,35 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
 
 
 # -- waiting and looking ---------------------------------------------------------------------
+
+
+_TOASTS = "_tests_toasts_raised"
+
+
+def _record_toasts(app: CloseoutApp) -> None:
+    """Keep every toast ``app`` raises (title, message) for :func:`toasts`."""
+    raised: list[tuple[str, str]] = []
+    notify = app.notify
+
+    def recording(message: str, *, title: str = "", **kwargs: Any) -> None:
+        raised.append((title, str(message)))
+        notify(message, title=title, **kwargs)
+
+    app.notify = recording  # type: ignore[method-assign]
+    setattr(app, _TOASTS, raised)
+
+
+def toasts(app: CloseoutApp, *, title: str | None = None) -> list[str]:
+    """The messages of every toast the app raised (with ``title``, if given), gone or not.
+
+    Textual forgets a toast once its timeout (5-20 s of wall time) has passed: on a loaded
+    machine one could go before the test reads it. An app not made by ``make_app`` has only
+    the toasts still shown."""
+    raised: list[tuple[str, str]] | None = getattr(app, _TOASTS, None)
+    if raised is None:
+        shown = app._notifications  # type: ignore[attr-defined]
+        raised = [(n.title, str(n.message)) for n in shown]
+    return [message for said, message in raised if title is None or said == title]
 
 
 # How many times its nominal timeout ``wait_for`` waits before it calls a condition missed.

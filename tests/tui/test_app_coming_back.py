@@ -28,13 +28,9 @@ from services.sandbox.http import GraphHttpError
 from services.sandbox.seed import build_tenant
 from widgets import StepChecklist
 
-from .conftest import AppFactory, connected, sandbox_of, wait_for
+from .conftest import AppFactory, connected, sandbox_of, toasts, wait_for
 from .test_app_resume import SEED, USERS
 from .test_app_runs import LONG_RUN, NO_SYNC, _deleted, _slow_deletes, _start_step_1
-
-
-def _toasts(app: CloseoutApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
 
 
 def _log(app: CloseoutApp) -> str:
@@ -121,7 +117,7 @@ async def test_after_a_clean_quit_the_next_start_says_where_step_1_stopped(
                 rf"Step 1 was stopped at {deleted:,}/{LONG_RUN - 1:,} on "
                 r"\d{4}-\d\d-\d\d \d\d:\d\d UTC — r continues\."
             )
-            await wait_for(pilot, lambda: any(said.search(t) for t in _toasts(second)), "news")
+            await wait_for(pilot, lambda: any(said.search(t) for t in toasts(second)), "news")
             await wait_for(pilot, lambda: said.search(_log(second)) is not None, "the log line")
             assert second.screen is second.main  # no question: the run had ended cleanly
             assert second.main.query_one(StepChecklist).selected == StepId.DELETE_USERS
@@ -153,9 +149,9 @@ async def test_the_next_start_says_what_changed_since_the_admin_left(
         async with second.run_test() as pilot:
             await connected(pilot)
             await wait_for(
-                pilot, lambda: any("Since you left" in t for t in _toasts(second)), "the news"
+                pilot, lambda: any("Since you left" in t for t in toasts(second)), "the news"
             )
-            news = next(t for t in _toasts(second) if "Since you left" in t)
+            news = next(t for t in toasts(second) if "Since you left" in t)
             assert re.search(r"Since you left \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\):", news), news
             changed = {s for s, st in second.step_states.items() if st.status != then[s]}
             assert StepId.CANCEL_SUBSCRIPTIONS in changed

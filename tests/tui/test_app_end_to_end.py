@@ -23,10 +23,6 @@ from widgets import LogPanel, StepChecklist
 from .conftest import PATIENCE, AppFactory, connected, sandbox_of, shows, wait_for
 
 
-def _toasts(app: CloseoutApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
-
-
 def _texts(screen: Any) -> str:
     return "\n".join(str(w.render()) for w in screen.query(Static))
 

@@ -9,12 +9,8 @@ from textual.widgets import Input
 from app.screens.dialogs import STOP_GUARD_ID, ConfirmModal
 from services.models import StepId, StepStatus
 
-from .conftest import AppFactory, connected, shows, wait_for
+from .conftest import AppFactory, connected, shows, toasts, wait_for
 from .test_app_runs import LONG_RUN, NO_SYNC, _deleted, _records, _slow_deletes, _start_step_1
-
-
-def _toasts(app: object) -> list[str]:
-    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
 
 
 async def test_ctrl_c_during_a_run_asks_then_a_second_press_stops_it(
@@ -31,7 +27,7 @@ async def test_ctrl_c_during_a_run_asks_then_a_second_press_stops_it(
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: shows(app, ConfirmModal), "the stop question")
         assert app.screen.id == STOP_GUARD_ID
-        assert not any("quit" in t.lower() for t in _toasts(app))
+        assert not any("quit" in t.lower() for t in toasts(app))
         assert app.control is not None and not app.control.stopped
         await pilot.press("n")
         await wait_for(pilot, lambda: app.screen is app.main, "No to close the question")

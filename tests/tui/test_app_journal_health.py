@@ -12,7 +12,7 @@ from services.sandbox import SandboxConfig
 from services.sandbox.seed import build_tenant
 from widgets import LogPanel
 
-from .conftest import AppFactory, connected, sandbox_of, shows, wait_for
+from .conftest import AppFactory, connected, sandbox_of, shows, toasts, wait_for
 
 SEED = 7  # make_app's default: the demo tenant's id follows from it
 
@@ -49,7 +49,7 @@ async def test_damaged_journal_lines_are_named_when_the_app_connects(
         # loop turns after the log line.
         await wait_for(
             pilot,
-            lambda: any(text in n.message for n in app._notifications),
+            lambda: any(text in t for t in toasts(app)),
             "the journal warning's notification",
         )
 

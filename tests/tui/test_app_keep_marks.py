@@ -13,19 +13,15 @@ from services.keep import MARKED
 from services.paths import tenant_dir
 from widgets import RemainingTable
 
-from .conftest import AppFactory, connected, sandbox_of, wait_for
+from .conftest import AppFactory, connected, sandbox_of, toasts, wait_for
 
 
 def _users(app: CloseoutApp) -> RemainingTable:
     return app.main.query_one("#table-users", RemainingTable)
 
 
-def _toasts(app: CloseoutApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
-
-
 async def _said(pilot: Any, app: CloseoutApp, text: str) -> None:
-    await wait_for(pilot, lambda: any(text in t for t in _toasts(app)), repr(text))
+    await wait_for(pilot, lambda: any(text in t for t in toasts(app)), repr(text))
 
 
 def _kept(app: CloseoutApp) -> dict[str, tuple[str, bool]]:

@@ -12,15 +12,11 @@ from app.screens.dialogs import ConfirmModal, ManualChecksModal
 from services.models import StepId
 from widgets import StepChecklist
 
-from .conftest import AppFactory, connected, shows, wait_for
-
-
-def _toasts(app: CloseoutApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
+from .conftest import AppFactory, connected, shows, toasts, wait_for
 
 
 async def _said(pilot: Any, app: CloseoutApp, text: str) -> None:
-    await wait_for(pilot, lambda: any(text in t for t in _toasts(app)), repr(text))
+    await wait_for(pilot, lambda: any(text in t for t in toasts(app)), repr(text))
 
 
 async def test_a_key_that_cannot_act_says_why(make_app: AppFactory) -> None:

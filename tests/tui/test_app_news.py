@@ -12,7 +12,7 @@ from app.screens.dialogs import ConfirmModal
 from services.models import StepId, StepStatus
 from services.notify import NotifyTarget
 
-from .conftest import AppFactory, connected, sandbox_of, shows, wait_for
+from .conftest import AppFactory, connected, sandbox_of, shows, toasts, wait_for
 from .test_app_runs import NO_SYNC
 
 RECORD = "import sys, pathlib\npathlib.Path(sys.argv[1]).open('a').write(sys.stdin.read() + '\\n')\n"
@@ -47,12 +47,12 @@ async def test_a_handoff_detected_rings_the_bell_and_calls_the_notify_command(
             lambda: any(n["event"] == "handoff-detected" for n in _news(out)),
             "the notify command to be called for the handoff",
         )
-        toasts = [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
+        said = toasts(app)
         domain = app.engine.caller.tenant.initial_domain if app.engine else ""
     news = _news(out)
     handoffs = [n for n in news if n["event"] == "handoff-detected"]
     assert handoffs and handoffs[0]["step"] == 2 and handoffs[0]["tenant"] == domain, news
-    assert str(handoffs[0]["message"]) in toasts
+    assert str(handoffs[0]["message"]) in said
     assert set(news[0]) == {"event", "time", "tenant", "step", "message", "exit"}
 
 
@@ -66,7 +66,7 @@ async def test_a_failed_step_rings_the_bell(make_app: AppFactory) -> None:
         await wait_for(pilot, lambda: shows(app, ConfirmModal), "the confirmation")
         await pilot.press("y")
         await wait_for(pilot, lambda: app.step_running is None and app.bells > 0, "the bell")
-        news = [str(n.message) for n in app._notifications if n.title == "News"]  # type: ignore[attr-defined]
+        news = toasts(app, title="News")
         summary = app.step_states[StepId.DELETE_USERS].summary
     assert app.step_states[StepId.DELETE_USERS].status == StepStatus.FAILED
     assert news == [summary], (summary, news)

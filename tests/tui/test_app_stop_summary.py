@@ -12,7 +12,7 @@ import re
 from services.models import StepId
 from widgets import LogPanel, RemainingTable
 
-from .conftest import AppFactory, connected, wait_for
+from .conftest import AppFactory, connected, toasts, wait_for
 from .test_app_runs import LONG_RUN, NO_SYNC, _deleted, _records, _slow_deletes, _start_step_1
 
 SUMMARY = re.compile(
@@ -55,8 +55,7 @@ async def test_a_stop_says_one_line_of_counts_and_unsent_rows_read_not_started(
         assert not any("Stopped on request" in t for t in said), said
         assert not any("(the run stopped first)" in t for t in said), said
         assert not any("delete-user " in t for t in said), said
-        toasts = [str(n.message) for n in app._notifications]  # type: ignore[attr-defined]
-        assert [t for t in toasts if "stopped" in t] == [counts.group(0)]
+        assert [t for t in toasts(app) if "stopped" in t] == [counts.group(0)]
 
         users = app.main.query_one("#table-users", RemainingTable)
         statuses = [users.status_of(key) for key in users.keys()]  # noqa: SIM118 (a table)
