@@ -72,6 +72,7 @@ class CloseoutApp(Completing):
             priority=True,
             tooltip=_(PALETTE_TOOLTIP),
         ),
+        *MainScreen.why_not_bindings(),
     ]
 
     # -- start --------------------------------------------------------------------------------
@@ -279,6 +280,12 @@ class CloseoutApp(Completing):
             self.bridge.line("info", f"[sandbox admin center] {line}")
         if self.engine is not None:
             self.engine.assess(refresh=True)
+
+    def action_why_not(self, action: str) -> None:
+        """The main screen declined one of its keys: it says why (another screen: nothing)."""
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.explain(action)
 
     def action_command_palette(self) -> None:
         # Textual's, with its placeholder in the app's language.

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -361,16 +360,22 @@ class MainScreen(Screen[None]):
         if step is not None:
             self.query_one(StepChecklist).select(step)
 
-    def on_key(self, event: events.Key) -> None:
-        """A key that cannot act now says why, in one line, instead of doing nothing."""
-        for binding in self.BINDINGS:
-            if not isinstance(binding, Binding) or event.key not in binding.key.split(","):
-                continue
-            if self.check_action(binding.action, ()) is None:
-                event.stop()
-                event.prevent_default()
-                self.say_why(binding.action)
-            return
+    @classmethod
+    def why_not_bindings(cls) -> list[Binding]:
+        """The app's bindings of this screen's keys: a key that cannot act now says why, in one
+        line, instead of doing nothing. Textual tries them after the screen's own binding
+        declined the key, i.e. in the order the keys came: "2h" typed at once selects step 2
+        before h is judged (a screen's ``on_key`` judged h before the app ran 2's binding)."""
+        return [
+            Binding(b.key, f"why_not({b.action!r})", show=False)
+            for b in cls.BINDINGS
+            if isinstance(b, Binding) and b.show
+        ]
+
+    def explain(self, action: str) -> None:
+        """A key of this screen that its binding declined: why, if the key is greyed out."""
+        if self.check_action(action, ()) is None:
+            self.say_why(action)
 
     def say_why(self, action: str) -> None:
         text = gating.why_not(self.controller, action, self.selected)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.command import CommandList, CommandPalette
 
 from app.closeout_app import CloseoutApp
 from app.screens.dialogs import ConfirmModal, ManualChecksModal
+from app.screens.handoff import HandoffScreen
 from services.models import StepId
 from widgets import StepChecklist
 
@@ -123,3 +125,22 @@ async def test_step_5_asks_for_the_manual_checks_first(make_app: AppFactory) -> 
         await _said(pilot, app, "Step 5: tick the manual checks first — m.")
         await pilot.press("enter")  # Enter does the next thing: the manual checks
         await wait_for(pilot, lambda: shows(app, ManualChecksModal), "the manual checks")
+
+
+async def test_keys_typed_in_one_burst_act_in_order(make_app: AppFactory) -> None:
+    """ "2h" typed at once (a paste, a fast typist, tmux send-keys): h acts on step 2, which
+    2 has just selected, never on the step selected before."""
+    app = make_app(users=12)
+    async with app.run_test() as pilot:
+        await connected(pilot)
+        checklist = app.main.query_one(StepChecklist)
+        await wait_for(
+            pilot, lambda: StepId.CANCEL_SUBSCRIPTIONS in app.handoffs, "step 2's handoff"
+        )
+        assert checklist.selected != StepId.CANCEL_SUBSCRIPTIONS
+        # Both keys queued before either is handled, as a terminal delivers a burst.
+        app.post_message(events.Key("2", "2"))
+        app.post_message(events.Key("h", "h"))
+        await wait_for(pilot, lambda: shows(app, HandoffScreen) or _toasts(app), "h to answer")
+        assert shows(app, HandoffScreen), _toasts(app)
+        assert app.screen.step == StepId.CANCEL_SUBSCRIPTIONS  # type: ignore[attr-defined]
