@@ -13,7 +13,7 @@ principal, :mod:`.last_resort`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import requests
@@ -175,11 +175,31 @@ def readiness(ctx: StepContext, inv: Inventory, ticks: set[str]) -> list[Check]:
             ),
         ),
     ]
+    checks = [_trusted(check, inv.errors) for check in checks]
     if own.blocking:
         checks.append(_own_app_check(ctx, own))
     for key, (label, where) in MANUAL_ITEMS.items():
         checks.append(Check(f"manual:{key}", _(label), key in ticks, Fix.TICK, _(where)))
     return checks
+
+
+CHECK_READS: dict[str, tuple[str, ...]] = {
+    "recycle-bin": ("deleted", "deletedApps", "deletedServicePrincipals"),
+    "applications": ("apps",),
+    "service-principals": ("servicePrincipals",),
+    "subscriptions": ("subscriptions",),
+    SELF_SERVICE: ("subscriptions",),
+}
+"""The inventory parts each check rests on: an empty list closeout could not read passes none."""
+
+
+def _trusted(check: Check, errors: Mapping[str, str]) -> Check:
+    unread = [errors[part] for part in CHECK_READS.get(check.key, ()) if part in errors]
+    if not unread:
+        return check
+    reason = "; ".join(dict.fromkeys(unread))
+    detail = _("unknown: closeout could not read it ({reason})").format(reason=reason)
+    return replace(check, ok=False, fix=Fix.NOBODY_NOW, detail=detail, items=(), click=())
 
 
 def _own_app_check(ctx: StepContext, own: OwnApp) -> Check:

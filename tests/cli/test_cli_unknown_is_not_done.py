@@ -39,3 +39,27 @@ def test_status_without_organization_read_says_unknown_not_off_and_not_done(
         assert any("could not read subscriptions" in b for b in states[step]["blockers"])
     assert "Organization.Read.All" in r.err
     assert sb.recorder.writes() == []
+
+
+def test_a_step_5_check_on_a_list_closeout_could_not_read_is_not_passed(
+    make_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = make_sandbox(users=20, seed=3)
+    no_apps = set(ALL_SCOPES) - {
+        "Application.Read.All",
+        "Application.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+        "Directory.AccessAsUser.All",
+    }
+    r = run_cli(
+        ["status", "--json", *target_args(sb, tmp_path)],
+        monkeypatch=monkeypatch,
+        token=sb.issue_token(scopes=no_apps),
+    )
+    assert r.code == 5, r.text[-2000:]
+    blockers = json.loads(r.out)["5"]["blockers"]
+    for label in ("No applications", "No non-Microsoft service principals", "recycle bin"):
+        (line,) = [b for b in blockers if label in b]
+        assert "unknown: closeout could not read it (403" in line, line
+    assert sb.recorder.writes() == []
