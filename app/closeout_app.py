@@ -114,6 +114,8 @@ class CloseoutApp(Completing):
         from .since_left import away, resumable
 
         news = self._news()
+        if session.demo_note:
+            self.bridge.note("info", session.demo_note)
         engine = session.connect(sink=self.bridge.sink, on_call=self._on_call, command="tui")
         news.tenant = engine.caller.tenant.initial_domain
         journal = engine.journal

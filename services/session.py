@@ -8,13 +8,12 @@ included — runs against it over real HTTP; nothing contacts Microsoft.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .auth.certificate import CertificateAuth
@@ -31,6 +30,7 @@ from .caller import Caller, identify
 from .clouds import Cloud, resolve_cloud
 from .control import RunControl
 from .deletion_evidence import TenantGone, explain_refusal
+from .demo_folder import refuse_demo_folder
 from .engine import Engine
 from .errors import AuthError, CloseoutError, GraphError
 from .graph.bounds import OUTAGE_LIMIT
@@ -39,13 +39,17 @@ from .graph.responses import CallRecord
 from .graph_limits import WRITE_QUOTA
 from .i18n import _
 from .journal.writer import Journal, record_tenant_gone
-from .models import Event
+from .models import Event, NotSent, StepChanged, StepStatus
 from .own_app import own_app_ids
-from .session_options import DEMO_TIME_SCALE, SessionOptions
+from .session_options import DEMO_SEED, DEMO_TIME_SCALE, DEMO_USERS, SessionOptions
 from .steps.base import EngineOptions
 from .steps.subscriptions import products_link
 from .tenant_match import named_tenants
 from .textsafe import neutralise
+
+if TYPE_CHECKING:
+    from .demo_folder import DemoFolder, DemoKeeper
+    from .sandbox.saved_state import SavedState
 
 __all__ = ["DEMO_TIME_SCALE", "Session", "SessionOptions", "TenantGone", "sign_in_headless"]
 
@@ -67,10 +71,17 @@ class Session:
         self.snapshot: Any = None
         self.state_root = options.state_root
         self.runtime_lock: str | None = None
+        self.demo: DemoFolder | None = None
+        """The demo's folder (``--demo``): its kept tenant and journal."""
+        self.demo_kept: SavedState | None = None
+        """The demo tenant as an earlier launch left it (None: a new one)."""
+        self.keeper: DemoKeeper | None = None
         if options.demo:
             self._start_demo()
         elif options.rehearse is not None:
             self._start_replica(options.rehearse)
+        else:
+            refuse_demo_folder(self.state_root)
         self.cloud: Cloud = resolve_cloud(
             options.cloud, graph_url=self._graph_url(), authority=self._authority()
         )
@@ -98,20 +109,58 @@ class Session:
     # -- setup -------------------------------------------------------------------------------
 
     def _start_demo(self) -> None:
-        from .sandbox import SandboxConfig, start_sandbox  # only the demo loads the sandbox
+        """The demo's sandbox: the tenant kept in the demo's folder, as it was left, or a new
+        one (:mod:`.demo_folder`). Its journal goes in the same folder, away from real ones'."""
+        from .demo_folder import DemoFolder, check_demo_options, demo_path
 
         opts = self.options
-        self.sandbox = start_sandbox(
-            SandboxConfig(
-                users=opts.demo_users,
-                seed=opts.demo_seed,
-                time_scale=opts.demo_time_scale,
-                device_code_auto_approve=opts.demo_auto_approve,
-            )
+        folder = DemoFolder(self.state_root if self.state_root is not None else demo_path(None))
+        try:
+            if opts.demo_fresh:
+                folder.lock("fresh")  # nobody else's demo is discarded under them
+                folder.discard()
+            saved = folder.load()
+            if saved is not None:
+                check_demo_options(
+                    saved.users,
+                    saved.seed,
+                    opts.demo_users,
+                    opts.demo_seed,
+                    deleted=saved.deleted,
+                )
+            self.sandbox = self._demo_sandbox(saved)
+        except BaseException:
+            folder.release()
+            raise
+        self.demo, self.demo_kept = folder, saved
+        self.state_root = folder.path
+
+    def _demo_sandbox(self, saved: Any) -> Any:
+        from .sandbox import SandboxConfig, start_sandbox  # only the demo loads the sandbox
+        from .sandbox.saved_state import restore
+
+        opts = self.options
+        config = SandboxConfig(
+            users=saved.users if saved else opts.demo_users or DEMO_USERS,
+            seed=saved.seed if saved else (DEMO_SEED if opts.demo_seed is None else opts.demo_seed),
+            time_scale=opts.demo_time_scale,
+            device_code_auto_approve=opts.demo_auto_approve,
         )
-        if self.state_root is None:
-            # A demo tenant is new every time: keep its journal away from real tenants'.
-            self.state_root = Path(tempfile.mkdtemp(prefix="closeout-demo-"))
+        return restore(saved, config).start() if saved is not None else start_sandbox(config)
+
+    @property
+    def demo_note(self) -> str:
+        """Said as a demo starts on the tenant kept from an earlier launch (else empty)."""
+        kept = self.demo_kept
+        if kept is None or self.sandbox is None:
+            return ""
+        return _(
+            "The demo tenant as you left it ({users:,} users; its clock goes on from {when}). "
+            "closeout --demo --fresh starts a new one."
+        ).format(
+            users=kept.users,
+            when=self.sandbox.clock.at(kept.sim_seconds).strftime("%Y-%m-%d %H:%M UTC"),
+        )
 
     def _start_replica(self, path: Path) -> None:
         from .paths import ensure_private_dir, state_dir
@@ -318,6 +367,8 @@ class Session:
                 record_tenant_gone(explained.tenant_id, root=self.state_root, detected="sign-in")
             raise explained from None
         read_only = self.options.read_only or not write
+        if self.demo is not None and not read_only:
+            sink = self._keep_demo(command, sink)
         self.journal = Journal(
             self.caller.tenant.id,
             root=self.state_root,
@@ -340,6 +391,28 @@ class Session:
         )
         return self.engine
 
+    def _keep_demo(
+        self, command: str, sink: Callable[[Event], None] | None
+    ) -> Callable[[Event], None]:
+        """A writing demo session: take the demo's folder, save the tenant now and from now on
+        (:class:`~services.demo_folder.DemoKeeper`), soon after each step ends or stops."""
+        from .demo_folder import DemoKeeper
+
+        assert self.demo is not None
+        self.demo.lock(command)
+        self.keeper = keeper = DemoKeeper(self.demo, self.sandbox)
+        keeper.start()
+
+        def keeping(event: Event) -> None:
+            if isinstance(event, NotSent) or (
+                isinstance(event, StepChanged) and event.state.status != StepStatus.RUNNING
+            ):
+                keeper.soon()
+            if sink is not None:
+                sink(event)
+
+        return keeping
+
     def close(self) -> None:
         if self.journal is not None and self.journal.is_open:
             self.journal.close()
@@ -347,6 +420,13 @@ class Session:
             self.client.close()
         if self.sandbox is not None:
             self.sandbox.stop()
+        keeper, self.keeper = self.keeper, None
+        try:
+            if keeper is not None:
+                keeper.close()  # the last save: the tenant as the journal, now closed, leaves it
+        finally:
+            if self.demo is not None:
+                self.demo.release()
 
 
 def sign_in_headless(session: Session, stop: threading.Event, show: Callable[[str], None]) -> None:

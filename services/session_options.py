@@ -13,9 +13,11 @@ from typing import Any
 from .auth.scopes import DEFAULT_CLIENT_ID
 from .keep import KeepEntry
 
-__all__ = ["DEMO_TIME_SCALE", "SessionOptions"]
+__all__ = ["DEMO_SEED", "DEMO_TIME_SCALE", "DEMO_USERS", "SessionOptions"]
 
 DEMO_TIME_SCALE = 3600.0  # a simulated hour per real second: 72-hour waits pass in 72 s
+DEMO_USERS = 300
+DEMO_SEED = 7
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,15 @@ class SessionOptions:
     delete_own_app: bool = False
     """Step 5 deletes closeout's own app as its very last write (default: the admin does)."""
     demo: bool = False
-    demo_users: int = 300
-    demo_seed: int = 7
+    """An in-process sandbox tenant, kept between launches in its folder: ``state_root``, or
+    ``<state dir>/demo`` (the CLI passes ``<--state-dir>/demo``; :mod:`services.demo_folder`)."""
+    demo_users: int | None = None
+    """``--users``: None goes on with the kept demo tenant, whatever its size (a new one has
+    :data:`DEMO_USERS`); another size than the kept one's is refused without ``demo_fresh``."""
+    demo_seed: int | None = None
+    """``--seed``, as ``demo_users`` (a new one: :data:`DEMO_SEED`)."""
+    demo_fresh: bool = False
+    """``--fresh``: discard the kept demo tenant and its journal, and start a new one."""
     demo_time_scale: float = DEMO_TIME_SCALE
     sandbox_time_scale: float | None = None
     """The clock speed of a sandbox tenant reached through a loopback ``graph_url`` (tests,

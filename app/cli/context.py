@@ -209,6 +209,8 @@ def _connect(
                     domain=session.sandbox.initial_domain, url=session.sandbox.base_url
                 )
             )
+        if session.demo_note:
+            say(session.demo_note)
         sign_in_headless(session, control.stop_event, say)
         session.connect(sink=report, on_call=_both(log_call, on_call), write=write)
     except BaseException:

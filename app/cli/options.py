@@ -120,8 +120,20 @@ def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
         action="store_true",
         help=_("use an in-process sandbox tenant (no Microsoft contact)"),
     )
-    d.add_argument("--users", type=USERS, default=300, help=_("demo tenant size (default 300)"))
-    d.add_argument("--seed", type=SEED, default=7, help=_("demo tenant seed (default 7)"))
+    d.add_argument(
+        "--fresh",
+        action="store_true",
+        help=_(
+            "discard the kept demo tenant and its journal and start a new one (without it, "
+            "--demo goes on with the tenant as the last launch left it)"
+        ),
+    )
+    d.add_argument(
+        "--users", type=USERS, help=_("demo tenant size (default: the kept one's; a new one: 300)")
+    )
+    d.add_argument(
+        "--seed", type=SEED, help=_("demo tenant seed (default: the kept one's; a new one: 7)")
+    )
     d.add_argument(
         "--time-scale",
         type=TIME_SCALE,
@@ -141,6 +153,7 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
     """What the session signs in to and how, from the shared options. ``read_only``: the
     command only reads (``plan``), whatever ``--read-only`` says."""
     from services.auth.scopes import DEFAULT_CLIENT_ID
+    from services.demo_folder import demo_path
     from services.keep import read_keep_file
     from services.session_options import DEMO_TIME_SCALE, SessionOptions
 
@@ -150,6 +163,8 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
     rehearse = getattr(args, "rehearse", None)
     if rehearse is not None and (args.demo or args.graph_url):
         raise UsageError(_("--rehearse cannot be combined with --demo or --graph-url."))
+    if args.fresh and not args.demo:
+        raise UsageError(_("--fresh starts the demo tenant again: it goes with --demo."))
     return SessionOptions(
         tenant=args.tenant,
         client_id=args.client_id or DEFAULT_CLIENT_ID,
@@ -168,11 +183,14 @@ def session_options(args: argparse.Namespace, *, read_only: bool = False) -> Ses
         demo=args.demo,
         demo_users=args.users,
         demo_seed=args.seed,
+        demo_fresh=args.fresh,
         demo_time_scale=args.time_scale or DEMO_TIME_SCALE,
         rehearse=rehearse,
         sandbox_time_scale=None if args.demo else args.time_scale,
         poll_interval=args.poll_interval,
-        state_root=args.state_dir,
+        # The demo keeps its tenant and journal in a folder of its own, never read by a real
+        # run: <state dir>/demo.
+        state_root=demo_path(args.state_dir) if args.demo else args.state_dir,
         use_token_cache=not args.no_token_cache,
         environ=dict(os.environ),
     )

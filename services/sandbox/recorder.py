@@ -43,15 +43,23 @@ class Recorder:
         self._lock = threading.Lock()
         self._records: list[Record] = []
         self._events: list[Event] = []
+        self._seen = 0
 
     def record(self, **kw: Any) -> None:
         rec = Record(real_time=time.monotonic(), **kw)
         with self._lock:
             self._records.append(rec)
+            self._seen += 1
 
     def event(self, sim_time: float, kind: str, **detail: Any) -> None:
         with self._lock:
             self._events.append(Event(sim_time, kind, detail))
+            self._seen += 1
+
+    def changes(self) -> int:
+        """Requests and events so far, ever growing (:meth:`clear` does not reset it): the
+        demo saves its tenant only when this moved since its last save."""
+        return self._seen
 
     def records(self) -> list[Record]:
         with self._lock:

@@ -89,6 +89,7 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
         device_code: bool = False,
         auto_approve: float | None = 0.2,
         state_root: Path | None = None,
+        fresh: bool = False,
         read_only: bool = False,
         session_factory: Callable[[SessionOptions], Session] | None = None,
         **sandbox: Any,
@@ -102,6 +103,7 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
             demo_time_scale=time_scale,
             demo_auto_approve=auto_approve,
             state_root=state_root or tmp_path / "state",
+            demo_fresh=fresh,
             read_only=read_only,
         )
         app = CloseoutApp(options, session_factory=session_factory or sessions, watch=watch)

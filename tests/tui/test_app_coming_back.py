@@ -1,10 +1,10 @@
 """Coming back (issue 12): a resume says what it resumes (which step, how many done and in
 flight, when it stopped); after a clean quit the next start says "Step 1 was stopped at
-400/4,999 … — r continues" with that step selected; and it says what changed since the admin
-left, from the journal against a fresh read.
+400/4,999 … — r continues" with that step selected (test_app_demo_kept.py, which goes on to the
+end); and it says what changed since the admin left, from the journal against a fresh read.
 
-A second launch on the same tenant is the same sandbox served again (``start_sandbox`` hands
-the first launch's back), with the same state folder, as a relaunched ``closeout`` would find.
+A second launch on the same demo folder finds the tenant the first one kept there (``--demo``
+keeps its tenant between launches), as a relaunched ``closeout --demo`` does.
 """
 
 from __future__ import annotations
@@ -14,42 +14,44 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 from textual.widgets import Static
 
-import services.sandbox
 from app.closeout_app import CloseoutApp
 from app.screens.dialogs import ConfirmModal
+from services.demo_folder import DemoFolder
 from services.journal.writer import Journal
 from services.models import StepId
 from services.sandbox import Sandbox, SandboxConfig
 from services.sandbox.http import GraphHttpError
+from services.sandbox.saved_state import capture, restore
 from services.sandbox.seed import build_tenant
-from widgets import StepChecklist
 
-from .conftest import AppFactory, connected, sandbox_of, toasts, wait_for
+from .conftest import AppFactory, connected, toasts, wait_for
 from .test_app_resume import SEED, USERS
-from .test_app_runs import LONG_RUN, NO_SYNC, _deleted, _slow_deletes, _start_step_1
-
-
-def _log(app: CloseoutApp) -> str:
-    from widgets import LogPanel
-
-    return "\n".join(line.text for line in app.main.query_one(LogPanel).lines)
-
-
-@contextmanager
-def _same_tenant(sandbox: Sandbox) -> Iterator[None]:
-    with mock.patch.object(services.sandbox, "start_sandbox", lambda config: sandbox):
-        yield
 
 
 def _left(app: CloseoutApp) -> None:
-    """What the process's end does that a Pilot test's does not: the journal (and the tenant's
-    lock) closed; the sandbox stays up for the next launch."""
+    """What the process's end does that a Pilot test's does not: the session closed (the
+    journal and the tenant's lock closed, the demo tenant saved in its folder)."""
     assert app.session is not None and app.session.journal is not None
-    app.session.journal.close()
+    app.session.close()
+
+
+@contextmanager
+def _kept_tenant(state: Path) -> Iterator[Sandbox]:
+    """The demo tenant kept in ``state``, to change while closeout is away (as the admin
+    center does), saved again afterwards."""
+    folder = DemoFolder(state)
+    saved = folder.load()
+    assert saved is not None
+    sandbox = restore(saved, SandboxConfig(users=saved.users, seed=saved.seed))
+    folder.lock("test")
+    try:
+        yield sandbox
+        folder.write_state(capture(sandbox).encode())
+    finally:
+        folder.release()
 
 
 def _kill_after_one_deletion(state: Path) -> str:
@@ -91,38 +93,6 @@ async def test_resume_says_which_step_how_many_done_and_in_flight_and_when(
     assert f"{last[:10]} {last[11:16]} UTC" in body, body
 
 
-async def test_after_a_clean_quit_the_next_start_says_where_step_1_stopped(
-    make_app: AppFactory, tmp_path: Path
-) -> None:
-    state = tmp_path / "state"
-    first = make_app(users=LONG_RUN, state_root=state, **NO_SYNC)
-    async with first.run_test() as pilot:
-        await connected(pilot)
-        _slow_deletes(first)
-        await _start_step_1(pilot)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: first.step_running is None, "the step to stop")
-        deleted = _deleted(first)
-        await pilot.press("q")
-        await wait_for(pilot, lambda: first.return_code is not None, "the app to quit")
-    _left(first)
-    sandbox = sandbox_of(first)
-    sandbox.faults.clear()
-
-    with _same_tenant(sandbox):
-        second = make_app(users=LONG_RUN, state_root=state, **NO_SYNC)
-        async with second.run_test() as pilot:
-            await connected(pilot)
-            said = re.compile(
-                rf"Step 1 was stopped at {deleted:,}/{LONG_RUN - 1:,} on "
-                r"\d{4}-\d\d-\d\d \d\d:\d\d UTC — r continues\."
-            )
-            await wait_for(pilot, lambda: any(said.search(t) for t in toasts(second)), "news")
-            await wait_for(pilot, lambda: said.search(_log(second)) is not None, "the log line")
-            assert second.screen is second.main  # no question: the run had ended cleanly
-            assert second.main.query_one(StepChecklist).selected == StepId.DELETE_USERS
-
-
 async def test_the_next_start_says_what_changed_since_the_admin_left(
     make_app: AppFactory, tmp_path: Path
 ) -> None:
@@ -134,28 +104,27 @@ async def test_the_next_start_says_what_changed_since_the_admin_left(
         await pilot.press("q")
         await wait_for(pilot, lambda: first.return_code is not None, "the app to quit")
     _left(first)
-    sandbox = sandbox_of(first)
     then = {step: st.status for step, st in first.step_states.items()}
     # While closeout is away, the admin cancels the subscriptions in the admin center.
-    for sub in list(sandbox.tenant.subscriptions.values()):
-        with contextlib.suppress(GraphHttpError):
-            if sub.self_service:
-                sandbox.delete_self_service_product(sub.id)
-            else:
-                sandbox.cancel_subscription(sub.id, as_partner=sub.owner_tenant_id is not None)
+    with _kept_tenant(state) as sandbox:
+        for sub in list(sandbox.tenant.subscriptions.values()):
+            with contextlib.suppress(GraphHttpError):
+                if sub.self_service:
+                    sandbox.delete_self_service_product(sub.id)
+                else:
+                    sandbox.cancel_subscription(sub.id, as_partner=sub.owner_tenant_id is not None)
 
-    with _same_tenant(sandbox):
-        second = make_app(users=USERS, seed=SEED, state_root=state)
-        async with second.run_test() as pilot:
-            await connected(pilot)
-            await wait_for(
-                pilot, lambda: any("Since you left" in t for t in toasts(second)), "the news"
-            )
-            news = next(t for t in toasts(second) if "Since you left" in t)
-            assert re.search(r"Since you left \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\):", news), news
-            changed = {s for s, st in second.step_states.items() if st.status != then[s]}
-            assert StepId.CANCEL_SUBSCRIPTIONS in changed
-            assert "step 2 " in news and "waiting on you then" in news, news
-            # Every step whose status changed, and only those.
-            for step in StepId:
-                assert (f"step {int(step)} " in news) == (step in changed), (step, news)
+    second = make_app(users=USERS, seed=SEED, state_root=state)
+    async with second.run_test() as pilot:
+        await connected(pilot)
+        await wait_for(
+            pilot, lambda: any("Since you left" in t for t in toasts(second)), "the news"
+        )
+        news = next(t for t in toasts(second) if "Since you left" in t)
+        assert re.search(r"Since you left \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\):", news), news
+        changed = {s for s, st in second.step_states.items() if st.status != then[s]}
+        assert StepId.CANCEL_SUBSCRIPTIONS in changed
+        assert "step 2 " in news and "waiting on you then" in news, news
+        # Every step whose status changed, and only those.
+        for step in StepId:
+            assert (f"step {int(step)} " in news) == (step in changed), (step, news)

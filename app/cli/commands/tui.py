@@ -43,6 +43,20 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         # A file that cannot be rehearsed is a usage error (exit 2) before any screen opens.
         load_snapshot(options.rehearse)
+    if options.demo and not options.demo_fresh and options.state_root is not None:
+        from services.demo_folder import DemoFolder, check_demo_options
+
+        # So is a kept demo tenant this closeout cannot read, or --users/--seed asking for
+        # another one (the header says; a damaged body is found as the session loads it).
+        header = DemoFolder(options.state_root).header()
+        if header is not None:
+            check_demo_options(
+                int(header["users"]),
+                int(header["seed"]),
+                options.demo_users,
+                options.demo_seed,
+                deleted=header.get("deleted") is True,
+            )
     from app.main import run_tui  # Textual and the app: only when the TUI starts
 
     return run_tui(args, options, notify=target)
