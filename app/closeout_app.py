@@ -224,6 +224,9 @@ class CloseoutApp(Completing):
         self.main.show_handoff_changed(message.handoff)
 
     def on_inventory_loaded(self, message: InventoryLoaded) -> None:
+        if not self.is_running:
+            # A step's last read can land while the app is leaving, its widgets already gone.
+            return
         self.main.load_inventory(message.inventory)
 
     def start_refresh(self) -> None:
