@@ -141,6 +141,6 @@ async def test_keys_typed_in_one_burst_act_in_order(make_app: AppFactory) -> Non
         # Both keys queued before either is handled, as a terminal delivers a burst.
         app.post_message(events.Key("2", "2"))
         app.post_message(events.Key("h", "h"))
-        await wait_for(pilot, lambda: shows(app, HandoffScreen) or _toasts(app), "h to answer")
-        assert shows(app, HandoffScreen), _toasts(app)
+        await wait_for(pilot, lambda: shows(app, HandoffScreen) or toasts(app), "h to answer")
+        assert shows(app, HandoffScreen), toasts(app)
         assert app.screen.step == StepId.CANCEL_SUBSCRIPTIONS  # type: ignore[attr-defined]
