@@ -3,7 +3,7 @@ launches (the files and when they are written are :mod:`services.demo_folder`'s)
 
 Owns the format. One header line of JSON (the format's name, its version, a SHA-256 of the body,
 the tenant's id, size and seed), then the body: JSON, zlib-compressed (a 100,000-user tenant is
-a tenth of its plain size), holding every object of the tenant — users and the recycle bin with
+6 MB, a quarter of its plain 25 MB), holding every object of the tenant — users and the recycle bin with
 their sync, licences and per-user MFA; subscriptions where their lifecycle stands; roles;
 applications and service principals, live and deleted; policies; the checks only a person can
 tick; the organization with its sync turn-off and its 72-hour horizon — as one table per kind
@@ -151,8 +151,9 @@ def _table(kind: type, objects: list[Any]) -> dict[str, Any]:
 
 
 def capture(sandbox: Sandbox) -> SavedState:
-    """The sandbox's state now, taken under its lock (copying references, not encoding: at
-    100,000 users the lock is held for a few tens of milliseconds)."""
+    """The sandbox's state now, taken under its lock (copying rows, not encoding them: at
+    100,000 users the lock is held about half a second, ``scripts/bench_demo_state.py``; the
+    demo saves at most every twentieth of its time)."""
     with sandbox.lock:
         tenant = sandbox.tenant
         clock = sandbox.clock
