@@ -118,7 +118,10 @@ def common_options(*, suppress: bool = False) -> argparse.ArgumentParser:
     d.add_argument(
         "--demo",
         action="store_true",
-        help=_("use an in-process sandbox tenant (no Microsoft contact)"),
+        help=_(
+            "use an in-process sandbox tenant (no Microsoft contact), kept between launches "
+            "with its journal in <state dir>/demo"
+        ),
     )
     d.add_argument(
         "--fresh",
