@@ -238,7 +238,7 @@ def test_a_sign_in_refused_mid_step_is_exit_5_not_the_steps_failure(
 def test_an_outage_mid_run_is_exit_3_and_what_was_never_sent_is_one_count(
     make_sandbox, tmp_path, monkeypatch
 ):
-    sb = make_sandbox(users=600, seed=65, synced_fraction=0.0, time_scale=FAST)
+    sb = make_sandbox(users=1200, seed=65, synced_fraction=0.0, time_scale=FAST)
     sb.add_fault(method="DELETE", path=r"/users/[0-9a-f-]+$", status=None, delay=0.03, times=-1)
     state = tmp_path / "state"
 
@@ -265,13 +265,19 @@ def test_an_outage_mid_run_is_exit_3_and_what_was_never_sent_is_one_count(
     assert not [rec for rec in outcomes if rec["result"] == "failed"]
     not_sent = [rec for rec in records if rec["kind"] == "not-sent"]
     assert len(not_sent) == 1 and not_sent[0]["action"] == "delete-user"
-    deleted = len(sb.recorder.events("user-deleted"))
+    deleted = {e.detail["id"] for e in sb.recorder.events("user-deleted")}
     settled = {rec["object"] for rec in outcomes if rec["action"] == "delete-user"}
+    intended = {rec["object"] for rec in records if rec["kind"] == "intent"}
     # Every planned user is deleted, has an outcome of a request that went out (or a batch
     # journalled and refused a connection), or is in the count; a handful of lines in all.
-    assert len(settled) + not_sent[0]["count"] == 599
-    assert deleted <= len(settled) < deleted + 200
-    assert not_sent[0]["count"] > 150  # many left: the cut came after the first batches
+    assert len(settled) + not_sent[0]["count"] == 1199
+    assert deleted <= settled <= intended  # an outcome only for a request journalled first
+    # What Graph never deleted is never called done: its answer was lost ("unknown") or it
+    # was not needed. How many batches were in flight or refused when the network went
+    # depends on the machine's load, so it is not bounded here; the rest is one count.
+    lost = [rec for rec in outcomes if rec["object"] not in deleted]
+    assert all(rec["result"] in ("unknown", "skipped") for rec in lost), lost[:3]
+    assert not_sent[0]["count"] > 300  # many left: the cut came after the first batches
     end = [rec for rec in records if rec["kind"] == "run-end"]
     assert end[-1]["exit_code"] == 3
     assert end[-1]["summary"]["not-sent"] == not_sent[0]["count"]
