@@ -52,6 +52,15 @@ def screen_text(app: Any) -> str:
     return "\n".join("".join(strip.text for strip in line) for line in update.strips)
 
 
+async def drawn_inert(pilot: Any, app: Any, footer: str, where: str) -> str:
+    """The screen's text once its footer's bottom line shows ``footer``, checked inert: the
+    footer recomposes after the screen shows, on a loaded machine more than a pause later."""
+    await wait_for(
+        pilot, lambda: footer in screen_text(app).splitlines()[-1], f"the footer of {where}"
+    )
+    return assert_terminal_inert(app, where)
+
+
 def assert_terminal_inert(app: Any, where: str) -> str:
     out = terminal_output(app)
     foreign = sorted({c for c in UNSAFE.findall(_OWN_SEQUENCES.sub("", out)) if c != "\n"})
@@ -73,7 +82,7 @@ async def test_hostile_names_reach_the_screen_inert_and_the_layout_stays(
         await app.workers.wait_for_complete()
         await pilot.pause()
 
-        text = assert_terminal_inert(app, "main screen")
+        text = await drawn_inert(pilot, app, "Quit", "main screen")
         # Header: the tenant's (hostile) name, visibly; the signed-in admin.
         assert neutralise(HOSTILE_ORGANIZATION) in text
         assert "admin@" in text
@@ -187,7 +196,7 @@ async def test_hostile_names_in_step_2s_handoff_are_inert_and_the_screen_keeps_i
         await wait_for(pilot, lambda: shows(app, HandoffScreen), "the handoff screen")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        text = assert_terminal_inert(app, "step 2's handoff")
+        text = await drawn_inert(pilot, app, "Close", "step 2's handoff")
         # The subscription whose SKU code is hostile, named with its escapes visible; the
         # tenant's hostile name in the header; the keys in the footer.
         assert neutralise(HOSTILE_SKU) in text, "the hostile SKU is not on the handoff"
@@ -227,7 +236,7 @@ async def test_hostile_names_in_step_5s_typed_confirmation_are_inert(
         await pilot.press("D")
         await wait_for(pilot, lambda: shows(app, TypedConfirmModal), "the typed confirmation")
         await pilot.pause()
-        text = assert_terminal_inert(app, "step 5's typed confirmation")
+        text = await drawn_inert(pilot, app, "esc Cancel", "step 5's typed confirmation")
         # Over the main screen, whose header and log panel name the hostile tenant visibly,
         # the modal is whole: what it deletes, the domain to type, its buttons.
         assert f"Connected to {neutralise(HOSTILE_ORGANIZATION)}" in text
